@@ -1,0 +1,24 @@
+//! The pure core of frontrow: what a concert, a seat, a hold, a payment and a queue token are,
+//! the rules they obey, and the ports through which the outside world stores them.
+//!
+//! Nothing here knows about HTTP, SQL, serialisation or an async runtime. Rules take the current
+//! time as an argument (see [`ports::Clock`]); they never read a clock themselves, so every rule
+//! is a plain function that a test can drive to any instant.
+
+pub mod catalogue;
+pub mod ids;
+pub mod money;
+pub mod payment;
+pub mod ports;
+pub mod queue;
+pub mod reservation;
+
+pub use catalogue::{
+    Concert, InvalidSeatNumber, NewConcert, NewSchedule, NewSeat, Schedule, Seat, SeatHold, SeatNumber, Zone,
+};
+pub use ids::{ConcertId, InvalidId, PaymentId, ReservationId, ScheduleId, SeatId, UserId};
+pub use money::{Balance, ChargeAmount, MoneyError, Won};
+pub use payment::{LedgerEntry, LedgerReason, Payment, PaymentRejection, SettlementPlan};
+pub use ports::{AdmissionReport, CreditOutcome, StoreError, StoreResult};
+pub use queue::{MalformedToken, QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue};
+pub use reservation::{HoldPolicy, HoldRejection, NewHold, Reservation, ReservationStatus};

@@ -1,0 +1,171 @@
+//! The ports: what the use cases need from the outside world. Adapters (the embedded store,
+//! PostgreSQL, the system clock) implement them; the use cases see only these traits.
+//!
+//! Atomicity is part of each contract. Two operations carry the service's correctness and are
+//! therefore single port calls rather than sequences of reads and writes:
+//! - [`ReservationRepository::try_hold`] is a compare-and-set: it commits a hold only if the
+//!   seat is still free at the hold's decision instant, so of any number of racing holds on one
+//!   seat, across any number of instances, exactly one wins.
+//! - [`PaymentRepository::settle`] is a unit of work: money, seat, reservation, payment, ledger
+//!   entry and token expiry commit together or not at all.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::catalogue::{Concert, NewConcert, Schedule, Seat};
+use crate::ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
+use crate::money::{Balance, ChargeAmount};
+use crate::payment::{LedgerEntry, Payment, SettlementPlan};
+use crate::queue::{QueuePolicy, QueueToken, TokenValue};
+use crate::reservation::{NewHold, Reservation};
+
+/// A store failure. Opaque on purpose: the use cases pass it through, the HTTP adapter logs the
+/// cause once and answers 503 or 500 without showing it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached right now (connection refused, pool timed out); retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug, corrupt data, a broken invariant.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// Shorthand for port results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The current time. Rules never read a clock; use cases ask this port once per request.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// Makes new bearer secrets; randomness is a side effect, so it sits behind a port too.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenMint: Send + Sync {
+    /// A fresh, unguessable token value.
+    fn mint(&self) -> TokenValue;
+}
+
+/// Concerts, performances and seats.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait CatalogueRepository: Send + Sync {
+    /// Every concert, by id.
+    async fn concerts(&self) -> StoreResult<Vec<Concert>>;
+    /// One concert.
+    async fn concert(&self, id: ConcertId) -> StoreResult<Option<Concert>>;
+    /// The performances of a concert, earliest first.
+    async fn schedules(&self, concert: ConcertId) -> StoreResult<Vec<Schedule>>;
+    /// The seats of one performance with their sale state, by seat number.
+    async fn seats_of_schedule(&self, schedule: ScheduleId) -> StoreResult<Vec<Seat>>;
+    /// The seats of every performance of a concert, by schedule then number.
+    async fn seats_of_concert(&self, concert: ConcertId) -> StoreResult<Vec<Seat>>;
+    /// One seat with its sale state.
+    async fn seat(&self, id: SeatId) -> StoreResult<Option<Seat>>;
+    /// Loads `catalogue` only if no concert exists yet; says whether it did. Safe to call from
+    /// several instances starting at once: at most one load happens.
+    async fn seed_if_empty(&self, catalogue: &[NewConcert]) -> StoreResult<bool>;
+}
+
+/// Holds and their lifecycle.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ReservationRepository: Send + Sync {
+    /// Compare-and-set: records `hold` and marks the seat held by it, only if at the moment the
+    /// write lands the seat is unsold and its previous hold (if any) lapsed at or before
+    /// `hold.held_at`. `None` means another hold or a sale won the race.
+    async fn try_hold(&self, hold: &NewHold) -> StoreResult<Option<Reservation>>;
+    /// One reservation.
+    async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Reservation>>;
+    /// Tidies up: rewrites holds that lapsed before `now` as expired and clears them from their
+    /// seats. Correctness never depends on it (expiry is decided by the clock at read time).
+    async fn release_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// What a credit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreditOutcome {
+    /// The balance after the credit.
+    Credited(Balance),
+    /// No such user.
+    UnknownUser,
+    /// The credit would have lifted the balance above the ceiling; nothing changed.
+    LimitExceeded,
+}
+
+/// Balances and their ledger.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait WalletRepository: Send + Sync {
+    /// A user's balance; `None` for an unknown user.
+    async fn balance(&self, user: UserId) -> StoreResult<Option<Balance>>;
+    /// Atomically adds `amount` and writes the ledger entry, unless that would pass the ceiling.
+    /// Concurrent credits never lose an update.
+    async fn credit(
+        &self,
+        user: UserId,
+        amount: ChargeAmount,
+        at: OffsetDateTime,
+    ) -> StoreResult<CreditOutcome>;
+    /// A user's ledger, oldest first; it sums to the balance.
+    async fn ledger(&self, user: UserId) -> StoreResult<Vec<LedgerEntry>>;
+}
+
+/// Payments.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PaymentRepository: Send + Sync {
+    /// The unit of work of a payment. In one atomic step, each write guarded: debit the balance
+    /// (never below zero), mark the seat sold (it must still be held by this reservation),
+    /// confirm the reservation (still `Held` and unexpired at `plan.paid_at`), write the payment
+    /// (one per reservation) and the ledger entry, and expire the payer's live queue token.
+    /// `None` means a guard failed because state changed since the decision; nothing was written.
+    async fn settle(&self, plan: &SettlementPlan) -> StoreResult<Option<Payment>>;
+}
+
+/// What one admission tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AdmissionReport {
+    /// Waiting tokens made active.
+    pub admitted: u64,
+    /// Active tokens whose time ran out.
+    pub expired: u64,
+    /// Waiting tokens dropped for not polling.
+    pub dropped: u64,
+}
+
+/// The waiting room.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait QueueRepository: Send + Sync {
+    /// One token per user: returns the user's token if it is still waiting or active at `now`
+    /// (per `policy`), otherwise stores `candidate` as a new waiting token at the back of the
+    /// queue, creating the user with a zero balance if they are new. Atomic per user.
+    async fn issue(
+        &self,
+        user: UserId,
+        candidate: TokenValue,
+        now: OffsetDateTime,
+        policy: &QueuePolicy,
+    ) -> StoreResult<QueueToken>;
+    /// Looks a token up by its value.
+    async fn token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>>;
+    /// Waiting tokens ahead of `token` plus one, without scanning the queue.
+    async fn position(&self, token: &QueueToken) -> StoreResult<u64>;
+    /// Records a poll of a waiting token, which keeps it from being dropped as abandoned.
+    async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()>;
+    /// One admission tick, atomic across instances: expire active tokens past their TTL, drop
+    /// waiting tokens idle since `policy.idle_cutoff(now)`, then activate the oldest waiting
+    /// tokens, as many as `policy.admission_slots(active count)` allows.
+    async fn admit(&self, now: OffsetDateTime, policy: &QueuePolicy) -> StoreResult<AdmissionReport>;
+}
+
+/// Readiness: can the store be reached?
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// A cheap round trip to the store.
+    async fn ping(&self) -> StoreResult<()>;
+}

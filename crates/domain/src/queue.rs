@@ -1,0 +1,284 @@
+//! The waiting room: queue tokens, their states, and the admission rules.
+
+use std::fmt;
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::ids::UserId;
+
+/// The bearer secret a fan presents: a random UUID (122 random bits), so it cannot be guessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenValue(Uuid);
+
+/// A string that is not a token this service could have issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("malformed queue token")]
+pub struct MalformedToken;
+
+impl TokenValue {
+    /// Wraps a freshly generated UUID (see the `TokenMint` port).
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// Parses the text a client sent back.
+    pub fn parse(text: &str) -> Result<Self, MalformedToken> {
+        Uuid::try_parse(text).map(Self).map_err(|_| MalformedToken)
+    }
+
+    /// The UUID, for storage.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for TokenValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// The stored status of a token; [`QueueToken::state_at`] gives the one that counts now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenStatus {
+    /// In the waiting room.
+    Waiting,
+    /// Admitted: may use the booking API until `expires_at`.
+    Active,
+    /// Paid, timed out, or dropped for idling.
+    Expired,
+}
+
+/// A fan's place in the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueToken {
+    /// The bearer secret.
+    pub value: TokenValue,
+    /// Whose token.
+    pub user_id: UserId,
+    /// Issue order: strictly increasing across the whole service; FIFO admits by it.
+    pub ticket: u64,
+    /// The stored status.
+    pub status: TokenStatus,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// The last poll, for dropping abandoned places.
+    pub last_seen_at: OffsetDateTime,
+    /// When it expires once active.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// What a token allows right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    /// Still waiting; not allowed to book.
+    Waiting,
+    /// Allowed to book until the instant given.
+    Active {
+        /// When the active period ends.
+        expires_at: OffsetDateTime,
+    },
+    /// No longer usable; asking for a token again queues the fan anew.
+    Expired,
+}
+
+impl QueueToken {
+    /// SPEC: an active token lives `QUEUE_ACTIVE_TTL_SECONDS`; a waiting token not polled for
+    /// `QUEUE_IDLE_TIMEOUT_SECONDS` is dropped. Decided here by the clock, whether or not the
+    /// admission tick has rewritten the stored status yet.
+    pub fn state_at(&self, now: OffsetDateTime, policy: &QueuePolicy) -> TokenState {
+        match (self.status, self.expires_at) {
+            (TokenStatus::Active, Some(expires_at)) if now < expires_at => TokenState::Active { expires_at },
+            (TokenStatus::Waiting, _) if now < self.last_seen_at + policy.idle_timeout => TokenState::Waiting,
+            _ => TokenState::Expired,
+        }
+    }
+}
+
+/// The queue settings of SPEC, as one value the rules and the stores share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuePolicy {
+    /// `QUEUE_MAX_ACTIVE`: most tokens active at once, service-wide; 0 = no cap.
+    pub max_active: u32,
+    /// `QUEUE_ADMIT_PER_TICK`: most admissions per tick, service-wide; 0 = no cap.
+    pub admit_per_tick: u32,
+    /// `QUEUE_TICK_MS`: how often admission runs.
+    pub tick: Duration,
+    /// `QUEUE_ACTIVE_TTL_SECONDS`: how long an admitted token stays active.
+    pub active_ttl: Duration,
+    /// `QUEUE_IDLE_TIMEOUT_SECONDS`: a waiting token not polled for this long is dropped.
+    pub idle_timeout: Duration,
+}
+
+impl Default for QueuePolicy {
+    fn default() -> Self {
+        Self {
+            max_active: 100,
+            admit_per_tick: 0,
+            tick: Duration::seconds(1),
+            active_ttl: Duration::minutes(10),
+            idle_timeout: Duration::minutes(2),
+        }
+    }
+}
+
+impl QueuePolicy {
+    /// How many waiting tokens one tick may admit when `active_now` are active: the smaller of
+    /// the room under `max_active` and `admit_per_tick`, each ignored when 0.
+    pub fn admission_slots(&self, active_now: u64) -> u64 {
+        let room = match self.max_active {
+            0 => u64::MAX,
+            cap => u64::from(cap).saturating_sub(active_now),
+        };
+        match self.admit_per_tick {
+            0 => room,
+            per_tick => room.min(u64::from(per_tick)),
+        }
+    }
+
+    /// When a token admitted at `now` stops being active.
+    pub fn active_until(&self, now: OffsetDateTime) -> OffsetDateTime {
+        now + self.active_ttl
+    }
+
+    /// Waiting tokens last seen at or before this instant have been abandoned.
+    pub fn idle_cutoff(&self, now: OffsetDateTime) -> OffsetDateTime {
+        now - self.idle_timeout
+    }
+
+    /// A fan's expected wait at `position` (1 = next), from the admission rate the caps allow:
+    /// `admit_per_tick` per tick, and at worst `max_active` per active TTL when every admitted
+    /// fan uses their whole slot. With no caps everyone waits for the next tick.
+    pub fn estimated_wait(&self, position: u64) -> Duration {
+        if position == 0 {
+            return Duration::ZERO;
+        }
+        let tick = self.tick.as_seconds_f64().max(0.001);
+        let mut per_second = f64::INFINITY;
+        if self.admit_per_tick > 0 {
+            per_second = per_second.min(f64::from(self.admit_per_tick) / tick);
+        }
+        if self.max_active > 0 {
+            per_second =
+                per_second.min(f64::from(self.max_active) / self.active_ttl.as_seconds_f64().max(1.0));
+        }
+        let wait = if per_second.is_finite() { (position as f64 / per_second).max(tick) } else { tick };
+        Duration::seconds_f64(wait.ceil())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
+
+    fn token(status: TokenStatus, expires_at: Option<OffsetDateTime>) -> QueueToken {
+        QueueToken {
+            value: TokenValue::from_uuid(Uuid::from_u128(42)),
+            user_id: UserId::new(1).expect("valid id"),
+            ticket: 1,
+            status,
+            issued_at: NOW,
+            last_seen_at: NOW,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn token_text_round_trips_and_garbage_is_malformed() {
+        let value = TokenValue::from_uuid(Uuid::from_u128(7));
+        assert_eq!(TokenValue::parse(&value.to_string()), Ok(value));
+        assert_eq!(TokenValue::parse("not-a-token"), Err(MalformedToken));
+        assert_eq!(TokenValue::parse(""), Err(MalformedToken));
+    }
+
+    #[test]
+    fn waiting_token_stays_waiting_while_polled() {
+        let policy = QueuePolicy::default();
+        let waiting = token(TokenStatus::Waiting, None);
+        assert_eq!(waiting.state_at(NOW + Duration::seconds(119), &policy), TokenState::Waiting);
+    }
+
+    #[test]
+    fn waiting_token_expires_after_the_idle_timeout_without_a_poll() {
+        let policy = QueuePolicy::default();
+        let waiting = token(TokenStatus::Waiting, None);
+        assert_eq!(waiting.state_at(NOW + Duration::seconds(120), &policy), TokenState::Expired);
+    }
+
+    #[test]
+    fn active_token_is_active_until_its_ttl_ends() {
+        let until = NOW + Duration::minutes(10);
+        let active = token(TokenStatus::Active, Some(until));
+        let policy = QueuePolicy::default();
+        assert_eq!(active.state_at(NOW, &policy), TokenState::Active { expires_at: until });
+        assert_eq!(active.state_at(until, &policy), TokenState::Expired);
+    }
+
+    #[test]
+    fn active_token_does_not_idle_out() {
+        let until = NOW + Duration::hours(1);
+        let active = token(TokenStatus::Active, Some(until));
+        let later = NOW + Duration::minutes(30);
+        assert_eq!(active.state_at(later, &QueuePolicy::default()), TokenState::Active { expires_at: until });
+    }
+
+    #[test]
+    fn expired_token_stays_expired() {
+        let expired = token(TokenStatus::Expired, Some(NOW + Duration::hours(1)));
+        assert_eq!(expired.state_at(NOW, &QueuePolicy::default()), TokenState::Expired);
+    }
+
+    #[test]
+    fn admission_fills_only_the_room_under_max_active() {
+        let policy = QueuePolicy { max_active: 100, admit_per_tick: 0, ..QueuePolicy::default() };
+        assert_eq!(policy.admission_slots(97), 3);
+        assert_eq!(policy.admission_slots(100), 0);
+        assert_eq!(policy.admission_slots(150), 0);
+    }
+
+    #[test]
+    fn admission_per_tick_caps_each_tick() {
+        let policy = QueuePolicy { max_active: 100, admit_per_tick: 10, ..QueuePolicy::default() };
+        assert_eq!(policy.admission_slots(0), 10);
+        assert_eq!(policy.admission_slots(95), 5);
+    }
+
+    #[test]
+    fn zero_caps_mean_no_cap() {
+        let policy = QueuePolicy { max_active: 0, admit_per_tick: 0, ..QueuePolicy::default() };
+        assert_eq!(policy.admission_slots(1_000_000), u64::MAX);
+        let per_tick_only = QueuePolicy { max_active: 0, admit_per_tick: 7, ..QueuePolicy::default() };
+        assert_eq!(per_tick_only.admission_slots(1_000_000), 7);
+    }
+
+    #[test]
+    fn idle_cutoff_and_active_until_follow_the_settings() {
+        let policy = QueuePolicy::default();
+        assert_eq!(policy.active_until(NOW), NOW + Duration::minutes(10));
+        assert_eq!(policy.idle_cutoff(NOW), NOW - Duration::minutes(2));
+    }
+
+    #[test]
+    fn estimated_wait_follows_the_per_tick_rate() {
+        let policy = QueuePolicy { max_active: 0, admit_per_tick: 10, ..QueuePolicy::default() };
+        assert_eq!(policy.estimated_wait(0), Duration::ZERO);
+        assert_eq!(policy.estimated_wait(1), Duration::seconds(1));
+        assert_eq!(policy.estimated_wait(95), Duration::seconds(10));
+    }
+
+    #[test]
+    fn estimated_wait_assumes_slots_turn_over_at_worst_once_per_ttl() {
+        let policy = QueuePolicy { max_active: 100, admit_per_tick: 0, ..QueuePolicy::default() };
+        assert_eq!(policy.estimated_wait(200), Duration::seconds(1200));
+    }
+
+    #[test]
+    fn estimated_wait_is_one_tick_without_caps() {
+        let policy = QueuePolicy { max_active: 0, admit_per_tick: 0, ..QueuePolicy::default() };
+        assert_eq!(policy.estimated_wait(5_000), Duration::seconds(1));
+    }
+}

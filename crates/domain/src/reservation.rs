@@ -1,0 +1,205 @@
+//! Holds: a seat set aside for one fan for a few minutes, which a payment turns into a sale.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::catalogue::Seat;
+use crate::ids::{ConcertId, ReservationId, SeatId, UserId};
+use crate::money::Won;
+
+/// Where a reservation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReservationStatus {
+    /// The seat is set aside for the holder until `expires_at`.
+    Held,
+    /// Paid: the seat is the holder's.
+    Paid,
+    /// The hold lapsed unpaid and the seat went back on sale.
+    Expired,
+}
+
+/// A fan's hold on a seat, and later their purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// Its id.
+    pub id: ReservationId,
+    /// The holder.
+    pub user_id: UserId,
+    /// The seat held.
+    pub seat_id: SeatId,
+    /// The concert of that seat.
+    pub concert_id: ConcertId,
+    /// The seat's printed name, e.g. `A1`.
+    pub seat_name: String,
+    /// The seat's price when it was held: the amount payment must match.
+    pub price: Won,
+    /// The stored status; see [`Reservation::status_at`] for the one that counts.
+    pub status: ReservationStatus,
+    /// When the hold was taken.
+    pub reserved_at: OffsetDateTime,
+    /// When an unpaid hold lapses (exclusive).
+    pub expires_at: OffsetDateTime,
+}
+
+impl Reservation {
+    /// The status the clock says it has: a stored `Held` past its expiry is `Expired`, whether
+    /// or not a sweeper has rewritten it yet.
+    pub fn status_at(&self, now: OffsetDateTime) -> ReservationStatus {
+        match self.status {
+            ReservationStatus::Held if self.expires_at <= now => ReservationStatus::Expired,
+            status => status,
+        }
+    }
+}
+
+/// How long a hold lasts (SPEC: `SEAT_HOLD_SECONDS`, default 300).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldPolicy {
+    /// The hold length.
+    pub hold_for: Duration,
+}
+
+impl Default for HoldPolicy {
+    fn default() -> Self {
+        Self { hold_for: Duration::minutes(5) }
+    }
+}
+
+/// Why a seat cannot be held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HoldRejection {
+    /// The seat belongs to another concert; to the caller it does not exist.
+    #[error("the seat does not belong to this concert")]
+    SeatNotInConcert,
+    /// Sold, under a live hold (anyone's, the caller's included), or its show has started.
+    #[error("the seat is not available")]
+    SeatUnavailable,
+}
+
+/// A hold the domain has approved; the store commits it only if the seat is still free at
+/// `held_at` when the write lands (compare-and-set), so two approvals cannot both win.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHold {
+    /// The seat to hold.
+    pub seat_id: SeatId,
+    /// Its concert.
+    pub concert_id: ConcertId,
+    /// Its printed name.
+    pub seat_name: String,
+    /// Its price, fixed into the reservation.
+    pub price: Won,
+    /// Who holds it.
+    pub user_id: UserId,
+    /// The decision instant; the store's free-seat test uses this same instant.
+    pub held_at: OffsetDateTime,
+    /// When the hold lapses.
+    pub until: OffsetDateTime,
+}
+
+impl HoldPolicy {
+    /// Decides whether `user` may hold `seat` of `concert` at `now`.
+    pub fn hold(
+        &self,
+        seat: &Seat,
+        concert: ConcertId,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<NewHold, HoldRejection> {
+        if seat.concert_id != concert {
+            return Err(HoldRejection::SeatNotInConcert);
+        }
+        if !seat.is_free_at(now) {
+            return Err(HoldRejection::SeatUnavailable);
+        }
+        Ok(NewHold {
+            seat_id: seat.id,
+            concert_id: seat.concert_id,
+            seat_name: seat.name(),
+            price: seat.price,
+            user_id: user,
+            held_at: now,
+            until: now + self.hold_for,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::catalogue::SeatHold;
+    use crate::catalogue::tests::seat_at;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
+    const SHOW: OffsetDateTime = datetime!(2030-02-01 19:00 UTC);
+
+    fn id<T>(make: fn(i64) -> Result<T, crate::InvalidId>, n: i64) -> T {
+        make(n).expect("valid id")
+    }
+
+    pub(crate) fn held_reservation(user: i64, expires_at: OffsetDateTime) -> Reservation {
+        Reservation {
+            id: id(ReservationId::new, 11),
+            user_id: id(UserId::new, user),
+            seat_id: id(SeatId::new, 7),
+            concert_id: id(ConcertId::new, 1),
+            seat_name: "A7".into(),
+            price: Won::new(30_000).expect("valid price"),
+            status: ReservationStatus::Held,
+            reserved_at: expires_at - Duration::minutes(5),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn hold_of_a_free_seat_lasts_the_policy_length() {
+        let policy = HoldPolicy { hold_for: Duration::seconds(90) };
+        let hold = policy.hold(&seat_at(SHOW), id(ConcertId::new, 1), id(UserId::new, 5), NOW);
+        let hold = hold.expect("free seat is holdable");
+        assert_eq!(hold.until, NOW + Duration::seconds(90));
+        assert_eq!(hold.seat_name, "A7");
+        assert_eq!(hold.price.get(), 30_000);
+        assert_eq!(hold.held_at, NOW);
+    }
+
+    #[test]
+    fn hold_fails_with_not_in_concert_for_a_seat_of_another_concert() {
+        let result =
+            HoldPolicy::default().hold(&seat_at(SHOW), id(ConcertId::new, 2), id(UserId::new, 5), NOW);
+        assert_eq!(result, Err(HoldRejection::SeatNotInConcert));
+    }
+
+    #[test]
+    fn hold_fails_with_seat_unavailable_when_hold_is_live() {
+        let hold = SeatHold { reservation_id: id(ReservationId::new, 1), until: NOW + Duration::SECOND };
+        let seat = Seat { hold: Some(hold), ..seat_at(SHOW) };
+        let result = HoldPolicy::default().hold(&seat, id(ConcertId::new, 1), id(UserId::new, 5), NOW);
+        assert_eq!(result, Err(HoldRejection::SeatUnavailable));
+    }
+
+    #[test]
+    fn hold_succeeds_when_the_previous_hold_has_lapsed() {
+        let hold = SeatHold { reservation_id: id(ReservationId::new, 1), until: NOW };
+        let seat = Seat { hold: Some(hold), ..seat_at(SHOW) };
+        assert!(HoldPolicy::default().hold(&seat, id(ConcertId::new, 1), id(UserId::new, 5), NOW).is_ok());
+    }
+
+    #[test]
+    fn hold_fails_with_seat_unavailable_when_sold() {
+        let seat = Seat { sold: true, ..seat_at(SHOW) };
+        let result = HoldPolicy::default().hold(&seat, id(ConcertId::new, 1), id(UserId::new, 5), NOW);
+        assert_eq!(result, Err(HoldRejection::SeatUnavailable));
+    }
+
+    #[test]
+    fn reservation_counts_as_expired_once_its_hold_lapses_even_before_a_sweep() {
+        let reservation = held_reservation(5, NOW);
+        assert_eq!(reservation.status_at(NOW - Duration::SECOND), ReservationStatus::Held);
+        assert_eq!(reservation.status_at(NOW), ReservationStatus::Expired);
+    }
+
+    #[test]
+    fn paid_reservation_stays_paid_after_its_hold_time() {
+        let reservation = Reservation { status: ReservationStatus::Paid, ..held_reservation(5, NOW) };
+        assert_eq!(reservation.status_at(NOW + Duration::DAY), ReservationStatus::Paid);
+    }
+}
