@@ -1,1 +1,62 @@
-//! placeholder
+//! frontrow's use cases, one module per requirement of SPEC. Each module holds its command,
+//! its error enum (domain outcomes plus one opaque store variant), an `execute` function written
+//! against the domain's ports, and its unit tests with mockall fakes of those ports.
+//!
+//! Use cases read the clock once, let the domain decide, and hand the decision to a port that
+//! commits it atomically. They know nothing of HTTP, SQL or any runtime.
+
+use std::sync::Arc;
+
+use domain::ports::{
+    CatalogueRepository, Clock, HealthCheck, PaymentRepository, QueueRepository, ReservationRepository,
+    TokenMint, WalletRepository,
+};
+use domain::{HoldPolicy, QueuePolicy};
+
+pub mod access;
+pub mod admit_waiting;
+pub mod authorize;
+pub mod available_dates;
+pub mod available_seats;
+pub mod charge_balance;
+pub mod get_balance;
+pub mod issue_token;
+pub mod list_concerts;
+pub mod pay;
+pub mod queue_status;
+pub mod release_expired_holds;
+pub mod reserve_seat;
+pub mod seed_catalogue;
+
+/// Every port a use case may need, as wired by the binary.
+#[derive(Clone)]
+pub struct Ports {
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+    /// Fresh token values.
+    pub mint: Arc<dyn TokenMint>,
+    /// Concerts, performances, seats.
+    pub catalogue: Arc<dyn CatalogueRepository>,
+    /// Holds.
+    pub reservations: Arc<dyn ReservationRepository>,
+    /// Balances and ledger.
+    pub wallet: Arc<dyn WalletRepository>,
+    /// Payments.
+    pub payments: Arc<dyn PaymentRepository>,
+    /// The waiting room.
+    pub queue: Arc<dyn QueueRepository>,
+    /// Readiness.
+    pub health: Arc<dyn HealthCheck>,
+}
+
+/// The business settings of SPEC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policies {
+    /// `SEAT_HOLD_SECONDS`.
+    pub hold: HoldPolicy,
+    /// The `QUEUE_*` settings.
+    pub queue: QueuePolicy,
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;
