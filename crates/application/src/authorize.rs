@@ -45,8 +45,111 @@ pub async fn execute(
     let value = TokenValue::parse(token_text).map_err(|_| AuthorizeError::Invalid)?;
     let token = queue.token(value).await?.ok_or(AuthorizeError::Invalid)?;
     match token.state_at(clock.now(), policy) {
-        TokenState::Active { expires_at } => Ok(Authorized { user_id: token.user_id, token: value, expires_at }),
+        TokenState::Active { expires_at } => {
+            Ok(Authorized { user_id: token.user_id, token: value, expires_at })
+        }
         TokenState::Waiting => Err(AuthorizeError::NotActive { position: queue.position(&token).await? }),
         TokenState::Expired => Err(AuthorizeError::Expired),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{NOW, clock, store_down, token, user};
+    use domain::QueueToken;
+    use domain::TokenStatus::{Active, Expired, Waiting};
+    use domain::ports::{MockClock, MockQueueRepository};
+    use futures::executor::block_on;
+    use mockall::predicate::eq;
+    use time::Duration;
+
+    fn queue_knowing(token: QueueToken) -> MockQueueRepository {
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().with(eq(token.value)).times(1).return_once(move |_| Ok(Some(token)));
+        queue
+    }
+
+    fn authorize(queue: &MockQueueRepository, token: &QueueToken) -> Result<Authorized, AuthorizeError> {
+        block_on(execute(queue, &clock(), &QueuePolicy::default(), &token.value.to_string()))
+    }
+
+    #[test]
+    fn authorize_lets_an_active_token_act_for_its_user_until_it_expires() {
+        let active = token(5, 7, Active);
+        let authorized = authorize(&queue_knowing(active.clone()), &active).expect("active token passes");
+        let expected =
+            Authorized { user_id: user(5), token: active.value, expires_at: NOW + Duration::minutes(10) };
+        assert_eq!(authorized, expected);
+    }
+
+    #[test]
+    fn authorize_fails_with_invalid_for_malformed_text_without_calling_any_port() {
+        for text in ["", "not-a-token", "12345"] {
+            let result = block_on(execute(
+                &MockQueueRepository::new(),
+                &MockClock::new(),
+                &QueuePolicy::default(),
+                text,
+            ));
+            assert!(matches!(result, Err(AuthorizeError::Invalid)), "{text:?}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn authorize_fails_with_invalid_for_an_unknown_token() {
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().times(1).return_once(|_| Ok(None));
+        let result = authorize(&queue, &token(5, 7, Active));
+        assert!(matches!(result, Err(AuthorizeError::Invalid)), "{result:?}");
+    }
+
+    #[test]
+    fn authorize_fails_with_not_active_carrying_the_position_while_waiting() {
+        let waiting = token(5, 7, Waiting);
+        let mut queue = queue_knowing(waiting.clone());
+        queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(42));
+        let result = authorize(&queue, &waiting);
+        assert!(matches!(result, Err(AuthorizeError::NotActive { position: 42 })), "{result:?}");
+    }
+
+    #[test]
+    fn authorize_fails_with_expired_once_an_active_token_outlives_its_ttl() {
+        let outlived = QueueToken { expires_at: Some(NOW), ..token(5, 7, Active) };
+        let result = authorize(&queue_knowing(outlived.clone()), &outlived);
+        assert!(matches!(result, Err(AuthorizeError::Expired)), "{result:?}");
+    }
+
+    #[test]
+    fn authorize_fails_with_expired_for_a_waiting_token_idle_past_the_timeout() {
+        let idle =
+            QueueToken { last_seen_at: NOW - QueuePolicy::default().idle_timeout, ..token(5, 7, Waiting) };
+        // No position expectation: an expired token is not placed in the queue.
+        let result = authorize(&queue_knowing(idle.clone()), &idle);
+        assert!(matches!(result, Err(AuthorizeError::Expired)), "{result:?}");
+    }
+
+    #[test]
+    fn authorize_fails_with_expired_for_a_token_expired_by_payment() {
+        let spent = QueueToken { expires_at: Some(NOW + Duration::minutes(5)), ..token(5, 7, Expired) };
+        let result = authorize(&queue_knowing(spent.clone()), &spent);
+        assert!(matches!(result, Err(AuthorizeError::Expired)), "{result:?}");
+    }
+
+    #[test]
+    fn authorize_fails_with_store_when_the_token_cannot_be_read() {
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().return_once(|_| Err(store_down()));
+        let result = authorize(&queue, &token(5, 7, Active));
+        assert!(matches!(result, Err(AuthorizeError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+
+    #[test]
+    fn authorize_fails_with_store_when_the_position_cannot_be_read() {
+        let waiting = token(5, 7, Waiting);
+        let mut queue = queue_knowing(waiting.clone());
+        queue.expect_position().return_once(|_| Err(store_down()));
+        let result = authorize(&queue, &waiting);
+        assert!(matches!(result, Err(AuthorizeError::Store(StoreError::Unavailable(_)))), "{result:?}");
     }
 }

@@ -55,3 +55,121 @@ pub async fn execute(
         CreditOutcome::LimitExceeded => Err(ChargeBalanceError::BalanceLimitExceeded),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{NOW, balance, clock, store_down, user};
+    use domain::money::{MAX_BALANCE, MAX_CHARGE};
+    use domain::ports::{MockClock, MockWalletRepository};
+    use futures::executor::block_on;
+    use mockall::predicate::eq;
+
+    fn command(amount: i64) -> ChargeBalance {
+        ChargeBalance { actor: user(5), user_id: 5, amount }
+    }
+
+    fn wallet_with(amount: i64) -> MockWalletRepository {
+        let mut wallet = MockWalletRepository::new();
+        wallet.expect_balance().with(eq(user(5))).times(1).return_once(move |_| Ok(Some(balance(amount))));
+        wallet
+    }
+
+    fn charge(wallet: &MockWalletRepository, command: ChargeBalance) -> Result<Balance, ChargeBalanceError> {
+        block_on(execute(wallet, &clock(), command))
+    }
+
+    fn amount(n: i64) -> ChargeAmount {
+        ChargeAmount::new(n).expect("valid charge")
+    }
+
+    #[test]
+    fn charge_credits_the_amount_at_now_and_returns_the_new_balance() {
+        let mut wallet = wallet_with(500);
+        wallet
+            .expect_credit()
+            .with(eq(user(5)), eq(amount(1_000)), eq(NOW))
+            .times(1)
+            .return_once(|_, _, _| Ok(CreditOutcome::Credited(balance(1_500))));
+        assert_eq!(charge(&wallet, command(1_000)).expect("charge succeeds"), balance(1_500));
+    }
+
+    #[test]
+    fn charge_may_fill_the_balance_up_to_the_ceiling_exactly() {
+        let mut wallet = wallet_with(MAX_BALANCE - MAX_CHARGE);
+        wallet
+            .expect_credit()
+            .times(1)
+            .return_once(|_, _, _| Ok(CreditOutcome::Credited(balance(MAX_BALANCE))));
+        assert_eq!(charge(&wallet, command(MAX_CHARGE)).expect("charge succeeds"), balance(MAX_BALANCE));
+    }
+
+    #[test]
+    fn charge_fails_with_invalid_amount_before_calling_any_port() {
+        for bad in [0, -1, MAX_CHARGE + 1, i64::MAX] {
+            let result = block_on(execute(&MockWalletRepository::new(), &MockClock::new(), command(bad)));
+            assert!(matches!(result, Err(ChargeBalanceError::InvalidAmount)), "{bad}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn charge_reports_an_invalid_amount_before_a_forbidden_user() {
+        let command = ChargeBalance { user_id: 6, ..command(0) };
+        let result = charge(&MockWalletRepository::new(), command);
+        assert!(matches!(result, Err(ChargeBalanceError::InvalidAmount)), "{result:?}");
+    }
+
+    #[test]
+    fn charge_fails_with_forbidden_for_another_users_id_without_calling_any_port() {
+        let command = ChargeBalance { user_id: 6, ..command(1_000) };
+        let result = charge(&MockWalletRepository::new(), command);
+        assert!(matches!(result, Err(ChargeBalanceError::Forbidden(_))), "{result:?}");
+    }
+
+    #[test]
+    fn charge_fails_with_user_not_found_for_an_unknown_user_without_crediting() {
+        let mut wallet = MockWalletRepository::new();
+        wallet.expect_balance().return_once(|_| Ok(None));
+        let result = charge(&wallet, command(1_000));
+        assert!(matches!(result, Err(ChargeBalanceError::UserNotFound)), "{result:?}");
+    }
+
+    #[test]
+    fn charge_fails_with_balance_limit_exceeded_before_calling_credit() {
+        // No credit expectation: the domain's ceiling check must reject first.
+        let result = charge(&wallet_with(MAX_BALANCE - 10), command(11));
+        assert!(matches!(result, Err(ChargeBalanceError::BalanceLimitExceeded)), "{result:?}");
+    }
+
+    #[test]
+    fn charge_fails_with_balance_limit_exceeded_when_the_store_refuses_a_raced_credit() {
+        let mut wallet = wallet_with(500);
+        wallet.expect_credit().times(1).return_once(|_, _, _| Ok(CreditOutcome::LimitExceeded));
+        let result = charge(&wallet, command(1_000));
+        assert!(matches!(result, Err(ChargeBalanceError::BalanceLimitExceeded)), "{result:?}");
+    }
+
+    #[test]
+    fn charge_fails_with_user_not_found_when_the_store_does_not_know_the_user_at_credit() {
+        let mut wallet = wallet_with(500);
+        wallet.expect_credit().times(1).return_once(|_, _, _| Ok(CreditOutcome::UnknownUser));
+        let result = charge(&wallet, command(1_000));
+        assert!(matches!(result, Err(ChargeBalanceError::UserNotFound)), "{result:?}");
+    }
+
+    #[test]
+    fn charge_fails_with_store_when_the_balance_cannot_be_read() {
+        let mut wallet = MockWalletRepository::new();
+        wallet.expect_balance().return_once(|_| Err(store_down()));
+        let result = charge(&wallet, command(1_000));
+        assert!(matches!(result, Err(ChargeBalanceError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+
+    #[test]
+    fn charge_fails_with_store_when_the_credit_cannot_be_written() {
+        let mut wallet = wallet_with(500);
+        wallet.expect_credit().return_once(|_, _, _| Err(store_down()));
+        let result = charge(&wallet, command(1_000));
+        assert!(matches!(result, Err(ChargeBalanceError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+}

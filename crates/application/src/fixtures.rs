@@ -2,8 +2,9 @@
 
 use domain::ports::MockClock;
 use domain::{
-    Concert, ConcertId, QueueToken, Reservation, ReservationId, ReservationStatus, Schedule, ScheduleId, Seat,
-    SeatId, SeatNumber, TokenStatus, TokenValue, UserId, Won,
+    Balance, Concert, ConcertId, Payment, PaymentId, QueueToken, Reservation, ReservationId,
+    ReservationStatus, Schedule, ScheduleId, Seat, SeatHold, SeatId, SeatNumber, StoreError, TokenStatus,
+    TokenValue, UserId, Won,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -32,12 +33,34 @@ pub fn schedule_id(n: i64) -> ScheduleId {
     ScheduleId::new(n).expect("valid id")
 }
 
+pub fn seat_id(n: i64) -> SeatId {
+    SeatId::new(n).expect("valid id")
+}
+
+pub fn reservation_id(n: i64) -> ReservationId {
+    ReservationId::new(n).expect("valid id")
+}
+
 pub fn won(n: i64) -> Won {
     Won::new(n).expect("valid amount")
 }
 
+pub fn balance(n: i64) -> Balance {
+    Balance::new(n).expect("valid balance")
+}
+
+/// What a port answers while the store cannot be reached.
+pub fn store_down() -> StoreError {
+    StoreError::Unavailable("connection refused".into())
+}
+
 pub fn concert(n: i64) -> Concert {
-    Concert { id: concert_id(n), title: format!("Concert {n}"), artist: "Artist".into(), venue: "Hall".into() }
+    Concert {
+        id: concert_id(n),
+        title: format!("Concert {n}"),
+        artist: "Artist".into(),
+        venue: "Hall".into(),
+    }
 }
 
 pub fn schedule(id: i64, concert: i64, starts_at: OffsetDateTime) -> Schedule {
@@ -47,7 +70,7 @@ pub fn schedule(id: i64, concert: i64, starts_at: OffsetDateTime) -> Schedule {
 /// Seat `number` of schedule 3 of concert 1, free, 30,000 won.
 pub fn seat(number: i64) -> Seat {
     Seat {
-        id: SeatId::new(100 + number).expect("valid id"),
+        id: seat_id(100 + number),
         schedule_id: schedule_id(3),
         concert_id: concert_id(1),
         starts_at: SHOW,
@@ -59,18 +82,50 @@ pub fn seat(number: i64) -> Seat {
     }
 }
 
+/// Seat `number` of schedule `schedule` of concert 1, free, starting at `starts_at`; its id is
+/// `schedule * 100 + number`.
+pub fn seat_of(schedule: i64, number: i64, starts_at: OffsetDateTime) -> Seat {
+    Seat {
+        id: seat_id(schedule * 100 + number),
+        schedule_id: schedule_id(schedule),
+        starts_at,
+        ..seat(number)
+    }
+}
+
+/// `seat` under a hold of reservation 99 that lapses at `until`.
+pub fn held_until(seat: Seat, until: OffsetDateTime) -> Seat {
+    Seat { hold: Some(SeatHold { reservation_id: reservation_id(99), until }), ..seat }
+}
+
+/// `seat`, sold.
+pub fn sold(seat: Seat) -> Seat {
+    Seat { sold: true, ..seat }
+}
+
 /// Reservation 11 of seat 107 by `holder`, held until five minutes after [`NOW`].
 pub fn reservation(holder: i64) -> Reservation {
     Reservation {
-        id: ReservationId::new(11).expect("valid id"),
+        id: reservation_id(11),
         user_id: user(holder),
-        seat_id: SeatId::new(107).expect("valid id"),
+        seat_id: seat_id(107),
         concert_id: concert_id(1),
         seat_name: "A7".into(),
         price: won(30_000),
         status: ReservationStatus::Held,
         reserved_at: NOW,
         expires_at: NOW + Duration::minutes(5),
+    }
+}
+
+/// Payment 21 of [`reservation`] by user 5, 30,000 won at [`NOW`].
+pub fn payment() -> Payment {
+    Payment {
+        id: PaymentId::new(21).expect("valid id"),
+        reservation_id: reservation_id(11),
+        user_id: user(5),
+        amount: won(30_000),
+        paid_at: NOW,
     }
 }
 

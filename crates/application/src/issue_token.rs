@@ -37,3 +37,115 @@ pub async fn execute(
     let token = queue.issue(user, mint.mint(), now, policy).await?;
     Ok(describe(queue, token, now, policy).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{NOW, clock, store_down, token, user};
+    use domain::ports::{MockClock, MockQueueRepository, MockTokenMint};
+    use domain::{TokenState, TokenStatus, TokenValue};
+    use futures::executor::block_on;
+    use mockall::predicate::eq;
+    use time::Duration;
+
+    /// Ten admissions a tick of one second and no active cap: position 95 waits 10 s.
+    fn policy() -> QueuePolicy {
+        QueuePolicy { max_active: 0, admit_per_tick: 10, ..QueuePolicy::default() }
+    }
+
+    fn minting(value: TokenValue) -> MockTokenMint {
+        let mut mint = MockTokenMint::new();
+        mint.expect_mint().times(1).return_const(value);
+        mint
+    }
+
+    fn issue(
+        queue: &MockQueueRepository,
+        mint: &MockTokenMint,
+        user_id: i64,
+    ) -> Result<TokenView, IssueTokenError> {
+        block_on(execute(queue, mint, &clock(), &policy(), IssueToken { user_id }))
+    }
+
+    #[test]
+    fn issue_gives_a_new_waiting_token_its_position_and_estimated_wait() {
+        let waiting = token(5, 1, TokenStatus::Waiting);
+        let mut queue = MockQueueRepository::new();
+        let stored = waiting.clone();
+        queue
+            .expect_issue()
+            .with(eq(user(5)), eq(waiting.value), eq(NOW), eq(policy()))
+            .times(1)
+            .return_once(move |_, _, _, _| Ok(stored));
+        queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(95));
+        let view = issue(&queue, &minting(waiting.value), 5).expect("token is issued");
+        let expected = TokenView {
+            token: waiting,
+            state: TokenState::Waiting,
+            position: 95,
+            estimated_wait: Duration::seconds(10),
+        };
+        assert_eq!(view, expected);
+    }
+
+    #[test]
+    fn issue_returns_the_users_live_token_rather_than_the_fresh_candidate() {
+        let candidate = token(5, 99, TokenStatus::Waiting).value;
+        let existing = token(5, 1, TokenStatus::Active);
+        let mut queue = MockQueueRepository::new();
+        let stored = existing.clone();
+        queue.expect_issue().times(1).return_once(move |_, _, _, _| Ok(stored));
+        let view = issue(&queue, &minting(candidate), 5).expect("token is issued");
+        assert_eq!(view.token, existing);
+        assert_ne!(view.token.value, candidate);
+    }
+
+    #[test]
+    fn issue_gives_an_active_token_position_zero_without_a_position_lookup() {
+        let active = token(5, 1, TokenStatus::Active);
+        let mut queue = MockQueueRepository::new();
+        let stored = active.clone();
+        queue.expect_issue().times(1).return_once(move |_, _, _, _| Ok(stored));
+        // No position expectation: only waiting tokens cost a lookup.
+        let view = issue(&queue, &minting(active.value), 5).expect("token is issued");
+        let state = TokenState::Active { expires_at: NOW + Duration::minutes(10) };
+        assert_eq!(view, TokenView { token: active, state, position: 0, estimated_wait: Duration::ZERO });
+    }
+
+    #[test]
+    fn issue_fails_with_invalid_user_id_for_zero_or_negative_ids_without_calling_any_port() {
+        for bad in [0, -1, i64::MIN] {
+            let command = IssueToken { user_id: bad };
+            let result = block_on(execute(
+                &MockQueueRepository::new(),
+                &MockTokenMint::new(),
+                &MockClock::new(),
+                &policy(),
+                command,
+            ));
+            assert!(
+                matches!(result, Err(IssueTokenError::InvalidUserId(InvalidId(n))) if n == bad),
+                "{result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn issue_fails_with_store_when_the_token_cannot_be_stored() {
+        let mut queue = MockQueueRepository::new();
+        queue.expect_issue().return_once(|_, _, _, _| Err(store_down()));
+        let result = issue(&queue, &minting(token(5, 1, TokenStatus::Waiting).value), 5);
+        assert!(matches!(result, Err(IssueTokenError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+
+    #[test]
+    fn issue_fails_with_store_when_the_position_cannot_be_read() {
+        let waiting = token(5, 1, TokenStatus::Waiting);
+        let mut queue = MockQueueRepository::new();
+        let stored = waiting.clone();
+        queue.expect_issue().return_once(move |_, _, _, _| Ok(stored));
+        queue.expect_position().return_once(|_| Err(store_down()));
+        let result = issue(&queue, &minting(waiting.value), 5);
+        assert!(matches!(result, Err(IssueTokenError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+}

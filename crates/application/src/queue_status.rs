@@ -60,3 +60,120 @@ pub(crate) async fn describe(
     };
     Ok(TokenView { token, state, position, estimated_wait: policy.estimated_wait(position) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{NOW, clock, store_down, token};
+    use domain::TokenStatus::{Active, Expired, Waiting};
+    use domain::ports::{MockClock, MockQueueRepository};
+    use futures::executor::block_on;
+    use mockall::predicate::eq;
+
+    /// Ten admissions a tick of one second and no active cap: position 95 waits 10 s.
+    fn policy() -> QueuePolicy {
+        QueuePolicy { max_active: 0, admit_per_tick: 10, ..QueuePolicy::default() }
+    }
+
+    fn queue_knowing(token: QueueToken) -> MockQueueRepository {
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().with(eq(token.value)).times(1).return_once(move |_| Ok(Some(token)));
+        queue
+    }
+
+    fn status(queue: &MockQueueRepository, token: &QueueToken) -> Result<TokenView, QueueStatusError> {
+        block_on(execute(queue, &clock(), &policy(), &token.value.to_string()))
+    }
+
+    #[test]
+    fn status_of_a_waiting_token_reports_its_place_and_wait_and_touches_it() {
+        let waiting = token(5, 7, Waiting);
+        let mut queue = queue_knowing(waiting.clone());
+        queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(95));
+        queue.expect_touch().with(eq(waiting.value), eq(NOW)).times(1).return_once(|_, _| Ok(()));
+        let view = status(&queue, &waiting).expect("status is given");
+        let expected = TokenView {
+            token: waiting,
+            state: TokenState::Waiting,
+            position: 95,
+            estimated_wait: Duration::seconds(10),
+        };
+        assert_eq!(view, expected);
+    }
+
+    #[test]
+    fn status_of_an_active_token_has_position_zero_and_does_not_touch_it() {
+        let active = token(5, 7, Active);
+        // Neither position nor touch is expected: an active token costs one read.
+        let view = status(&queue_knowing(active.clone()), &active).expect("status is given");
+        let state = TokenState::Active { expires_at: NOW + Duration::minutes(10) };
+        assert_eq!(view, TokenView { token: active, state, position: 0, estimated_wait: Duration::ZERO });
+    }
+
+    #[test]
+    fn status_reports_an_expired_token_as_expired_rather_than_failing() {
+        let spent = token(5, 7, Expired);
+        let view = status(&queue_knowing(spent.clone()), &spent).expect("expired is a status, not an error");
+        assert_eq!(
+            view,
+            TokenView {
+                token: spent,
+                state: TokenState::Expired,
+                position: 0,
+                estimated_wait: Duration::ZERO
+            }
+        );
+    }
+
+    #[test]
+    fn status_reports_a_waiting_token_idle_past_the_timeout_as_expired_and_does_not_revive_it() {
+        let idle = QueueToken { last_seen_at: NOW - policy().idle_timeout, ..token(5, 7, Waiting) };
+        // No touch expectation: a poll must not bring an abandoned place back.
+        let view = status(&queue_knowing(idle.clone()), &idle).expect("status is given");
+        assert_eq!(view.state, TokenState::Expired);
+        assert_eq!(view.position, 0);
+    }
+
+    #[test]
+    fn status_fails_with_invalid_for_malformed_text_without_calling_any_port() {
+        for text in ["", "not-a-token", "00000000-0000-0000-0000"] {
+            let result = block_on(execute(&MockQueueRepository::new(), &MockClock::new(), &policy(), text));
+            assert!(matches!(result, Err(QueueStatusError::Invalid)), "{text:?}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn status_fails_with_invalid_for_an_unknown_token() {
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().times(1).return_once(|_| Ok(None));
+        let result = status(&queue, &token(5, 7, Waiting));
+        assert!(matches!(result, Err(QueueStatusError::Invalid)), "{result:?}");
+    }
+
+    #[test]
+    fn status_fails_with_store_when_the_token_cannot_be_read() {
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().return_once(|_| Err(store_down()));
+        let result = status(&queue, &token(5, 7, Waiting));
+        assert!(matches!(result, Err(QueueStatusError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+
+    #[test]
+    fn status_fails_with_store_when_the_position_cannot_be_read() {
+        let waiting = token(5, 7, Waiting);
+        let mut queue = queue_knowing(waiting.clone());
+        queue.expect_position().return_once(|_| Err(store_down()));
+        let result = status(&queue, &waiting);
+        assert!(matches!(result, Err(QueueStatusError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+
+    #[test]
+    fn status_fails_with_store_when_the_poll_cannot_be_recorded() {
+        let waiting = token(5, 7, Waiting);
+        let mut queue = queue_knowing(waiting.clone());
+        queue.expect_position().return_once(|_| Ok(1));
+        queue.expect_touch().return_once(|_, _| Err(store_down()));
+        let result = status(&queue, &waiting);
+        assert!(matches!(result, Err(QueueStatusError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+}

@@ -19,3 +19,30 @@ pub async fn execute(
 ) -> Result<u64, ReleaseExpiredHoldsError> {
     Ok(reservations.release_expired(clock.now()).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{NOW, clock, store_down};
+    use domain::ports::MockReservationRepository;
+    use futures::executor::block_on;
+    use mockall::predicate::eq;
+
+    #[test]
+    fn release_expired_holds_sweeps_as_of_now_and_returns_how_many() {
+        let mut reservations = MockReservationRepository::new();
+        reservations.expect_release_expired().with(eq(NOW)).times(1).return_once(|_| Ok(3));
+        assert_eq!(block_on(execute(&reservations, &clock())).expect("sweep runs"), 3);
+    }
+
+    #[test]
+    fn release_expired_holds_fails_with_store_when_the_store_is_down() {
+        let mut reservations = MockReservationRepository::new();
+        reservations.expect_release_expired().return_once(|_| Err(store_down()));
+        let result = block_on(execute(&reservations, &clock()));
+        assert!(
+            matches!(result, Err(ReleaseExpiredHoldsError::Store(StoreError::Unavailable(_)))),
+            "{result:?}"
+        );
+    }
+}

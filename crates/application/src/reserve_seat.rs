@@ -58,10 +58,11 @@ pub async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{NOW, clock, reservation, seat, user};
+    use crate::fixtures::{NOW, clock, held_until, reservation, seat, seat_id, sold, store_down, user};
     use domain::ports::{MockCatalogueRepository, MockReservationRepository};
     use futures::executor::block_on;
     use mockall::predicate::eq;
+    use time::Duration;
 
     fn command(seat_id: i64) -> ReserveSeat {
         ReserveSeat { actor: user(5), user_id: 5, concert_id: 1, seat_id }
@@ -73,15 +74,29 @@ mod tests {
         catalogue
     }
 
+    /// Runs the use case at [`NOW`] with the default hold policy.
+    fn reserve(
+        catalogue: &MockCatalogueRepository,
+        reservations: &MockReservationRepository,
+        command: ReserveSeat,
+    ) -> Result<Reservation, ReserveSeatError> {
+        block_on(execute(catalogue, reservations, &clock(), &HoldPolicy::default(), command))
+    }
+
     #[test]
     fn reserve_holds_a_free_seat_for_the_policy_length() {
         let catalogue = catalogue_with(seat(7));
         let mut reservations = MockReservationRepository::new();
         reservations
             .expect_try_hold()
-            .withf(|hold| hold.user_id == user(5) && hold.held_at == NOW && hold.until == NOW + HoldPolicy::default().hold_for)
+            .withf(|hold| {
+                hold.user_id == user(5)
+                    && hold.held_at == NOW
+                    && hold.until == NOW + HoldPolicy::default().hold_for
+            })
             .return_once(|_| Ok(Some(reservation(5))));
-        let held = block_on(execute(&catalogue, &reservations, &clock(), &HoldPolicy::default(), command(107)));
+        let held =
+            block_on(execute(&catalogue, &reservations, &clock(), &HoldPolicy::default(), command(107)));
         assert_eq!(held.expect("hold succeeds"), reservation(5));
     }
 
@@ -90,7 +105,104 @@ mod tests {
         let catalogue = catalogue_with(seat(7));
         let mut reservations = MockReservationRepository::new();
         reservations.expect_try_hold().return_once(|_| Ok(None));
-        let result = block_on(execute(&catalogue, &reservations, &clock(), &HoldPolicy::default(), command(107)));
+        let result =
+            block_on(execute(&catalogue, &reservations, &clock(), &HoldPolicy::default(), command(107)));
         assert!(matches!(result, Err(ReserveSeatError::SeatUnavailable)), "{result:?}");
+    }
+
+    #[test]
+    fn reserve_fails_with_forbidden_for_another_users_id_before_reading_anything() {
+        let command = ReserveSeat { user_id: 6, ..command(107) };
+        // Fresh mocks: any port call would panic.
+        let result = reserve(&MockCatalogueRepository::new(), &MockReservationRepository::new(), command);
+        assert!(matches!(result, Err(ReserveSeatError::Forbidden(_))), "{result:?}");
+    }
+
+    #[test]
+    fn reserve_checks_forbidden_before_the_seat_id() {
+        let command = ReserveSeat { user_id: 6, ..command(0) };
+        let result = reserve(&MockCatalogueRepository::new(), &MockReservationRepository::new(), command);
+        assert!(matches!(result, Err(ReserveSeatError::Forbidden(_))), "{result:?}");
+    }
+
+    #[test]
+    fn reserve_fails_with_seat_not_found_for_an_unknown_seat() {
+        let mut catalogue = MockCatalogueRepository::new();
+        catalogue.expect_seat().with(eq(seat_id(999))).times(1).return_once(|_| Ok(None));
+        let result = reserve(&catalogue, &MockReservationRepository::new(), command(999));
+        assert!(matches!(result, Err(ReserveSeatError::SeatNotFound)), "{result:?}");
+    }
+
+    #[test]
+    fn reserve_fails_with_seat_not_found_for_invalid_ids_without_reading_the_store() {
+        for (concert_id, seat_id) in [(1, 0), (1, -3), (0, 107), (-1, 107)] {
+            let command = ReserveSeat { concert_id, ..command(seat_id) };
+            let result = reserve(&MockCatalogueRepository::new(), &MockReservationRepository::new(), command);
+            assert!(
+                matches!(result, Err(ReserveSeatError::SeatNotFound)),
+                "{concert_id}/{seat_id}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reserve_fails_with_seat_not_found_for_a_seat_of_another_concert_without_trying_to_hold() {
+        let catalogue = catalogue_with(seat(7));
+        let command = ReserveSeat { concert_id: 2, ..command(107) };
+        // No try_hold expectation: the domain must reject before the compare-and-set.
+        let result = reserve(&catalogue, &MockReservationRepository::new(), command);
+        assert!(matches!(result, Err(ReserveSeatError::SeatNotFound)), "{result:?}");
+    }
+
+    #[test]
+    fn reserve_fails_with_seat_unavailable_under_anyones_live_hold_without_trying_to_hold() {
+        let catalogue = catalogue_with(held_until(seat(7), NOW + Duration::SECOND));
+        let result = reserve(&catalogue, &MockReservationRepository::new(), command(107));
+        assert!(matches!(result, Err(ReserveSeatError::SeatUnavailable)), "{result:?}");
+    }
+
+    #[test]
+    fn reserve_fails_with_seat_unavailable_for_a_sold_seat_without_trying_to_hold() {
+        let catalogue = catalogue_with(sold(seat(7)));
+        let result = reserve(&catalogue, &MockReservationRepository::new(), command(107));
+        assert!(matches!(result, Err(ReserveSeatError::SeatUnavailable)), "{result:?}");
+    }
+
+    #[test]
+    fn reserve_fails_with_seat_unavailable_once_the_show_has_started() {
+        let started = domain::Seat { starts_at: NOW, ..seat(7) };
+        let result = reserve(&catalogue_with(started), &MockReservationRepository::new(), command(107));
+        assert!(matches!(result, Err(ReserveSeatError::SeatUnavailable)), "{result:?}");
+    }
+
+    #[test]
+    fn reserve_holds_a_seat_whose_previous_hold_has_lapsed() {
+        let catalogue = catalogue_with(held_until(seat(7), NOW));
+        let mut reservations = MockReservationRepository::new();
+        reservations
+            .expect_try_hold()
+            .withf(|hold| {
+                hold.seat_id == seat_id(107) && hold.seat_name == "A7" && hold.price.get() == 30_000
+            })
+            .times(1)
+            .return_once(|_| Ok(Some(reservation(5))));
+        let held = reserve(&catalogue, &reservations, command(107));
+        assert_eq!(held.expect("a lapsed hold frees the seat"), reservation(5));
+    }
+
+    #[test]
+    fn reserve_fails_with_store_when_the_seat_cannot_be_read() {
+        let mut catalogue = MockCatalogueRepository::new();
+        catalogue.expect_seat().return_once(|_| Err(store_down()));
+        let result = reserve(&catalogue, &MockReservationRepository::new(), command(107));
+        assert!(matches!(result, Err(ReserveSeatError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+
+    #[test]
+    fn reserve_fails_with_store_when_the_hold_cannot_be_written() {
+        let mut reservations = MockReservationRepository::new();
+        reservations.expect_try_hold().return_once(|_| Err(store_down()));
+        let result = reserve(&catalogue_with(seat(7)), &reservations, command(107));
+        assert!(matches!(result, Err(ReserveSeatError::Store(StoreError::Unavailable(_)))), "{result:?}");
     }
 }

@@ -1,0 +1,272 @@
+//! The ONE place that turns failures into HTTP: every use-case error, every input error and
+//! every framework rejection becomes `{"code", "message"}` JSON with SPEC's status and code.
+//! Store failures are logged here, once, and never shown to the client.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use application::access::Forbidden;
+use application::authorize::AuthorizeError;
+use application::available_dates::AvailableDatesError;
+use application::available_seats::AvailableSeatsError;
+use application::charge_balance::ChargeBalanceError;
+use application::get_balance::GetBalanceError;
+use application::issue_token::IssueTokenError;
+use application::list_concerts::ListConcertsError;
+use application::pay::PayError;
+use application::queue_status::QueueStatusError;
+use application::reserve_seat::ReserveSeatError;
+use domain::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `SEAT_UNAVAILABLE`.
+    #[schema(example = "SEAT_UNAVAILABLE")]
+    pub code: &'static str,
+    /// A sentence for humans.
+    pub message: String,
+    /// With `QUEUE_NOT_ACTIVE` only: the caller's place in the queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+}
+
+/// An error on its way to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {}: {}", body.code, body.message)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, body: ErrorBody { code, message: message.into(), position: None } }
+    }
+
+    /// 400 `VALIDATION_ERROR`.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message)
+    }
+
+    /// 404 `NOT_FOUND`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    }
+
+    /// 401 `TOKEN_MISSING`.
+    pub fn token_missing() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "TOKEN_MISSING", "send 'Authorization: Bearer <queue token>'")
+    }
+
+    /// 413 `PAYLOAD_TOO_LARGE`.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("bodies are limited to {limit} bytes"),
+        )
+    }
+
+    /// 500 for a task that died; the cause is logged here.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "something went wrong on our side")
+    }
+
+    /// The status code, for tests and logs.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The error code, for tests and logs.
+    pub fn code(&self) -> &'static str {
+        self.body.code
+    }
+
+    fn for_status(status: StatusCode) -> Self {
+        let (code, message) = match status {
+            StatusCode::NOT_FOUND => ("NOT_FOUND", "no such resource"),
+            StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "this method is not allowed here"),
+            StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "the request body is too large"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("VALIDATION_ERROR", "send the body as application/json"),
+            status if status.is_server_error() => ("INTERNAL", "something went wrong on our side"),
+            _ => ("VALIDATION_ERROR", "the request is not valid"),
+        };
+        Self::new(status, code, message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(&self.body)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match &error {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %error, "store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "UNAVAILABLE",
+                    "the service is busy or down; retry shortly",
+                )
+            }
+            StoreError::Internal(_) => Self::internal(&error),
+        }
+    }
+}
+
+impl From<Forbidden> for ApiError {
+    fn from(error: Forbidden) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", error.to_string())
+    }
+}
+
+impl From<AuthorizeError> for ApiError {
+    fn from(error: AuthorizeError) -> Self {
+        let message = error.to_string();
+        match error {
+            AuthorizeError::Invalid => Self::new(StatusCode::UNAUTHORIZED, "TOKEN_INVALID", message),
+            AuthorizeError::Expired => Self::new(StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", message),
+            AuthorizeError::NotActive { position } => {
+                let mut api = Self::new(StatusCode::FORBIDDEN, "QUEUE_NOT_ACTIVE", message);
+                api.body.position = Some(position);
+                api
+            }
+            AuthorizeError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<IssueTokenError> for ApiError {
+    fn from(error: IssueTokenError) -> Self {
+        match error {
+            IssueTokenError::InvalidUserId(invalid) => Self::validation(format!("userId: {invalid}")),
+            IssueTokenError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<QueueStatusError> for ApiError {
+    fn from(error: QueueStatusError) -> Self {
+        match error {
+            QueueStatusError::Invalid => AuthorizeError::Invalid.into(),
+            QueueStatusError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ListConcertsError> for ApiError {
+    fn from(error: ListConcertsError) -> Self {
+        match error {
+            ListConcertsError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<AvailableDatesError> for ApiError {
+    fn from(error: AvailableDatesError) -> Self {
+        match error {
+            AvailableDatesError::ConcertNotFound => Self::not_found(error.to_string()),
+            AvailableDatesError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<AvailableSeatsError> for ApiError {
+    fn from(error: AvailableSeatsError) -> Self {
+        let message = error.to_string();
+        match error {
+            AvailableSeatsError::MissingSelector | AvailableSeatsError::AmbiguousDate => {
+                Self::validation(message)
+            }
+            AvailableSeatsError::NotFound => Self::not_found(message),
+            AvailableSeatsError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ReserveSeatError> for ApiError {
+    fn from(error: ReserveSeatError) -> Self {
+        let message = error.to_string();
+        match error {
+            ReserveSeatError::Forbidden(forbidden) => forbidden.into(),
+            ReserveSeatError::SeatNotFound => Self::not_found(message),
+            ReserveSeatError::SeatUnavailable => Self::new(StatusCode::CONFLICT, "SEAT_UNAVAILABLE", message),
+            ReserveSeatError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ChargeBalanceError> for ApiError {
+    fn from(error: ChargeBalanceError) -> Self {
+        let message = error.to_string();
+        match error {
+            ChargeBalanceError::InvalidAmount => Self::validation(format!("amount: {message}")),
+            ChargeBalanceError::Forbidden(forbidden) => forbidden.into(),
+            ChargeBalanceError::UserNotFound => Self::not_found(message),
+            ChargeBalanceError::BalanceLimitExceeded => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "BALANCE_LIMIT_EXCEEDED", message)
+            }
+            ChargeBalanceError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<GetBalanceError> for ApiError {
+    fn from(error: GetBalanceError) -> Self {
+        match error {
+            GetBalanceError::Forbidden(forbidden) => forbidden.into(),
+            GetBalanceError::UserNotFound => Self::not_found(error.to_string()),
+            GetBalanceError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<PayError> for ApiError {
+    fn from(error: PayError) -> Self {
+        let message = error.to_string();
+        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+        match error {
+            PayError::InvalidAmount => Self::validation(format!("paymentAmount: {message}")),
+            PayError::ReservationNotFound => Self::not_found(message),
+            PayError::NotPayable => Self::new(StatusCode::CONFLICT, "RESERVATION_NOT_PAYABLE", message),
+            PayError::Expired => Self::new(StatusCode::CONFLICT, "RESERVATION_EXPIRED", message),
+            PayError::AmountMismatch => Self::new(unprocessable, "PAYMENT_AMOUNT_MISMATCH", message),
+            PayError::InsufficientBalance => Self::new(unprocessable, "INSUFFICIENT_BALANCE", message),
+            PayError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// Safety net for responses the framework builds itself (no route, wrong method, oversized
+/// body…): any error response that is not already our JSON gets a JSON body for its status.
+pub fn json_fallback<B: MessageBody + 'static>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+    }
+    let status = response.status();
+    let (request, _) = response.into_parts();
+    let mut replacement = ApiError::for_status(status).error_response();
+    replacement.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let replacement: HttpResponse<BoxBody> = replacement;
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(request, replacement).map_into_right_body::<B>()))
+}

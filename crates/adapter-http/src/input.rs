@@ -1,0 +1,76 @@
+//! Reading requests strictly: JSON bodies, query strings, path ids and the bearer token. Every
+//! rejection is an [`ApiError`] with SPEC's code, never the framework's default page.
+
+use std::future::Future;
+
+use actix_web::HttpRequest;
+use actix_web::http::header::AUTHORIZATION;
+use application::authorize::{self, Authorized};
+use serde::de::DeserializeOwned;
+
+use crate::errors::ApiError;
+use crate::state::HttpState;
+
+/// Largest JSON body accepted; every request body of the API is a few dozen bytes.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Parses a JSON body. Ids and amounts are `i64` fields, so `1.5`, `1e30`, `"100"` and `null`
+/// are refused here; unknown fields are ignored (additive evolution of clients).
+pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))
+}
+
+/// Parses the query string into `T`.
+pub fn query<T: DeserializeOwned>(request: &HttpRequest) -> Result<T, ApiError> {
+    serde_urlencoded_query(request.query_string())
+}
+
+fn serde_urlencoded_query<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    actix_web::web::Query::<T>::from_query(text)
+        .map(actix_web::web::Query::into_inner)
+        .map_err(|error| ApiError::validation(format!("invalid query string: {error}")))
+}
+
+/// A numeric path segment; anything else names nothing, so it is 404 (SPEC).
+pub fn path_id(request: &HttpRequest, name: &str) -> Result<i64, ApiError> {
+    request
+        .match_info()
+        .get(name)
+        .and_then(|text| text.parse::<i64>().ok())
+        .ok_or_else(|| ApiError::not_found(format!("no such {name}")))
+}
+
+/// The token text of `Authorization: Bearer <token>`; absent or not of that form is 401
+/// `TOKEN_MISSING` (SPEC).
+pub fn bearer(request: &HttpRequest) -> Result<&str, ApiError> {
+    request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(ApiError::token_missing)
+}
+
+/// The token gate of every booking endpoint: an ACTIVE token or a 401/403.
+pub async fn gate(state: &HttpState, request: &HttpRequest) -> Result<Authorized, ApiError> {
+    let token = bearer(request)?;
+    let ports = &state.ports;
+    Ok(authorize::execute(ports.queue.as_ref(), ports.clock.as_ref(), &state.policies.queue, token).await?)
+}
+
+/// Runs a writing use case on its own task so it finishes even if the client disconnects and
+/// actix drops the handler: a vanished client never leaves half-done work behind.
+pub async fn to_completion<T, E>(
+    work: impl Future<Output = Result<T, E>> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    match tokio::spawn(work).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(join_error) => Err(ApiError::internal(&join_error)),
+    }
+}

@@ -1,0 +1,46 @@
+//! The OpenAPI document, served at `/api-docs/openapi.json` and browsable at `/docs` (Swagger UI
+//! bundled into the binary, so it works without internet access).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::errors::ErrorBody;
+use crate::routes::{concerts, payments, reservations, system, token, wallet};
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "frontrow", description = "Concert seat reservations behind a virtual waiting room."),
+    paths(
+        token::issue, token::status,
+        concerts::list, concerts::dates, concerts::seats,
+        reservations::reserve,
+        wallet::charge, wallet::balance,
+        payments::pay,
+        system::health, system::ready,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerToken),
+    tags(
+        (name = "queue", description = "The waiting room"),
+        (name = "catalogue", description = "Concerts, dates and free seats"),
+        (name = "booking", description = "Holding and paying for seats"),
+        (name = "wallet", description = "The prepaid balance"),
+        (name = "system", description = "Probes"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("queue token").build(),
+            ),
+        );
+    }
+}

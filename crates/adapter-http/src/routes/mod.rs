@@ -1,0 +1,8 @@
+//! One module per resource of the API.
+
+pub mod concerts;
+pub mod payments;
+pub mod reservations;
+pub mod system;
+pub mod token;
+pub mod wallet;

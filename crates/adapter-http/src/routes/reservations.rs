@@ -1,0 +1,99 @@
+//! `POST /api/{concertId}/reserve-seat`: hold a seat.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use application::reserve_seat::{self, ReserveSeat};
+use domain::{Reservation, ReservationStatus};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::errors::{ApiError, ErrorBody};
+use crate::input;
+use crate::state::HttpState;
+
+/// Body of `reserve-seat`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReserveSeatRequest {
+    /// A seat of the concert in the path.
+    #[schema(example = 1)]
+    pub seat_id: i64,
+    /// Must be the token's user.
+    #[schema(example = 1)]
+    pub user_id: i64,
+}
+
+/// A hold.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationResponse {
+    /// Its id, for `/api/pay`.
+    pub reservation_id: i64,
+    /// The seat held.
+    pub seat_id: i64,
+    /// Its printed name.
+    pub seat_name: String,
+    /// The amount payment must match.
+    pub price: i64,
+    /// When the hold was taken.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub reservation_time: OffsetDateTime,
+    /// `RESERVED`, `PAID` or `EXPIRED`.
+    #[schema(example = "RESERVED")]
+    pub reservation_status: &'static str,
+    /// When an unpaid hold lapses.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+impl From<Reservation> for ReservationResponse {
+    fn from(reservation: Reservation) -> Self {
+        Self {
+            reservation_id: reservation.id.get(),
+            seat_id: reservation.seat_id.get(),
+            seat_name: reservation.seat_name,
+            price: reservation.price.get(),
+            reservation_time: reservation.reserved_at,
+            reservation_status: match reservation.status {
+                ReservationStatus::Held => "RESERVED",
+                ReservationStatus::Paid => "PAID",
+                ReservationStatus::Expired => "EXPIRED",
+            },
+            expires_at: reservation.expires_at,
+        }
+    }
+}
+
+/// Hold a seat for `SEAT_HOLD_SECONDS`. Of any number of concurrent holds of one seat, exactly
+/// one succeeds; the others get 409 `SEAT_UNAVAILABLE`.
+#[utoipa::path(post, path = "/api/{concertId}/reserve-seat", tag = "booking", security(("bearer" = [])),
+    params(("concertId" = i64, Path)), request_body = ReserveSeatRequest,
+    responses((status = 200, body = ReservationResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn reserve(
+    state: web::Data<HttpState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = input::gate(&state, &request).await?;
+    let body: ReserveSeatRequest = input::json(&body)?;
+    let concert_id = input::path_id(&request, "concertId")?;
+    let command =
+        ReserveSeat { actor: actor.user_id, user_id: body.user_id, concert_id, seat_id: body.seat_id };
+    let state = state.into_inner();
+    let reservation = input::to_completion(async move {
+        let ports = &state.ports;
+        reserve_seat::execute(
+            ports.catalogue.as_ref(),
+            ports.reservations.as_ref(),
+            ports.clock.as_ref(),
+            &state.policies.hold,
+            command,
+        )
+        .await
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(ReservationResponse::from(reservation)))
+}

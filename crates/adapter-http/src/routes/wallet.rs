@@ -1,0 +1,80 @@
+//! `POST /api/charge` and `GET /api/balance`: the prepaid balance.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use application::charge_balance::{self, ChargeBalance};
+use application::get_balance::{self, GetBalance};
+use domain::{Balance, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::errors::{ApiError, ErrorBody};
+use crate::input;
+use crate::state::HttpState;
+
+/// Body of `POST /api/charge`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargeRequest {
+    /// Must be the token's user.
+    #[schema(example = 1)]
+    pub user_id: i64,
+    /// Won to add: 1 to 10,000,000.
+    #[schema(example = 100000)]
+    pub amount: i64,
+}
+
+/// Query of `GET /api/balance`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceQuery {
+    /// Must be the token's user.
+    pub user_id: i64,
+}
+
+/// A balance.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceResponse {
+    /// Whose.
+    pub user_id: i64,
+    /// In won.
+    pub current_balance: i64,
+}
+
+impl BalanceResponse {
+    fn new(user: UserId, balance: Balance) -> Self {
+        Self { user_id: user.get(), current_balance: balance.won().get() }
+    }
+}
+
+/// Add money to the balance; the balance never passes 1,000,000,000.
+#[utoipa::path(post, path = "/api/charge", tag = "wallet", security(("bearer" = [])),
+    request_body = ChargeRequest,
+    responses((status = 200, body = BalanceResponse), (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn charge(
+    state: web::Data<HttpState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = input::gate(&state, &request).await?;
+    let body: ChargeRequest = input::json(&body)?;
+    let command = ChargeBalance { actor: actor.user_id, user_id: body.user_id, amount: body.amount };
+    let state = state.into_inner();
+    let balance = input::to_completion(async move {
+        charge_balance::execute(state.ports.wallet.as_ref(), state.ports.clock.as_ref(), command).await
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(BalanceResponse::new(actor.user_id, balance)))
+}
+
+/// The token's user's balance.
+#[utoipa::path(get, path = "/api/balance", tag = "wallet", security(("bearer" = [])), params(BalanceQuery),
+    responses((status = 200, body = BalanceResponse), (status = 400, body = ErrorBody)))]
+pub async fn balance(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let actor = input::gate(&state, &request).await?;
+    let query: BalanceQuery = input::query(&request)?;
+    let command = GetBalance { actor: actor.user_id, user_id: query.user_id };
+    let balance = get_balance::execute(state.ports.wallet.as_ref(), command).await?;
+    Ok(HttpResponse::Ok().json(BalanceResponse::new(actor.user_id, balance)))
+}

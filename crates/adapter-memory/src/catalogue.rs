@@ -1,0 +1,268 @@
+//! Concerts, performances and seats: the catalogue tables and the catalogue port.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use domain::ports::{CatalogueRepository, StoreError, StoreResult};
+use domain::{Concert, ConcertId, NewConcert, Schedule, ScheduleId, Seat, SeatId};
+
+use crate::{MemoryStore, next_id, slot};
+
+/// The catalogue tables. Rows sit at `id - 1`; the two child lists are indexes kept in id
+/// order, which is load order.
+#[derive(Debug, Default)]
+pub(crate) struct Catalogue {
+    concerts: Vec<Concert>,
+    schedules: Vec<Schedule>,
+    seats: Vec<Seat>,
+    /// By concert slot: its schedules.
+    schedules_of_concert: Vec<Vec<ScheduleId>>,
+    /// By schedule slot: its seats, by number.
+    seats_of_schedule: Vec<Vec<SeatId>>,
+}
+
+impl Catalogue {
+    fn concert(&self, id: ConcertId) -> Option<&Concert> {
+        self.concerts.get(slot(id.get())?)
+    }
+
+    fn schedule(&self, id: ScheduleId) -> Option<&Schedule> {
+        self.schedules.get(slot(id.get())?)
+    }
+
+    /// One seat.
+    pub(crate) fn seat(&self, id: SeatId) -> Option<&Seat> {
+        self.seats.get(slot(id.get())?)
+    }
+
+    /// One seat, to change its sale state.
+    pub(crate) fn seat_mut(&mut self, id: SeatId) -> Option<&mut Seat> {
+        self.seats.get_mut(slot(id.get())?)
+    }
+
+    fn schedule_ids(&self, concert: ConcertId) -> &[ScheduleId] {
+        slot(concert.get()).and_then(|i| self.schedules_of_concert.get(i)).map_or(&[], Vec::as_slice)
+    }
+
+    fn seat_ids(&self, schedule: ScheduleId) -> &[SeatId] {
+        slot(schedule.get()).and_then(|i| self.seats_of_schedule.get(i)).map_or(&[], Vec::as_slice)
+    }
+
+    fn schedules(&self, concert: ConcertId) -> Vec<Schedule> {
+        let mut schedules: Vec<Schedule> =
+            self.schedule_ids(concert).iter().filter_map(|&id| self.schedule(id)).cloned().collect();
+        schedules.sort_by_key(|schedule| (schedule.starts_at, schedule.id));
+        schedules
+    }
+
+    fn seats_of_schedule(&self, schedule: ScheduleId) -> Vec<Seat> {
+        self.seat_ids(schedule).iter().filter_map(|&id| self.seat(id)).cloned().collect()
+    }
+
+    fn seats_of_concert(&self, concert: ConcertId) -> Vec<Seat> {
+        self.schedule_ids(concert).iter().flat_map(|&schedule| self.seats_of_schedule(schedule)).collect()
+    }
+
+    /// Loads `catalogue` into an empty catalogue, whole or not at all.
+    fn seed(&mut self, catalogue: &[NewConcert]) -> StoreResult<bool> {
+        if !self.concerts.is_empty() {
+            return Ok(false);
+        }
+        let mut loaded = Catalogue::default();
+        for concert in catalogue {
+            loaded.load(concert)?;
+        }
+        *self = loaded;
+        Ok(true)
+    }
+
+    fn load(&mut self, new: &NewConcert) -> StoreResult<()> {
+        let concert_id = next_id(self.concerts.len(), ConcertId::new)?;
+        let mut schedule_ids = Vec::with_capacity(new.schedules.len());
+        for new_schedule in &new.schedules {
+            let schedule_id = next_id(self.schedules.len(), ScheduleId::new)?;
+            let mut numbers = HashSet::new();
+            let mut seats = Vec::with_capacity(new_schedule.seats.len());
+            for new_seat in &new_schedule.seats {
+                if !numbers.insert(new_seat.number) {
+                    return Err(StoreError::Internal(format!(
+                        "seat {} appears twice in one performance of {}",
+                        new_seat.number.name(),
+                        new.title
+                    )));
+                }
+                let seat = Seat {
+                    id: next_id(self.seats.len(), SeatId::new)?,
+                    schedule_id,
+                    concert_id,
+                    starts_at: new_schedule.starts_at,
+                    number: new_seat.number,
+                    zone: new_seat.zone.clone(),
+                    price: new_seat.price,
+                    sold: false,
+                    hold: None,
+                };
+                seats.push((seat.number, seat.id));
+                self.seats.push(seat);
+            }
+            seats.sort_unstable();
+            self.seats_of_schedule.push(seats.into_iter().map(|(_, id)| id).collect());
+            self.schedules.push(Schedule { id: schedule_id, concert_id, starts_at: new_schedule.starts_at });
+            schedule_ids.push(schedule_id);
+        }
+        self.schedules_of_concert.push(schedule_ids);
+        self.concerts.push(Concert {
+            id: concert_id,
+            title: new.title.clone(),
+            artist: new.artist.clone(),
+            venue: new.venue.clone(),
+        });
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CatalogueRepository for MemoryStore {
+    async fn concerts(&self) -> StoreResult<Vec<Concert>> {
+        self.with_state(|state| Ok(state.catalogue.concerts.clone()))
+    }
+
+    async fn concert(&self, id: ConcertId) -> StoreResult<Option<Concert>> {
+        self.with_state(|state| Ok(state.catalogue.concert(id).cloned()))
+    }
+
+    async fn schedules(&self, concert: ConcertId) -> StoreResult<Vec<Schedule>> {
+        self.with_state(|state| Ok(state.catalogue.schedules(concert)))
+    }
+
+    async fn seats_of_schedule(&self, schedule: ScheduleId) -> StoreResult<Vec<Seat>> {
+        self.with_state(|state| Ok(state.catalogue.seats_of_schedule(schedule)))
+    }
+
+    async fn seats_of_concert(&self, concert: ConcertId) -> StoreResult<Vec<Seat>> {
+        self.with_state(|state| Ok(state.catalogue.seats_of_concert(concert)))
+    }
+
+    async fn seat(&self, id: SeatId) -> StoreResult<Option<Seat>> {
+        self.with_state(|state| Ok(state.catalogue.seat(id).cloned()))
+    }
+
+    async fn seed_if_empty(&self, catalogue: &[NewConcert]) -> StoreResult<bool> {
+        self.with_state(|state| state.catalogue.seed(catalogue))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{SHOW, concert_id, demo_catalogue, schedule_id, seat_id, seeded};
+    use domain::{NewSchedule, NewSeat, SeatNumber, Won};
+    use time::Duration;
+
+    #[tokio::test]
+    async fn seed_if_empty_loads_the_catalogue_once() {
+        let store = MemoryStore::new();
+        assert_eq!(store.seed_if_empty(&demo_catalogue()).await, Ok(true));
+        assert_eq!(store.seed_if_empty(&demo_catalogue()).await, Ok(false));
+        assert_eq!(store.concerts().await.map(|c| c.len()), Ok(2));
+        assert_eq!(store.seats_of_concert(concert_id(1)).await.map(|s| s.len()), Ok(100));
+    }
+
+    #[tokio::test]
+    async fn concerts_are_listed_by_id_with_their_details() {
+        let store = seeded().await;
+        let concerts = store.concerts().await.expect("concerts");
+        let ids: Vec<i64> = concerts.iter().map(|c| c.id.get()).collect();
+        assert_eq!(ids, [1, 2]);
+        assert_eq!(concerts[0].title, "Spring Nights");
+        assert_eq!(concerts[1].venue, "Olympic Hall");
+    }
+
+    #[tokio::test]
+    async fn concert_is_found_by_id_and_none_when_unknown() {
+        let store = seeded().await;
+        let found = store.concert(concert_id(2)).await.expect("concert");
+        assert_eq!(found.map(|c| c.artist), Some("The Late Shows".into()));
+        assert_eq!(store.concert(concert_id(3)).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn schedules_are_listed_earliest_first() {
+        let store = seeded().await;
+        let schedules = store.schedules(concert_id(1)).await.expect("schedules");
+        let ids: Vec<i64> = schedules.iter().map(|s| s.id.get()).collect();
+        assert_eq!(ids, [2, 1], "the second performance loaded is the earlier one");
+        assert!(schedules.iter().all(|s| s.concert_id == concert_id(1)));
+        assert_eq!(schedules[0].starts_at, SHOW - Duration::days(1));
+    }
+
+    #[tokio::test]
+    async fn schedules_and_seats_of_an_unknown_concert_are_empty() {
+        let store = seeded().await;
+        assert_eq!(store.schedules(concert_id(9)).await, Ok(vec![]));
+        assert_eq!(store.seats_of_concert(concert_id(9)).await, Ok(vec![]));
+        assert_eq!(store.seats_of_schedule(schedule_id(9)).await, Ok(vec![]));
+    }
+
+    #[tokio::test]
+    async fn seats_of_a_schedule_are_ordered_by_number_and_carry_their_concert_and_start() {
+        let store = seeded().await;
+        let seats = store.seats_of_schedule(schedule_id(2)).await.expect("seats");
+        let numbers: Vec<u8> = seats.iter().map(|s| s.number.get()).collect();
+        assert_eq!(numbers, (1..=50).collect::<Vec<u8>>());
+        assert!(seats.iter().all(|s| s.concert_id == concert_id(1) && s.schedule_id == schedule_id(2)));
+        assert!(seats.iter().all(|s| s.starts_at == SHOW - Duration::days(1) && !s.sold && s.hold.is_none()));
+    }
+
+    #[tokio::test]
+    async fn seats_of_a_concert_are_ordered_by_schedule_then_number() {
+        let store = seeded().await;
+        let seats = store.seats_of_concert(concert_id(1)).await.expect("seats");
+        let keys: Vec<(i64, u8)> = seats.iter().map(|s| (s.schedule_id.get(), s.number.get())).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted);
+        assert_eq!(seats.len(), 100);
+    }
+
+    #[tokio::test]
+    async fn seat_ids_are_unique_across_performances() {
+        let store = seeded().await;
+        let seat = store.seat(seat_id(51)).await.expect("seat").expect("seat 51 exists");
+        assert_eq!((seat.schedule_id, seat.number.get()), (schedule_id(2), 1));
+        assert_eq!(seat.name(), "A1");
+        assert_eq!(store.seat(seat_id(151)).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn seed_loads_seats_given_out_of_order_by_number() {
+        let seat = |n| NewSeat {
+            number: SeatNumber::new(n).expect("valid number"),
+            zone: "R".into(),
+            price: Won::new(10).expect("valid price"),
+        };
+        let concert = NewConcert {
+            title: "Shuffled".into(),
+            artist: "A".into(),
+            venue: "V".into(),
+            schedules: vec![NewSchedule { starts_at: SHOW, seats: vec![seat(3), seat(1), seat(2)] }],
+        };
+        let store = MemoryStore::new();
+        assert_eq!(store.seed_if_empty(&[concert]).await, Ok(true));
+        let seats = store.seats_of_schedule(schedule_id(1)).await.expect("seats");
+        let numbers: Vec<u8> = seats.iter().map(|s| s.number.get()).collect();
+        assert_eq!(numbers, [1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn seed_fails_on_a_duplicate_seat_number_and_loads_nothing() {
+        let mut catalogue = demo_catalogue();
+        let duplicate = catalogue[1].schedules[0].seats[0].clone();
+        catalogue[1].schedules[0].seats.push(duplicate);
+        let store = MemoryStore::new();
+        assert!(matches!(store.seed_if_empty(&catalogue).await, Err(StoreError::Internal(_))));
+        assert_eq!(store.concerts().await, Ok(vec![]));
+        assert_eq!(store.seat(seat_id(1)).await, Ok(None));
+        assert_eq!(store.seed_if_empty(&demo_catalogue()).await, Ok(true));
+    }
+}

@@ -1,0 +1,75 @@
+//! Payments: the payments table and the settlement unit of work.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use domain::ports::{PaymentRepository, StoreResult};
+use domain::{LedgerReason, Payment, PaymentId, ReservationId, ReservationStatus, SettlementPlan};
+
+use crate::{MemoryStore, State, next_id};
+
+/// Every payment, at `id - 1`, with the one-payment-per-reservation index.
+#[derive(Debug, Default)]
+pub(crate) struct Payments {
+    rows: Vec<Payment>,
+    by_reservation: HashMap<ReservationId, PaymentId>,
+}
+
+impl Payments {
+    /// How many payments exist.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+impl State {
+    /// Checks every guard first and writes nothing unless all pass; then takes the money, sells
+    /// the seat, confirms the reservation, records the payment and its ledger entry, and expires
+    /// the payer's live token, all under the one lock.
+    fn settle(&mut self, plan: &SettlementPlan) -> StoreResult<Option<Payment>> {
+        let Some(reservation) = self.reservations.get(plan.reservation_id) else { return Ok(None) };
+        let reservation_payable = reservation.user_id == plan.user_id
+            && reservation.seat_id == plan.seat_id
+            && reservation.price == plan.amount
+            && reservation.status == ReservationStatus::Held
+            && plan.paid_at < reservation.expires_at;
+        let Some(seat) = self.catalogue.seat(plan.seat_id) else { return Ok(None) };
+        let seat_held_by_it =
+            !seat.sold && seat.hold.is_some_and(|hold| hold.reservation_id == plan.reservation_id);
+        let unpaid = !self.payments.by_reservation.contains_key(&plan.reservation_id);
+        let Some(balance) = self.wallets.balance(plan.user_id) else { return Ok(None) };
+        let Ok(balance_after) = balance.debit(plan.amount) else { return Ok(None) };
+        if !(reservation_payable && seat_held_by_it && unpaid) {
+            return Ok(None);
+        }
+        let payment = Payment {
+            id: next_id(self.payments.rows.len(), PaymentId::new)?,
+            reservation_id: plan.reservation_id,
+            user_id: plan.user_id,
+            amount: plan.amount,
+            paid_at: plan.paid_at,
+        };
+
+        let reason = LedgerReason::Payment(plan.reservation_id);
+        self.wallets.post(plan.user_id, -plan.amount.get(), reason, balance_after, plan.paid_at);
+        if let Some(seat) = self.catalogue.seat_mut(plan.seat_id) {
+            seat.sold = true;
+        }
+        self.reservations.close(plan.reservation_id, ReservationStatus::Paid);
+        self.payments.by_reservation.insert(plan.reservation_id, payment.id);
+        self.payments.rows.push(payment.clone());
+        self.queue.retire_live_of(plan.user_id);
+        Ok(Some(payment))
+    }
+}
+
+#[async_trait]
+impl PaymentRepository for MemoryStore {
+    async fn settle(&self, plan: &SettlementPlan) -> StoreResult<Option<Payment>> {
+        self.with_state(|state| state.settle(plan))
+    }
+}

@@ -1,0 +1,239 @@
+//! The waiting room: queue tokens, their indexes, and the queue port.
+//!
+//! Every stored token sits at `ticket - 1` of one vector. Three ordered indexes cover the
+//! tokens whose stored status is live, so no operation walks the whole queue:
+//! - `waiting` holds the tickets of waiting tokens, smallest (oldest) first, for FIFO admission;
+//! - `idle` orders the same tokens by their last poll, so abandoned ones come off the front;
+//! - `active` orders active tokens by expiry, so lapsed ones come off the front.
+//!
+//! A Fenwick tree over ticket numbers holds 1 for each waiting ticket, which turns a position
+//! (waiting tokens up to one's own ticket) into an O(log n) prefix sum.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use domain::ports::{AdmissionReport, QueueRepository, StoreError, StoreResult};
+use domain::{QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue, UserId};
+use time::OffsetDateTime;
+
+use crate::fenwick::Fenwick;
+use crate::{MemoryStore, State};
+
+/// The token table and its indexes.
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    /// Every token ever issued, at `ticket - 1`.
+    tokens: Vec<QueueToken>,
+    by_value: HashMap<TokenValue, u64>,
+    /// Each user's latest ticket: the only one of theirs that can be live.
+    by_user: HashMap<UserId, u64>,
+    /// Tickets of stored-`Waiting` tokens.
+    waiting: BTreeSet<u64>,
+    /// `(last_seen_at, ticket)` of stored-`Waiting` tokens.
+    idle: BTreeSet<(OffsetDateTime, u64)>,
+    /// `(expires_at, ticket)` of stored-`Active` tokens.
+    active: BTreeSet<(OffsetDateTime, u64)>,
+    /// 1 at each waiting ticket.
+    ranks: Fenwick,
+}
+
+/// The vector slot of a ticket: tickets start at 1.
+fn ticket_slot(ticket: u64) -> Option<usize> {
+    usize::try_from(ticket.checked_sub(1)?).ok()
+}
+
+impl Queue {
+    fn get(&self, ticket: u64) -> Option<&QueueToken> {
+        self.tokens.get(ticket_slot(ticket)?)
+    }
+
+    fn by_value(&self, value: TokenValue) -> Option<&QueueToken> {
+        self.get(*self.by_value.get(&value)?)
+    }
+
+    fn latest_of(&self, user: UserId) -> Option<&QueueToken> {
+        self.get(*self.by_user.get(&user)?)
+    }
+
+    /// Takes a token out of the live indexes and stores it as `Expired`; says what it was.
+    fn retire(&mut self, ticket: u64) -> Option<TokenStatus> {
+        let token = self.tokens.get_mut(ticket_slot(ticket)?)?;
+        let was = token.status;
+        match was {
+            TokenStatus::Waiting => {
+                self.waiting.remove(&ticket);
+                self.idle.remove(&(token.last_seen_at, ticket));
+                self.ranks.decrement(ticket);
+            }
+            TokenStatus::Active => {
+                if let Some(until) = token.expires_at {
+                    self.active.remove(&(until, ticket));
+                }
+            }
+            TokenStatus::Expired => {}
+        }
+        token.status = TokenStatus::Expired;
+        Some(was)
+    }
+
+    /// Expires `user`'s token if it is stored as waiting or active.
+    pub(crate) fn retire_live_of(&mut self, user: UserId) {
+        if let Some(&ticket) = self.by_user.get(&user) {
+            self.retire(ticket);
+        }
+    }
+
+    /// The ticket the next token gets, checking that the table and the Fenwick tree agree.
+    fn next_ticket(&self) -> StoreResult<u64> {
+        let issued = self.ranks.len();
+        if u64::try_from(self.tokens.len()).ok() != Some(issued) {
+            return Err(StoreError::Internal("the queue's ticket index is out of step".into()));
+        }
+        issued.checked_add(1).ok_or_else(|| StoreError::Internal("the queue ran out of tickets".into()))
+    }
+
+    /// Stores a new waiting token for `user` at the back of the queue under `ticket`, which
+    /// [`Queue::next_ticket`] gave.
+    fn enqueue(&mut self, ticket: u64, user: UserId, value: TokenValue, now: OffsetDateTime) -> QueueToken {
+        let token = QueueToken {
+            value,
+            user_id: user,
+            ticket,
+            status: TokenStatus::Waiting,
+            issued_at: now,
+            last_seen_at: now,
+            expires_at: None,
+        };
+        self.tokens.push(token.clone());
+        self.by_value.insert(value, ticket);
+        self.by_user.insert(user, ticket);
+        self.waiting.insert(ticket);
+        self.idle.insert((now, ticket));
+        self.ranks.push(1);
+        token
+    }
+
+    /// Makes a waiting token active until `until`; says whether it was waiting.
+    fn activate(&mut self, ticket: u64, until: OffsetDateTime) -> bool {
+        let Some(token) = ticket_slot(ticket).and_then(|i| self.tokens.get_mut(i)) else { return false };
+        if token.status != TokenStatus::Waiting {
+            return false;
+        }
+        self.waiting.remove(&ticket);
+        self.idle.remove(&(token.last_seen_at, ticket));
+        self.ranks.decrement(ticket);
+        token.status = TokenStatus::Active;
+        token.expires_at = Some(until);
+        self.active.insert((until, ticket));
+        true
+    }
+
+    fn position(&self, value: TokenValue) -> u64 {
+        match self.by_value(value) {
+            Some(token) if token.status == TokenStatus::Waiting => self.ranks.prefix(token.ticket),
+            _ => 0,
+        }
+    }
+
+    fn touch(&mut self, value: TokenValue, now: OffsetDateTime) {
+        let Some(&ticket) = self.by_value.get(&value) else { return };
+        let Some(token) = ticket_slot(ticket).and_then(|i| self.tokens.get_mut(i)) else { return };
+        if token.status != TokenStatus::Waiting || now <= token.last_seen_at {
+            return;
+        }
+        self.idle.remove(&(token.last_seen_at, ticket));
+        token.last_seen_at = now;
+        self.idle.insert((now, ticket));
+    }
+
+    fn admit(&mut self, now: OffsetDateTime, policy: &QueuePolicy) -> AdmissionReport {
+        let mut report = AdmissionReport::default();
+        while let Some(&(until, ticket)) = self.active.first() {
+            if until > now {
+                break;
+            }
+            self.active.pop_first();
+            if self.retire(ticket) == Some(TokenStatus::Active) {
+                report.expired += 1;
+            }
+        }
+        let cutoff = policy.idle_cutoff(now);
+        while let Some(&(last_seen_at, ticket)) = self.idle.first() {
+            if last_seen_at > cutoff {
+                break;
+            }
+            self.idle.pop_first();
+            if self.retire(ticket) == Some(TokenStatus::Waiting) {
+                report.dropped += 1;
+            }
+        }
+        let slots = policy.admission_slots(u64::try_from(self.active.len()).unwrap_or(u64::MAX));
+        let until = policy.active_until(now);
+        while report.admitted < slots {
+            let Some(ticket) = self.waiting.pop_first() else { break };
+            if self.activate(ticket, until) {
+                report.admitted += 1;
+            }
+        }
+        report
+    }
+}
+
+impl State {
+    fn issue(
+        &mut self,
+        user: UserId,
+        candidate: TokenValue,
+        now: OffsetDateTime,
+        policy: &QueuePolicy,
+    ) -> StoreResult<QueueToken> {
+        if let Some(current) = self.queue.latest_of(user) {
+            match current.state_at(now, policy) {
+                TokenState::Waiting | TokenState::Active { .. } => return Ok(current.clone()),
+                TokenState::Expired => {}
+            }
+        }
+        if self.queue.by_value.contains_key(&candidate) {
+            return Err(StoreError::Internal("a freshly minted token value is already in use".into()));
+        }
+        let ticket = self.queue.next_ticket()?;
+        self.queue.retire_live_of(user);
+        self.wallets.open(user);
+        Ok(self.queue.enqueue(ticket, user, candidate, now))
+    }
+}
+
+#[async_trait]
+impl QueueRepository for MemoryStore {
+    async fn issue(
+        &self,
+        user: UserId,
+        candidate: TokenValue,
+        now: OffsetDateTime,
+        policy: &QueuePolicy,
+    ) -> StoreResult<QueueToken> {
+        self.with_state(|state| state.issue(user, candidate, now, policy))
+    }
+
+    async fn token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>> {
+        self.with_state(|state| Ok(state.queue.by_value(value).cloned()))
+    }
+
+    async fn position(&self, token: &QueueToken) -> StoreResult<u64> {
+        self.with_state(|state| Ok(state.queue.position(token.value)))
+    }
+
+    async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
+        self.with_state(|state| {
+            state.queue.touch(value, now);
+            Ok(())
+        })
+    }
+
+    async fn admit(&self, now: OffsetDateTime, policy: &QueuePolicy) -> StoreResult<AdmissionReport> {
+        self.with_state(|state| Ok(state.queue.admit(now, policy)))
+    }
+}

@@ -1,0 +1,283 @@
+//! Holds and their lifecycle, and the reservation port.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use domain::ports::{ReservationRepository, StoreResult};
+use domain::{NewHold, Reservation, ReservationId, ReservationStatus, SeatHold};
+use time::OffsetDateTime;
+
+use crate::{MemoryStore, State, next_id, slot};
+
+/// The reservations table, with an index of the stored-`Held` ones by expiry so the sweeper
+/// reaches the lapsed holds without scanning.
+#[derive(Debug, Default)]
+pub(crate) struct Reservations {
+    rows: Vec<Reservation>,
+    /// `(expires_at, id)` of every reservation whose stored status is `Held`.
+    held: BTreeSet<(OffsetDateTime, ReservationId)>,
+}
+
+impl Reservations {
+    /// One reservation.
+    pub(crate) fn get(&self, id: ReservationId) -> Option<&Reservation> {
+        self.rows.get(slot(id.get())?)
+    }
+
+    fn insert_held(&mut self, hold: &NewHold) -> StoreResult<Reservation> {
+        let reservation = Reservation {
+            id: next_id(self.rows.len(), ReservationId::new)?,
+            user_id: hold.user_id,
+            seat_id: hold.seat_id,
+            concert_id: hold.concert_id,
+            seat_name: hold.seat_name.clone(),
+            price: hold.price,
+            status: ReservationStatus::Held,
+            reserved_at: hold.held_at,
+            expires_at: hold.until,
+        };
+        self.held.insert((reservation.expires_at, reservation.id));
+        self.rows.push(reservation.clone());
+        Ok(reservation)
+    }
+
+    /// Rewrites a stored-`Held` reservation as `status` (`Paid` or `Expired`); says whether it
+    /// was `Held`. Anything else is left alone.
+    pub(crate) fn close(&mut self, id: ReservationId, status: ReservationStatus) -> bool {
+        let Some(reservation) = slot(id.get()).and_then(|i| self.rows.get_mut(i)) else { return false };
+        if reservation.status != ReservationStatus::Held {
+            return false;
+        }
+        self.held.remove(&(reservation.expires_at, id));
+        reservation.status = status;
+        true
+    }
+
+    /// Takes the stored-`Held` reservation that lapsed first, if it lapsed at or before `now`.
+    fn next_lapsed(&self, now: OffsetDateTime) -> Option<ReservationId> {
+        self.held.first().filter(|(expires_at, _)| *expires_at <= now).map(|&(_, id)| id)
+    }
+}
+
+impl State {
+    fn try_hold(&mut self, hold: &NewHold) -> StoreResult<Option<Reservation>> {
+        let Some(seat) = self.catalogue.seat(hold.seat_id) else { return Ok(None) };
+        if seat.concert_id != hold.concert_id || !seat.is_free_at(hold.held_at) {
+            return Ok(None);
+        }
+        let lapsed = seat.hold;
+        let reservation = self.reservations.insert_held(hold)?;
+        if let Some(lapsed) = lapsed {
+            self.reservations.close(lapsed.reservation_id, ReservationStatus::Expired);
+        }
+        if let Some(seat) = self.catalogue.seat_mut(hold.seat_id) {
+            seat.hold = Some(SeatHold { reservation_id: reservation.id, until: reservation.expires_at });
+        }
+        Ok(Some(reservation))
+    }
+
+    fn release_expired(&mut self, now: OffsetDateTime) -> u64 {
+        let mut released = 0;
+        while let Some(id) = self.reservations.next_lapsed(now) {
+            let seat_id = self.reservations.get(id).map(|reservation| reservation.seat_id);
+            self.reservations.close(id, ReservationStatus::Expired);
+            released += 1;
+            let Some(seat) = seat_id.and_then(|seat_id| self.catalogue.seat_mut(seat_id)) else { continue };
+            if seat.hold.is_some_and(|hold| hold.reservation_id == id) {
+                seat.hold = None;
+            }
+        }
+        released
+    }
+}
+
+#[async_trait]
+impl ReservationRepository for MemoryStore {
+    async fn try_hold(&self, hold: &NewHold) -> StoreResult<Option<Reservation>> {
+        self.with_state(|state| state.try_hold(hold))
+    }
+
+    async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Reservation>> {
+        self.with_state(|state| Ok(state.reservations.get(id).cloned()))
+    }
+
+    async fn release_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        self.with_state(|state| Ok(state.release_expired(now)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::testkit::{
+        NOW, PRICE, SHOW, approved_hold, concert_id, reservation_id, seat_id, seconds, seeded, user,
+    };
+    use domain::ports::CatalogueRepository;
+    use domain::{HoldPolicy, Seat};
+
+    async fn seat(store: &MemoryStore, n: i64) -> Seat {
+        store.seat(seat_id(n)).await.expect("read seat").expect("seat exists")
+    }
+
+    #[tokio::test]
+    async fn try_hold_records_a_held_reservation_and_marks_the_seat() {
+        let store = seeded().await;
+        let hold = approved_hold(&store, 20, 1, NOW).await;
+        let reservation = store.try_hold(&hold).await.expect("hold").expect("seat was free");
+        let expected = Reservation {
+            id: reservation_id(1),
+            user_id: user(1),
+            seat_id: seat_id(20),
+            concert_id: concert_id(1),
+            seat_name: "B10".into(),
+            price: crate::testkit::won(PRICE),
+            status: ReservationStatus::Held,
+            reserved_at: NOW,
+            expires_at: NOW + seconds(300),
+        };
+        assert_eq!(reservation, expected);
+        assert_eq!(store.reservation(reservation_id(1)).await, Ok(Some(expected)));
+        let seat = seat(&store, 20).await;
+        assert_eq!(
+            seat.hold,
+            Some(SeatHold { reservation_id: reservation_id(1), until: NOW + seconds(300) })
+        );
+        assert!(!seat.sold);
+    }
+
+    #[tokio::test]
+    async fn try_hold_fails_when_a_live_hold_exists_even_for_the_same_user() {
+        let store = seeded().await;
+        let hold = approved_hold(&store, 20, 1, NOW).await;
+        assert!(store.try_hold(&hold).await.expect("hold").is_some());
+        let mine_again = NewHold { held_at: NOW + seconds(299), until: NOW + seconds(599), ..hold.clone() };
+        let someone_else = NewHold { user_id: user(2), ..mine_again.clone() };
+        assert_eq!(store.try_hold(&mine_again).await, Ok(None));
+        assert_eq!(store.try_hold(&someone_else).await, Ok(None));
+        assert_eq!(store.reservation(reservation_id(2)).await, Ok(None));
+        assert_eq!(seat(&store, 20).await.hold.map(|h| h.reservation_id), Some(reservation_id(1)));
+    }
+
+    #[tokio::test]
+    async fn try_hold_succeeds_once_the_previous_hold_lapsed_and_expires_that_reservation() {
+        let store = seeded().await;
+        let first = approved_hold(&store, 20, 1, NOW).await;
+        store.try_hold(&first).await.expect("hold").expect("seat was free");
+        let later = approved_hold(&store, 20, 2, first.until).await;
+        let second = store.try_hold(&later).await.expect("hold").expect("the first hold lapsed");
+        assert_eq!(second.id, reservation_id(2));
+        assert_eq!(seat(&store, 20).await.hold.map(|h| h.reservation_id), Some(second.id));
+        let old = store.reservation(reservation_id(1)).await.expect("read").expect("exists");
+        assert_eq!(old.status, ReservationStatus::Expired);
+        assert_eq!(store.release_expired(later.until - seconds(1)).await, Ok(0));
+    }
+
+    #[tokio::test]
+    async fn try_hold_fails_for_a_sold_seat() {
+        let store = seeded().await;
+        let hold = approved_hold(&store, 20, 1, NOW).await;
+        mark_sold(&store, 20);
+        assert_eq!(store.try_hold(&hold).await, Ok(None));
+        assert_eq!(seat(&store, 20).await.hold, None);
+    }
+
+    #[tokio::test]
+    async fn try_hold_fails_for_an_unknown_seat_or_a_concert_mismatch() {
+        let store = seeded().await;
+        let hold = approved_hold(&store, 20, 1, NOW).await;
+        let unknown = NewHold { seat_id: seat_id(999), ..hold.clone() };
+        let mismatch = NewHold { concert_id: concert_id(2), ..hold };
+        assert_eq!(store.try_hold(&unknown).await, Ok(None));
+        assert_eq!(store.try_hold(&mismatch).await, Ok(None));
+        assert_eq!(store.reservation(reservation_id(1)).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn try_hold_fails_once_the_performance_has_started() {
+        let store = seeded().await;
+        let seat = seat(&store, 1).await;
+        let hold = HoldPolicy::default().hold(&seat, concert_id(1), user(1), NOW).expect("free now");
+        let too_late = NewHold { held_at: SHOW, until: SHOW + seconds(300), ..hold };
+        assert_eq!(store.try_hold(&too_late).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn reservation_is_none_for_an_unknown_id() {
+        let store = seeded().await;
+        assert_eq!(store.reservation(reservation_id(1)).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn release_expired_expires_lapsed_holds_and_frees_their_seats() {
+        let store = seeded().await;
+        for (n, seat) in [(0, 20), (10, 21), (20, 22)] {
+            let hold = approved_hold(&store, seat, 1, NOW + seconds(n)).await;
+            store.try_hold(&hold).await.expect("hold").expect("seat was free");
+        }
+        assert_eq!(store.release_expired(NOW + seconds(310)).await, Ok(2));
+        let expected = [ReservationStatus::Expired, ReservationStatus::Expired, ReservationStatus::Held];
+        assert_eq!(statuses(&store, 3).await, expected);
+        assert_eq!(seat(&store, 20).await.hold, None);
+        assert_eq!(seat(&store, 21).await.hold, None);
+        assert!(seat(&store, 22).await.hold.is_some());
+        assert_eq!(store.release_expired(NOW + seconds(310)).await, Ok(0));
+        assert_eq!(store.release_expired(NOW + seconds(320)).await, Ok(1));
+    }
+
+    #[tokio::test]
+    async fn release_expired_leaves_paid_reservations_and_sold_seats_alone() {
+        let store = seeded().await;
+        let hold = approved_hold(&store, 20, 1, NOW).await;
+        store.try_hold(&hold).await.expect("hold").expect("seat was free");
+        mark_sold(&store, 20);
+        let closed = store
+            .with_state(|state| Ok(state.reservations.close(reservation_id(1), ReservationStatus::Paid)));
+        assert_eq!(closed, Ok(true));
+        assert_eq!(store.release_expired(NOW + seconds(3_600)).await, Ok(0));
+        let paid = store.reservation(reservation_id(1)).await.expect("read").expect("exists");
+        assert_eq!(paid.status, ReservationStatus::Paid);
+        assert!(seat(&store, 20).await.sold);
+    }
+
+    fn mark_sold(store: &MemoryStore, n: i64) {
+        let sold = store.with_state(|state| {
+            let seat = state.catalogue.seat_mut(seat_id(n)).expect("seat exists");
+            seat.sold = true;
+            Ok(())
+        });
+        assert_eq!(sold, Ok(()));
+    }
+
+    async fn statuses(store: &MemoryStore, count: i64) -> Vec<ReservationStatus> {
+        let mut statuses = Vec::new();
+        for id in 1..=count {
+            let reservation = store.reservation(reservation_id(id)).await.expect("read").expect("exists");
+            statuses.push(reservation.status);
+        }
+        statuses
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_hundred_concurrent_holds_of_one_seat_have_exactly_one_winner() {
+        let store = Arc::new(seeded().await);
+        let hold = approved_hold(&store, 20, 1, NOW).await;
+        let tasks: Vec<_> = (1..=200)
+            .map(|n| {
+                let store = Arc::clone(&store);
+                let hold = NewHold { user_id: user(n), ..hold.clone() };
+                tokio::spawn(async move { store.try_hold(&hold).await })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            if let Some(reservation) = task.await.expect("task").expect("store works") {
+                winners.push(reservation);
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        assert_eq!(seat(&store, 20).await.hold.map(|h| h.reservation_id), Some(winners[0].id));
+        assert_eq!(store.reservation(reservation_id(2)).await, Ok(None));
+    }
+}

@@ -1,0 +1,144 @@
+//! Wiring: picks the store, plugs every adapter into the use cases, starts the background
+//! tasks and the HTTP server (like zero2prod's `startup.rs`).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use actix_web::dev::Server;
+use adapter_http::HttpState;
+use adapter_memory::MemoryStore;
+use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue};
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use crate::demo;
+use crate::settings::Settings;
+use crate::system::{RandomMint, SystemClock};
+
+/// How often lapsed holds are tidied; correctness never waits for it.
+const SWEEP_EVERY: StdDuration = StdDuration::from_secs(1);
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listening socket.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// Where.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `DATABASE_URL` is set but this build has no PostgreSQL adapter yet.
+    #[error(
+        "DATABASE_URL is set, but the PostgreSQL adapter is not implemented yet; unset it to use the embedded store"
+    )]
+    PostgresNotAvailable,
+    /// The store refused the demo catalogue.
+    #[error("cannot load the demo catalogue: {0}")]
+    Seed(#[from] seed_catalogue::SeedCatalogueError),
+    /// Metrics registry.
+    #[error("cannot set up metrics: {0}")]
+    Metrics(String),
+}
+
+/// A built service, ready to run.
+pub struct Application {
+    server: Server,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Connects the store, seeds it if asked, binds the socket and starts the background tasks.
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let ports = match settings.database_url {
+            Some(_) => return Err(StartupError::PostgresNotAvailable),
+            None => memory_ports(),
+        };
+        if settings.seed_demo {
+            let loaded =
+                seed_catalogue::execute(ports.catalogue.as_ref(), &demo::catalogue(ports.clock.now()))
+                    .await?;
+            tracing::info!(loaded, "demo catalogue");
+        }
+        let listener = TcpListener::bind(settings.http_addr)
+            .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?
+            .port();
+        let tasks = background_tasks(&ports, settings.policies);
+        let metrics = adapter_http::metrics().map_err(|error| StartupError::Metrics(error.to_string()))?;
+        let state = HttpState { ports, policies: settings.policies };
+        let server = adapter_http::serve(listener, state, metrics, settings.http_workers)
+            .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
+        tracing::info!(port, store = "memory", "frontrow listening");
+        Ok(Self { server, tasks })
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests and stops the tasks.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        for task in self.tasks {
+            task.abort();
+        }
+        result
+    }
+}
+
+fn memory_ports() -> Ports {
+    let store = Arc::new(MemoryStore::new());
+    Ports {
+        clock: Arc::new(SystemClock),
+        mint: Arc::new(RandomMint),
+        catalogue: store.clone(),
+        reservations: store.clone(),
+        wallet: store.clone(),
+        payments: store.clone(),
+        queue: store.clone(),
+        health: store,
+    }
+}
+
+/// The admission tick and the hold sweeper.
+fn background_tasks(ports: &Ports, policies: Policies) -> Vec<JoinHandle<()>> {
+    let tick = StdDuration::try_from(policies.queue.tick).unwrap_or(StdDuration::from_secs(1));
+    let admitter = ports.clone();
+    let admission = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            match admit_waiting::execute(admitter.queue.as_ref(), admitter.clock.as_ref(), &policies.queue)
+                .await
+            {
+                Ok(report) if report != Default::default() => {
+                    tracing::debug!(
+                        admitted = report.admitted,
+                        expired = report.expired,
+                        dropped = report.dropped,
+                        "admission tick"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = %error, "admission tick failed"),
+            }
+        }
+    });
+    let sweeper = ports.clone();
+    let sweep = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(SWEEP_EVERY);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            match release_expired_holds::execute(sweeper.reservations.as_ref(), sweeper.clock.as_ref()).await
+            {
+                Ok(0) => {}
+                Ok(released) => tracing::debug!(released, "lapsed holds released"),
+                Err(error) => tracing::warn!(error = %error, "hold sweep failed"),
+            }
+        }
+    });
+    vec![admission, sweep]
+}

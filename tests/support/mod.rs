@@ -1,0 +1,313 @@
+//! Shared harness for the black-box tests: starts the `frontrow` binary on a free port, talks to
+//! it over plain HTTP, and wraps the SPEC's endpoints in small helpers.
+//!
+//! Every test starts its own server (a few hundred milliseconds with the in-memory store), so the
+//! tests of one file are independent of each other and may run in parallel.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod api;
+mod clock;
+
+pub use clock::*;
+
+/// How long a freshly spawned server may take to answer `GET /health` with 200.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Settings the harness controls; inherited values are removed so a developer's shell cannot
+/// change what a test runs against.
+const MANAGED_ENV: &[&str] = &[
+    "HTTP_ADDR",
+    "SEED_DEMO",
+    "DATABASE_URL",
+    "SEAT_HOLD_SECONDS",
+    "QUEUE_MAX_ACTIVE",
+    "QUEUE_ADMIT_PER_TICK",
+    "QUEUE_TICK_MS",
+    "QUEUE_ACTIVE_TTL_SECONDS",
+    "QUEUE_IDLE_TIMEOUT_SECONDS",
+];
+/// The most log bytes kept from the server, shown when it fails to start.
+const LOG_TAIL: usize = 16 * 1024;
+
+/// One running `frontrow` process, killed when dropped.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base_url: String,
+    /// A client with a large connection pool and no proxy.
+    pub client: reqwest::Client,
+    /// Added to every user number through [`TestServer::uid`]; 0 with the in-memory store, a
+    /// per-run offset when the tests run against a shared database.
+    pub user_base: i64,
+    child: Child,
+    log: Arc<Mutex<Vec<u8>>>,
+}
+
+/// One HTTP answer, read completely.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// The `Content-Type` header, empty when absent.
+    pub content_type: String,
+    /// The raw body.
+    pub text: String,
+    /// The body parsed as JSON, `Value::Null` when it is not JSON.
+    pub json: Value,
+}
+
+/// A free seat found through the API.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    /// The concert it belongs to.
+    pub concert_id: i64,
+    /// The performance it belongs to.
+    pub schedule_id: i64,
+    /// The seat id (unique across performances).
+    pub seat_id: i64,
+    /// `A1` and so on.
+    pub seat_name: String,
+    /// Whole won.
+    pub price: i64,
+}
+
+impl Reply {
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The error `code`, if the body has one.
+    pub fn code(&self) -> Option<&str> {
+        self.json.get("code").and_then(Value::as_str)
+    }
+
+    /// Asserts a 2xx answer and returns its JSON body.
+    #[track_caller]
+    pub fn ok(&self, what: &str) -> &Value {
+        assert!(self.is_success(), "{what}: expected 2xx, got {} with body {}", self.status, self.text);
+        &self.json
+    }
+
+    /// Asserts the SPEC's error shape: this status, JSON `{"code", "message"}` with this code
+    /// and a non-empty message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str, what: &str) {
+        assert_eq!(self.status, status, "{what}: wrong status; body {}", self.text);
+        self.assert_error_body(what);
+        assert_eq!(self.code(), Some(code), "{what}: wrong error code; body {}", self.text);
+    }
+
+    /// Asserts the body is a JSON error object with non-empty `code` and `message` strings.
+    #[track_caller]
+    pub fn assert_error_body(&self, what: &str) {
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "{what}: error content type should be JSON, got {:?}; body {}",
+            self.content_type,
+            self.text
+        );
+        let code = self.json.get("code").and_then(Value::as_str).unwrap_or("");
+        let message = self.json.get("message").and_then(Value::as_str).unwrap_or("");
+        assert!(!code.is_empty(), "{what}: error body lacks a \"code\" string: {}", self.text);
+        assert!(!message.is_empty(), "{what}: error body lacks a \"message\" string: {}", self.text);
+        assert!(
+            code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+            "{what}: code should be SCREAMING_SNAKE, got {code:?}"
+        );
+    }
+}
+
+impl TestServer {
+    /// Starts a server with the demo catalogue, the in-memory store (unless
+    /// `FRONTROW_TEST_DATABASE_URL` is set), `QUEUE_TICK_MS=50`, and then `overrides`.
+    pub async fn start(overrides: &[(&str, &str)]) -> TestServer {
+        let database_url = std::env::var("FRONTROW_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty());
+        let user_base = if database_url.is_some() {
+            // A shared database keeps users between runs and tests: give every server its own.
+            1_000_000 + (random_u64() % 100_000_000) as i64 * 1_000
+        } else {
+            0
+        };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(1024)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("build the HTTP client");
+
+        let mut last_failure = String::new();
+        for _attempt in 0..3 {
+            let port = free_port();
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_frontrow"));
+            for key in MANAGED_ENV {
+                cmd.env_remove(key);
+            }
+            cmd.env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+                .env("SEED_DEMO", "1")
+                .env("QUEUE_TICK_MS", "50")
+                .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+            if let Some(url) = &database_url {
+                cmd.env("DATABASE_URL", url);
+            }
+            for (key, value) in overrides {
+                cmd.env(key, value);
+            }
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            let mut child = cmd.spawn().expect("spawn the frontrow binary");
+            let log = Arc::new(Mutex::new(Vec::new()));
+            drain(child.stdout.take(), Arc::clone(&log));
+            drain(child.stderr.take(), Arc::clone(&log));
+
+            let mut server = TestServer {
+                base_url: format!("http://127.0.0.1:{port}"),
+                client: client.clone(),
+                user_base,
+                child,
+                log,
+            };
+            match server.wait_healthy().await {
+                Ok(()) => return server,
+                // Most likely another test grabbed the port between our probe and the bind.
+                Err(why) => last_failure = why,
+            }
+        }
+        panic!("the frontrow server did not start: {last_failure}");
+    }
+
+    async fn wait_healthy(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let mut last = String::from("no answer yet");
+        while Instant::now() < deadline {
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                return Err(format!(
+                    "the server exited with {exit} before it was healthy; log:\n{}",
+                    self.log_tail()
+                ));
+            }
+            match self.client.get(self.url("/health")).timeout(Duration::from_secs(2)).send().await {
+                Ok(resp) if resp.status().as_u16() == 200 => return Ok(()),
+                Ok(resp) => last = format!("GET /health answered {}", resp.status()),
+                Err(err) => last = format!("GET /health failed: {err}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        Err(format!("GET /health was not 200 within {STARTUP_TIMEOUT:?} ({last}); log:\n{}", self.log_tail()))
+    }
+
+    /// The last lines the server printed.
+    pub fn log_tail(&self) -> String {
+        let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&log).into_owned()
+    }
+
+    /// Test-local user number `n` as the user id to send.
+    pub fn uid(&self, n: i64) -> i64 {
+        self.user_base + n
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// Sends a request and reads the whole answer.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.expect("the HTTP request failed (is the server running?)");
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = resp.text().await.expect("read the response body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, content_type, text, json }
+    }
+
+    /// `GET path`, with a bearer token when given.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.client.get(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        self.send(req).await
+    }
+
+    /// `POST path` with a JSON body, with a bearer token when given.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        self.send(req).await
+    }
+
+    /// `POST path` with a raw body labelled `application/json`.
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: &str) -> Reply {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        self.send(req).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds a [`Seat`] from one `available-seats` entry, asserting its shape.
+pub fn seat_from_json(concert_id: i64, schedule_id: i64, seat: &Value) -> Seat {
+    Seat {
+        concert_id,
+        schedule_id,
+        seat_id: seat["seatId"].as_i64().unwrap_or_else(|| panic!("seatId is an integer: {seat}")),
+        seat_name: seat["seatName"]
+            .as_str()
+            .unwrap_or_else(|| panic!("seatName is a string: {seat}"))
+            .to_owned(),
+        price: seat["price"].as_i64().unwrap_or_else(|| panic!("price is an integer: {seat}")),
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("read the ephemeral port").port()
+}
+
+/// Copies a child's output into `log`, keeping only the last [`LOG_TAIL`] bytes.
+fn drain(source: Option<impl Read + Send + 'static>, log: Arc<Mutex<Vec<u8>>>) {
+    let Some(mut source) = source else { return };
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = source.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut log) = log.lock() {
+                log.extend_from_slice(&buf[..n]);
+                if log.len() > LOG_TAIL {
+                    let cut = log.len() - LOG_TAIL;
+                    log.drain(..cut);
+                }
+            }
+        }
+    });
+}
