@@ -60,7 +60,7 @@ pub trait CatalogueRepository: Send + Sync {
     async fn schedules(&self, concert: ConcertId) -> StoreResult<Vec<Schedule>>;
     /// The seats of one performance with their sale state, by seat number.
     async fn seats_of_schedule(&self, schedule: ScheduleId) -> StoreResult<Vec<Seat>>;
-    /// The seats of every performance of a concert, by schedule then number.
+    /// The seats of every performance of a concert, by schedule id then number.
     async fn seats_of_concert(&self, concert: ConcertId) -> StoreResult<Vec<Seat>>;
     /// One seat with its sale state.
     async fn seat(&self, id: SeatId) -> StoreResult<Option<Seat>>;
@@ -152,9 +152,13 @@ pub trait QueueRepository: Send + Sync {
     ) -> StoreResult<QueueToken>;
     /// Looks a token up by its value.
     async fn token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>>;
-    /// Waiting tokens ahead of `token` plus one, without scanning the queue.
+    /// Waiting tokens ahead of `token` plus one, without scanning the queue. Tokens are counted
+    /// by stored status, so a token ahead that idled out is counted until the next admission
+    /// tick drops it (at most one tick).
     async fn position(&self, token: &QueueToken) -> StoreResult<u64>;
-    /// Records a poll of a waiting token, which keeps it from being dropped as abandoned.
+    /// Records a poll of a waiting token, which keeps it from being dropped as abandoned. Callers
+    /// touch only tokens the clock still finds waiting (`QueueToken::state_at`), so a place that
+    /// was already abandoned is never revived.
     async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()>;
     /// One admission tick, atomic across instances: expire active tokens past their TTL, drop
     /// waiting tokens idle since `policy.idle_cutoff(now)`, then activate the oldest waiting
