@@ -19,7 +19,8 @@ async fn issue_users(s: &TestServer, from: i64, to: i64) -> Vec<String> {
 
 /// Status bodies of all `tokens`, read from the LAST to the first. Admission goes front to back
 /// and so does expiry, so reading back to front can only under-count the active tokens of one
-/// instant, never over-count them: a count above the cap is a real breach.
+/// instant, never over-count them: a count above the cap is a real breach. (A position read
+/// early may be one too high for the same reason, so waits also check the positions.)
 async fn snapshot(s: &TestServer, tokens: &[String]) -> Vec<Value> {
     let mut out = vec![Value::Null; tokens.len()];
     for (i, token) in tokens.iter().enumerate().rev() {
@@ -106,7 +107,7 @@ async fn admission_is_fifo_under_the_cap_and_a_payment_lets_the_next_in_line_in(
     // User 1 pays: their token expires and user 3 (not 4 or 5) takes the slot.
     buy_a_seat(&s, &t[0], s.uid(1)).await;
     let snap = wait_for(&s, &t, 2, Duration::from_secs(10), "user 3 admitted after user 1 paid", |snap| {
-        statuses(snap)[2] == "ACTIVE"
+        statuses(snap)[2] == "ACTIVE" && positions(snap)[3..] == [1, 2]
     })
     .await;
     assert_eq!(statuses(&snap), ["EXPIRED", "ACTIVE", "ACTIVE", "WAITING", "WAITING"]);
@@ -115,7 +116,7 @@ async fn admission_is_fifo_under_the_cap_and_a_payment_lets_the_next_in_line_in(
     // And again: user 2 pays, user 4 is next.
     buy_a_seat(&s, &t[1], s.uid(2)).await;
     let snap = wait_for(&s, &t, 2, Duration::from_secs(10), "user 4 admitted after user 2 paid", |snap| {
-        statuses(snap)[3] == "ACTIVE"
+        statuses(snap)[3] == "ACTIVE" && positions(snap)[4] == 1
     })
     .await;
     assert_eq!(statuses(&snap), ["EXPIRED", "EXPIRED", "ACTIVE", "ACTIVE", "WAITING"]);
@@ -141,7 +142,7 @@ async fn an_active_token_expires_after_its_ttl_and_its_slot_goes_to_the_next_in_
 
     // After it: user 1 is expired and user 2 (not 3) is in.
     let snap = wait_for(&s, &t, 1, Duration::from_secs(8), "user 2 admitted after user 1's TTL", |snap| {
-        statuses(snap)[1] == "ACTIVE"
+        statuses(snap)[1] == "ACTIVE" && positions(snap)[2] == 1
     })
     .await;
     assert!(activated.elapsed() >= Duration::from_millis(1500), "the TTL of 2 s ended too early");

@@ -45,7 +45,7 @@ pub struct TestServer {
     /// Added to every user number through [`TestServer::uid`]; 0 with the in-memory store, a
     /// per-run offset when the tests run against a shared database.
     pub user_base: i64,
-    child: Child,
+    child: Mutex<Child>,
     log: Arc<Mutex<Vec<u8>>>,
 }
 
@@ -165,11 +165,11 @@ impl TestServer {
             drain(child.stdout.take(), Arc::clone(&log));
             drain(child.stderr.take(), Arc::clone(&log));
 
-            let mut server = TestServer {
+            let server = TestServer {
                 base_url: format!("http://127.0.0.1:{port}"),
                 client: client.clone(),
                 user_base,
-                child,
+                child: Mutex::new(child),
                 log,
             };
             match server.wait_healthy().await {
@@ -181,11 +181,23 @@ impl TestServer {
         panic!("the frontrow server did not start: {last_failure}");
     }
 
-    async fn wait_healthy(&mut self) -> Result<(), String> {
+    /// The exit status, if the server process has ended.
+    pub fn exit_status(&self) -> Option<std::process::ExitStatus> {
+        self.child.lock().ok().and_then(|mut c| c.try_wait().ok().flatten())
+    }
+
+    fn kill(&self) {
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    async fn wait_healthy(&self) -> Result<(), String> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let mut last = String::from("no answer yet");
         while Instant::now() < deadline {
-            if let Ok(Some(exit)) = self.child.try_wait() {
+            if let Some(exit) = self.exit_status() {
                 return Err(format!(
                     "the server exited with {exit} before it was healthy; log:\n{}",
                     self.log_tail()
@@ -198,7 +210,7 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let _ = self.child.kill();
+        self.kill();
         Err(format!("GET /health was not 200 within {STARTUP_TIMEOUT:?} ({last}); log:\n{}", self.log_tail()))
     }
 
@@ -220,7 +232,18 @@ impl TestServer {
 
     /// Sends a request and reads the whole answer.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
-        let resp = req.send().await.expect("the HTTP request failed (is the server running?)");
+        let request = req.build().expect("build the HTTP request");
+        let what = format!("{} {}", request.method(), request.url().path());
+        let resp = match self.client.execute(request).await {
+            Ok(resp) => resp,
+            Err(err) => {
+                let state = match self.exit_status() {
+                    Some(exit) => format!("the server has EXITED with {exit}"),
+                    None => "the server is still running".to_owned(),
+                };
+                panic!("{what} failed: {err:?}; {state}; server log:\n{}", self.log_tail());
+            }
+        };
         let status = resp.status().as_u16();
         let content_type = resp
             .headers()
@@ -267,8 +290,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
