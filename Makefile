@@ -1,15 +1,38 @@
 # frontrow — the two commands most people need are `make run` and `make test`.
 CARGO ?= cargo
 
-.PHONY: run test build release lint fmt check-layers clean
+# PostgreSQL for the tests: the machine's server at 127.0.0.1:5432 (user postgres, trust auth).
+# Each test creates its own database from a migrated template through this admin URL.
+export FRONTROW_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+
+.PHONY: run test test-memory test-postgres pg-up build release lint fmt check-layers clean
 
 ## Serve the API on 127.0.0.1:8080 with the embedded store and demo data.
 run:
 	$(CARGO) run --release -p frontrow
 
-## Every test: unit tests of every crate and the black-box tests that start the real binary.
-test:
+## Every test: unit and contract tests of every crate, then the black-box tests that start the
+## real binary, once on the embedded store and once on PostgreSQL.
+test: pg-up test-memory test-postgres
+
+test-memory:
 	$(CARGO) test --workspace --all-targets
+
+test-postgres: pg-up
+	FRONTROW_TEST_STORE=postgres $(CARGO) test -p frontrow --tests
+
+## Starts the machine's PostgreSQL cluster if it is not accepting connections.
+pg-up:
+	@if pg_isready -q -h $(PG_HOST) -p $(PG_PORT); then exit 0; fi; \
+	echo "PostgreSQL is not running at $(PG_HOST):$(PG_PORT); starting it"; \
+	if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -n 1) main start || true; \
+	fi; \
+	for i in $$(seq 1 30); do pg_isready -q -h $(PG_HOST) -p $(PG_PORT) && exit 0; sleep 1; done; \
+	echo "PostgreSQL did not come up at $(PG_HOST):$(PG_PORT). Start it (e.g. 'pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start') or point FRONTROW_TEST_PG_URL at one."; \
+	exit 1
 
 ## Debug build of everything.
 build:

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use adapter_postgres::testing::TestDatabase;
 use serde_json::Value;
 
 mod api;
@@ -47,6 +48,9 @@ pub struct TestServer {
     pub user_base: i64,
     child: Mutex<Child>,
     log: Arc<Mutex<Vec<u8>>>,
+    /// The server's own PostgreSQL database when `FRONTROW_TEST_STORE=postgres`; dropped (and
+    /// the database with it) after the process is killed.
+    _database: Option<TestDatabase>,
 }
 
 /// One HTTP answer, read completely.
@@ -125,11 +129,33 @@ impl Reply {
 }
 
 impl TestServer {
-    /// Starts a server with the demo catalogue, the in-memory store (unless
-    /// `FRONTROW_TEST_DATABASE_URL` is set), `QUEUE_TICK_MS=50`, and then `overrides`.
+    /// Starts a server with the demo catalogue, `QUEUE_TICK_MS=50`, and then `overrides`. The
+    /// store is the in-memory one, or with `FRONTROW_TEST_STORE=postgres` a fresh PostgreSQL
+    /// database of its own (cloned from a migrated template); with `FRONTROW_TEST_DATABASE_URL`
+    /// an existing, shared database.
     pub async fn start(overrides: &[(&str, &str)]) -> TestServer {
-        let database_url = std::env::var("FRONTROW_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty());
-        let user_base = if database_url.is_some() {
+        let own_database = match std::env::var("FRONTROW_TEST_STORE").as_deref() {
+            Ok("postgres") => Some(TestDatabase::create().await),
+            Ok("memory") | Err(_) => None,
+            Ok(other) => panic!("FRONTROW_TEST_STORE must be 'memory' or 'postgres', not {other:?}"),
+        };
+        let shared_url = std::env::var("FRONTROW_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty());
+        let database_url = own_database.as_ref().map(|db| db.url().to_owned()).or(shared_url.clone());
+        Self::launch(database_url, shared_url.is_some(), own_database, overrides).await
+    }
+
+    /// Starts a server on an existing PostgreSQL database (several servers may share one).
+    pub async fn start_on(database_url: &str, overrides: &[(&str, &str)]) -> TestServer {
+        Self::launch(Some(database_url.to_owned()), false, None, overrides).await
+    }
+
+    async fn launch(
+        database_url: Option<String>,
+        shared: bool,
+        own_database: Option<TestDatabase>,
+        overrides: &[(&str, &str)],
+    ) -> TestServer {
+        let user_base = if shared {
             // A shared database keeps users between runs and tests: give every server its own.
             1_000_000 + (random_u64() % 100_000_000) as i64 * 1_000
         } else {
@@ -143,6 +169,7 @@ impl TestServer {
             .expect("build the HTTP client");
 
         let mut last_failure = String::new();
+        let mut own_database = own_database;
         for _attempt in 0..3 {
             let port = free_port();
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_frontrow"));
@@ -165,15 +192,19 @@ impl TestServer {
             drain(child.stdout.take(), Arc::clone(&log));
             drain(child.stderr.take(), Arc::clone(&log));
 
-            let server = TestServer {
+            let mut server = TestServer {
                 base_url: format!("http://127.0.0.1:{port}"),
                 client: client.clone(),
                 user_base,
                 child: Mutex::new(child),
                 log,
+                _database: None,
             };
             match server.wait_healthy().await {
-                Ok(()) => return server,
+                Ok(()) => {
+                    server._database = own_database.take();
+                    return server;
+                }
                 // Most likely another test grabbed the port between our probe and the bind.
                 Err(why) => last_failure = why,
             }

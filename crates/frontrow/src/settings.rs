@@ -16,6 +16,10 @@ pub struct Settings {
     pub http_workers: usize,
     /// `DATABASE_URL`: PostgreSQL; unset means the embedded in-memory store.
     pub database_url: Option<String>,
+    /// `DATABASE_MAX_CONNECTIONS`: size of this instance's PostgreSQL pool.
+    pub database_max_connections: usize,
+    /// `DATABASE_TIMEOUT_MS`: longest wait for a pooled connection before answering 503.
+    pub database_timeout: std::time::Duration,
     /// `SEED_DEMO`: load the demo catalogue into an empty store.
     pub seed_demo: bool,
     /// `LOG_FORMAT=json` for JSON lines; anything else is human-readable.
@@ -76,6 +80,9 @@ impl Settings {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let http_workers = usize::try_from(number("HTTP_WORKERS", cores as u64)?.max(1)).unwrap_or(cores);
         let database_url = read("DATABASE_URL");
+        let database_max_connections =
+            usize::try_from(number("DATABASE_MAX_CONNECTIONS", 16)?.max(1)).unwrap_or(16);
+        let database_timeout = std::time::Duration::from_millis(number("DATABASE_TIMEOUT_MS", 2000)?.max(1));
         let seed_demo = match read("SEED_DEMO") {
             None => database_url.is_none(),
             Some(value) => flag("SEED_DEMO", value)?,
@@ -93,6 +100,8 @@ impl Settings {
             http_addr,
             http_workers,
             database_url,
+            database_max_connections,
+            database_timeout,
             seed_demo,
             json_logs: read("LOG_FORMAT").is_some_and(|value| value.eq_ignore_ascii_case("json")),
             policies: Policies {
@@ -134,6 +143,8 @@ mod tests {
         assert_eq!(settings.http_addr.to_string(), "127.0.0.1:8080");
         assert!(settings.seed_demo);
         assert_eq!(settings.database_url, None);
+        assert_eq!(settings.database_max_connections, 16);
+        assert_eq!(settings.database_timeout, std::time::Duration::from_secs(2));
         assert_eq!(settings.policies.hold.hold_for, Duration::seconds(300));
         let queue = settings.policies.queue;
         assert_eq!((queue.max_active, queue.admit_per_tick), (100, 0));

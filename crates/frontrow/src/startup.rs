@@ -8,7 +8,12 @@ use std::time::Duration as StdDuration;
 use actix_web::dev::Server;
 use adapter_http::HttpState;
 use adapter_memory::MemoryStore;
+use adapter_postgres::{PgOptions, PgStore};
 use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue};
+use domain::ports::{
+    CatalogueRepository, HealthCheck, PaymentRepository, QueueRepository, ReservationRepository,
+    WalletRepository,
+};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
@@ -30,11 +35,9 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
-    /// `DATABASE_URL` is set but this build has no PostgreSQL adapter yet.
-    #[error(
-        "DATABASE_URL is set, but the PostgreSQL adapter is not implemented yet; unset it to use the embedded store"
-    )]
-    PostgresNotAvailable,
+    /// PostgreSQL could not be reached or migrated.
+    #[error("cannot use the database at DATABASE_URL: {0}")]
+    Database(#[from] domain::StoreError),
     /// The store refused the demo catalogue.
     #[error("cannot load the demo catalogue: {0}")]
     Seed(#[from] seed_catalogue::SeedCatalogueError),
@@ -52,9 +55,15 @@ pub struct Application {
 impl Application {
     /// Connects the store, seeds it if asked, binds the socket and starts the background tasks.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
-        let ports = match settings.database_url {
-            Some(_) => return Err(StartupError::PostgresNotAvailable),
-            None => memory_ports(),
+        let (ports, store) = match &settings.database_url {
+            Some(url) => {
+                let options = PgOptions {
+                    max_connections: settings.database_max_connections,
+                    acquire_timeout: settings.database_timeout,
+                };
+                (ports_from(Arc::new(PgStore::connect(url, options).await?)), "postgres")
+            }
+            None => (ports_from(Arc::new(MemoryStore::new())), "memory"),
         };
         if settings.seed_demo {
             let loaded =
@@ -73,7 +82,7 @@ impl Application {
         let state = HttpState { ports, policies: settings.policies };
         let server = adapter_http::serve(listener, state, metrics, settings.http_workers)
             .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
-        tracing::info!(port, store = "memory", "frontrow listening");
+        tracing::info!(port, store, "frontrow listening");
         Ok(Self { server, tasks })
     }
 
@@ -87,8 +96,17 @@ impl Application {
     }
 }
 
-fn memory_ports() -> Ports {
-    let store = Arc::new(MemoryStore::new());
+/// Plugs one store that implements every repository port into all of them.
+fn ports_from<S>(store: Arc<S>) -> Ports
+where
+    S: CatalogueRepository
+        + ReservationRepository
+        + WalletRepository
+        + PaymentRepository
+        + QueueRepository
+        + HealthCheck
+        + 'static,
+{
     Ports {
         clock: Arc::new(SystemClock),
         mint: Arc::new(RandomMint),

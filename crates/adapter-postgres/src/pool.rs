@@ -1,0 +1,89 @@
+//! The connection pool, and the one way transactions check a connection out of it.
+//!
+//! Cancellation (STACK-NOTES pitfall 4): a future dropped inside `transaction` leaves the
+//! transaction open on its connection. diesel-async's recycling would refuse that connection
+//! at its next checkout, but until then it would sit idle in the pool still holding its locks
+//! (row locks, the admission tick's advisory lock). [`TxConn`] closes such a connection the
+//! moment the future is dropped instead, so PostgreSQL rolls the transaction back and frees the
+//! locks as soon as it notices (at once when idle, after the running statement otherwise).
+
+use std::time::Duration;
+
+use deadpool::Runtime;
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use domain::ports::{StoreError, StoreResult};
+
+use crate::errors::pool_error;
+
+/// The pool type of this adapter.
+pub(crate) type PgPool = Pool<AsyncPgConnection>;
+
+/// A pooled connection.
+pub(crate) type PgConn = Object<AsyncPgConnection>;
+
+/// Builds the pool. Nothing connects yet. Every wait is bounded by `timeout`, so a database
+/// that is down yields [`StoreError::Unavailable`] instead of a hang.
+///
+/// Recycling is `Fast`: no test query per checkout (that would double the round trips of a
+/// primary-key read). A connection is still refused when its transaction state is broken or
+/// its socket closed (a restarted server); one that died unnoticed fails its next statement
+/// with `Unavailable` and is then discarded.
+pub(crate) fn build(url: &str, max_size: usize, timeout: Duration) -> StoreResult<PgPool> {
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+    Pool::builder(manager)
+        .max_size(max_size.max(1))
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|error| StoreError::Internal(format!("cannot build the database pool: {error}")))
+}
+
+/// Checks a connection out for single statements. A future dropped mid-statement leaves the
+/// connection usable (the driver discards the late reply), so it goes back to the pool.
+pub(crate) async fn checkout(pool: &PgPool) -> StoreResult<PgConn> {
+    pool.get().await.map_err(pool_error)
+}
+
+/// A connection checked out for one transaction. Call [`TxConn::finish`] once the transaction
+/// future has completed; if the holder is dropped before that, the connection is taken out of
+/// the pool and closed (see the module docs).
+pub(crate) struct TxConn {
+    conn: Option<PgConn>,
+}
+
+impl TxConn {
+    /// Checks a connection out of `pool`.
+    pub(crate) async fn checkout(pool: &PgPool) -> StoreResult<Self> {
+        Ok(Self { conn: Some(checkout(pool).await?) })
+    }
+
+    /// The connection, to run a transaction on.
+    pub(crate) fn conn(&mut self) -> StoreResult<&mut AsyncPgConnection> {
+        self.conn
+            .as_deref_mut()
+            .ok_or_else(|| StoreError::Internal("transaction connection already released".into()))
+    }
+
+    /// The transaction has ended (committed or rolled back): the connection may be reused.
+    pub(crate) fn finish(mut self) {
+        drop(self.conn.take());
+    }
+}
+
+impl Drop for TxConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            tracing::warn!(
+                event = "transaction_abandoned",
+                "a transaction was dropped before it ended; closing its connection so it rolls back"
+            );
+            drop(Object::take(conn));
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! PostgreSQL-specific tests of the store: start-up, migrations, test databases, failure
+//! modes, and a smoke test of each port's SQL. The behaviour every store shares is covered by
+//! the `store-contract` suite; these need a PostgreSQL server (see `testing::TestDatabase`).
+
+mod lifecycle;
+mod ports;
+mod support;

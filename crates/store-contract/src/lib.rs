@@ -1,0 +1,166 @@
+//! The storage contract: one test suite for the repository ports of [`domain::ports`], run
+//! unchanged against every store adapter (the embedded in-memory store and PostgreSQL), so the
+//! two can never drift apart.
+//!
+//! Each check is a public `async fn(Stores)` that seeds what it needs through the ports, drives
+//! them with explicit instants (the ports take `now` as an argument) and panics with a sentence
+//! saying what the store did wrong. An adapter runs them all with one line in an integration
+//! test:
+//!
+//! ```ignore
+//! async fn fresh_store() -> (store_contract::Stores, ()) {
+//!     (store_contract::Stores::from_one(std::sync::Arc::new(MyStore::new())), ())
+//! }
+//! store_contract::contract_suite!(fresh_store);
+//! ```
+//!
+//! The factory is called once per check and must hand back a FRESH, EMPTY store together with a
+//! guard of any type (a per-test database, say); the guard is dropped after the check, once the
+//! [`Stores`] it served are gone. The test crate needs `tokio` (with `macros` and
+//! `rt-multi-thread`) among its dev-dependencies, for `#[tokio::test]`.
+
+use std::sync::Arc;
+
+use domain::ports::{
+    CatalogueRepository, HealthCheck, PaymentRepository, QueueRepository, ReservationRepository,
+    WalletRepository,
+};
+
+pub mod catalogue;
+mod fixture;
+pub mod holds;
+pub mod payments;
+pub mod queue;
+pub mod races;
+pub mod wallet;
+
+/// The store under test, one handle per port. Usually all six point at one store value.
+#[derive(Clone)]
+pub struct Stores {
+    /// Concerts, performances and seats.
+    pub catalogue: Arc<dyn CatalogueRepository>,
+    /// Holds and their lifecycle.
+    pub reservations: Arc<dyn ReservationRepository>,
+    /// Balances and their ledger.
+    pub wallet: Arc<dyn WalletRepository>,
+    /// The payment unit of work.
+    pub payments: Arc<dyn PaymentRepository>,
+    /// The waiting room.
+    pub queue: Arc<dyn QueueRepository>,
+    /// Readiness.
+    pub health: Arc<dyn HealthCheck>,
+}
+
+impl Stores {
+    /// Every port served by the one `store`.
+    pub fn from_one<S>(store: Arc<S>) -> Self
+    where
+        S: CatalogueRepository
+            + ReservationRepository
+            + WalletRepository
+            + PaymentRepository
+            + QueueRepository
+            + HealthCheck
+            + 'static,
+    {
+        Self {
+            catalogue: store.clone(),
+            reservations: store.clone(),
+            wallet: store.clone(),
+            payments: store.clone(),
+            queue: store.clone(),
+            health: store,
+        }
+    }
+}
+
+/// Expands to one `#[tokio::test]` (multi-threaded, two workers) per contract check, grouped in
+/// modules named like the suite's (`catalogue::…`, `holds::…`, `races::…`).
+///
+/// The argument is a callable (an `async fn` or a closure returning a future) that yields
+/// `(Stores, Guard)` for a fresh, empty store; `Guard` may be any type and lives until the
+/// check has finished, after the `Stores` are dropped.
+#[macro_export]
+macro_rules! contract_suite {
+    ($factory:expr $(,)?) => {
+        $crate::__contract_module!($factory; catalogue:
+            seed_if_empty_loads_the_catalogue_once,
+            concerts_are_listed_by_id_and_found_by_id,
+            schedules_are_listed_earliest_first,
+            seats_of_a_schedule_are_listed_by_number_with_zone_price_and_name,
+            seats_of_a_concert_are_listed_by_schedule_then_number,
+            unknown_ids_find_nothing,
+            a_seeded_seat_is_free_and_reads_the_same_alone_and_in_lists,
+            ping_answers_for_a_working_store,
+        );
+        $crate::__contract_module!($factory; holds:
+            try_hold_of_a_free_seat_records_a_held_reservation_and_marks_the_seat,
+            a_second_hold_while_the_first_is_live_is_refused,
+            a_hold_succeeds_once_the_previous_hold_has_lapsed,
+            try_hold_of_a_sold_seat_is_refused,
+            try_hold_of_a_seat_whose_performance_started_is_refused,
+            try_hold_of_an_unknown_seat_is_refused,
+            reservation_reads_back_what_try_hold_returned,
+            release_expired_expires_lapsed_holds_frees_their_seats_and_counts_them,
+            release_expired_leaves_paid_reservations_and_sold_seats_alone,
+            release_expired_keeps_the_newer_hold_on_a_seat_taken_over_after_a_lapse,
+        );
+        $crate::__contract_module!($factory; wallet:
+            a_new_user_has_a_zero_balance_and_an_empty_ledger,
+            credit_adds_the_amount_and_writes_a_charge_entry,
+            credit_above_the_ceiling_is_refused_and_changes_nothing,
+            an_unknown_user_has_no_balance_and_cannot_be_credited,
+        );
+        $crate::__contract_module!($factory; payments:
+            settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_expires_the_token,
+            settle_of_a_paid_reservation_is_refused_and_changes_nothing,
+            settle_after_the_hold_lapsed_is_refused_and_changes_nothing,
+            settle_when_another_hold_took_the_seat_is_refused_and_changes_nothing,
+            settle_without_enough_balance_is_refused_and_changes_nothing,
+            settle_by_someone_other_than_the_holder_is_refused_and_changes_nothing,
+            settle_naming_another_seat_or_an_unknown_reservation_is_refused_and_changes_nothing,
+        );
+        $crate::__contract_module!($factory; queue:
+            issue_creates_the_user_and_a_waiting_token_with_increasing_tickets,
+            issue_again_returns_the_same_token_while_it_is_waiting_or_active,
+            position_counts_the_waiting_tokens_ahead_plus_one,
+            touch_records_the_poll_and_keeps_the_token_from_being_dropped,
+            admit_is_fifo_and_stops_at_max_active,
+            admit_respects_the_per_tick_cap_alone_and_with_max_active,
+            admit_without_caps_admits_every_waiting_token,
+            admit_expires_active_tokens_after_their_ttl_and_refills_their_places,
+            admit_drops_waiting_tokens_idle_past_the_cutoff,
+            issue_after_the_active_time_ran_out_queues_a_new_token_at_the_back,
+            issue_after_the_idle_timeout_queues_a_new_token_at_the_back,
+        );
+        $crate::__contract_module!($factory; races:
+            a_thousand_concurrent_holds_of_one_seat_have_exactly_one_winner,
+            two_hundred_concurrent_credits_lose_no_update,
+            fifty_concurrent_settles_of_one_reservation_pay_once,
+            payment_racing_hold_expiry_never_lets_both_win,
+            twenty_concurrent_issues_for_one_user_return_one_token,
+            a_hundred_concurrent_issues_get_distinct_tickets_and_positions,
+        );
+    };
+}
+
+/// One module of tests for [`contract_suite!`]; not for direct use.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __contract_module {
+    ($factory:expr; $module:ident: $($check:ident),+ $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let (stores, guard) = ($factory)().await;
+                    $crate::$module::$check(stores).await;
+                    drop(guard);
+                }
+            )+
+        }
+    };
+}

@@ -1,0 +1,9 @@
+DROP TABLE queue_tokens;
+DROP SEQUENCE queue_tickets;
+DROP TABLE ledger_entries;
+DROP TABLE payments;
+DROP TABLE reservations;
+DROP TABLE seats;
+DROP TABLE schedules;
+DROP TABLE concerts;
+DROP TABLE users;
