@@ -30,18 +30,27 @@ struct Count {
     n: i64,
 }
 
-/// Sessions of this database left inside a transaction.
+/// Sessions of this database left inside a transaction, once the one that just rolled back
+/// has left `pg_stat_activity` (a backend leaves it a moment after releasing its locks).
 async fn sessions_in_transaction(store: &PgStore) -> i64 {
     let mut conn = checkout(&store.pool).await.expect("checkout");
-    let count: Count = diesel::sql_query(
-        "SELECT count(*) AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid()
-            AND state LIKE 'idle in transaction%'",
-    )
-    .get_result(&mut conn)
-    .await
-    .expect("pg_stat_activity");
-    count.n
+    let mut count = 0;
+    for _ in 0..40 {
+        let found: Count = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()
+                AND state LIKE 'idle in transaction%'",
+        )
+        .get_result(&mut conn)
+        .await
+        .expect("pg_stat_activity");
+        count = found.n;
+        if count == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    count
 }
 
 /// Starts a settle/admit-like transaction (a row written, the admission lock taken, then a slow

@@ -4,13 +4,15 @@ use domain::TokenValue;
 use domain::ports::{Clock, TokenMint};
 use time::OffsetDateTime;
 
-/// The real UTC clock.
+/// The real UTC clock, to the microsecond: PostgreSQL keeps microseconds, so both stores
+/// answer with the same instants they were given.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
     }
 }
 
@@ -36,7 +38,9 @@ mod tests {
     }
 
     #[test]
-    fn system_clock_reads_utc() {
-        assert!(SystemClock.now().offset().is_utc());
+    fn system_clock_reads_utc_to_the_microsecond() {
+        let now = SystemClock.now();
+        assert!(now.offset().is_utc());
+        assert_eq!(now.nanosecond() % 1_000, 0);
     }
 }
