@@ -7,7 +7,7 @@ export FRONTROW_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run test test-memory test-postgres pg-up build release lint fmt check-layers clean
+.PHONY: run test test-memory test-postgres pg-up bench build release lint fmt check-layers clean
 
 ## Serve the API on 127.0.0.1:8080 with the embedded store and demo data.
 run:
@@ -18,7 +18,7 @@ run:
 test: pg-up test-memory test-postgres
 
 test-memory:
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --lib --bins --tests
 
 test-postgres: pg-up
 	FRONTROW_TEST_STORE=postgres $(CARGO) test -p frontrow --tests
@@ -33,6 +33,11 @@ pg-up:
 	for i in $$(seq 1 30); do pg_isready -q -h $(PG_HOST) -p $(PG_PORT) && exit 0; sleep 1; done; \
 	echo "PostgreSQL did not come up at $(PG_HOST):$(PG_PORT). Start it (e.g. 'pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start') or point FRONTROW_TEST_PG_URL at one."; \
 	exit 1
+
+## Benchmarks (release builds; never part of `make test`). Today: what a waiting-room poll costs
+## with 1,000 and with 1,000,000 fans waiting on PostgreSQL (prints a markdown table).
+bench: pg-up
+	$(CARGO) bench -p adapter-postgres --features testing --bench queue_position
 
 ## Debug build of everything.
 build:

@@ -21,7 +21,7 @@ mod state;
 pub use errors::{ApiError, ErrorBody};
 pub use state::HttpState;
 
-use routes::{concerts, payments, reservations, system, token, wallet};
+use routes::{concerts, payments, reservations, system, token, token_stream, wallet};
 
 /// Builds the Prometheus middleware; `/metrics` is served by it. Paths that match no route are
 /// all counted as `UNKNOWN`, so scanners cannot blow up the number of label values.
@@ -36,6 +36,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             resource("/api/token").route(web::post().to(token::issue)).route(web::get().to(token::status)),
         )
+        .service(resource("/api/token/stream").route(web::get().to(token_stream::stream)))
         .service(resource("/api/concerts").route(web::get().to(concerts::list)))
         .service(resource("/api/charge").route(web::post().to(wallet::charge)))
         .service(resource("/api/balance").route(web::get().to(wallet::balance)))

@@ -5,14 +5,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::errors::ErrorBody;
-use crate::routes::{concerts, payments, reservations, system, token, wallet};
+use crate::routes::{concerts, payments, reservations, system, token, token_stream, wallet};
 
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "frontrow", description = "Concert seat reservations behind a virtual waiting room."),
     paths(
-        token::issue, token::status,
+        token::issue, token::status, token_stream::stream,
         concerts::list, concerts::dates, concerts::seats,
         reservations::reserve,
         wallet::charge, wallet::balance,

@@ -8,7 +8,12 @@
 //!
 //! A Fenwick tree over ticket numbers holds 1 for each waiting ticket, which turns a position
 //! (waiting tokens up to one's own ticket) into an O(log n) prefix sum.
+//!
+//! Admission runs at most once per tick: the queue remembers the instant of its last admission
+//! step (this store serves one process, so that is the last admission in the service) and an
+//! [`AdmissionLog`] of the recent steps, from which the admission rate is read.
 
+mod rate;
 #[cfg(test)]
 mod tests;
 
@@ -19,6 +24,7 @@ use domain::ports::{AdmissionReport, QueueRepository, StoreError, StoreResult};
 use domain::{QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue, UserId};
 use time::OffsetDateTime;
 
+use self::rate::AdmissionLog;
 use crate::fenwick::Fenwick;
 use crate::{MemoryStore, State};
 
@@ -38,6 +44,10 @@ pub(crate) struct Queue {
     active: BTreeSet<(OffsetDateTime, u64)>,
     /// 1 at each waiting ticket.
     ranks: Fenwick,
+    /// The `now` of the last admission step, which decides when the next one is due.
+    last_admission: Option<OffsetDateTime>,
+    /// The recent admission steps, for the admission rate.
+    admissions: AdmissionLog,
 }
 
 /// The vector slot of a ticket: tickets start at 1.
@@ -149,6 +159,8 @@ impl Queue {
         self.idle.insert((now, ticket));
     }
 
+    /// One admission attempt: expiry and idle drops always; the admission step itself only when
+    /// `policy` says one is due since the last, and then it is recorded.
     fn admit(&mut self, now: OffsetDateTime, policy: &QueuePolicy) -> AdmissionReport {
         let mut report = AdmissionReport::default();
         while let Some(&(until, ticket)) = self.active.first() {
@@ -170,6 +182,10 @@ impl Queue {
                 report.dropped += 1;
             }
         }
+        if !policy.admission_due(self.last_admission, now) {
+            return report;
+        }
+        self.last_admission = Some(now);
         let slots = policy.admission_slots(u64::try_from(self.active.len()).unwrap_or(u64::MAX));
         let until = policy.active_until(now);
         while report.admitted < slots {
@@ -178,6 +194,7 @@ impl Queue {
                 report.admitted += 1;
             }
         }
+        self.admissions.record(now, report.admitted);
         report
     }
 }
@@ -235,5 +252,9 @@ impl QueueRepository for MemoryStore {
 
     async fn admit(&self, now: OffsetDateTime, policy: &QueuePolicy) -> StoreResult<AdmissionReport> {
         self.with_state(|state| Ok(state.queue.admit(now, policy)))
+    }
+
+    async fn admission_rate(&self) -> StoreResult<Option<f64>> {
+        self.with_state(|state| Ok(state.queue.admissions.per_second()))
     }
 }

@@ -10,6 +10,9 @@
 //!   order reservation → seat → user → token, so concurrent settlements cannot deadlock;
 //! - issuing a token serialises on the user's row, and the admission tick and the catalogue
 //!   seed each take a transaction-scoped advisory lock;
+//! - a queue position is arithmetic on tickets, served from an in-process snapshot of the
+//!   served watermark that a background task keeps fresh, and polls are buffered in process
+//!   and written in batches (see `queue`);
 //! - the schema's constraints are the second line of defence.
 //!
 //! With the `testing` feature, [`testing::TestDatabase`] gives each test a fresh migrated
@@ -30,6 +33,7 @@ pub mod testing;
 mod wallet;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,6 +43,7 @@ use domain::ports::{HealthCheck, StoreResult};
 
 use crate::errors::db_error;
 use crate::pool::PgPool;
+use crate::queue::{QueueRuntime, Worker};
 
 /// Advisory lock key of the admission tick (ASCII "frontrow" + 1).
 const ADMIT_LOCK: i64 = 0x6672_6f6e_7472_6f01;
@@ -62,10 +67,39 @@ impl Default for PgOptions {
     }
 }
 
-/// The PostgreSQL store. Cheap to clone: clones share one pool.
+/// Timings of the waiting room's in-process state (see the `queue` module docs). Each
+/// [`PgStore::connect`] gets a background task that refreshes the queue snapshot and writes
+/// buffered polls; it stops when the last clone of that store is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueTuning {
+    /// How often the snapshot of the served watermark and the dropped tickets is refreshed.
+    pub snapshot_refresh: Duration,
+    /// The oldest snapshot a position is computed from; an older one (its refresher stalled)
+    /// is refreshed first, so positions are never stale for long.
+    pub snapshot_max_age: Duration,
+    /// How often buffered polls (`touch`) are written, in one statement.
+    pub touch_flush: Duration,
+}
+
+impl Default for QueueTuning {
+    /// Refresh every 200 ms, serve snapshots up to 1 s old, flush polls every 500 ms.
+    fn default() -> Self {
+        Self {
+            snapshot_refresh: Duration::from_millis(200),
+            snapshot_max_age: Duration::from_secs(1),
+            touch_flush: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The PostgreSQL store. Cheap to clone: clones share one pool, one queue snapshot, one poll
+/// buffer and one background task.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    queue: Arc<QueueRuntime>,
+    /// Stops the background task when the last clone goes.
+    _worker: Arc<Worker>,
 }
 
 impl fmt::Debug for PgStore {
@@ -87,24 +121,39 @@ impl PgStore {
     /// A database that cannot be reached gives [`domain::StoreError::Unavailable`] within about
     /// `options.acquire_timeout`.
     pub async fn connect(url: &str, options: PgOptions) -> StoreResult<PgStore> {
-        let pool = pool::build(url, options.max_connections, options.acquire_timeout)?;
-        let store = PgStore { pool };
-        store.ping().await?;
-        let applied = migrate::run(url).await?;
-        tracing::info!(applied, max_connections = options.max_connections, "postgres store ready");
-        Ok(store)
+        Self::connect_with(url, options, QueueTuning::default()).await
     }
+
+    /// [`PgStore::connect`] with the waiting room's timings given. Loads the queue snapshot
+    /// before returning, then starts the store's background task on the current tokio runtime.
+    pub async fn connect_with(url: &str, options: PgOptions, tuning: QueueTuning) -> StoreResult<PgStore> {
+        let pool = pool::build(url, options.max_connections, options.acquire_timeout)?;
+        let mut conn = pool::checkout(&pool).await?;
+        ping(&mut conn).await?;
+        drop(conn);
+        let applied = migrate::run(url).await?;
+        let queue = Arc::new(QueueRuntime::new(tuning));
+        queue.refresh(&pool).await?;
+        let worker = Arc::new(queue::spawn_worker(pool.clone(), Arc::clone(&queue)));
+        tracing::info!(applied, max_connections = options.max_connections, "postgres store ready");
+        Ok(PgStore { pool, queue, _worker: worker })
+    }
+}
+
+/// A cheap round trip.
+async fn ping(conn: &mut diesel_async::AsyncPgConnection) -> StoreResult<()> {
+    diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>())
+        .get_result::<i32>(conn)
+        .await
+        .map(|_| ())
+        .map_err(db_error)
 }
 
 #[async_trait]
 impl HealthCheck for PgStore {
     async fn ping(&self) -> StoreResult<()> {
         let mut conn = pool::checkout(&self.pool).await?;
-        diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>())
-            .get_result::<i32>(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(db_error)
+        ping(&mut conn).await
     }
 }
 

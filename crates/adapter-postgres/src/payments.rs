@@ -15,7 +15,7 @@ use domain::{Payment, PaymentId, SettlementPlan};
 
 use crate::PgStore;
 use crate::errors::{TxError, db_error, is_unique_violation};
-use crate::models::id;
+use crate::models::{corrupt, id};
 use crate::pool::TxConn;
 use crate::statement::{bind, prepared};
 
@@ -49,9 +49,20 @@ const RECORD: &str = "\
 INSERT INTO payments (reservation_id, user_id, amount, paid_at) VALUES ($1, $2, $3, $4)
 RETURNING id";
 
-/// Step 5: the payer's live queue token expires. Bind: $1 user.
-const RETIRE_TOKEN: &str =
-    "UPDATE queue_tokens SET status = 'EXPIRED' WHERE user_id = $1 AND status <> 'EXPIRED'";
+/// Step 5: the payer's live queue token expires. A token above the queue's watermark was
+/// still waiting (a payer's new token, issued after the paying one ran out), so its ticket is
+/// recorded as gone for the position arithmetic (see `queue`). Bind: $1 user.
+const RETIRE_TOKEN: &str = "\
+WITH retired AS (
+    UPDATE queue_tokens SET status = 'EXPIRED'
+     WHERE user_id = $1 AND status <> 'EXPIRED'
+ RETURNING ticket
+)
+INSERT INTO queue_drops (ticket)
+SELECT retired.ticket FROM retired, queue_state
+ WHERE retired.ticket > queue_state.admitted_through
+ON CONFLICT (ticket) DO NOTHING
+RETURNING ticket";
 
 /// What [`RECORD`] returns.
 #[derive(QueryableByName)]
@@ -60,12 +71,25 @@ struct Recorded {
     id: i64,
 }
 
+/// What [`RETIRE_TOKEN`] returns: a ticket recorded as gone.
+#[derive(QueryableByName)]
+struct Gone {
+    #[diesel(sql_type = BigInt)]
+    ticket: i64,
+}
+
+/// A settled payment, and the queue ticket its token retirement recorded as gone.
+struct Settled {
+    payment: Payment,
+    gone: Vec<u64>,
+}
+
 /// Fails the settlement (rolling everything back) unless a guarded statement changed a row.
 fn guard(affected: usize) -> Result<(), TxError> {
     if affected == 0 { Err(TxError::Refused) } else { Ok(()) }
 }
 
-async fn settle_in(conn: &mut AsyncPgConnection, plan: &SettlementPlan) -> Result<Payment, TxError> {
+async fn settle_in(conn: &mut AsyncPgConnection, plan: &SettlementPlan) -> Result<Settled, TxError> {
     let (reservation, user, seat) = (plan.reservation_id.get(), plan.user_id.get(), plan.seat_id.get());
     let amount = plan.amount.get();
     let confirm = (
@@ -94,15 +118,18 @@ async fn settle_in(conn: &mut AsyncPgConnection, plan: &SettlementPlan) -> Resul
         .get_result(conn)
         .await
         .map_err(|error| if is_unique_violation(&error) { TxError::Refused } else { TxError::Db(error) })?;
-    prepared(RETIRE_TOKEN, bind::<BigInt, _>(user)).execute(conn).await?;
+    let gone: Vec<Gone> = prepared(RETIRE_TOKEN, bind::<BigInt, _>(user)).get_results(conn).await?;
+    let gone =
+        gone.into_iter().map(|row| u64::try_from(row.ticket).map_err(corrupt)).collect::<Result<_, _>>()?;
 
-    Ok(Payment {
+    let payment = Payment {
         id: id(PaymentId::new, recorded.id)?,
         reservation_id: plan.reservation_id,
         user_id: plan.user_id,
         amount: plan.amount,
         paid_at: plan.paid_at,
-    })
+    };
+    Ok(Settled { payment, gone })
 }
 
 #[async_trait]
@@ -110,10 +137,13 @@ impl PaymentRepository for PgStore {
     async fn settle(&self, plan: &SettlementPlan) -> StoreResult<Option<Payment>> {
         let mut tx = TxConn::checkout(&self.pool).await?;
         let result =
-            tx.conn()?.transaction::<Payment, TxError, _>(async |conn| settle_in(conn, plan).await).await;
+            tx.conn()?.transaction::<Settled, TxError, _>(async |conn| settle_in(conn, plan).await).await;
         tx.finish();
         let outcome = match result {
-            Ok(payment) => Ok(Some(payment)),
+            Ok(Settled { payment, gone }) => {
+                self.note_gone(gone);
+                Ok(Some(payment))
+            }
             Err(TxError::Refused) => Ok(None),
             Err(TxError::Db(error)) => Err(db_error(error)),
             Err(TxError::Store(error)) => Err(error),

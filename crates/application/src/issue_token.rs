@@ -78,6 +78,7 @@ mod tests {
             .times(1)
             .return_once(move |_, _, _, _| Ok(stored));
         queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(95));
+        queue.expect_admission_rate().return_once(|| Ok(None));
         let view = issue(&queue, &minting(waiting.value), 5).expect("token is issued");
         let expected = TokenView {
             token: waiting,

@@ -46,7 +46,8 @@ pub async fn execute(
     Ok(view)
 }
 
-/// Builds the view of `token` at `now`; only waiting tokens cost a position lookup.
+/// Builds the view of `token` at `now`; only waiting tokens cost a position lookup and a wait
+/// estimate from the admission rate the store has observed.
 pub(crate) async fn describe(
     queue: &dyn QueueRepository,
     token: QueueToken,
@@ -54,11 +55,14 @@ pub(crate) async fn describe(
     policy: &QueuePolicy,
 ) -> Result<TokenView, StoreError> {
     let state = token.state_at(now, policy);
-    let position = match state {
-        TokenState::Waiting => queue.position(&token).await?,
-        TokenState::Active { .. } | TokenState::Expired => 0,
+    let (position, estimated_wait) = match state {
+        TokenState::Waiting => {
+            let position = queue.position(&token).await?;
+            (position, policy.estimated_wait(position, queue.admission_rate().await?))
+        }
+        TokenState::Active { .. } | TokenState::Expired => (0, Duration::ZERO),
     };
-    Ok(TokenView { token, state, position, estimated_wait: policy.estimated_wait(position) })
+    Ok(TokenView { token, state, position, estimated_wait })
 }
 
 #[cfg(test)]
@@ -90,15 +94,37 @@ mod tests {
         let waiting = token(5, 7, Waiting);
         let mut queue = queue_knowing(waiting.clone());
         queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(95));
+        queue.expect_admission_rate().times(1).return_once(|| Ok(Some(19.0)));
         queue.expect_touch().with(eq(waiting.value), eq(NOW)).times(1).return_once(|_, _| Ok(()));
         let view = status(&queue, &waiting).expect("status is given");
         let expected = TokenView {
             token: waiting,
             state: TokenState::Waiting,
             position: 95,
-            estimated_wait: Duration::seconds(10),
+            estimated_wait: Duration::seconds(5),
         };
-        assert_eq!(view, expected);
+        assert_eq!(view, expected, "95 ahead at the observed 19 admissions per second is 5 s");
+    }
+
+    #[test]
+    fn status_estimates_from_the_caps_until_admissions_have_been_observed() {
+        let waiting = token(5, 7, Waiting);
+        let mut queue = queue_knowing(waiting.clone());
+        queue.expect_position().return_once(|_| Ok(95));
+        queue.expect_admission_rate().return_once(|| Ok(None));
+        queue.expect_touch().return_once(|_, _| Ok(()));
+        let view = status(&queue, &waiting).expect("status is given");
+        assert_eq!(view.estimated_wait, policy().estimated_wait(95, None));
+    }
+
+    #[test]
+    fn status_fails_with_store_when_the_admission_rate_cannot_be_read() {
+        let waiting = token(5, 7, Waiting);
+        let mut queue = queue_knowing(waiting.clone());
+        queue.expect_position().return_once(|_| Ok(95));
+        queue.expect_admission_rate().return_once(|| Err(store_down()));
+        let result = status(&queue, &waiting);
+        assert!(matches!(result, Err(QueueStatusError::Store(StoreError::Unavailable(_)))), "{result:?}");
     }
 
     #[test]
@@ -172,6 +198,7 @@ mod tests {
         let waiting = token(5, 7, Waiting);
         let mut queue = queue_knowing(waiting.clone());
         queue.expect_position().return_once(|_| Ok(1));
+        queue.expect_admission_rate().return_once(|| Ok(None));
         queue.expect_touch().return_once(|_, _| Err(store_down()));
         let result = status(&queue, &waiting);
         assert!(matches!(result, Err(QueueStatusError::Store(StoreError::Unavailable(_)))), "{result:?}");

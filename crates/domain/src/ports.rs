@@ -152,18 +152,26 @@ pub trait QueueRepository: Send + Sync {
     ) -> StoreResult<QueueToken>;
     /// Looks a token up by its value.
     async fn token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>>;
-    /// Waiting tokens ahead of `token` plus one, without scanning the queue. Tokens are counted
-    /// by stored status, so a token ahead that idled out is counted until the next admission
-    /// tick drops it (at most one tick).
+    /// Waiting tokens ahead of `token` plus one, without scanning the queue; 0 for a token not
+    /// waiting. A store may serve it from a snapshot refreshed every few hundred milliseconds, so
+    /// it may trail admissions, drops and new issues by up to about a second.
     async fn position(&self, token: &QueueToken) -> StoreResult<u64>;
     /// Records a poll of a waiting token, which keeps it from being dropped as abandoned. Callers
     /// touch only tokens the clock still finds waiting (`QueueToken::state_at`), so a place that
-    /// was already abandoned is never revived.
+    /// was already abandoned is never revived. A store may buffer touches (a poll should not cost
+    /// a write), but `token` and `admit` must see every touch already made.
     async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()>;
-    /// One admission tick, atomic across instances: expire active tokens past their TTL, drop
-    /// waiting tokens idle since `policy.idle_cutoff(now)`, then activate the oldest waiting
-    /// tokens, as many as `policy.admission_slots(active count)` allows.
+    /// One admission attempt, atomic across instances: expire active tokens past their TTL, drop
+    /// waiting tokens idle since `policy.idle_cutoff(now)`; then, only if
+    /// `policy.admission_due(last admission anywhere in the service, now)`, record `now` as the
+    /// last admission and activate the oldest waiting tokens, as many as
+    /// `policy.admission_slots(active count)` allows. Concurrent attempts must all succeed (one
+    /// admits, the others find it not due); an attempt whose `now` is older than the last
+    /// admission (a lagging clock) expires and drops but admits nothing.
     async fn admit(&self, now: OffsetDateTime, policy: &QueuePolicy) -> StoreResult<AdmissionReport>;
+    /// Admissions per second the service has made lately (over the last half minute or so), for
+    /// wait estimates; `None` until there is something to measure. Must not cost a query per call.
+    async fn admission_rate(&self) -> StoreResult<Option<f64>>;
 }
 
 /// Readiness: can the store be reached?

@@ -147,22 +147,42 @@ impl QueuePolicy {
         now - self.idle_timeout
     }
 
-    /// A fan's expected wait at `position` (1 = next), from the admission rate the caps allow:
+    /// Whether an admission step may run at `now`, given when the last one ran anywhere in the
+    /// service. Every instance tries several times per tick, and the store remembers the last
+    /// admission service-wide, so `admit_per_tick` holds per `tick` however many instances run,
+    /// and a crashed instance's turn is taken within a tick.
+    pub fn admission_due(&self, last_admission: Option<OffsetDateTime>, now: OffsetDateTime) -> bool {
+        last_admission.is_none_or(|last| now - last >= self.tick)
+    }
+
+    /// How often an instance should try an admission step: four times per tick (at least every
+    /// 10 ms), so the service-wide tick is late by at most a quarter of a tick.
+    pub fn attempt_every(&self) -> Duration {
+        let quarter: Duration = self.tick / 4_i32;
+        quarter.max(Duration::milliseconds(10))
+    }
+
+    /// A fan's expected wait at `position` (1 = next). `observed_per_second` is the admission
+    /// rate the store has seen lately; without one, the rate the caps allow is assumed:
     /// `admit_per_tick` per tick, and at worst `max_active` per active TTL when every admitted
     /// fan uses their whole slot. With no caps everyone waits for the next tick.
-    pub fn estimated_wait(&self, position: u64) -> Duration {
+    pub fn estimated_wait(&self, position: u64, observed_per_second: Option<f64>) -> Duration {
         if position == 0 {
             return Duration::ZERO;
         }
         let tick = self.tick.as_seconds_f64().max(0.001);
-        let mut per_second = f64::INFINITY;
-        if self.admit_per_tick > 0 {
-            per_second = per_second.min(f64::from(self.admit_per_tick) / tick);
-        }
-        if self.max_active > 0 {
-            per_second =
-                per_second.min(f64::from(self.max_active) / self.active_ttl.as_seconds_f64().max(1.0));
-        }
+        let per_second =
+            observed_per_second.filter(|rate| rate.is_finite() && *rate > 0.0).unwrap_or_else(|| {
+                let mut allowed = f64::INFINITY;
+                if self.admit_per_tick > 0 {
+                    allowed = allowed.min(f64::from(self.admit_per_tick) / tick);
+                }
+                if self.max_active > 0 {
+                    allowed =
+                        allowed.min(f64::from(self.max_active) / self.active_ttl.as_seconds_f64().max(1.0));
+                }
+                allowed
+            });
         let wait = if per_second.is_finite() { (position as f64 / per_second).max(tick) } else { tick };
         Duration::seconds_f64(wait.ceil())
     }
@@ -265,20 +285,48 @@ mod tests {
     #[test]
     fn estimated_wait_follows_the_per_tick_rate() {
         let policy = QueuePolicy { max_active: 0, admit_per_tick: 10, ..QueuePolicy::default() };
-        assert_eq!(policy.estimated_wait(0), Duration::ZERO);
-        assert_eq!(policy.estimated_wait(1), Duration::seconds(1));
-        assert_eq!(policy.estimated_wait(95), Duration::seconds(10));
+        assert_eq!(policy.estimated_wait(0, None), Duration::ZERO);
+        assert_eq!(policy.estimated_wait(1, None), Duration::seconds(1));
+        assert_eq!(policy.estimated_wait(95, None), Duration::seconds(10));
     }
 
     #[test]
     fn estimated_wait_assumes_slots_turn_over_at_worst_once_per_ttl() {
         let policy = QueuePolicy { max_active: 100, admit_per_tick: 0, ..QueuePolicy::default() };
-        assert_eq!(policy.estimated_wait(200), Duration::seconds(1200));
+        assert_eq!(policy.estimated_wait(200, None), Duration::seconds(1200));
     }
 
     #[test]
     fn estimated_wait_is_one_tick_without_caps() {
         let policy = QueuePolicy { max_active: 0, admit_per_tick: 0, ..QueuePolicy::default() };
-        assert_eq!(policy.estimated_wait(5_000), Duration::seconds(1));
+        assert_eq!(policy.estimated_wait(5_000, None), Duration::seconds(1));
+    }
+
+    #[test]
+    fn estimated_wait_prefers_the_observed_admission_rate() {
+        let policy = QueuePolicy { max_active: 100, admit_per_tick: 0, ..QueuePolicy::default() };
+        assert_eq!(policy.estimated_wait(200, Some(20.0)), Duration::seconds(10));
+        assert_eq!(
+            policy.estimated_wait(200, Some(0.0)),
+            Duration::seconds(1200),
+            "no admissions seen: caps"
+        );
+        assert_eq!(policy.estimated_wait(200, Some(f64::NAN)), Duration::seconds(1200));
+    }
+
+    #[test]
+    fn admission_is_due_once_per_tick_service_wide() {
+        let policy = QueuePolicy { tick: Duration::seconds(1), ..QueuePolicy::default() };
+        assert!(policy.admission_due(None, NOW), "the first admission is always due");
+        assert!(!policy.admission_due(Some(NOW), NOW + Duration::milliseconds(999)));
+        assert!(policy.admission_due(Some(NOW), NOW + Duration::seconds(1)));
+    }
+
+    #[test]
+    fn instances_try_four_times_per_tick_but_not_more_often_than_every_ten_ms() {
+        let policy = QueuePolicy { tick: Duration::seconds(1), ..QueuePolicy::default() };
+        assert_eq!(policy.attempt_every(), Duration::milliseconds(250));
+        let fast = QueuePolicy { tick: Duration::milliseconds(20), ..QueuePolicy::default() };
+        assert_eq!(fast.attempt_every(), Duration::milliseconds(10));
     }
 }

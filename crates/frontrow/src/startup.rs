@@ -119,12 +119,14 @@ where
     }
 }
 
-/// The admission tick and the hold sweeper.
+/// The admission attempts and the hold sweeper.
 fn background_tasks(ports: &Ports, policies: Policies) -> Vec<JoinHandle<()>> {
-    let tick = StdDuration::try_from(policies.queue.tick).unwrap_or(StdDuration::from_secs(1));
+    // Several attempts per tick; the store admits only when a tick is due service-wide.
+    let every =
+        StdDuration::try_from(policies.queue.attempt_every()).unwrap_or(StdDuration::from_millis(250));
     let admitter = ports.clone();
     let admission = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(tick);
+        let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             interval.tick().await;

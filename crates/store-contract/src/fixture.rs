@@ -1,6 +1,9 @@
 //! What the checks share: a small catalogue, instants, users, holds, plans and snapshots, all
 //! made through the ports, so no check depends on ids or instants a particular store hands out.
 
+use std::fmt::Debug;
+use std::future::Future;
+
 use domain::{
     Balance, ChargeAmount, ConcertId, HoldPolicy, LedgerEntry, NewConcert, NewHold, NewSchedule, NewSeat,
     QueuePolicy, QueueToken, Reservation, ReservationId, Schedule, Seat, SeatId, SeatNumber, SettlementPlan,
@@ -56,6 +59,39 @@ pub(crate) fn charge(n: i64) -> ChargeAmount {
 /// A fresh token value, as the `TokenMint` port would make.
 pub(crate) fn fresh_value() -> TokenValue {
     TokenValue::from_uuid(uuid::Uuid::new_v4())
+}
+
+/// How many times [`eventually`] reads before it gives up.
+const EVENTUALLY_READS: u32 = 30;
+/// How long [`eventually`] waits between reads: 30 reads span about 3 s.
+const EVENTUALLY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Reads with `read` until `accept` takes the value, and returns that value; panics with `what`
+/// and the last value read if none is accepted within about 3 s (30 reads, 100 ms apart).
+///
+/// For the reads a store may serve a little late: positions and the admission rate (the
+/// PostgreSQL store serves them from a snapshot refreshed every few hundred ms) and a poll's
+/// `last_seen_at` (polls may be buffered for up to a second, and are always flushed before an
+/// admit). The results of writes, and `token` after an `admit`, are asserted at once.
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut read: F, accept: impl Fn(&T) -> bool) -> T
+where
+    T: Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let mut last = read().await;
+    for _ in 1..EVENTUALLY_READS {
+        if accept(&last) {
+            return last;
+        }
+        tokio::time::sleep(EVENTUALLY_PAUSE).await;
+        last = read().await;
+    }
+    assert!(
+        accept(&last),
+        "{what}: still {last:?} after {EVENTUALLY_READS} reads {EVENTUALLY_PAUSE:?} apart"
+    );
+    last
 }
 
 /// No cap on active tokens or on admissions per tick; default TTL (600 s) and idle timeout (120 s).

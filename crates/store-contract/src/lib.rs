@@ -26,6 +26,7 @@ use domain::ports::{
     WalletRepository,
 };
 
+pub mod admission;
 pub mod catalogue;
 mod fixture;
 pub mod holds;
@@ -75,7 +76,7 @@ impl Stores {
 }
 
 /// Expands to one `#[tokio::test]` (multi-threaded, two workers) per contract check, grouped in
-/// modules named like the suite's (`catalogue::…`, `holds::…`, `races::…`).
+/// modules named like the suite's (`catalogue::…`, `holds::…`, `admission::…`, `races::…`).
 ///
 /// The argument is a callable (an `async fn` or a closure returning a future) that yields
 /// `(Stores, Guard)` for a fresh, empty store; `Guard` may be any type and lives until the
@@ -132,6 +133,12 @@ macro_rules! contract_suite {
             admit_drops_waiting_tokens_idle_past_the_cutoff,
             issue_after_the_active_time_ran_out_queues_a_new_token_at_the_back,
             issue_after_the_idle_timeout_queues_a_new_token_at_the_back,
+        );
+        $crate::__contract_module!($factory; admission:
+            an_admit_within_the_tick_of_the_last_admission_admits_nothing_but_still_expires_and_drops,
+            admit_per_tick_holds_across_many_admits_within_one_tick,
+            position_stays_exact_as_tokens_in_the_middle_drop_out_and_the_front_is_admitted,
+            admission_rate_is_none_on_a_fresh_store_and_positive_after_admissions,
         );
         $crate::__contract_module!($factory; races:
             a_thousand_concurrent_holds_of_one_seat_have_exactly_one_winner,

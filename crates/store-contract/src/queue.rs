@@ -1,14 +1,18 @@
 //! Queue checks: one token per user, positions, polls, and admission ticks under the caps.
+//!
+//! Admission runs at most once per `policy.tick` (1 s by default), so admits that are meant to
+//! admit are a tick or more apart. Positions and a poll's `last_seen_at` may show a little late
+//! and are read with `eventually`; token statuses and admission reports are checked at once.
 
 use domain::ports::AdmissionReport;
 use domain::{Balance, QueuePolicy, QueueToken, TokenStatus};
 use time::OffsetDateTime;
 
 use crate::Stores;
-use crate::fixture::{capped, fresh_value, now, secs, token, uid, uncapped, user};
+use crate::fixture::{capped, eventually, fresh_value, now, secs, token, uid, uncapped, user};
 
 /// Issues users `from..=to`, one a second from `start`.
-async fn users(stores: &Stores, from: i64, to: i64, start: OffsetDateTime) -> Vec<QueueToken> {
+pub(crate) async fn users(stores: &Stores, from: i64, to: i64, start: OffsetDateTime) -> Vec<QueueToken> {
     let mut tokens = Vec::new();
     for n in from..=to {
         tokens.push(user(stores, n, start + secs(n - from)).await);
@@ -16,6 +20,7 @@ async fn users(stores: &Stores, from: i64, to: i64, start: OffsetDateTime) -> Ve
     tokens
 }
 
+/// The positions of `tokens`, read now.
 async fn positions(stores: &Stores, tokens: &[QueueToken]) -> Vec<u64> {
     let mut positions = Vec::new();
     for token in tokens {
@@ -24,7 +29,14 @@ async fn positions(stores: &Stores, tokens: &[QueueToken]) -> Vec<u64> {
     positions
 }
 
-async fn statuses(stores: &Stores, tokens: &[QueueToken]) -> Vec<TokenStatus> {
+/// Waits (about 3 s at most) for the positions of `tokens` to be `expected`; `why` says what
+/// they should show.
+pub(crate) async fn positions_become(stores: &Stores, tokens: &[QueueToken], expected: &[u64], why: &str) {
+    eventually(why, || positions(stores, tokens), |got| got.as_slice() == expected).await;
+}
+
+/// The stored statuses of `tokens`, read now.
+pub(crate) async fn statuses(stores: &Stores, tokens: &[QueueToken]) -> Vec<TokenStatus> {
     let mut statuses = Vec::new();
     for issued in tokens {
         statuses.push(token(stores, issued.value).await.status);
@@ -32,11 +44,13 @@ async fn statuses(stores: &Stores, tokens: &[QueueToken]) -> Vec<TokenStatus> {
     statuses
 }
 
-async fn admit(stores: &Stores, at: OffsetDateTime, policy: &QueuePolicy) -> AdmissionReport {
+/// One admit; it must not fail.
+pub(crate) async fn admit(stores: &Stores, at: OffsetDateTime, policy: &QueuePolicy) -> AdmissionReport {
     stores.queue.admit(at, policy).await.expect("admit works")
 }
 
-fn report(admitted: u64, expired: u64, dropped: u64) -> AdmissionReport {
+/// An admission report, in the field order.
+pub(crate) fn report(admitted: u64, expired: u64, dropped: u64) -> AdmissionReport {
     AdmissionReport { admitted, expired, dropped }
 }
 
@@ -74,7 +88,7 @@ pub async fn issue_again_returns_the_same_token_while_it_is_waiting_or_active(st
     assert_eq!(same(&again), same(&first), "a waiting user asking again keeps their token and place");
     assert_eq!(again.status, Waiting);
     assert_eq!(stores.queue.token(unused).await, Ok(None), "the unused candidate is not stored");
-    assert_eq!(positions(&stores, &[first.clone(), behind]).await, [1, 2], "nobody moved");
+    positions_become(&stores, &[first.clone(), behind], &[1, 2], "nobody moved").await;
 
     assert_eq!(admit(&stores, now + secs(100), &capped(1, 0)).await, report(1, 0, 0));
     let active = token(&stores, first.value).await;
@@ -90,13 +104,13 @@ pub async fn issue_again_returns_the_same_token_while_it_is_waiting_or_active(st
 pub async fn position_counts_the_waiting_tokens_ahead_plus_one(stores: Stores) {
     let now = now();
     let tokens = users(&stores, 1, 4, now).await;
-    assert_eq!(positions(&stores, &tokens).await, [1, 2, 3, 4], "four waiting tokens");
+    positions_become(&stores, &tokens, &[1, 2, 3, 4], "four waiting tokens").await;
     assert_eq!(admit(&stores, now + secs(10), &capped(1, 0)).await, report(1, 0, 0));
-    assert_eq!(positions(&stores, &tokens[1..]).await, [1, 2, 3], "the first was admitted");
-    assert_eq!(admit(&stores, now + secs(11), &capped(0, 1)).await, report(1, 0, 0));
-    assert_eq!(positions(&stores, &tokens[2..]).await, [1, 2], "the second was admitted");
+    positions_become(&stores, &tokens[1..], &[1, 2, 3], "the first was admitted").await;
+    assert_eq!(admit(&stores, now + secs(11), &capped(0, 1)).await, report(1, 0, 0), "a tick later");
+    positions_become(&stores, &tokens[2..], &[1, 2], "the second was admitted").await;
     let late = user(&stores, 5, now + secs(12)).await;
-    assert_eq!(stores.queue.position(&late).await, Ok(3), "a newcomer queues behind the waiting two");
+    positions_become(&stores, &[late], &[3], "a newcomer queues behind the waiting two").await;
 }
 
 /// `touch` records the poll in `last_seen_at`, which keeps a waiting token from being dropped
@@ -106,8 +120,13 @@ pub async fn touch_records_the_poll_and_keeps_the_token_from_being_dropped(store
     let polled = user(&stores, 1, now).await;
     let silent = user(&stores, 2, now).await;
     stores.queue.touch(polled.value, now + secs(100)).await.expect("touch works");
-    let touched = token(&stores, polled.value).await;
-    assert_eq!(touched.last_seen_at, now + secs(100), "touch records the poll");
+    let polled_at = now + secs(100);
+    let touched = eventually(
+        "touch records the poll in last_seen_at",
+        || token(&stores, polled.value),
+        |touched| touched.last_seen_at == polled_at,
+    )
+    .await;
     assert_eq!((touched.status, touched.issued_at, touched.ticket), (Waiting, now, polled.ticket));
     assert_eq!(token(&stores, silent.value).await, silent, "touch changes only the touched token");
     assert_eq!(
@@ -134,7 +153,7 @@ pub async fn admit_is_fifo_and_stops_at_max_active(stores: Stores) {
             "active for the TTL"
         );
     }
-    assert_eq!(positions(&stores, &tokens[3..]).await, [1, 2], "the rest keep their order");
+    positions_become(&stores, &tokens[3..], &[1, 2], "the rest keep their order").await;
     assert_eq!(admit(&stores, tick + secs(2), &capped(4, 0)).await, report(1, 0, 0), "one more slot");
     assert_eq!(statuses(&stores, &tokens[3..]).await, [Active, Waiting], "the next in line goes in");
 }
@@ -214,8 +233,8 @@ pub async fn issue_after_the_active_time_ran_out_queues_a_new_token_at_the_back(
     );
     assert!(waiting.iter().all(|token| token.ticket < renewed.ticket), "the new token is at the back");
     assert_eq!(token(&stores, first.value).await.status, Expired, "the old token is expired");
-    assert_eq!(positions(&stores, &waiting).await, [1, 2], "those waiting keep their places");
-    assert_eq!(stores.queue.position(&renewed).await, Ok(3), "the returning user waits behind them");
+    positions_become(&stores, &waiting, &[1, 2], "those waiting keep their places").await;
+    positions_become(&stores, &[renewed], &[3], "the returning user waits behind them").await;
 }
 
 /// Once a user's waiting token idled out (before any tick noticed), `issue` stores the
@@ -231,5 +250,5 @@ pub async fn issue_after_the_idle_timeout_queues_a_new_token_at_the_back(stores:
     assert_eq!((renewed.value, renewed.status), (candidate, Waiting), "a new token: {renewed:?}");
     assert!(renewed.ticket > behind.ticket, "the new token is behind the user who waited");
     assert_eq!(token(&stores, abandoned.value).await.status, Expired, "the abandoned token is expired");
-    assert_eq!(positions(&stores, &[behind, renewed]).await, [1, 2], "the abandoned place is gone");
+    positions_become(&stores, &[behind, renewed], &[1, 2], "the abandoned place is gone").await;
 }

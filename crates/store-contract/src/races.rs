@@ -17,10 +17,11 @@ use crate::fixture::{
     approved, balance, balance_of, charge, fresh_value, funded, hold, now, plan, reservation, seat, seat_of,
     secs, seeded, uid, user,
 };
+use crate::queue::positions_become;
 
 /// Runs `count` copies of `work` (given 1..=count) on spawned tasks that start together, and
 /// returns their results in order.
-async fn all_at_once<T, F, Fut>(count: usize, work: F) -> Vec<T>
+pub(crate) async fn all_at_once<T, F, Fut>(count: usize, work: F) -> Vec<T>
 where
     T: Send + 'static,
     F: Fn(i64) -> Fut,
@@ -245,10 +246,11 @@ pub async fn twenty_concurrent_issues_for_one_user_return_one_token(stores: Stor
     for candidate in candidates.iter().filter(|candidate| **candidate != winner.value) {
         assert_eq!(stores.queue.token(*candidate).await, Ok(None), "a losing candidate is not stored");
     }
-    assert_eq!(stores.queue.position(&winner).await, Ok(1), "the user waits once, at the front");
     let next = user(&stores, 2, now).await;
     assert!(next.ticket > winner.ticket, "the next user queues behind");
-    assert_eq!(stores.queue.position(&next).await, Ok(2), "only one place was taken before");
+    let places = [winner, next];
+    positions_become(&stores, &places, &[1, 2], "the user waits once, at the front, and the next behind")
+        .await;
 }
 
 /// 100 concurrent `issue`s for 100 new users get distinct tickets, and their positions are
@@ -265,9 +267,6 @@ pub async fn a_hundred_concurrent_issues_get_distinct_tickets_and_positions(stor
     let mut tickets: Vec<u64> = tokens.iter().map(|token| token.ticket).collect();
     tickets.dedup();
     assert_eq!(tickets.len(), 100, "every user gets a ticket of their own");
-    let mut positions = Vec::new();
-    for token in &tokens {
-        positions.push(stores.queue.position(token).await.expect("position works"));
-    }
-    assert_eq!(positions, (1..=100).collect::<Vec<u64>>(), "positions follow the tickets");
+    let expected: Vec<u64> = (1..=100).collect();
+    positions_become(&stores, &tokens, &expected, "positions follow the tickets").await;
 }

@@ -5,4 +5,5 @@ pub mod payments;
 pub mod reservations;
 pub mod system;
 pub mod token;
+pub mod token_stream;
 pub mod wallet;

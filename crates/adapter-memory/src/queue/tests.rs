@@ -323,3 +323,54 @@ async fn concurrent_issues_for_many_users_get_distinct_consecutive_tickets() {
     tickets.sort_unstable();
     assert_eq!(tickets, (1..=100).collect::<Vec<u64>>());
 }
+
+#[tokio::test]
+async fn admit_within_the_tick_of_the_last_admission_admits_nothing_but_still_expires_and_drops() {
+    let store = MemoryStore::new();
+    let every_two_seconds = QueuePolicy { tick: seconds(2), ..policy(0, 1) };
+    let first = issue(&store, 1).await;
+    assert_eq!(admit(&store, NOW, &every_two_seconds).await, report(1, 0, 0));
+    let issued_late = NOW + seconds(480);
+    let (next, dozing, polled) = (
+        issue_at(&store, 2, issued_late).await,
+        issue_at(&store, 3, issued_late).await,
+        issue_at(&store, 4, issued_late).await,
+    );
+    for token in [&next, &polled] {
+        store.touch(token.value, NOW + seconds(590)).await.expect("touch");
+    }
+    let tick = NOW + seconds(599);
+    assert_eq!(admit(&store, tick, &every_two_seconds).await, report(1, 0, 0), "due: admits the next");
+    let stale = issue_at(&store, 5, NOW + seconds(470)).await;
+    assert_eq!(admit(&store, tick, &every_two_seconds).await, report(0, 0, 1), "same instant: only drops");
+    let mid_tick = NOW + seconds(600);
+    assert_eq!(admit(&store, mid_tick, &every_two_seconds).await, report(0, 1, 1), "expiry and drops run");
+    use TokenStatus::{Active, Expired, Waiting};
+    let tokens = [first, next, dozing, polled.clone(), stale];
+    let mut statuses = Vec::new();
+    for token in &tokens {
+        statuses.push(status(&store, token).await);
+    }
+    assert_eq!(statuses, [Expired, Active, Expired, Waiting, Expired], "room, but no admission mid-tick");
+    assert_eq!(store.position(&polled).await, Ok(1));
+    assert_eq!(admit(&store, tick + seconds(2), &every_two_seconds).await, report(1, 0, 0), "due again");
+    assert_eq!(status(&store, &polled).await, Active);
+}
+
+#[tokio::test]
+async fn admission_rate_is_none_until_two_admission_steps_then_counts_admitted_per_second() {
+    let store = MemoryStore::new();
+    assert_eq!(store.admission_rate().await, Ok(None), "nothing admitted yet");
+    issue_many(&store, 1..=8).await;
+    let two_per_tick = policy(0, 2);
+    assert_eq!(admit(&store, NOW, &two_per_tick).await, report(2, 0, 0));
+    assert_eq!(store.admission_rate().await, Ok(None), "one step is no span to measure");
+    assert_eq!(admit(&store, NOW + seconds(1), &two_per_tick).await, report(2, 0, 0));
+    assert_eq!(store.admission_rate().await, Ok(Some(2.0)));
+    assert_eq!(admit(&store, NOW + seconds(2), &two_per_tick).await, report(2, 0, 0));
+    let not_due = NOW + seconds(2) + time::Duration::milliseconds(500);
+    assert_eq!(admit(&store, not_due, &two_per_tick).await, report(0, 0, 0));
+    assert_eq!(store.admission_rate().await, Ok(Some(2.0)), "4 admitted in the 2 s after the first step");
+    assert_eq!(admit(&store, NOW + seconds(4), &two_per_tick).await, report(2, 0, 0));
+    assert_eq!(store.admission_rate().await, Ok(Some(1.5)), "6 admitted in 4 s");
+}

@@ -305,15 +305,19 @@ async fn admission_is_fifo_under_both_caps_even_from_concurrent_instances() {
         tokens.push(issue_at(&one, n, NOW + seconds(n)).await);
     }
     let cap = policy(5, 2);
-    let ticks: Vec<_> = [one.clone(), two.clone(), one.clone(), two.clone()]
+    let racing: Vec<_> = [one.clone(), two.clone(), one.clone(), two.clone()]
         .into_iter()
         .map(|store| tokio::spawn(async move { store.admit(NOW + seconds(20), &cap).await }))
         .collect();
     let mut admitted = 0;
-    for tick in ticks {
-        admitted += tick.await.expect("task").expect("admit").admitted;
+    for attempt in racing {
+        admitted += attempt.await.expect("task").expect("admit").admitted;
     }
-    assert_eq!(admitted, 5, "four ticks of two, capped at five active");
+    assert_eq!(admitted, 2, "four racing attempts at one instant make one tick of two");
+    for (store, at) in [(&two, 21), (&one, 22), (&two, 23)] {
+        admitted += store.admit(NOW + seconds(at), &cap).await.expect("admit").admitted;
+    }
+    assert_eq!(admitted, 5, "three more ticks of two, capped at five active");
     let mut statuses = Vec::new();
     for token in &tokens {
         statuses.push(one.token(token.value).await.expect("token").expect("exists").status);
@@ -322,9 +326,10 @@ async fn admission_is_fifo_under_both_caps_even_from_concurrent_instances() {
     assert_eq!(active, 5, "the oldest five: {statuses:?}");
     assert_eq!(one.position(&tokens[5]).await, Ok(1));
 
-    // Tokens 6..=10 were last seen at NOW + 6..=10 s; the active ones expire 600 s after NOW + 20 s.
+    // Tokens 6..=10 were last seen at NOW + 6..=10 s; the first five expire 600 s after their
+    // ticks (NOW + 20, 21, 22 s).
     let report = two.admit(NOW + seconds(127), &policy(0, 0)).await.expect("admit");
     assert_eq!(report, AdmissionReport { admitted: 3, expired: 0, dropped: 2 });
-    let report = two.admit(NOW + seconds(620), &policy(0, 0)).await.expect("admit");
+    let report = two.admit(NOW + seconds(622), &policy(0, 0)).await.expect("admit");
     assert_eq!(report, AdmissionReport { admitted: 0, expired: 5, dropped: 0 });
 }

@@ -1,0 +1,179 @@
+//! One admission attempt: one transaction under the admission advisory lock, so attempts of
+//! all instances never interleave and both caps hold service-wide. A crashed instance's lock
+//! dies with its session, so the others carry on at their next attempt.
+//!
+//! Every attempt expires active tokens past their TTL and drops idle waiting tokens (recording
+//! the drops above the watermark). The admission step itself runs only when
+//! `QueuePolicy::admission_due` says a tick has passed since the last one anywhere in the
+//! service (`queue_state.last_admission_at`); it then activates the oldest waiting tokens and
+//! raises the watermark, in one statement.
+
+use diesel::QueryableByName;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::QueuePolicy;
+use domain::ports::{AdmissionReport, StoreError, StoreResult};
+use time::OffsetDateTime;
+
+use crate::errors::{TxError, db_error};
+use crate::models::token_status_text;
+use crate::pool::{PgPool, TxConn};
+use crate::queue::runtime::unsigned;
+use crate::schema::queue_tokens;
+use crate::statement::{bind, prepared};
+
+/// Serialises admission attempts across instances until the transaction ends. Bind: $1 key.
+const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+
+/// The shared state the attempt decides on (only admitters write it, under the lock).
+const READ_STATE: &str = "SELECT last_admission_at, admitted_through FROM queue_state";
+
+/// Expires active tokens whose time ran out. Bind: $1 now.
+const EXPIRE_ACTIVE: &str =
+    "UPDATE queue_tokens SET status = 'EXPIRED' WHERE status = 'ACTIVE' AND expires_at <= $1";
+
+/// Drops waiting tokens not polled since the cutoff and records those above the watermark.
+/// Binds: $1 cutoff, $2 watermark.
+const DROP_IDLE: &str = "\
+WITH dropped AS (
+    UPDATE queue_tokens SET status = 'EXPIRED'
+     WHERE status = 'WAITING' AND last_seen_at <= $1
+ RETURNING ticket
+), recorded AS (
+    INSERT INTO queue_drops (ticket)
+    SELECT ticket FROM dropped WHERE ticket > $2
+    ON CONFLICT (ticket) DO NOTHING
+)
+SELECT (SELECT count(*) FROM dropped) AS dropped,
+       ARRAY(SELECT ticket FROM dropped WHERE ticket > $2) AS gone";
+
+/// The admission step: activates the oldest waiting tokens and records the step, the new
+/// watermark and the admission count. Binds: $1 active until, $2 how many, $3 now.
+const ADMIT: &str = "\
+WITH admitted AS (
+    UPDATE queue_tokens SET status = 'ACTIVE', expires_at = $1
+     WHERE status = 'WAITING'
+       AND token IN (SELECT token FROM queue_tokens WHERE status = 'WAITING' ORDER BY ticket LIMIT $2)
+ RETURNING ticket
+), totals AS (
+    SELECT count(*) AS admitted, max(ticket) AS highest FROM admitted
+)
+UPDATE queue_state
+   SET last_admission_at = $3,
+       admitted_through = GREATEST(admitted_through, COALESCE(totals.highest, 0)),
+       admitted_total = admitted_total + totals.admitted
+  FROM totals
+RETURNING totals.admitted, queue_state.admitted_through";
+
+/// Forgets the drops the watermark has passed. Bind: $1 watermark.
+const PRUNE: &str = "DELETE FROM queue_drops WHERE ticket <= $1";
+
+/// What [`READ_STATE`] returns.
+#[derive(QueryableByName)]
+struct StateRow {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    last_admission_at: Option<OffsetDateTime>,
+    #[diesel(sql_type = BigInt)]
+    admitted_through: i64,
+}
+
+/// What [`DROP_IDLE`] returns.
+#[derive(QueryableByName)]
+struct DropRow {
+    #[diesel(sql_type = BigInt)]
+    dropped: i64,
+    #[diesel(sql_type = Array<BigInt>)]
+    gone: Vec<i64>,
+}
+
+/// What [`ADMIT`] returns.
+#[derive(QueryableByName)]
+struct AdmitRow {
+    #[diesel(sql_type = BigInt)]
+    admitted: i64,
+    #[diesel(sql_type = BigInt)]
+    admitted_through: i64,
+}
+
+/// What an attempt did, and what the local snapshot learns from it.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    /// The port's report.
+    pub(crate) report: AdmissionReport,
+    /// Whether the admission step ran (a tick was due).
+    pub(crate) stepped: bool,
+    /// The watermark after the attempt.
+    pub(crate) admitted_through: u64,
+    /// Tickets dropped above the watermark the attempt started from.
+    pub(crate) gone: Vec<u64>,
+}
+
+/// Runs one attempt in its own transaction.
+pub(crate) async fn attempt(
+    pool: &PgPool,
+    now: OffsetDateTime,
+    policy: &QueuePolicy,
+) -> StoreResult<Attempt> {
+    let mut tx = TxConn::checkout(pool).await?;
+    let result =
+        tx.conn()?.transaction::<Attempt, TxError, _>(async |conn| attempt_in(conn, now, policy).await).await;
+    tx.finish();
+    match result {
+        Ok(attempt) => Ok(attempt),
+        Err(TxError::Db(error)) => Err(db_error(error)),
+        Err(TxError::Store(error)) => Err(error),
+        Err(TxError::Refused) => Err(StoreError::Internal("an admission attempt was refused".into())),
+    }
+}
+
+async fn attempt_in(
+    conn: &mut AsyncPgConnection,
+    now: OffsetDateTime,
+    policy: &QueuePolicy,
+) -> Result<Attempt, TxError> {
+    prepared(LOCK, bind::<BigInt, _>(crate::ADMIT_LOCK)).execute(conn).await?;
+    let state: Option<StateRow> = prepared(READ_STATE, ()).get_result(conn).await.optional()?;
+    let state = state.ok_or_else(|| StoreError::Internal("the queue_state row is missing".into()))?;
+    let watermark = unsigned(state.admitted_through)?;
+
+    let expired = prepared(EXPIRE_ACTIVE, bind::<Timestamptz, _>(now)).execute(conn).await?;
+    let drop_binds =
+        (bind::<Timestamptz, _>(policy.idle_cutoff(now)), bind::<BigInt, _>(state.admitted_through));
+    let drops: DropRow = prepared(DROP_IDLE, drop_binds).get_result(conn).await?;
+    let gone = drops.gone.into_iter().map(unsigned).collect::<Result<Vec<_>, _>>()?;
+    let mut attempt = Attempt {
+        report: AdmissionReport {
+            admitted: 0,
+            expired: crate::models::count(expired),
+            dropped: unsigned(drops.dropped)?,
+        },
+        stepped: false,
+        admitted_through: watermark,
+        gone,
+    };
+    if !policy.admission_due(state.last_admission_at, now) {
+        return Ok(attempt);
+    }
+
+    let active: i64 = queue_tokens::table
+        .filter(queue_tokens::status.eq(token_status_text(domain::TokenStatus::Active)))
+        .count()
+        .get_result(conn)
+        .await?;
+    let slots = policy.admission_slots(u64::try_from(active).unwrap_or(0));
+    let admit_binds = (
+        bind::<Timestamptz, _>(policy.active_until(now)),
+        bind::<BigInt, _>(i64::try_from(slots).unwrap_or(i64::MAX)),
+        bind::<Timestamptz, _>(now),
+    );
+    let admitted: AdmitRow = prepared(ADMIT, admit_binds).get_result(conn).await?;
+    let raised = unsigned(admitted.admitted_through)?;
+    if raised > watermark {
+        prepared(PRUNE, bind::<BigInt, _>(admitted.admitted_through)).execute(conn).await?;
+    }
+    attempt.report.admitted = unsigned(admitted.admitted)?;
+    attempt.stepped = true;
+    attempt.admitted_through = raised;
+    Ok(attempt)
+}

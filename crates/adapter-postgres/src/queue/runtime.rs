@@ -1,0 +1,255 @@
+//! The waiting room's in-process state, shared by the clones of one store: the snapshot, the
+//! poll buffer, and the background task that refreshes the one and writes the other.
+
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid};
+use diesel_async::RunQueryDsl;
+use domain::ports::{StoreError, StoreResult};
+use tokio::sync::oneshot;
+use tokio::time::MissedTickBehavior;
+
+use crate::QueueTuning;
+use crate::errors::db_error;
+use crate::models::corrupt;
+use crate::pool::{PgPool, checkout};
+use crate::queue::snapshot::{Observed, Place, Snapshot};
+use crate::queue::touches::{InFlight, TouchBuffer};
+use crate::statement::{bind, prepared};
+
+/// The watermark, the admission counter, the horizon of this read, and the dropped tickets
+/// above the watermark written at or after the previous horizon: one statement, one
+/// snapshot, so they agree. Idle, it reads one row and finds nothing in the `xid` index.
+/// Bind: $1 previous horizon.
+const REFRESH: &str = "\
+SELECT s.admitted_through,
+       s.admitted_total,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon,
+       ARRAY(SELECT d.ticket FROM queue_drops d
+              WHERE d.xid >= $1 AND d.ticket > s.admitted_through) AS drops
+  FROM queue_state s";
+
+/// Writes a batch of polls; never moves `last_seen_at` back, touches only waiting tokens, and
+/// skips rows the batch would not change. Binds: $1 tokens, $2 instants (same order).
+const FLUSH: &str = "\
+UPDATE queue_tokens t SET last_seen_at = v.seen
+  FROM unnest($1::uuid[], $2::timestamptz[]) AS v(token, seen)
+ WHERE t.token = v.token AND t.status = 'WAITING' AND t.last_seen_at < v.seen";
+
+/// Most polls written by one statement (a bigger batch is split).
+const FLUSH_CHUNK: usize = 20_000;
+
+/// What [`REFRESH`] returns.
+#[derive(QueryableByName)]
+struct RefreshRow {
+    #[diesel(sql_type = BigInt)]
+    admitted_through: i64,
+    #[diesel(sql_type = BigInt)]
+    admitted_total: i64,
+    #[diesel(sql_type = BigInt)]
+    horizon: i64,
+    #[diesel(sql_type = Array<BigInt>)]
+    drops: Vec<i64>,
+}
+
+/// A counter or ticket as stored (never negative).
+pub(crate) fn unsigned(raw: i64) -> Result<u64, StoreError> {
+    u64::try_from(raw).map_err(corrupt)
+}
+
+/// The state one store's clones share.
+#[derive(Debug)]
+pub(crate) struct QueueRuntime {
+    snapshot: RwLock<Snapshot>,
+    touches: Mutex<TouchBuffer>,
+    /// One refresh at a time (the background one or an inline one).
+    refreshing: tokio::sync::Mutex<()>,
+    /// One flush at a time, so a flush that returns has written everything before it.
+    flushing: tokio::sync::Mutex<()>,
+    /// When a refresh last failed.
+    last_failure: Mutex<Option<Instant>>,
+    tuning: QueueTuning,
+}
+
+impl QueueRuntime {
+    /// Empty state; call [`QueueRuntime::refresh`] before serving positions.
+    pub(crate) fn new(tuning: QueueTuning) -> Self {
+        Self {
+            snapshot: RwLock::new(Snapshot::default()),
+            touches: Mutex::new(TouchBuffer::default()),
+            refreshing: tokio::sync::Mutex::new(()),
+            flushing: tokio::sync::Mutex::new(()),
+            last_failure: Mutex::new(None),
+            tuning,
+        }
+    }
+
+    /// The snapshot, to read.
+    pub(crate) fn snapshot(&self) -> RwLockReadGuard<'_, Snapshot> {
+        self.snapshot.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The snapshot, to apply this instance's own writes.
+    pub(crate) fn snapshot_mut(&self) -> RwLockWriteGuard<'_, Snapshot> {
+        self.snapshot.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The poll buffer.
+    pub(crate) fn touches(&self) -> std::sync::MutexGuard<'_, TouchBuffer> {
+        self.touches.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads what changed since the last refresh and applies it.
+    pub(crate) async fn refresh(&self, pool: &PgPool) -> StoreResult<()> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        self.refresh_locked(pool).await
+    }
+
+    async fn refresh_locked(&self, pool: &PgPool) -> StoreResult<()> {
+        let result = self.read_changes(pool).await;
+        if result.is_err() {
+            *self.last_failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        }
+        result
+    }
+
+    async fn read_changes(&self, pool: &PgPool) -> StoreResult<()> {
+        let horizon = self.snapshot().horizon();
+        let started = Instant::now();
+        let mut conn = checkout(pool).await?;
+        let row: RefreshRow =
+            prepared(REFRESH, bind::<BigInt, _>(horizon)).get_result(&mut conn).await.map_err(db_error)?;
+        drop(conn);
+        let observed = Observed {
+            admitted_through: unsigned(row.admitted_through)?,
+            admitted_total: unsigned(row.admitted_total)?,
+            drops: row.drops.into_iter().map(unsigned).collect::<Result<_, _>>()?,
+            horizon: row.horizon,
+        };
+        let new_drops = observed.drops.len();
+        self.snapshot_mut().apply(observed, started);
+        if new_drops > 0 {
+            tracing::debug!(new_drops, horizon = row.horizon, "queue snapshot refreshed");
+        }
+        Ok(())
+    }
+
+    /// Where `ticket` stands, from a snapshot no older than `snapshot_max_age`: one that is
+    /// older (its refresher is late or gone) is refreshed first, so a position is never
+    /// computed from a stale watermark.
+    ///
+    /// Callers that queued behind a refresh that failed fail too, at once, instead of each
+    /// retrying in turn while the database is away.
+    pub(crate) async fn place(&self, pool: &PgPool, ticket: u64) -> StoreResult<Place> {
+        if let Some(place) = self.fresh_place(ticket) {
+            return Ok(place);
+        }
+        let asked = Instant::now();
+        let _one_at_a_time = self.refreshing.lock().await;
+        if let Some(place) = self.fresh_place(ticket) {
+            return Ok(place);
+        }
+        let failed = *self.last_failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if failed.is_some_and(|at| at >= asked) {
+            return Err(StoreError::Unavailable("the queue snapshot cannot be refreshed".into()));
+        }
+        tracing::debug!(event = "queue_snapshot_stale", "refreshing the queue snapshot inline");
+        self.refresh_locked(pool).await?;
+        Ok(self.snapshot().place(ticket))
+    }
+
+    /// [`Snapshot::place`], if the snapshot is fresh enough (one read of the snapshot).
+    fn fresh_place(&self, ticket: u64) -> Option<Place> {
+        let snapshot = self.snapshot();
+        let fresh = snapshot.age(Instant::now()).is_some_and(|age| age <= self.tuning.snapshot_max_age);
+        fresh.then(|| snapshot.place(ticket))
+    }
+
+    /// Writes every buffered poll; returns how many rows changed. When it returns `Ok`, every
+    /// poll recorded before the call is in the database.
+    pub(crate) async fn flush(&self, pool: &PgPool) -> StoreResult<usize> {
+        let _one_at_a_time = self.flushing.lock().await;
+        let flight = InFlight::take(&self.touches);
+        if flight.batch().is_empty() {
+            flight.written();
+            return Ok(0);
+        }
+        let mut conn = checkout(pool).await?;
+        let mut changed = 0;
+        for chunk in flight.batch().chunks(FLUSH_CHUNK) {
+            let (tokens, seen): (Vec<uuid::Uuid>, Vec<time::OffsetDateTime>) = chunk.iter().copied().unzip();
+            let binds = (bind::<Array<Uuid>, _>(tokens), bind::<Array<Timestamptz>, _>(seen));
+            changed += prepared(FLUSH, binds).execute(&mut conn).await.map_err(db_error)?;
+        }
+        let polls = flight.batch().len();
+        flight.written();
+        tracing::debug!(polls, changed, "buffered polls written");
+        Ok(changed)
+    }
+}
+
+/// Stops the background task of a store when dropped (the last clone of the store owns it).
+/// The task then writes the polls still buffered and ends, releasing its pool.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    _stop: oneshot::Sender<()>,
+}
+
+/// Starts the background task of `queue` on the current tokio runtime.
+pub(crate) fn spawn_worker(pool: PgPool, queue: std::sync::Arc<QueueRuntime>) -> Worker {
+    let (stop, stopped) = oneshot::channel();
+    tokio::spawn(run(pool, queue, stopped));
+    Worker { _stop: stop }
+}
+
+/// Logs a failing background job once when it starts failing and once when it recovers,
+/// instead of every few hundred milliseconds while the database is away.
+#[derive(Default)]
+struct Health {
+    failing: bool,
+}
+
+impl Health {
+    fn report<T>(&mut self, job: &'static str, result: StoreResult<T>) {
+        match (result, self.failing) {
+            (Ok(_), true) => {
+                self.failing = false;
+                tracing::info!(job, "queue background job recovered");
+            }
+            (Err(error), false) => {
+                self.failing = true;
+                tracing::warn!(job, %error, "queue background job failing; retrying");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// At least a millisecond: `tokio::time::interval` refuses zero.
+fn period(duration: Duration) -> Duration {
+    duration.max(Duration::from_millis(1))
+}
+
+async fn run(pool: PgPool, queue: std::sync::Arc<QueueRuntime>, mut stopped: oneshot::Receiver<()>) {
+    let mut refresh = tokio::time::interval(period(queue.tuning.snapshot_refresh));
+    refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut flush = tokio::time::interval(period(queue.tuning.touch_flush));
+    flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let (mut refresh_health, mut flush_health) = (Health::default(), Health::default());
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = refresh.tick() => refresh_health.report("refresh_snapshot", queue.refresh(&pool).await),
+            _ = flush.tick() => flush_health.report("flush_polls", queue.flush(&pool).await),
+        }
+    }
+    let left = queue.touches().len();
+    if left > 0
+        && let Err(error) = queue.flush(&pool).await
+    {
+        tracing::warn!(polls = left, %error, "buffered polls lost at shutdown");
+    }
+    tracing::debug!("queue background task stopped");
+}

@@ -1,0 +1,209 @@
+//! The in-process copy of the queue's shared state, from which positions and the admission
+//! rate are computed without a query: the served watermark, the tickets above it that no
+//! longer wait, and a short history of the admission counter.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How far back the admission rate looks.
+const RATE_WINDOW: Duration = Duration::from_secs(30);
+
+/// Samples closer together than this are not kept (an inline refresh right after a
+/// background one would otherwise give a rate over a few microseconds).
+const SAMPLE_SPACING: Duration = Duration::from_millis(100);
+
+/// What one refresh read from the database, all in one statement's snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Observed {
+    /// `queue_state.admitted_through`.
+    pub(crate) admitted_through: u64,
+    /// `queue_state.admitted_total`.
+    pub(crate) admitted_total: u64,
+    /// Dropped tickets above the watermark written since the previous refresh's horizon.
+    pub(crate) drops: Vec<u64>,
+    /// The xmin of the statement's snapshot: every transaction below it had ended, so the next
+    /// refresh need only read drops written at or above it.
+    pub(crate) horizon: i64,
+}
+
+/// Where a waiting token stands, as far as the snapshot knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Above the watermark and still waiting: its position (1 = next).
+    Waiting(u64),
+    /// Above the watermark but recorded as no longer waiting.
+    Gone,
+    /// At or below the watermark: admitted since it was read, or a straggler still waiting
+    /// (only the stored row can tell).
+    Served,
+}
+
+/// The snapshot. Every method is arithmetic or a binary search.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    admitted_through: u64,
+    /// Sorted, deduplicated, every one above `admitted_through`.
+    drops: Vec<u64>,
+    horizon: i64,
+    refreshed_at: Option<Instant>,
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl Snapshot {
+    /// The horizon the next refresh reads drops from (0 before the first: read them all).
+    pub(crate) fn horizon(&self) -> i64 {
+        self.horizon
+    }
+
+    /// How old the snapshot is at `now`; `None` if it was never loaded.
+    pub(crate) fn age(&self, now: Instant) -> Option<Duration> {
+        self.refreshed_at.map(|at| now.saturating_duration_since(at))
+    }
+
+    /// Where `ticket` stands: position = tickets between the watermark and it, minus the
+    /// dropped ones among them.
+    pub(crate) fn place(&self, ticket: u64) -> Place {
+        if ticket <= self.admitted_through {
+            return Place::Served;
+        }
+        match self.drops.binary_search(&ticket) {
+            Ok(_) => Place::Gone,
+            Err(dropped_ahead) => {
+                let ahead_or_me = ticket - self.admitted_through;
+                let dropped_ahead = u64::try_from(dropped_ahead).unwrap_or(u64::MAX);
+                Place::Waiting(ahead_or_me.saturating_sub(dropped_ahead).max(1))
+            }
+        }
+    }
+
+    /// Applies a refresh that started at `started` (the snapshot is as fresh as the moment its
+    /// query was sent).
+    pub(crate) fn apply(&mut self, observed: Observed, started: Instant) {
+        self.advance(observed.admitted_through, observed.drops);
+        self.horizon = self.horizon.max(observed.horizon);
+        self.refreshed_at = Some(self.refreshed_at.map_or(started, |at| at.max(started)));
+        self.sample(started, observed.admitted_total);
+    }
+
+    /// Applies what a write of this instance committed: a raised watermark and tickets that no
+    /// longer wait. Both only ever grow, so applying them before or after a refresh that
+    /// already saw them changes nothing.
+    pub(crate) fn advance(&mut self, admitted_through: u64, gone: impl IntoIterator<Item = u64>) {
+        if admitted_through > self.admitted_through {
+            self.admitted_through = admitted_through;
+            let passed = self.drops.partition_point(|ticket| *ticket <= admitted_through);
+            self.drops.drain(..passed);
+        }
+        let before = self.drops.len();
+        let floor = self.admitted_through;
+        self.drops.extend(gone.into_iter().filter(|ticket| *ticket > floor));
+        if self.drops.len() > before {
+            self.drops.sort_unstable();
+            self.drops.dedup();
+        }
+    }
+
+    /// Admissions per second between the oldest and the newest sample of the last
+    /// [`RATE_WINDOW`]; `None` with fewer than two samples.
+    pub(crate) fn rate(&self) -> Option<f64> {
+        let (first_at, first_total) = *self.samples.front()?;
+        let (last_at, last_total) = *self.samples.back()?;
+        let elapsed = last_at.checked_duration_since(first_at)?.as_secs_f64();
+        (elapsed > 0.0).then(|| last_total.saturating_sub(first_total) as f64 / elapsed)
+    }
+
+    fn sample(&mut self, at: Instant, admitted_total: u64) {
+        if let Some(&(last_at, last_total)) = self.samples.back()
+            && (at.saturating_duration_since(last_at) < SAMPLE_SPACING || admitted_total < last_total)
+        {
+            return;
+        }
+        self.samples.push_back((at, admitted_total));
+        while self.samples.len() > 2
+            && self
+                .samples
+                .front()
+                .is_some_and(|(first, _)| at.saturating_duration_since(*first) > RATE_WINDOW)
+        {
+            self.samples.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed(admitted_through: u64, admitted_total: u64, drops: &[u64]) -> Observed {
+        Observed { admitted_through, admitted_total, drops: drops.to_vec(), horizon: 7 }
+    }
+
+    #[test]
+    fn position_is_tickets_past_the_watermark_minus_the_drops_ahead() {
+        let mut snapshot = Snapshot::default();
+        snapshot.apply(observed(10, 10, &[12, 15, 13]), Instant::now());
+        assert_eq!(snapshot.place(11), Place::Waiting(1));
+        assert_eq!(snapshot.place(14), Place::Waiting(2), "11 and 14 wait; 12 and 13 left");
+        assert_eq!(snapshot.place(16), Place::Waiting(3));
+        assert_eq!(snapshot.place(15), Place::Gone);
+        assert_eq!(snapshot.place(10), Place::Served);
+        assert_eq!(snapshot.place(3), Place::Served);
+        assert_eq!(snapshot.horizon(), 7);
+    }
+
+    #[test]
+    fn a_raised_watermark_forgets_the_drops_it_passed() {
+        let mut snapshot = Snapshot::default();
+        snapshot.advance(0, [2, 4, 6]);
+        assert_eq!(snapshot.place(7), Place::Waiting(4));
+        snapshot.advance(4, [4, 8]);
+        assert_eq!(snapshot.drops, [6, 8], "4 is below the watermark now");
+        assert_eq!(snapshot.place(7), Place::Waiting(2), "5 and 7 wait");
+        snapshot.advance(3, []);
+        assert_eq!(snapshot.place(7), Place::Waiting(2), "the watermark never goes back");
+    }
+
+    #[test]
+    fn a_refresh_that_read_old_state_does_not_undo_a_local_write() {
+        let mut snapshot = Snapshot::default();
+        snapshot.advance(5, [9]);
+        snapshot.apply(observed(3, 3, &[4]), Instant::now());
+        assert_eq!(snapshot.place(10), Place::Waiting(4), "6, 7, 8 and 10");
+    }
+
+    #[test]
+    fn the_rate_needs_two_samples_apart_in_time() {
+        let start = Instant::now();
+        let mut snapshot = Snapshot::default();
+        assert_eq!(snapshot.rate(), None);
+        snapshot.apply(observed(0, 0, &[]), start);
+        assert_eq!(snapshot.rate(), None, "one sample");
+        snapshot.apply(observed(0, 5, &[]), start + Duration::from_millis(10));
+        assert_eq!(snapshot.rate(), None, "too close to count");
+        snapshot.apply(observed(0, 5, &[]), start + Duration::from_secs(1));
+        assert_eq!(snapshot.rate(), Some(5.0));
+        snapshot.apply(observed(0, 5, &[]), start + Duration::from_secs(5));
+        assert_eq!(snapshot.rate(), Some(1.0));
+    }
+
+    #[test]
+    fn the_rate_forgets_samples_older_than_the_window() {
+        let start = Instant::now();
+        let mut snapshot = Snapshot::default();
+        snapshot.apply(observed(0, 0, &[]), start);
+        snapshot.apply(observed(0, 100, &[]), start + Duration::from_secs(1));
+        for second in 2..=40 {
+            snapshot.apply(observed(0, 100, &[]), start + Duration::from_secs(second));
+        }
+        assert_eq!(snapshot.rate(), Some(0.0), "nothing admitted in the last 30 s");
+    }
+
+    #[test]
+    fn age_counts_from_when_the_refresh_started() {
+        let start = Instant::now();
+        let mut snapshot = Snapshot::default();
+        assert_eq!(snapshot.age(start), None);
+        snapshot.apply(observed(0, 0, &[]), start);
+        assert_eq!(snapshot.age(start + Duration::from_secs(2)), Some(Duration::from_secs(2)));
+    }
+}

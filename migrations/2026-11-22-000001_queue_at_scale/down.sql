@@ -1,0 +1,2 @@
+DROP TABLE queue_drops;
+DROP TABLE queue_state;
