@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use actix_web::HttpRequest;
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use application::authorize::{self, Authorized};
 use serde::de::DeserializeOwned;
 
@@ -14,9 +14,19 @@ use crate::state::HttpState;
 /// Largest JSON body accepted; every request body of the API is a few dozen bytes.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
-/// Parses a JSON body. Ids and amounts are `i64` fields, so `1.5`, `1e30`, `"100"` and `null`
-/// are refused here; unknown fields are ignored (additive evolution of clients).
-pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// Parses a JSON body. A `Content-Type` other than JSON is refused (a missing one is accepted,
+/// for minimal clients). Ids and amounts are `i64` fields, so `1.5`, `1e30`, `"100"`, `null`
+/// and integers past 64 bits are refused here; unknown fields are ignored (additive evolution).
+pub fn json<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
+    let content_type = request.headers().get(CONTENT_TYPE).map(|value| value.to_str().unwrap_or("?"));
+    if let Some(content_type) = content_type {
+        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if essence != "application/json"
+            && !(essence.starts_with("application/") && essence.ends_with("+json"))
+        {
+            return Err(ApiError::validation("send the body as Content-Type: application/json"));
+        }
+    }
     serde_json::from_slice(body).map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))
 }
 

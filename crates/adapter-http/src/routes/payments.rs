@@ -61,7 +61,7 @@ pub async fn pay(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let actor = input::gate(&state, &request).await?;
-    let body: PayRequest = input::json(&body)?;
+    let body: PayRequest = input::json(&request, &body)?;
     let command =
         Pay { actor: actor.user_id, reservation_id: body.reservation_id, amount: body.payment_amount };
     let state = state.into_inner();

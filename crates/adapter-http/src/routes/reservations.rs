@@ -78,7 +78,7 @@ pub async fn reserve(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let actor = input::gate(&state, &request).await?;
-    let body: ReserveSeatRequest = input::json(&body)?;
+    let body: ReserveSeatRequest = input::json(&request, &body)?;
     let concert_id = input::path_id(&request, "concertId")?;
     let command =
         ReserveSeat { actor: actor.user_id, user_id: body.user_id, concert_id, seat_id: body.seat_id };

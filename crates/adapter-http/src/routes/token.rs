@@ -64,8 +64,12 @@ impl From<TokenView> for TokenResponse {
 /// returns the same token and place; after expiry a new token joins at the back.
 #[utoipa::path(post, path = "/api/token", tag = "queue", request_body = IssueTokenRequest,
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody)))]
-pub async fn issue(state: web::Data<HttpState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    let request: IssueTokenRequest = input::json(&body)?;
+pub async fn issue(
+    state: web::Data<HttpState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let request: IssueTokenRequest = input::json(&request, &body)?;
     let ports = &state.ports;
     let view = issue_token::execute(
         ports.queue.as_ref(),

@@ -58,7 +58,7 @@ pub async fn charge(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let actor = input::gate(&state, &request).await?;
-    let body: ChargeRequest = input::json(&body)?;
+    let body: ChargeRequest = input::json(&request, &body)?;
     let command = ChargeBalance { actor: actor.user_id, user_id: body.user_id, amount: body.amount };
     let state = state.into_inner();
     let balance = input::to_completion(async move {
