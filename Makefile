@@ -7,7 +7,7 @@ export FRONTROW_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run test test-memory test-postgres pg-up bench build release lint fmt check-layers clean
+.PHONY: run test test-memory test-postgres pg-up bench bench-tools build release lint fmt check-layers clean
 
 ## Serve the API on 127.0.0.1:8080 with the embedded store and demo data.
 run:
@@ -34,10 +34,24 @@ pg-up:
 	echo "PostgreSQL did not come up at $(PG_HOST):$(PG_PORT). Start it (e.g. 'pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start') or point FRONTROW_TEST_PG_URL at one."; \
 	exit 1
 
-## Benchmarks (release builds; never part of `make test`). Today: what a waiting-room poll costs
-## with 1,000 and with 1,000,000 fans waiting on PostgreSQL (prints a markdown table).
+## Benchmarks (release builds; never part of `make test`): issue 6's scenarios (race, token spike,
+## polling, booking flow + audit, raw-SQL race, catalogue with and without cache) against release
+## `frontrow` instances on a fresh PostgreSQL database, plus what a waiting-room poll costs with
+## 1,000 and 1,000,000 fans waiting. Writes docs/BENCHMARKS.md and docs/benchmarks.svg.
+## Sizes: BENCH_SCALE=0.1 for a quick run, or the BENCH_* variables of crates/bench/src/config.rs.
+## The read scenarios use `oha` when $(OHA) exists (`make bench-tools` installs it once), else
+## the benchmark's built-in open-model generator.
+OHA ?= target/tools/bin/oha
 bench: pg-up
-	$(CARGO) bench -p adapter-postgres --features testing --bench queue_position
+	$(CARGO) build --release -p frontrow -p bench
+	@mkdir -p target/bench
+	$(CARGO) bench -p adapter-postgres --features testing --bench queue_position > target/bench/queue_position.md
+	@cat target/bench/queue_position.md
+	BENCH_EXTRA=target/bench/queue_position.md BENCH_OHA=$(OHA) target/release/frontrow-bench
+
+## Installs the `oha` load generator into target/tools, once (a few minutes of compiling).
+bench-tools:
+	@if [ -x $(OHA) ]; then echo "oha is installed: $(OHA)"; else $(CARGO) install oha --locked --root target/tools; fi
 
 ## Debug build of everything.
 build:

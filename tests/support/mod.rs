@@ -16,6 +16,7 @@ use serde_json::Value;
 
 mod api;
 mod clock;
+pub mod cluster;
 
 pub use clock::*;
 
@@ -27,6 +28,8 @@ const MANAGED_ENV: &[&str] = &[
     "HTTP_ADDR",
     "SEED_DEMO",
     "DATABASE_URL",
+    "DATABASE_TIMEOUT_MS",
+    "REQUEST_TIMEOUT_MS",
     "SEAT_HOLD_SECONDS",
     "QUEUE_MAX_ACTIVE",
     "QUEUE_ADMIT_PER_TICK",
@@ -164,6 +167,9 @@ impl TestServer {
         let client = reqwest::Client::builder()
             .no_proxy()
             .pool_max_idle_per_host(1024)
+            // Below the server's 5 s keep-alive: a connection the server is closing for idling
+            // is never picked for a request (that would fail it with "incomplete message").
+            .pool_idle_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(30))
             .build()
             .expect("build the HTTP client");
@@ -215,6 +221,31 @@ impl TestServer {
     /// The exit status, if the server process has ended.
     pub fn exit_status(&self) -> Option<std::process::ExitStatus> {
         self.child.lock().ok().and_then(|mut c| c.try_wait().ok().flatten())
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.lock().map(|c| c.id()).expect("the child lock is not poisoned")
+    }
+
+    /// Asks the server to stop gracefully (`kill -TERM`), as a service manager would.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
+        assert!(status.as_ref().is_ok_and(|s| s.success()), "kill -TERM {} failed: {status:?}", self.pid());
+    }
+
+    /// Waits up to `timeout` for the server process to end; its exit status, if it did.
+    pub async fn wait_exit(&self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(exit) = self.exit_status() {
+                return Some(exit);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn kill(&self) {

@@ -3,10 +3,10 @@
 //! Store failures are logged here, once, and never shown to the client.
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::ServiceResponse;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
-use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::middleware::{ErrorHandlerResponse, Next};
 use actix_web::{HttpResponse, ResponseError};
 use application::access::Forbidden;
 use application::authorize::AuthorizeError;
@@ -19,7 +19,7 @@ use application::list_concerts::ListConcertsError;
 use application::pay::PayError;
 use application::queue_status::QueueStatusError;
 use application::reserve_seat::ReserveSeatError;
-use domain::StoreError;
+use domain::{InvalidIdempotencyKey, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -73,6 +73,24 @@ impl ApiError {
         )
     }
 
+    /// 409 `IDEMPOTENCY_KEY_IN_PROGRESS`: the first request with this key is still running.
+    pub fn idempotency_key_in_progress() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "IDEMPOTENCY_KEY_IN_PROGRESS",
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+        )
+    }
+
+    /// 422 `IDEMPOTENCY_KEY_REUSED`: the key was used for a different request.
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was already used for a different request; use a new key",
+        )
+    }
+
     /// 500 for a task that died; the cause is logged here.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");
@@ -87,6 +105,13 @@ impl ApiError {
     /// The error code, for tests and logs.
     pub fn code(&self) -> &'static str {
         self.body.code
+    }
+
+    /// The JSON body this error is sent with, for keeping it as an idempotent response.
+    pub(crate) fn body_json(&self) -> String {
+        serde_json::to_string(&self.body).unwrap_or_else(|_| {
+            format!(r#"{{"code":"{}","message":"the error could not be described"}}"#, self.body.code)
+        })
     }
 
     fn for_status(status: StatusCode) -> Self {
@@ -125,6 +150,12 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Internal(_) => Self::internal(&error),
         }
+    }
+}
+
+impl From<InvalidIdempotencyKey> for ApiError {
+    fn from(error: InvalidIdempotencyKey) -> Self {
+        Self::validation(format!("Idempotency-Key: {error}"))
     }
 }
 
@@ -269,4 +300,22 @@ pub fn json_fallback<B: MessageBody + 'static>(
     replacement.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let replacement: HttpResponse<BoxBody> = replacement;
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(request, replacement).map_into_right_body::<B>()))
+}
+
+/// Answers 405 to a method outside RFC 9110's set (and PATCH) before the metrics middleware
+/// sees it: the metrics label requests by method, so every invented method would otherwise add
+/// time series that are kept forever, a memory leak any client could drive.
+pub async fn known_methods_only(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> actix_web::Result<ServiceResponse<impl MessageBody>> {
+    let known = matches!(
+        request.method().as_str(),
+        "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH"
+    );
+    if known {
+        return next.call(request).await.map(ServiceResponse::map_into_left_body);
+    }
+    let response = ApiError::for_status(StatusCode::METHOD_NOT_ALLOWED).error_response();
+    Ok(request.into_response(response).map_into_right_body())
 }

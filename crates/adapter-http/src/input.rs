@@ -17,6 +17,8 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// Parses a JSON body. A `Content-Type` other than JSON is refused (a missing one is accepted,
 /// for minimal clients). Ids and amounts are `i64` fields, so `1.5`, `1e30`, `"100"`, `null`
 /// and integers past 64 bits are refused here; unknown fields are ignored (additive evolution).
+/// The body must be UTF-8 and an object: serde would otherwise skip an unknown field's string
+/// without checking its bytes, and read a JSON array into the request field by field.
 pub fn json<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
     let content_type = request.headers().get(CONTENT_TYPE).map(|value| value.to_str().unwrap_or("?"));
     if let Some(content_type) = content_type {
@@ -27,7 +29,11 @@ pub fn json<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T
             return Err(ApiError::validation("send the body as Content-Type: application/json"));
         }
     }
-    serde_json::from_slice(body).map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::validation("the body is not UTF-8 JSON"))?;
+    if !text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{') {
+        return Err(ApiError::validation("the body must be a JSON object"));
+    }
+    serde_json::from_str(text).map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))
 }
 
 /// Parses the query string into `T`.

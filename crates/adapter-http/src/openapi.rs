@@ -7,6 +7,15 @@ use utoipa::{Modify, OpenApi};
 use crate::errors::ErrorBody;
 use crate::routes::{concerts, payments, reservations, system, token, token_stream, wallet};
 
+/// How the `Idempotency-Key` header of the three writing POSTs works.
+pub(crate) const IDEMPOTENCY_KEY_DOC: &str = "Optional; 1-255 visible ASCII characters (400 \
+VALIDATION_ERROR otherwise), scoped to the token's user. The first request with a key runs and its \
+response (status and body, 2xx and 4xx alike; never 5xx) is kept for 24 hours; a retry with the same \
+key and the same request (method, path and body bytes) gets that response again with the header \
+`Idempotent-Replayed: true` and changes nothing, even when the retry's token has since expired; the \
+same key with another request is 422 IDEMPOTENCY_KEY_REUSED; a retry while the first request still \
+runs is 409 IDEMPOTENCY_KEY_IN_PROGRESS. Without the header nothing is deduplicated.";
+
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(

@@ -4,8 +4,8 @@
 //! All state sits behind one mutex. Each port method takes the lock, does its work
 //! synchronously and releases it before returning, so every method is one atomic step: the
 //! same guarantees the PostgreSQL store gives with transactions and guarded writes. A seat is
-//! never held twice, a payment lands whole or not at all, no balance update is lost, and a user
-//! has at most one live queue token.
+//! never held twice, a payment lands whole or not at all, no balance update is lost, a user
+//! has at most one live queue token, and an idempotency key is claimed by one request.
 //!
 //! Tables are vectors indexed by id (ids are handed out from 1 upwards, one counter per table),
 //! and every query the hot paths make has its own index, so no read or admission tick scans a
@@ -13,6 +13,7 @@
 
 mod catalogue;
 mod fenwick;
+mod idempotency;
 mod payments;
 mod queue;
 mod reservations;
@@ -27,6 +28,7 @@ use domain::InvalidId;
 use domain::ports::{HealthCheck, StoreError, StoreResult};
 
 use crate::catalogue::Catalogue;
+use crate::idempotency::Idempotency;
 use crate::payments::Payments;
 use crate::queue::Queue;
 use crate::reservations::Reservations;
@@ -46,6 +48,7 @@ struct State {
     wallets: Wallets,
     payments: Payments,
     queue: Queue,
+    idempotency: Idempotency,
 }
 
 impl MemoryStore {

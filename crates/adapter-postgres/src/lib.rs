@@ -13,6 +13,8 @@
 //! - a queue position is arithmetic on tickets, served from an in-process snapshot of the
 //!   served watermark that a background task keeps fresh, and polls are buffered in process
 //!   and written in batches (see `queue`);
+//! - an idempotency key is claimed by one insert, or decided under its row's lock when it is
+//!   already stored (see `idempotency`);
 //! - the schema's constraints are the second line of defence.
 //!
 //! With the `testing` feature, [`testing::TestDatabase`] gives each test a fresh migrated
@@ -20,6 +22,7 @@
 
 mod catalogue;
 mod errors;
+mod idempotency;
 mod migrate;
 mod models;
 mod payments;

@@ -10,10 +10,12 @@
 use std::time::Duration;
 
 use deadpool::Runtime;
-use diesel_async::AsyncPgConnection;
+use diesel::{ConnectionError, ConnectionResult};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use domain::ports::{StoreError, StoreResult};
+use tokio::runtime::Handle;
 
 use crate::errors::pool_error;
 
@@ -30,9 +32,15 @@ pub(crate) type PgConn = Object<AsyncPgConnection>;
 /// primary-key read). A connection is still refused when its transaction state is broken or
 /// its socket closed (a restarted server); one that died unnoticed fails its next statement
 /// with `Unavailable` and is then discarded.
+///
+/// Connections are opened on the runtime that builds the pool (see [`open_on`]).
 pub(crate) fn build(url: &str, max_size: usize, timeout: Duration) -> StoreResult<PgPool> {
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
     config.recycling_method = RecyclingMethod::Fast;
+    if let Ok(runtime) = Handle::try_current() {
+        config.custom_setup =
+            Box::new(move |url| Box::pin(open_on(runtime.clone(), url.to_owned(), timeout)));
+    }
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
         .max_size(max_size.max(1))
@@ -42,6 +50,22 @@ pub(crate) fn build(url: &str, max_size: usize, timeout: Duration) -> StoreResul
         .runtime(Runtime::Tokio1)
         .build()
         .map_err(|error| StoreError::Internal(format!("cannot build the database pool: {error}")))
+}
+
+/// Opens a connection on `runtime`. diesel-async spawns each connection's driver task on the
+/// runtime that opens it, and the connection dies with that task. The pool is shared by actix's
+/// HTTP workers, each on a runtime of its own that stops when the worker does (one by one at
+/// shutdown, while the others still drain their requests); opened on the store's runtime, a
+/// connection lives as long as the store. Bounded by `timeout`, so no attempt lingers there.
+async fn open_on(runtime: Handle, url: String, timeout: Duration) -> ConnectionResult<AsyncPgConnection> {
+    let open = async move {
+        tokio::time::timeout(timeout, AsyncPgConnection::establish(&url)).await.unwrap_or_else(|_| {
+            Err(ConnectionError::BadConnection(format!("no connection within {timeout:?}")))
+        })
+    };
+    runtime.spawn(open).await.unwrap_or_else(|error| {
+        Err(ConnectionError::BadConnection(format!("opening a connection failed: {error}")))
+    })
 }
 
 /// Checks a connection out for single statements. A future dropped mid-statement leaves the

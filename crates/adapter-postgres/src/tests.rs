@@ -129,3 +129,33 @@ async fn a_statement_dropped_mid_way_leaves_its_connection_usable() {
     assert_eq!(domain::ports::HealthCheck::ping(&store).await, Ok(()));
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_outlives_the_runtime_that_opened_it() {
+    // actix serves each HTTP worker on a runtime of its own and, shutting down, stops an idle
+    // worker's runtime while the others still finish their requests on pooled connections.
+    let db = TestDatabase::create().await;
+    let pool = crate::pool::build(db.url(), 1, Duration::from_secs(2)).expect("pool");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (opened, is_open) = tokio::sync::oneshot::channel::<()>();
+    let other_pool = pool.clone();
+    let other = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            drop(checkout(&other_pool).await.expect("open the connection on the other runtime"));
+            let _ = opened.send(());
+            let _ = stopped.await;
+        });
+    });
+    is_open.await.expect("the other runtime opened the connection");
+
+    let mut conn = checkout(&pool).await.expect("checkout");
+    let query = diesel::sql_query("SELECT pg_sleep(0.5)").execute(&mut conn);
+    let stop_the_other = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = stop.send(());
+        tokio::task::spawn_blocking(move || other.join()).await.expect("join").expect("the other thread");
+    };
+    let (answer, ()) = tokio::join!(query, stop_the_other);
+    assert!(answer.is_ok(), "the query died with the runtime that opened its connection: {answer:?}");
+}

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use domain::ports::{
-    CatalogueRepository, Clock, HealthCheck, PaymentRepository, QueueRepository, ReservationRepository,
-    TokenMint, WalletRepository,
+    CatalogueRepository, Clock, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
+    ReservationRepository, TokenMint, WalletRepository,
 };
 use domain::{HoldPolicy, QueuePolicy};
 
@@ -45,6 +45,9 @@ pub struct Ports {
     pub payments: Arc<dyn PaymentRepository>,
     /// The waiting room.
     pub queue: Arc<dyn QueueRepository>,
+    /// Idempotency keys and their stored responses (used by the HTTP adapter, which replays
+    /// HTTP responses; no use case needs it).
+    pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Readiness.
     pub health: Arc<dyn HealthCheck>,
 }

@@ -6,6 +6,7 @@
 //! is a plain function that a test can drive to any instant.
 
 pub mod catalogue;
+pub mod idempotency;
 pub mod ids;
 pub mod money;
 pub mod payment;
@@ -13,8 +14,14 @@ pub mod ports;
 pub mod queue;
 pub mod reservation;
 
+#[cfg(test)]
+mod proptests;
+
 pub use catalogue::{
     Concert, InvalidSeatNumber, NewConcert, NewSchedule, NewSeat, Schedule, Seat, SeatHold, SeatNumber, Zone,
+};
+pub use idempotency::{
+    IdempotencyClaim, IdempotencyKey, IdempotencyRecord, InvalidIdempotencyKey, StoredResponse, decide_claim,
 };
 pub use ids::{ConcertId, InvalidId, PaymentId, ReservationId, ScheduleId, SeatId, UserId};
 pub use money::{Balance, ChargeAmount, MoneyError, Won};

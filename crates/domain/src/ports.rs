@@ -8,11 +8,15 @@
 //!   seat, across any number of instances, exactly one wins.
 //! - [`PaymentRepository::settle`] is a unit of work: money, seat, reservation, payment, ledger
 //!   entry and token expiry commit together or not at all.
+//!
+//! [`IdempotencyRepository::claim`] is atomic too: of any number of concurrent requests with one
+//! key, one runs.
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::catalogue::{Concert, NewConcert, Schedule, Seat};
+use crate::idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyRecord, StoredResponse};
 use crate::ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
 use crate::money::{Balance, ChargeAmount};
 use crate::payment::{LedgerEntry, Payment, SettlementPlan};
@@ -172,6 +176,45 @@ pub trait QueueRepository: Send + Sync {
     /// Admissions per second the service has made lately (over the last half minute or so), for
     /// wait estimates; `None` until there is something to measure. Must not cost a query per call.
     async fn admission_rate(&self) -> StoreResult<Option<f64>>;
+}
+
+/// Idempotency keys and the responses kept for them, per user, shared by every instance.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait IdempotencyRepository: Send + Sync {
+    /// Claims `user`'s `key` for the request with `fingerprint`, atomically across instances:
+    /// reads the record, applies [`crate::idempotency::decide_claim`] with `now`, `ttl` and
+    /// `lease`, and on `Claimed` stores a fresh in-progress record in its place. Of any number
+    /// of concurrent claims of one key with one fingerprint, exactly one is `Claimed` (the
+    /// others are `InProgress`, or `Replay` once it has completed). The user must exist.
+    async fn claim(
+        &self,
+        user: UserId,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        now: OffsetDateTime,
+        ttl: Duration,
+        lease: Duration,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Records the response of the request that claimed `key`. Only an in-progress record is
+    /// completed; a completed one keeps its first response, and a missing one stays missing.
+    async fn complete(
+        &self,
+        user: UserId,
+        key: &IdempotencyKey,
+        response: &StoredResponse,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Gives up a claim whose request failed without an answer worth keeping (a 5xx): deletes
+    /// the record if it is still in progress, so a retry runs the request again. A completed
+    /// record is left alone.
+    async fn release(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<()>;
+    /// What is stored for `user`'s `key`, expired or not; no write. For answering a retry that
+    /// may not run (its token is no longer active) from a stored response.
+    async fn find(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Tidies up: deletes records claimed `ttl` or longer before `now` (they count as absent
+    /// anyway) and says how many. A store may delete them in bounded batches.
+    async fn purge_expired(&self, now: OffsetDateTime, ttl: Duration) -> StoreResult<u64>;
 }
 
 /// Readiness: can the store be reached?

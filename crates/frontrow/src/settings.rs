@@ -20,8 +20,14 @@ pub struct Settings {
     pub database_max_connections: usize,
     /// `DATABASE_TIMEOUT_MS`: longest wait for a pooled connection before answering 503.
     pub database_timeout: std::time::Duration,
+    /// `REQUEST_TIMEOUT_MS`: longest a request may take before it is answered 503 (bounds a
+    /// request stuck on a database that stopped answering without closing its connections).
+    pub request_timeout: std::time::Duration,
     /// `SEED_DEMO`: load the demo catalogue into an empty store.
     pub seed_demo: bool,
+    /// `CATALOGUE_CACHE_SECONDS`: how long concerts and performances are cached in process;
+    /// zero turns the cache off. Seats are never cached.
+    pub catalogue_cache: std::time::Duration,
     /// `LOG_FORMAT=json` for JSON lines; anything else is human-readable.
     pub json_logs: bool,
     /// The business settings.
@@ -102,7 +108,9 @@ impl Settings {
             database_url,
             database_max_connections,
             database_timeout,
+            request_timeout: std::time::Duration::from_millis(number("REQUEST_TIMEOUT_MS", 10_000)?.max(1)),
             seed_demo,
+            catalogue_cache: std::time::Duration::from_secs(number("CATALOGUE_CACHE_SECONDS", 10)?),
             json_logs: read("LOG_FORMAT").is_some_and(|value| value.eq_ignore_ascii_case("json")),
             policies: Policies {
                 hold: HoldPolicy { hold_for: hold_seconds },
@@ -145,6 +153,8 @@ mod tests {
         assert_eq!(settings.database_url, None);
         assert_eq!(settings.database_max_connections, 16);
         assert_eq!(settings.database_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(settings.request_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(settings.catalogue_cache, std::time::Duration::from_secs(10));
         assert_eq!(settings.policies.hold.hold_for, Duration::seconds(300));
         let queue = settings.policies.queue;
         assert_eq!((queue.max_active, queue.admit_per_tick), (100, 0));

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use actix_web::dev::Server;
+use adapter_cache::CachedCatalogue;
 use adapter_http::HttpState;
 use adapter_memory::MemoryStore;
 use adapter_postgres::{PgOptions, PgStore};
 use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue};
+use domain::idempotency::RESPONSE_TTL;
 use domain::ports::{
-    CatalogueRepository, HealthCheck, PaymentRepository, QueueRepository, ReservationRepository,
-    WalletRepository,
+    CatalogueRepository, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
+    ReservationRepository, WalletRepository,
 };
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
@@ -23,6 +25,9 @@ use crate::system::{RandomMint, SystemClock};
 
 /// How often lapsed holds are tidied; correctness never waits for it.
 const SWEEP_EVERY: StdDuration = StdDuration::from_secs(1);
+/// How often idempotency records past their 24 h retention are purged (a batch at a time);
+/// correctness never waits for it either (an expired record counts as absent).
+const PURGE_IDEMPOTENCY_EVERY: StdDuration = StdDuration::from_secs(60);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +70,7 @@ impl Application {
             }
             None => (ports_from(Arc::new(MemoryStore::new())), "memory"),
         };
+        let ports = with_catalogue_cache(ports, settings.catalogue_cache);
         if settings.seed_demo {
             let loaded =
                 seed_catalogue::execute(ports.catalogue.as_ref(), &demo::catalogue(ports.clock.now()))
@@ -80,8 +86,9 @@ impl Application {
         let tasks = background_tasks(&ports, settings.policies);
         let metrics = adapter_http::metrics().map_err(|error| StartupError::Metrics(error.to_string()))?;
         let state = HttpState { ports, policies: settings.policies };
-        let server = adapter_http::serve(listener, state, metrics, settings.http_workers)
-            .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
+        let server =
+            adapter_http::serve(listener, state, metrics, settings.http_workers, settings.request_timeout)
+                .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
         tracing::info!(port, store, "frontrow listening");
         Ok(Self { server, tasks })
     }
@@ -104,6 +111,7 @@ where
         + WalletRepository
         + PaymentRepository
         + QueueRepository
+        + IdempotencyRepository
         + HealthCheck
         + 'static,
 {
@@ -115,11 +123,20 @@ where
         wallet: store.clone(),
         payments: store.clone(),
         queue: store.clone(),
+        idempotency: store.clone(),
         health: store,
     }
 }
 
-/// The admission attempts and the hold sweeper.
+/// Puts the in-process catalogue cache in front of the store unless its TTL is zero.
+fn with_catalogue_cache(mut ports: Ports, ttl: StdDuration) -> Ports {
+    if !ttl.is_zero() {
+        ports.catalogue = Arc::new(CachedCatalogue::new(ports.catalogue, ttl));
+    }
+    ports
+}
+
+/// The admission attempts, the hold sweeper and the idempotency purge.
 fn background_tasks(ports: &Ports, policies: Policies) -> Vec<JoinHandle<()>> {
     // Several attempts per tick; the store admits only when a tick is due service-wide.
     let every =
@@ -160,5 +177,18 @@ fn background_tasks(ports: &Ports, policies: Policies) -> Vec<JoinHandle<()>> {
             }
         }
     });
-    vec![admission, sweep]
+    let purger = ports.clone();
+    let purge = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(PURGE_IDEMPOTENCY_EVERY);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            match purger.idempotency.purge_expired(purger.clock.now(), RESPONSE_TTL).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::debug!(purged, "expired idempotency keys purged"),
+                Err(error) => tracing::warn!(error = %error, "idempotency purge failed"),
+            }
+        }
+    });
+    vec![admission, sweep, purge]
 }

@@ -22,20 +22,21 @@
 use std::sync::Arc;
 
 use domain::ports::{
-    CatalogueRepository, HealthCheck, PaymentRepository, QueueRepository, ReservationRepository,
-    WalletRepository,
+    CatalogueRepository, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
+    ReservationRepository, WalletRepository,
 };
 
 pub mod admission;
 pub mod catalogue;
 mod fixture;
 pub mod holds;
+pub mod idempotency;
 pub mod payments;
 pub mod queue;
 pub mod races;
 pub mod wallet;
 
-/// The store under test, one handle per port. Usually all six point at one store value.
+/// The store under test, one handle per port. Usually all seven point at one store value.
 #[derive(Clone)]
 pub struct Stores {
     /// Concerts, performances and seats.
@@ -48,6 +49,8 @@ pub struct Stores {
     pub payments: Arc<dyn PaymentRepository>,
     /// The waiting room.
     pub queue: Arc<dyn QueueRepository>,
+    /// Idempotency keys and their stored responses.
+    pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Readiness.
     pub health: Arc<dyn HealthCheck>,
 }
@@ -61,6 +64,7 @@ impl Stores {
             + WalletRepository
             + PaymentRepository
             + QueueRepository
+            + IdempotencyRepository
             + HealthCheck
             + 'static,
     {
@@ -70,13 +74,15 @@ impl Stores {
             wallet: store.clone(),
             payments: store.clone(),
             queue: store.clone(),
+            idempotency: store.clone(),
             health: store,
         }
     }
 }
 
 /// Expands to one `#[tokio::test]` (multi-threaded, two workers) per contract check, grouped in
-/// modules named like the suite's (`catalogue::…`, `holds::…`, `admission::…`, `races::…`).
+/// modules named like the suite's (`catalogue::…`, `holds::…`, `admission::…`, `races::…`,
+/// `idempotency::…`).
 ///
 /// The argument is a callable (an `async fn` or a closure returning a future) that yields
 /// `(Stores, Guard)` for a fresh, empty store; `Guard` may be any type and lives until the
@@ -147,6 +153,18 @@ macro_rules! contract_suite {
             payment_racing_hold_expiry_never_lets_both_win,
             twenty_concurrent_issues_for_one_user_return_one_token,
             a_hundred_concurrent_issues_get_distinct_tickets_and_positions,
+        );
+        $crate::__contract_module!($factory; idempotency:
+            a_new_key_is_claimed_once_and_its_completed_response_is_replayed,
+            a_stored_error_response_is_replayed_exactly,
+            a_key_used_for_another_request_is_reused,
+            an_abandoned_claim_is_claimed_again_once_its_lease_runs_out,
+            a_record_past_the_ttl_is_claimed_anew,
+            release_frees_a_running_claim_and_complete_keeps_the_first_response,
+            keys_are_scoped_per_user,
+            purge_expired_deletes_only_records_past_the_ttl,
+            ten_concurrent_claims_of_a_new_key_have_exactly_one_winner,
+            ten_concurrent_claims_of_an_expired_key_have_exactly_one_winner,
         );
     };
 }

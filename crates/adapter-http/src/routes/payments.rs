@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::errors::{ApiError, ErrorBody};
+use crate::idempotency::{Reply, idempotent};
 use crate::input;
+use crate::openapi::IDEMPOTENCY_KEY_DOC;
 use crate::state::HttpState;
 
 /// Body of `POST /api/pay`.
@@ -51,31 +53,46 @@ impl From<Payment> for PaymentResponse {
 }
 
 /// Pay for a held seat: atomically takes the money, sells the seat, confirms the reservation,
-/// records the payment and expires the caller's queue token. Any failure changes nothing.
-#[utoipa::path(post, path = "/api/pay", tag = "booking", security(("bearer" = [])), request_body = PayRequest,
+/// records the payment and expires the caller's queue token. Any failure changes nothing. With an
+/// `Idempotency-Key`, a retry of the same request is answered from the first response, even with
+/// the token this payment expired.
+#[utoipa::path(post, path = "/api/pay", tag = "booking", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
+    request_body = PayRequest,
     responses((status = 200, body = PaymentResponse), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, description = "RESERVATION_EXPIRED, RESERVATION_NOT_PAYABLE, IDEMPOTENCY_KEY_IN_PROGRESS",
+            body = ErrorBody),
+        (status = 422, description = "PAYMENT_AMOUNT_MISMATCH, INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED",
+            body = ErrorBody)))]
 pub async fn pay(
     state: web::Data<HttpState>,
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = input::gate(&state, &request).await?;
-    let body: PayRequest = input::json(&request, &body)?;
-    let command =
-        Pay { actor: actor.user_id, reservation_id: body.reservation_id, amount: body.payment_amount };
-    let state = state.into_inner();
-    let payment = input::to_completion(async move {
-        let ports = &state.ports;
-        pay::execute(
-            ports.reservations.as_ref(),
-            ports.wallet.as_ref(),
-            ports.payments.as_ref(),
-            ports.clock.as_ref(),
-            command,
-        )
-        .await
+    idempotent(&state, &request, &body, |actor| {
+        let parsed = input::json::<PayRequest>(&request, &body);
+        let state = state.clone().into_inner();
+        async move {
+            let body = parsed?;
+            let command = Pay {
+                actor: actor.user_id,
+                reservation_id: body.reservation_id,
+                amount: body.payment_amount,
+            };
+            let payment = input::to_completion(async move {
+                let ports = &state.ports;
+                pay::execute(
+                    ports.reservations.as_ref(),
+                    ports.wallet.as_ref(),
+                    ports.payments.as_ref(),
+                    ports.clock.as_ref(),
+                    command,
+                )
+                .await
+            })
+            .await?;
+            Reply::ok(&PaymentResponse::from(payment))
+        }
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(PaymentResponse::from(payment)))
+    .await
 }

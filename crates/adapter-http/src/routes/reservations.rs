@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::errors::{ApiError, ErrorBody};
+use crate::idempotency::{Reply, idempotent};
 use crate::input;
+use crate::openapi::IDEMPOTENCY_KEY_DOC;
 use crate::state::HttpState;
 
 /// Body of `reserve-seat`.
@@ -67,33 +69,47 @@ impl From<Reservation> for ReservationResponse {
 }
 
 /// Hold a seat for `SEAT_HOLD_SECONDS`. Of any number of concurrent holds of one seat, exactly
-/// one succeeds; the others get 409 `SEAT_UNAVAILABLE`.
+/// one succeeds; the others get 409 `SEAT_UNAVAILABLE`. With an `Idempotency-Key`, a retry of the
+/// same request is answered from the first response.
 #[utoipa::path(post, path = "/api/{concertId}/reserve-seat", tag = "booking", security(("bearer" = [])),
-    params(("concertId" = i64, Path)), request_body = ReserveSeatRequest,
+    params(("concertId" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
+    request_body = ReserveSeatRequest,
     responses((status = 200, body = ReservationResponse), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+        (status = 409, description = "SEAT_UNAVAILABLE, IDEMPOTENCY_KEY_IN_PROGRESS", body = ErrorBody),
+        (status = 422, description = "IDEMPOTENCY_KEY_REUSED", body = ErrorBody)))]
 pub async fn reserve(
     state: web::Data<HttpState>,
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = input::gate(&state, &request).await?;
-    let body: ReserveSeatRequest = input::json(&request, &body)?;
-    let concert_id = input::path_id(&request, "concertId")?;
-    let command =
-        ReserveSeat { actor: actor.user_id, user_id: body.user_id, concert_id, seat_id: body.seat_id };
-    let state = state.into_inner();
-    let reservation = input::to_completion(async move {
-        let ports = &state.ports;
-        reserve_seat::execute(
-            ports.catalogue.as_ref(),
-            ports.reservations.as_ref(),
-            ports.clock.as_ref(),
-            &state.policies.hold,
-            command,
-        )
-        .await
+    idempotent(&state, &request, &body, |actor| {
+        let parsed = input::json::<ReserveSeatRequest>(&request, &body);
+        let concert = input::path_id(&request, "concertId");
+        let state = state.clone().into_inner();
+        async move {
+            let body = parsed?;
+            let concert_id = concert?;
+            let command = ReserveSeat {
+                actor: actor.user_id,
+                user_id: body.user_id,
+                concert_id,
+                seat_id: body.seat_id,
+            };
+            let reservation = input::to_completion(async move {
+                let ports = &state.ports;
+                reserve_seat::execute(
+                    ports.catalogue.as_ref(),
+                    ports.reservations.as_ref(),
+                    ports.clock.as_ref(),
+                    &state.policies.hold,
+                    command,
+                )
+                .await
+            })
+            .await?;
+            Reply::ok(&ReservationResponse::from(reservation))
+        }
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(ReservationResponse::from(reservation)))
+    .await
 }

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::errors::{ApiError, ErrorBody};
+use crate::idempotency::{Reply, idempotent};
 use crate::input;
+use crate::openapi::IDEMPOTENCY_KEY_DOC;
 use crate::state::HttpState;
 
 /// Body of `POST /api/charge`.
@@ -47,25 +49,34 @@ impl BalanceResponse {
     }
 }
 
-/// Add money to the balance; the balance never passes 1,000,000,000.
+/// Add money to the balance; the balance never passes 1,000,000,000. With an
+/// `Idempotency-Key`, a retry of the same request is answered from the first response.
 #[utoipa::path(post, path = "/api/charge", tag = "wallet", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
     request_body = ChargeRequest,
     responses((status = 200, body = BalanceResponse), (status = 400, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 409, description = "IDEMPOTENCY_KEY_IN_PROGRESS", body = ErrorBody),
+        (status = 422, description = "BALANCE_LIMIT_EXCEEDED, IDEMPOTENCY_KEY_REUSED", body = ErrorBody)))]
 pub async fn charge(
     state: web::Data<HttpState>,
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = input::gate(&state, &request).await?;
-    let body: ChargeRequest = input::json(&request, &body)?;
-    let command = ChargeBalance { actor: actor.user_id, user_id: body.user_id, amount: body.amount };
-    let state = state.into_inner();
-    let balance = input::to_completion(async move {
-        charge_balance::execute(state.ports.wallet.as_ref(), state.ports.clock.as_ref(), command).await
+    idempotent(&state, &request, &body, |actor| {
+        let parsed = input::json::<ChargeRequest>(&request, &body);
+        let state = state.clone().into_inner();
+        async move {
+            let body = parsed?;
+            let command = ChargeBalance { actor: actor.user_id, user_id: body.user_id, amount: body.amount };
+            let balance = input::to_completion(async move {
+                charge_balance::execute(state.ports.wallet.as_ref(), state.ports.clock.as_ref(), command)
+                    .await
+            })
+            .await?;
+            Reply::ok(&BalanceResponse::new(actor.user_id, balance))
+        }
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(BalanceResponse::new(actor.user_id, balance)))
+    .await
 }
 
 /// The token's user's balance.

@@ -1,0 +1,217 @@
+//! The closed-loop HTTP driver of the logic-heavy scenarios (race, token spike, booking): a
+//! keep-alive client over the instances, latency histograms, and `drive`, which runs `n`
+//! operations with a fixed number of concurrent clients.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::Value;
+
+use crate::BenchResult;
+
+/// One answer, read completely.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status; 0 when the request failed before an answer (connection error).
+    pub status: u16,
+    /// The body as JSON (`Null` when it is not JSON).
+    pub body: Value,
+    /// From just before sending to the last byte of the body.
+    pub latency: Duration,
+}
+
+impl Answer {
+    /// 2xx.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The error `code` of the body.
+    pub fn code(&self) -> &str {
+        self.body.get("code").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+/// The service's instances behind one keep-alive client; request `i` goes to instance
+/// `i % instances` (a round-robin load balancer).
+#[derive(Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    bases: Arc<Vec<String>>,
+}
+
+impl Api {
+    /// A client for `bases` (`http://host:port`).
+    pub fn new(bases: Vec<String>) -> BenchResult<Self> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(4096)
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Self { client, bases: Arc::new(bases) })
+    }
+
+    /// The base URL request `i` uses.
+    pub fn base(&self, i: usize) -> &str {
+        &self.bases[i % self.bases.len()]
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get(&self, i: usize, path: &str, token: Option<&str>) -> Answer {
+        let mut request = self.client.get(format!("{}{path}", self.base(i)));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        send(request).await
+    }
+
+    /// `POST path` with a JSON body and a bearer token.
+    pub async fn post(&self, i: usize, path: &str, token: Option<&str>, body: &Value) -> Answer {
+        let mut request = self.client.post(format!("{}{path}", self.base(i))).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        send(request).await
+    }
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Answer {
+    let started = Instant::now();
+    let (status, body) = match request.send().await {
+        Ok(reply) => {
+            let status = reply.status().as_u16();
+            match reply.bytes().await {
+                Ok(bytes) => (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)),
+                Err(_) => (0, Value::Null),
+            }
+        }
+        Err(_) => (0, Value::Null),
+    };
+    Answer { status, body, latency: started.elapsed() }
+}
+
+/// A latency distribution in microseconds (1 µs to 10 min, 3 significant digits).
+#[derive(Debug, Clone)]
+pub struct Latencies(Histogram<u64>);
+
+impl Latencies {
+    /// Empty.
+    pub fn new() -> Self {
+        // `new_with_bounds` fails only on bounds like low = 0 or high < 2 * low.
+        Self(Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant histogram bounds are valid"))
+    }
+
+    /// Adds one sample.
+    pub fn record(&mut self, latency: Duration) {
+        self.0.saturating_record(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1));
+    }
+
+    /// Adds every sample of `other`.
+    pub fn merge(&mut self, other: &Latencies) {
+        // Same bounds on both sides: `add` cannot fail.
+        let _ = self.0.add(&other.0);
+    }
+
+    /// Samples.
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// The `q` quantile in milliseconds.
+    pub fn ms(&self, q: f64) -> f64 {
+        self.0.value_at_quantile(q) as f64 / 1_000.0
+    }
+
+    /// The mean in milliseconds.
+    pub fn mean_ms(&self) -> f64 {
+        self.0.mean() / 1_000.0
+    }
+
+    /// The largest sample in milliseconds.
+    pub fn max_ms(&self) -> f64 {
+        self.0.max() as f64 / 1_000.0
+    }
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What [`drive`] returns: each operation's output in index order, and the wall time from the
+/// moment all clients were released to the last answer.
+pub struct Driven<T> {
+    /// Output of operation `i` at index `i`.
+    pub outputs: Vec<T>,
+    /// Wall time of the whole run.
+    pub wall: Duration,
+}
+
+/// Runs `op(0..n)` with `concurrency` clients, each taking the next index as soon as its
+/// previous operation is done (a closed loop, as seed 000's thread pools did).
+pub async fn drive<T, F, Fut>(n: usize, concurrency: usize, op: F) -> BenchResult<Driven<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Barrier::new(concurrency.min(n.max(1)) + 1));
+    let mut clients = Vec::new();
+    for _ in 0..concurrency.min(n.max(1)) {
+        let (op, next, gate) = (Arc::clone(&op), Arc::clone(&next), Arc::clone(&gate));
+        clients.push(tokio::spawn(async move {
+            gate.wait().await;
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return done;
+                }
+                done.push((i, op(i).await));
+            }
+        }));
+    }
+    gate.wait().await;
+    let started = Instant::now();
+    let mut all = Vec::with_capacity(n);
+    for client in clients {
+        all.extend(client.await?);
+    }
+    let wall = started.elapsed();
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(Driven { outputs: all.into_iter().map(|(_, output)| output).collect(), wall })
+}
+
+/// Status counts of a set of answers: 2xx, 4xx, 5xx and failed connections.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// 2xx.
+    pub ok: usize,
+    /// 4xx.
+    pub client_errors: usize,
+    /// 5xx.
+    pub server_errors: usize,
+    /// No answer at all.
+    pub failed: usize,
+}
+
+impl StatusCounts {
+    /// Counts `statuses`.
+    pub fn of(statuses: impl IntoIterator<Item = u16>) -> Self {
+        let mut counts = Self::default();
+        for status in statuses {
+            match status {
+                200..=299 => counts.ok += 1,
+                400..=499 => counts.client_errors += 1,
+                500..=599 => counts.server_errors += 1,
+                _ => counts.failed += 1,
+            }
+        }
+        counts
+    }
+}

@@ -1,0 +1,264 @@
+//! `frontrow-bench`: issue 6's benchmark suite. It creates a fresh PostgreSQL database (a copy
+//! of the tests' migrated template), fills a catalogue, starts release `frontrow` instance(s)
+//! on it, runs the six scenarios with the load generator on the same machine, checks the
+//! outcomes (one winner per race, zero 5xx, the booking audit), and writes
+//! `docs/BENCHMARKS.md` with its chart `docs/benchmarks.svg`.
+//!
+//! Run it through `make bench`; sizes and paths are environment variables (see `config`), e.g.
+//! `BENCH_SCALE=0.1` for a quick smoke run. The exit status is non-zero when a correctness
+//! check fails; a missed performance target is reported, not fatal.
+
+mod chart;
+mod config;
+mod cpu;
+mod db;
+mod http;
+mod loadgen;
+mod oha;
+mod report;
+mod results;
+mod scenarios;
+mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapter_postgres::testing::TestDatabase;
+
+use crate::config::Config;
+use crate::cpu::Meter;
+use crate::db::{CONCERT_ONE_SCHEDULES, SEATS_PER_SCHEDULE};
+use crate::http::Api;
+use crate::loadgen::Generator;
+use crate::report::Context;
+use crate::results::Results;
+use crate::scenarios::{booking, race, reads, spike};
+use crate::server::Server;
+
+/// Errors of the benchmark binary.
+pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// `CATALOGUE_CACHE_SECONDS` of the main instances (the default).
+const CACHE_SECONDS: u64 = 10;
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    match run().await {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(2),
+        Err(error) => {
+            // tokio-postgres says only "db error" at the top; the server's message is a source.
+            let mut message = error.to_string();
+            let mut source = error.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("frontrow-bench: {message}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Progress on stderr (the report is the product).
+fn say(message: impl AsRef<str>) {
+    eprintln!("[bench] {}", message.as_ref());
+}
+
+/// Runs every scenario; `Ok(false)` when a correctness check failed.
+async fn run() -> BenchResult<bool> {
+    let config = Config::from_env()?;
+    say(format!("{config:?}"));
+    let generator = Generator::pick(config.oha.clone()).await;
+    say(format!("read scenarios use {}", generator.describe()));
+    let database = TestDatabase::create().await;
+    let db = db::connect(database.url()).await?;
+    let booking_schedules = i64::try_from(config.booking_users.div_ceil(25))?.max(1);
+    db::fill_catalogue(&db, CONCERT_ONE_SCHEDULES + booking_schedules).await?;
+    say(format!("database ready: {} performances", CONCERT_ONE_SCHEDULES + booking_schedules));
+
+    let mut servers = Vec::new();
+    for _ in 0..config.instances {
+        servers.push(Server::start(&config, database.url(), CACHE_SECONDS).await?);
+    }
+    let api = Api::new(servers.iter().map(|s| s.base_url.clone()).collect())?;
+    let mut results = Results::default();
+
+    say(format!("2 · token spike: {} fans", config.total_users()));
+    let database_name = database.url().rsplit('/').next().unwrap_or_default().to_owned();
+    let meter = Meter { servers: servers.iter().map(Server::pid).collect(), database: database_name };
+    let before = meter.snapshot();
+    let spike = spike::run(&api, config.total_users(), config.spike_concurrency).await?;
+    results.spike(&spike, config.spike_concurrency, meter.snapshot().since(&before));
+    let admitted = db::wait_all_active(&db, Duration::from_secs(60)).await?;
+    say(format!("all admitted {} ms after the spike", admitted.as_millis()));
+    // Settle the bulk insert and admission (autovacuum would, later): not in one batch, as a
+    // multi-statement batch is one transaction and VACUUM refuses to run in one.
+    for table in ["queue_tokens", "users"] {
+        db.batch_execute(&format!("VACUUM ANALYZE {table}")).await?;
+    }
+    let tokens = spike.tokens;
+    let race_tokens = Arc::new(tokens[..config.race_users()].to_vec());
+
+    for (size, large, number) in [(config.race_small, false, 1i16), (config.race_large, true, 2)] {
+        let (attempts, concurrency) = size;
+        say(format!("1 · HTTP race: {attempts} attempts at {concurrency}"));
+        let http_seat = db::seat(&db, 1, number).await?;
+        let before = meter.snapshot();
+        let http = race::over_http(&api, &race_tokens, &http_seat, attempts, concurrency).await?;
+        let http_cpu = meter.snapshot().since(&before);
+        say(format!("5 · SQL race: {attempts} attempts at {concurrency}"));
+        let sql_seat = db::seat(&db, 2, number).await?;
+        let sql =
+            race::over_sql(database.url(), &sql_seat, attempts, concurrency, config.sql_connections, &meter)
+                .await?;
+        let rows = [
+            db::reservations_on(&db, http_seat.seat_id).await?,
+            db::reservations_on(&db, sql_seat.seat_id).await?,
+        ];
+        results.race(&http, &sql, rows, large, http_cpu);
+    }
+
+    say(format!("3 · polling at {} req/s", config.poll.rate));
+    match reads::polling(&config, &generator, &servers[0].base_url, &tokens[0], &meter).await {
+        Ok(polling) => results.polling(&polling),
+        Err(error) => results.not_run("3 · polling", &error),
+    }
+
+    say(format!("4 · booking flow: {} fans", config.booking_users));
+    let fans = Arc::new(tokens[config.race_users()..].to_vec());
+    let booked = booking::run(
+        &api,
+        fans,
+        config.race_users() + 1,
+        booking_schedules,
+        config.booking_concurrency,
+        &meter,
+    )
+    .await?;
+    let audit = db::audit(&db).await?;
+    results.booking(&booked, &audit);
+
+    say("6 · catalogue reads, cache on and off");
+    match catalogue(&config, &generator, &servers[0].base_url, database.url(), &tokens[1], &meter).await {
+        Ok(runs) => results.catalogue(&runs, config.catalogue_reads, config.catalogue.rate),
+        Err(error) => results.not_run("6 · catalogue reads", &error),
+    }
+
+    for server in &servers {
+        let log = server.log_tail();
+        if log.contains("ERROR") || log.contains("panicked") {
+            say(format!("server log (pid {}) shows errors:\n{log}", server.pid()));
+        }
+    }
+    drop(servers);
+    write(&config, &generator, &db, &results).await?;
+    drop(db);
+    drop(database);
+    for failure in &results.failures {
+        say(format!("CHECK FAILED: {failure}"));
+    }
+    Ok(results.failures.is_empty())
+}
+
+/// Scenario 6: the main instance (cache on), then a fresh instance with the cache off.
+async fn catalogue(
+    config: &Config,
+    generator: &Generator,
+    cached: &str,
+    database_url: &str,
+    token: &str,
+    meter: &Meter,
+) -> BenchResult<Vec<reads::CatalogueRun>> {
+    let mut runs = reads::catalogue(config, generator, cached, token, CACHE_SECONDS, meter).await?;
+    let uncached = Server::start(config, database_url, 0).await?;
+    runs.extend(
+        reads::catalogue(
+            config,
+            generator,
+            &uncached.base_url,
+            token,
+            0,
+            &meter.with_servers(vec![uncached.pid()]),
+        )
+        .await?,
+    );
+    Ok(runs)
+}
+
+/// Writes the report and the chart.
+async fn write(
+    config: &Config,
+    generator: &Generator,
+    db: &tokio_postgres::Client,
+    results: &Results,
+) -> BenchResult<()> {
+    let postgres: String = db.query_one("SHOW server_version", &[]).await?.try_get(0)?;
+    let extra = match &config.extra {
+        Some(path) => std::fs::read_to_string(path).ok(),
+        None => None,
+    };
+    let chart = config.chart();
+    let context = Context {
+        header: header(config, generator, &postgres),
+        notes: results.notes.clone(),
+        extra,
+        chart: chart.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    if let Some(dir) = config.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&config.out, report::markdown(&results.rows, &context))?;
+    chart::draw(&results.rows, &chart)?;
+    say(format!("wrote {} and {}", config.out.display(), chart.display()));
+    println!(
+        "{}",
+        report::markdown(&results.rows, &Context { header: vec![], notes: vec![], extra: None, ..context })
+    );
+    Ok(())
+}
+
+/// When, where, with what.
+fn header(config: &Config, generator: &Generator, postgres: &str) -> Vec<String> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let when = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let per = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_owned());
+    vec![
+        format!(
+            "Run {when} on {cores} cores ({cpu}), PostgreSQL {postgres} (fsync on) and the load generator on the same machine; \
+             {} `frontrow` instance(s) (release, `HTTP_WORKERS={}`, `DATABASE_MAX_CONNECTIONS={}`, no queue caps, \
+             `CATALOGUE_CACHE_SECONDS={CACHE_SECONDS}`).",
+            config.instances,
+            per(&config.http_workers, "one per core"),
+            per(&config.db_pool, "16")
+        ),
+        format!(
+            "Sizes: races {}@{} and {}@{}, {} fans in the token spike, {} in the booking flow on {} seats, \
+             polling at {} req/s for {} s, catalogue {} reads then {} req/s for {} s. Scale with `BENCH_SCALE` or the \
+             `BENCH_*` variables of `crates/bench/src/config.rs`. Scenarios 3 and 6 are driven by {}.",
+            config.race_small.0,
+            config.race_small.1,
+            config.race_large.0,
+            config.race_large.1,
+            config.total_users(),
+            config.booking_users,
+            usize::try_from(SEATS_PER_SCHEDULE).unwrap_or(50) * config.booking_users.div_ceil(25),
+            config.poll.rate,
+            config.poll.duration.as_secs_f64(),
+            config.catalogue_reads,
+            config.catalogue.rate,
+            config.catalogue.duration.as_secs_f64(),
+            generator.describe()
+        ),
+    ]
+}

@@ -1,0 +1,209 @@
+//! The results model (one row per figure: ours, the anchor's, the ratio, the target) and the
+//! markdown of `docs/BENCHMARKS.md`.
+
+use std::fmt::Write as _;
+
+/// Which way is better for a figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    /// Times, latencies.
+    Lower,
+    /// Throughputs.
+    Higher,
+}
+
+/// A figure's unit, which decides how it is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Milliseconds.
+    Ms,
+    /// Operations per second.
+    PerSec,
+}
+
+impl Unit {
+    /// `1,234 ms`, `12.3 ms`, `0.84 ms`; `12,345 /s`.
+    pub fn show(self, value: f64) -> String {
+        match self {
+            Unit::Ms if value >= 100.0 => format!("{} ms", grouped(value.round() as u64)),
+            Unit::Ms if value >= 10.0 => format!("{value:.1} ms"),
+            Unit::Ms => format!("{value:.2} ms"),
+            Unit::PerSec => format!("{} /s", grouped(value.round() as u64)),
+        }
+    }
+}
+
+/// Someone else's figure to compare with.
+#[derive(Debug, Clone)]
+pub struct Anchor {
+    /// The value, in the row's unit.
+    pub value: f64,
+    /// Whose, e.g. "seed 000, Java/MySQL, best of two locks".
+    pub source: &'static str,
+}
+
+/// A target of issue 6.
+#[derive(Debug, Clone, Copy)]
+pub struct Target(pub f64);
+
+/// One line of the results table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// "1 · race over HTTP" and so on.
+    pub scenario: &'static str,
+    /// What is measured.
+    pub metric: String,
+    /// Our figure.
+    pub ours: f64,
+    /// Unit of `ours`, the anchor and the target.
+    pub unit: Unit,
+    /// Which way is better.
+    pub better: Better,
+    /// The seed's or peers' figure.
+    pub anchor: Option<Anchor>,
+    /// Issue 6's target, if any.
+    pub target: Option<Target>,
+}
+
+impl Row {
+    /// A row without anchor or target.
+    pub fn new(
+        scenario: &'static str,
+        metric: impl Into<String>,
+        ours: f64,
+        unit: Unit,
+        better: Better,
+    ) -> Self {
+        Self { scenario, metric: metric.into(), ours, unit, better, anchor: None, target: None }
+    }
+
+    /// With an anchor.
+    pub fn anchor(mut self, value: f64, source: &'static str) -> Self {
+        self.anchor = Some(Anchor { value, source });
+        self
+    }
+
+    /// With a target.
+    pub fn target(mut self, value: f64) -> Self {
+        self.target = Some(Target(value));
+        self
+    }
+
+    /// How many times better than the anchor we are (> 1 means ahead).
+    pub fn ratio(&self) -> Option<f64> {
+        let anchor = self.anchor.as_ref()?.value;
+        let ratio = match self.better {
+            Better::Lower => anchor / self.ours.max(1e-9),
+            Better::Higher => self.ours / anchor.max(1e-9),
+        };
+        Some(ratio)
+    }
+
+    /// Whether the target is met.
+    pub fn met(&self) -> Option<bool> {
+        let Target(target) = self.target?;
+        Some(match self.better {
+            Better::Lower => self.ours <= target,
+            Better::Higher => self.ours >= target,
+        })
+    }
+
+    fn target_cell(&self) -> String {
+        match (self.target, self.met()) {
+            (Some(Target(value)), Some(met)) => {
+                let sign = if self.better == Better::Lower { "≤" } else { "≥" };
+                format!("{sign} {} {}", self.unit.show(value), if met { "✅ met" } else { "❌ missed" })
+            }
+            _ => String::new(),
+        }
+    }
+}
+
+/// `ratio` as `3.2×`.
+pub fn times(ratio: f64) -> String {
+    if ratio >= 10.0 { format!("{ratio:.0}×") } else { format!("{ratio:.1}×") }
+}
+
+/// `12345` as `12,345`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Everything the report shows besides the rows.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// When, where and with what sizes: markdown lines.
+    pub header: Vec<String>,
+    /// Per-scenario observations (winners, 5xx, audit…): markdown lines, grouped by heading.
+    pub notes: Vec<(String, Vec<String>)>,
+    /// A markdown file appended verbatim (the queue_position bench's output).
+    pub extra: Option<String>,
+    /// The chart's file name, relative to the report.
+    pub chart: String,
+}
+
+/// The whole `docs/BENCHMARKS.md`.
+pub fn markdown(rows: &[Row], context: &Context) -> String {
+    // Scenarios ran in the order their data needs (tokens first); show them in issue order.
+    let mut rows = rows.to_vec();
+    rows.sort_by_key(|row| row.scenario.chars().next());
+    let mut notes = context.notes.clone();
+    notes.sort_by_key(|(heading, _)| heading.chars().next());
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "Generated by `make bench` (`crates/bench`, binary `frontrow-bench`); do not edit by hand — \
+         rerun it. Each row puts our figure beside the seed's or a peer's and gives the ratio \
+         (> 1× means we are ahead: anchor ÷ ours for times, ours ÷ anchor for rates).\n"
+    );
+    for line in &context.header {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "\n![ours against the anchors]({})\n", context.chart);
+    let _ = writeln!(out, "## Results\n");
+    let _ = writeln!(out, "| scenario | figure | ours | anchor | ratio | target |");
+    let _ = writeln!(out, "|---|---|---:|---|---:|---|");
+    for row in &rows {
+        let anchor = row
+            .anchor
+            .as_ref()
+            .map(|a| format!("{} ({})", row.unit.show(a.value), a.source))
+            .unwrap_or_else(|| "—".into());
+        let ratio = row.ratio().map(times).unwrap_or_else(|| "—".into());
+        let _ = writeln!(
+            out,
+            "| {} | {} | **{}** | {} | {} | {} |",
+            row.scenario,
+            row.metric,
+            row.unit.show(row.ours),
+            anchor,
+            ratio,
+            row.target_cell()
+        );
+    }
+    let (met, total) =
+        rows.iter().filter_map(Row::met).fold((0, 0), |(met, total), ok| (met + usize::from(ok), total + 1));
+    let _ = writeln!(out, "\nTargets met: {met} of {total}.\n");
+    for (heading, lines) in &notes {
+        let _ = writeln!(out, "### {heading}\n");
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "{}", include_str!("../ANALYSIS.md").trim_end());
+    if let Some(extra) = &context.extra {
+        let _ = writeln!(out, "\n## Waiting-room poll cost (`queue_position` bench)\n");
+        let _ = writeln!(out, "{}", extra.trim());
+    }
+    out
+}

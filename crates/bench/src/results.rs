@@ -1,0 +1,420 @@
+//! Turns the scenarios' measurements into the report's rows (with the seed's and peers'
+//! figures from issue 6 as anchors, and issue 6's targets) and per-scenario notes.
+
+use crate::cpu::Spent;
+use crate::db::Audit;
+use crate::http::{Latencies, StatusCounts};
+use crate::report::{Better, Row, Unit, grouped, times};
+use crate::scenarios::booking::Booking;
+use crate::scenarios::race::Race;
+use crate::scenarios::reads::{CatalogueRun, P99_LIMIT_MS, Polling};
+use crate::scenarios::spike::Spike;
+
+const SEED_RACE_1K: (f64, &str) =
+    (1_442.0, "seed 000, Java/MySQL, its best: pessimistic lock; optimistic 1,495 ms");
+const SEED_RACE_10K: (f64, &str) = (2_666.0, "seed 000, its best: pessimistic lock; optimistic 3,839 ms");
+const SEED_LIST_1K: (f64, &str) = (6.8, "seed 000's mean during its race, best lock");
+const SEED_LIST_10K: (f64, &str) = (23.4, "seed 000's lowest mean during its race (23–298 ms)");
+const PEER_ISSUE_RATE: (f64, &str) = (4_400.0, "Spring peers, queue entry");
+const PEER_ISSUE_P95: (f64, &str) = (130.0, "Spring peers' p95, best of 130–400 ms");
+const PEER_POLL_P95: (f64, &str) = (600.0, "Spring peers' p95 at 2,500 fans");
+const PEER_FANS: (f64, &str) =
+    (2_500.0, "Spring peers' 2,500 polling fans, taken as one poll per fan per second");
+const PEER_HOLDS: (f64, &str) = (1_800.0, "Spring peers, reservations on 2 vCPU");
+const PEER_PAYMENTS: (f64, &str) = (900.0, "Spring peers, payments on 2 vCPU");
+const SEED_LIST_NO_CACHE: (f64, &str) = (2_836.0, "seed 000, 10,000 reads without cache");
+const SEED_LIST_REDIS: (f64, &str) = (1_549.0, "seed 000, 10,000 reads with Redis");
+
+const S1: &str = "1 · race over HTTP";
+const S2: &str = "2 · token spike";
+const S3: &str = "3 · polling";
+const S4: &str = "4 · booking flow";
+const S5: &str = "5 · race, raw SQL";
+const S6: &str = "6 · catalogue reads";
+
+/// Rows and notes accumulate here, scenario by scenario.
+#[derive(Default)]
+pub struct Results {
+    /// Table rows, in scenario order.
+    pub rows: Vec<Row>,
+    /// Headed markdown lines.
+    pub notes: Vec<(String, Vec<String>)>,
+    /// Correctness failures (a wrong race or audit fails the run).
+    pub failures: Vec<String>,
+}
+
+fn counts(c: &StatusCounts) -> String {
+    format!(
+        "2xx {}, 4xx {}, 5xx {}, no answer {}",
+        grouped(c.ok as u64),
+        grouped(c.client_errors as u64),
+        c.server_errors,
+        c.failed
+    )
+}
+
+fn spread(l: &Latencies) -> String {
+    format!(
+        "mean {}, p50 {}, p99 {}, max {} ({} samples)",
+        Unit::Ms.show(l.mean_ms()),
+        Unit::Ms.show(l.ms(0.5)),
+        Unit::Ms.show(l.ms(0.99)),
+        Unit::Ms.show(l.max_ms()),
+        grouped(l.count())
+    )
+}
+
+impl Results {
+    fn note(&mut self, heading: &str, lines: Vec<String>) {
+        self.notes.push((heading.to_owned(), lines));
+    }
+
+    /// A scenario that could not run (e.g. `oha` missing): noted, and the run fails.
+    pub fn not_run(&mut self, scenario: &str, error: &dyn std::fmt::Display) {
+        self.note(scenario, vec![format!("**Not run:** {error}")]);
+        self.failures.push(format!("{scenario} not run: {error}"));
+    }
+
+    /// Scenario 2.
+    pub fn spike(&mut self, spike: &Spike, concurrency: usize, cpu: Spent) {
+        let n = grouped(spike.counts.ok as u64);
+        self.rows.push(
+            Row::new(
+                S2,
+                format!("tokens issued per second ({n} fans, {concurrency} at once)"),
+                spike.per_second,
+                Unit::PerSec,
+                Better::Higher,
+            )
+            .anchor(PEER_ISSUE_RATE.0, PEER_ISSUE_RATE.1)
+            .target(5_000.0),
+        );
+        self.rows.push(
+            Row::new(S2, "token issue p95", spike.latency.ms(0.95), Unit::Ms, Better::Lower)
+                .anchor(PEER_ISSUE_P95.0, PEER_ISSUE_P95.1),
+        );
+        self.rows.push(
+            Row::new(S2, "token issue p99", spike.latency.ms(0.99), Unit::Ms, Better::Lower)
+                .anchor(PEER_ISSUE_P95.0, PEER_ISSUE_P95.1),
+        );
+        if spike.counts.ok != spike.tokens.len() {
+            self.failures.push(format!(
+                "token spike: only {} of {} tokens issued",
+                spike.counts.ok,
+                spike.tokens.len()
+            ));
+        }
+        self.note(
+            S2,
+            vec![format!(
+                "`POST /api/token` for {} new fans, {concurrency} clients, closed loop: {} in {}; latency {}.",
+                grouped(spike.tokens.len() as u64),
+                counts(&spike.counts),
+                Unit::Ms.show(spike.wall_ms),
+                spread(&spike.latency)
+            ), String::new(), format!("{}.", cpu.per_operation(spike.counts.ok as u64))],
+        );
+    }
+
+    /// Scenarios 1 and 5, one race size each call.
+    /// `large` is the seed's 10,000-attempt race (the one with targets).
+    pub fn race(&mut self, http: &Race, sql: &Race, seat_rows: [i64; 2], large: bool, http_cpu: Spent) {
+        let (seed, list_anchor) =
+            if large { (SEED_RACE_10K, SEED_LIST_10K) } else { (SEED_RACE_1K, SEED_LIST_1K) };
+        let what =
+            format!("{} same-seat attempts, {} concurrent", grouped(http.attempts as u64), http.concurrency);
+        let mut wall = Row::new(S1, format!("{what}: wall time"), http.wall_ms, Unit::Ms, Better::Lower)
+            .anchor(seed.0, seed.1);
+        if large {
+            wall = wall.target(1_000.0);
+        }
+        self.rows.push(wall);
+        let p50 = Row::new(S1, "seat list during it: p50", http.seat_list.ms(0.5), Unit::Ms, Better::Lower);
+        self.rows.push(p50.anchor(list_anchor.0, list_anchor.1));
+        let mut p99 =
+            Row::new(S1, "seat list during it: p99", http.seat_list.ms(0.99), Unit::Ms, Better::Lower)
+                .anchor(list_anchor.0, list_anchor.1);
+        if large {
+            p99 = p99.target(10.0);
+        }
+        self.rows.push(p99);
+        let overhead = http.wall_ms / sql.wall_ms.max(1e-9);
+        let sql_what = format!(
+            "{} same-seat attempts, {} concurrent: wall time (HTTP path: {} this)",
+            grouped(sql.attempts as u64),
+            sql.concurrency,
+            times(overhead)
+        );
+        self.rows.push(Row::new(S5, sql_what, sql.wall_ms, Unit::Ms, Better::Lower).anchor(seed.0, seed.1));
+
+        let one_winner = http.winners == 1 && seat_rows[0] == 1;
+        let clean =
+            http.counts.server_errors == 0 && http.counts.failed == 0 && http.losers + 1 == http.attempts;
+        if !one_winner || !clean {
+            self.failures.push(format!(
+                "HTTP race {what}: {} winners, {}",
+                http.winners,
+                counts(&http.counts)
+            ));
+        }
+        if sql.winners != 1 || seat_rows[1] != 1 {
+            self.failures.push(format!("SQL race {what}: {} winners", sql.winners));
+        }
+        let winner = if one_winner { "yes" } else { "NO" };
+        let http_line = format!(
+            "- HTTP: {} in {} — exactly one winner: **{winner}** (reservations on the seat: {}), \
+             409 `SEAT_UNAVAILABLE`: {}, 5xx: **{}**; attempt latency {}.",
+            counts(&http.counts),
+            Unit::Ms.show(http.wall_ms),
+            seat_rows[0],
+            grouped(http.losers as u64),
+            http.counts.server_errors,
+            spread(&http.latency)
+        );
+        let list_line = format!(
+            "- Seat list of that performance, sampled one request at a time during the race: {}.",
+            spread(&http.seat_list)
+        );
+        let sql_line = format!(
+            "- Raw SQL (the adapter's compare-and-set hold statement, no HTTP): {} winner(s) (reservations \
+             on the seat: {}) in {}; statement latency {}. HTTP ÷ SQL = {}.",
+            sql.winners,
+            seat_rows[1],
+            Unit::Ms.show(sql.wall_ms),
+            spread(&sql.latency),
+            times(overhead)
+        );
+        let cpu_line = format!(
+            "- HTTP race: {}; raw SQL race: {}.",
+            http_cpu.per_operation(http.attempts as u64),
+            sql.cpu.per_operation(sql.attempts as u64)
+        );
+        self.note(&format!("{S1} and {S5}: {what}"), vec![http_line, list_line, sql_line, cpu_line]);
+    }
+
+    /// Scenario 3.
+    pub fn polling(&mut self, polling: &Polling) {
+        let rate = grouped(polling.rate);
+        let served = Row::new(
+            S3,
+            format!("polls served at a fixed {rate} req/s"),
+            polling.open.ok_per_second,
+            Unit::PerSec,
+            Better::Higher,
+        );
+        self.rows.push(served.anchor(PEER_FANS.0, PEER_FANS.1).target(20_000.0));
+        let p95 = Row::new(
+            S3,
+            format!("poll p95 at {rate} req/s (latency-corrected)"),
+            polling.open.p95_ms,
+            Unit::Ms,
+            Better::Lower,
+        );
+        self.rows.push(p95.anchor(PEER_POLL_P95.0, PEER_POLL_P95.1));
+        let p99 = Row::new(
+            S3,
+            format!("poll p99 at {rate} req/s (latency-corrected)"),
+            polling.open.p99_ms,
+            Unit::Ms,
+            Better::Lower,
+        );
+        self.rows.push(p99.anchor(PEER_POLL_P95.0, PEER_POLL_P95.1).target(P99_LIMIT_MS));
+        let found = polling.sustainable.map_or(0.0, |(rate, _)| rate as f64);
+        let search =
+            format!("highest fixed rate held at p99 ≤ {P99_LIMIT_MS} ms (search down from capacity)");
+        self.rows
+            .push(Row::new(S3, search, found, Unit::PerSec, Better::Higher).anchor(PEER_FANS.0, PEER_FANS.1));
+        let capacity = Row::new(
+            S3,
+            "capacity, closed loop",
+            polling.capacity.ok_per_second,
+            Unit::PerSec,
+            Better::Higher,
+        );
+        self.rows.push(capacity.anchor(PEER_FANS.0, PEER_FANS.1));
+        if polling.open.not_ok > 0 {
+            self.failures.push(format!("polling: {} non-2xx answers", polling.open.not_ok));
+        }
+        let open = format!(
+            "- Open model at {} req/s, latency-corrected: {} answers 2xx, {} not; p50 {}, p95 {}, p99 {}.",
+            polling.rate,
+            grouped(polling.open.ok),
+            polling.open.not_ok,
+            Unit::Ms.show(polling.open.p50_ms),
+            Unit::Ms.show(polling.open.p95_ms),
+            Unit::Ms.show(polling.open.p99_ms),
+        );
+        let held = match polling.sustainable {
+            Some((rate, run)) => format!(
+                "- Highest rate held with p99 ≤ {P99_LIMIT_MS} ms: {} req/s (p50 {}, p99 {}).",
+                grouped(rate),
+                Unit::Ms.show(run.p50_ms),
+                Unit::Ms.show(run.p99_ms)
+            ),
+            None => format!("- No rate down to a few hundred req/s was held with p99 ≤ {P99_LIMIT_MS} ms."),
+        };
+        let closed = format!(
+            "- Closed loop: {} /s at p99 {}. {}.",
+            grouped(polling.capacity.ok_per_second as u64),
+            Unit::Ms.show(polling.capacity.p99_ms),
+            polling.capacity_cpu.per_operation(polling.capacity.ok)
+        );
+        self.note(S3, vec![open, held, closed]);
+    }
+
+    /// Scenario 4 and its audit.
+    pub fn booking(&mut self, booking: &Booking, audit: &Audit) {
+        let fans = grouped(booking.users as u64);
+        let hold = Row::new(
+            S4,
+            format!("holds per second ({fans} fans)"),
+            booking.hold.per_second,
+            Unit::PerSec,
+            Better::Higher,
+        );
+        self.rows.push(hold.anchor(PEER_HOLDS.0, PEER_HOLDS.1).target(3_000.0));
+        self.rows.push(
+            Row::new(S4, "hold p99", booking.hold.latency.ms(0.99), Unit::Ms, Better::Lower).target(50.0),
+        );
+        let pay = Row::new(S4, "payments per second", booking.pay.per_second, Unit::PerSec, Better::Higher);
+        self.rows.push(pay.anchor(PEER_PAYMENTS.0, PEER_PAYMENTS.1).target(2_000.0));
+        self.rows.push(
+            Row::new(S4, "payment p99", booking.pay.latency.ms(0.99), Unit::Ms, Better::Lower).target(50.0),
+        );
+        self.rows.push(Row::new(
+            S4,
+            "free-seat list p99",
+            booking.list.latency.ms(0.99),
+            Unit::Ms,
+            Better::Lower,
+        ));
+
+        let paid = booking.pay.counts.ok as i64;
+        let passed = audit.passed(paid);
+        if !passed {
+            self.failures.push(format!("booking audit failed: {audit:?}, payments seen by clients {paid}"));
+        }
+        let phases = [
+            ("charge", &booking.charge),
+            ("free-seat list", &booking.list),
+            ("hold", &booking.hold),
+            ("pay", &booking.pay),
+        ];
+        if phases.iter().any(|(_, phase)| phase.counts.server_errors > 0) {
+            self.failures.push("booking: 5xx answers".into());
+        }
+        let seats = grouped(booking.schedules as u64 * 50);
+        let mut lines = vec![
+            format!(
+                "{fans} fans on {} performances ({seats} seats), closed loop, phase by phase:",
+                booking.schedules
+            ),
+            String::new(),
+        ];
+        for (name, phase) in phases {
+            lines.push(format!(
+                "- {name}: {} /s — {} in {}; latency {}. {}.",
+                grouped(phase.per_second as u64),
+                counts(&phase.counts),
+                Unit::Ms.show(phase.wall_ms),
+                spread(&phase.latency),
+                phase.cpu.per_operation(phase.counts.ok as u64)
+            ));
+        }
+        lines.push(format!(
+            "- Holds refused with 409 because another fan was faster (each followed by a new list and \
+             another pick): {}; fans left without a seat: {}.",
+            booking.conflicts, booking.gave_up
+        ));
+        let tick = |ok: bool| if ok { "✅" } else { "❌" };
+        let counted = audit.payments == audit.sold_seats
+            && audit.sold_seats == audit.paid_reservations
+            && audit.payments == paid;
+        lines.extend([
+            String::new(),
+            format!("**Audit (SQL, after the flow): {}**", if passed { "passed" } else { "FAILED" }),
+            String::new(),
+            "| check | result |".into(),
+            "|---|---|".into(),
+            format!(
+                "| no seat sold twice | {} {} seats with two paid reservations |",
+                tick(audit.seats_sold_twice == 0),
+                audit.seats_sold_twice
+            ),
+            format!(
+                "| every sold seat has its paid reservation | {} {} without |",
+                tick(audit.sold_without_sale == 0),
+                audit.sold_without_sale
+            ),
+            format!(
+                "| payments = sold seats = paid reservations = payments clients saw | {} {} = {} = {} = {paid} |",
+                tick(counted),
+                audit.payments,
+                audit.sold_seats,
+                audit.paid_reservations
+            ),
+            format!(
+                "| every user's ledger sums to their balance | {} {} mismatches over {} users |",
+                tick(audit.ledger_mismatches == 0),
+                audit.ledger_mismatches,
+                grouped(audit.users as u64)
+            ),
+            format!("| money paid = money debited in the ledger | {} |", tick(audit.money_matches)),
+        ]);
+        self.note(S4, lines);
+    }
+
+    /// Scenario 6.
+    pub fn catalogue(&mut self, runs: &[CatalogueRun], reads: usize, rate: u64) {
+        let mut lines = Vec::new();
+        for run in runs {
+            let cache = if run.cache_seconds > 0 {
+                format!("cache {} s", run.cache_seconds)
+            } else {
+                "no cache".to_owned()
+            };
+            let name = if run.endpoint == "concerts" { "concert list" } else { "dates of a concert" };
+            let mut wall = Row::new(
+                S6,
+                format!("{name}, {cache}: {} reads", grouped(reads as u64)),
+                run.closed.wall_ms,
+                Unit::Ms,
+                Better::Lower,
+            );
+            if run.endpoint == "concerts" {
+                let (value, source) =
+                    if run.cache_seconds > 0 { SEED_LIST_REDIS } else { SEED_LIST_NO_CACHE };
+                wall = wall.anchor(value * reads as f64 / 10_000.0, source);
+            }
+            self.rows.push(wall);
+            self.rows.push(Row::new(
+                S6,
+                format!("{name}, {cache}: req/s (closed loop)"),
+                run.closed.ok_per_second,
+                Unit::PerSec,
+                Better::Higher,
+            ));
+            self.rows.push(Row::new(
+                S6,
+                format!("{name}, {cache}: p99 at a fixed {} req/s", grouped(rate)),
+                run.open.p99_ms,
+                Unit::Ms,
+                Better::Lower,
+            ));
+            if run.closed.not_ok + run.open.not_ok > 0 {
+                self.failures.push(format!("catalogue {name} ({cache}): non-2xx answers"));
+            }
+            lines.push(format!(
+                "- {name}, {cache}: closed loop {} /s (p99 {}); at {} req/s: {} /s served, p50 {}, p99 {}.",
+                grouped(run.closed.ok_per_second as u64),
+                Unit::Ms.show(run.closed.p99_ms),
+                grouped(rate),
+                grouped(run.open.ok_per_second as u64),
+                Unit::Ms.show(run.open.p50_ms),
+                Unit::Ms.show(run.open.p99_ms)
+            ));
+            lines.push(format!("  {} (closed loop).", run.closed_cpu.per_operation(run.closed.ok)));
+        }
+        self.note(S6, lines);
+    }
+}

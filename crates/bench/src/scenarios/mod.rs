@@ -1,0 +1,6 @@
+//! Issue 6's scenarios, one module per kind of load.
+
+pub mod booking;
+pub mod race;
+pub mod reads;
+pub mod spike;

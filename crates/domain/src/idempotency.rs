@@ -1,0 +1,266 @@
+//! Idempotency keys: a client that may retry a writing request (a charge, a hold, a payment)
+//! sends an `Idempotency-Key`; the first request with that key runs and its response is kept,
+//! and a later request of the same user with the same key and the same request gets that
+//! response back instead of running again.
+//!
+//! This module holds the key (a value object), what is remembered about it, and the one rule
+//! both stores apply atomically when a request claims a key ([`decide_claim`]).
+
+use std::fmt;
+
+use time::{Duration, OffsetDateTime};
+
+/// How long a key and its response are remembered after the key was claimed: 24 hours, as
+/// Stripe does. A record older than this no longer exists for [`decide_claim`], and the stores
+/// purge it.
+pub const RESPONSE_TTL: Duration = Duration::hours(24);
+
+/// How long a claim stays "in progress" without a response before it is presumed abandoned
+/// (the instance running it crashed) and may be claimed again: 60 seconds, far beyond the time
+/// any request of this service takes to run.
+pub const CLAIM_LEASE: Duration = Duration::seconds(60);
+
+/// The longest key accepted, in characters.
+pub const MAX_KEY_LENGTH: usize = 255;
+
+/// A client's idempotency key: 1 to [`MAX_KEY_LENGTH`] visible ASCII characters (0x21–0x7E),
+/// compared exactly (case-sensitive). UUIDs, ULIDs and other random strings all fit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdempotencyKey(String);
+
+/// Why a string is not an idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidIdempotencyKey {
+    /// Nothing was sent.
+    #[error("an Idempotency-Key must not be empty")]
+    Empty,
+    /// Longer than [`MAX_KEY_LENGTH`].
+    #[error("an Idempotency-Key is at most {MAX_KEY_LENGTH} characters long")]
+    TooLong,
+    /// A space, a control character or anything outside ASCII.
+    #[error("an Idempotency-Key may contain only visible ASCII characters (no spaces)")]
+    InvalidCharacter,
+}
+
+impl IdempotencyKey {
+    /// Accepts 1 to 255 characters, each from `!` (0x21) to `~` (0x7E).
+    pub fn parse(text: &str) -> Result<Self, InvalidIdempotencyKey> {
+        if text.is_empty() {
+            return Err(InvalidIdempotencyKey::Empty);
+        }
+        if !text.bytes().all(|byte| (0x21..=0x7e).contains(&byte)) {
+            return Err(InvalidIdempotencyKey::InvalidCharacter);
+        }
+        // Every byte is ASCII now, so bytes are characters.
+        if text.len() > MAX_KEY_LENGTH {
+            return Err(InvalidIdempotencyKey::TooLong);
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The key as sent, for storage.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A response kept for replay: the HTTP status and the body, exactly as first sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The body (JSON text).
+    pub body: String,
+}
+
+/// What a store keeps about one user's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// What identifies the request that claimed the key (a hash of method, path and body); a
+    /// request with the same key and another fingerprint is a misuse of the key.
+    pub fingerprint: String,
+    /// When the key was claimed; the record lives [`RESPONSE_TTL`] from here, and an unanswered
+    /// claim is presumed abandoned [`CLAIM_LEASE`] from here.
+    pub claimed_at: OffsetDateTime,
+    /// The response, once the claiming request has finished; `None` while it runs.
+    pub response: Option<StoredResponse>,
+}
+
+impl IdempotencyRecord {
+    /// A fresh claim: in progress since `now`.
+    pub fn claimed(fingerprint: &str, now: OffsetDateTime) -> Self {
+        Self { fingerprint: fingerprint.to_owned(), claimed_at: now, response: None }
+    }
+
+    /// Whether the record has outlived `ttl` at `now` (and may be purged).
+    pub fn is_expired_at(&self, now: OffsetDateTime, ttl: Duration) -> bool {
+        self.claimed_at + ttl <= now
+    }
+}
+
+/// What claiming a key gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The caller owns the key now: run the request, then complete (or release) the claim.
+    Claimed,
+    /// The same request already ran: answer with this, run nothing.
+    Replay(StoredResponse),
+    /// The same request is running right now (elsewhere); try again shortly.
+    InProgress,
+    /// The key was used for a different request.
+    Reused,
+}
+
+/// The claim rule, given what is stored for the key (if anything), the request's fingerprint
+/// and the current instant. A store applies it atomically with the write it implies: on
+/// [`IdempotencyClaim::Claimed`] it stores [`IdempotencyRecord::claimed`] in place of
+/// `existing`; on any other outcome it writes nothing.
+///
+/// - nothing stored, or a record older than `ttl`: `Claimed`;
+/// - a record of another fingerprint: `Reused` (running or finished);
+/// - a finished record of this fingerprint: `Replay` of its response;
+/// - an unfinished record of this fingerprint: `InProgress`, unless it was claimed `lease` or
+///   longer ago (its instance died), in which case it is `Claimed` again.
+pub fn decide_claim(
+    existing: Option<&IdempotencyRecord>,
+    fingerprint: &str,
+    now: OffsetDateTime,
+    ttl: Duration,
+    lease: Duration,
+) -> IdempotencyClaim {
+    let Some(record) = existing.filter(|record| !record.is_expired_at(now, ttl)) else {
+        return IdempotencyClaim::Claimed;
+    };
+    if record.fingerprint != fingerprint {
+        return IdempotencyClaim::Reused;
+    }
+    match &record.response {
+        Some(response) => IdempotencyClaim::Replay(response.clone()),
+        None if record.claimed_at + lease <= now => IdempotencyClaim::Claimed,
+        None => IdempotencyClaim::InProgress,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
+
+    fn response() -> StoredResponse {
+        StoredResponse { status: 200, body: r#"{"userId":1,"currentBalance":500}"#.into() }
+    }
+
+    fn running(since: OffsetDateTime) -> IdempotencyRecord {
+        IdempotencyRecord::claimed("fp-a", since)
+    }
+
+    fn finished(since: OffsetDateTime) -> IdempotencyRecord {
+        IdempotencyRecord { response: Some(response()), ..running(since) }
+    }
+
+    fn decide(existing: Option<&IdempotencyRecord>, fingerprint: &str) -> IdempotencyClaim {
+        decide_claim(existing, fingerprint, NOW, RESPONSE_TTL, CLAIM_LEASE)
+    }
+
+    #[test]
+    fn parse_accepts_one_to_255_visible_ascii_characters() {
+        for text in ["a", "~", "!", "550e8400-e29b-41d4-a716-446655440000", "order#42/retry=1?x&y"] {
+            assert_eq!(IdempotencyKey::parse(text).map(|key| key.as_str().to_owned()), Ok(text.to_owned()));
+        }
+        let longest = "k".repeat(255);
+        assert_eq!(IdempotencyKey::parse(&longest).map(|key| key.to_string()), Ok(longest));
+        let every_visible: String = (0x21u8..=0x7e).map(char::from).collect();
+        assert!(IdempotencyKey::parse(&every_visible).is_ok());
+    }
+
+    #[test]
+    fn parse_refuses_an_empty_key() {
+        assert_eq!(IdempotencyKey::parse(""), Err(InvalidIdempotencyKey::Empty));
+    }
+
+    #[test]
+    fn parse_refuses_a_key_of_256_characters_or_more() {
+        assert_eq!(IdempotencyKey::parse(&"k".repeat(256)), Err(InvalidIdempotencyKey::TooLong));
+        assert_eq!(IdempotencyKey::parse(&"k".repeat(10_000)), Err(InvalidIdempotencyKey::TooLong));
+    }
+
+    #[test]
+    fn parse_refuses_spaces_control_characters_and_anything_outside_ascii() {
+        for text in
+            [" ", "a b", " a", "a ", "a\tb", "a\nb", "\u{7f}", "a\u{0}", "ключ", "é", "키", "a\u{a0}b"]
+        {
+            assert_eq!(IdempotencyKey::parse(text), Err(InvalidIdempotencyKey::InvalidCharacter), "{text:?}");
+        }
+        // 255 characters but more bytes: refused for the characters, not the length.
+        let wide = "é".repeat(200);
+        assert_eq!(IdempotencyKey::parse(&wide), Err(InvalidIdempotencyKey::InvalidCharacter));
+    }
+
+    #[test]
+    fn keys_compare_exactly() {
+        assert_ne!(IdempotencyKey::parse("Key"), IdempotencyKey::parse("key"));
+    }
+
+    #[test]
+    fn a_key_never_seen_is_claimed() {
+        assert_eq!(decide(None, "fp-a"), IdempotencyClaim::Claimed);
+    }
+
+    #[test]
+    fn a_finished_request_with_the_same_fingerprint_is_replayed() {
+        let record = finished(NOW - Duration::hours(23));
+        assert_eq!(decide(Some(&record), "fp-a"), IdempotencyClaim::Replay(response()));
+    }
+
+    #[test]
+    fn another_fingerprint_is_a_reused_key_whether_the_first_runs_or_finished() {
+        assert_eq!(decide(Some(&finished(NOW)), "fp-b"), IdempotencyClaim::Reused);
+        assert_eq!(decide(Some(&running(NOW)), "fp-b"), IdempotencyClaim::Reused);
+        // Even when the first claim was abandoned: the key stays bound to its request.
+        assert_eq!(decide(Some(&running(NOW - Duration::minutes(5))), "fp-b"), IdempotencyClaim::Reused);
+    }
+
+    #[test]
+    fn a_running_request_with_the_same_fingerprint_is_in_progress_until_its_lease_runs_out() {
+        assert_eq!(decide(Some(&running(NOW)), "fp-a"), IdempotencyClaim::InProgress);
+        let almost = running(NOW - CLAIM_LEASE + Duration::milliseconds(1));
+        assert_eq!(decide(Some(&almost), "fp-a"), IdempotencyClaim::InProgress);
+        assert_eq!(decide(Some(&running(NOW - CLAIM_LEASE)), "fp-a"), IdempotencyClaim::Claimed);
+    }
+
+    #[test]
+    fn a_claim_from_a_clock_running_ahead_is_still_in_progress() {
+        assert_eq!(decide(Some(&running(NOW + Duration::seconds(2))), "fp-a"), IdempotencyClaim::InProgress);
+    }
+
+    #[test]
+    fn a_record_older_than_the_ttl_counts_as_never_seen() {
+        let old = NOW - RESPONSE_TTL;
+        assert_eq!(decide(Some(&finished(old)), "fp-a"), IdempotencyClaim::Claimed);
+        assert_eq!(decide(Some(&finished(old)), "fp-b"), IdempotencyClaim::Claimed);
+        assert_eq!(decide(Some(&running(old)), "fp-b"), IdempotencyClaim::Claimed);
+        let young = finished(old + Duration::milliseconds(1));
+        assert_eq!(decide(Some(&young), "fp-a"), IdempotencyClaim::Replay(response()));
+    }
+
+    #[test]
+    fn a_record_expires_exactly_at_claim_plus_ttl() {
+        let record = finished(NOW);
+        assert!(!record.is_expired_at(NOW + RESPONSE_TTL - Duration::milliseconds(1), RESPONSE_TTL));
+        assert!(record.is_expired_at(NOW + RESPONSE_TTL, RESPONSE_TTL));
+    }
+
+    #[test]
+    fn a_fresh_claim_is_in_progress_since_now() {
+        let claim = IdempotencyRecord::claimed("fp-a", NOW);
+        assert_eq!(claim, IdempotencyRecord { fingerprint: "fp-a".into(), claimed_at: NOW, response: None });
+    }
+}
