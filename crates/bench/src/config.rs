@@ -20,6 +20,9 @@ pub struct Config {
     pub out: PathBuf,
     /// `BENCH_EXTRA`: a markdown file appended to the report (the queue_position bench output).
     pub extra: Option<PathBuf>,
+    /// `BENCH_README` (default `README.md`, none when `BENCH_OUT` is set): its headline table,
+    /// between the markers of `report::HEADLINE_MARKERS`, is rewritten; `none` leaves it alone.
+    pub readme: Option<PathBuf>,
     /// `BENCH_INSTANCES`: `frontrow` instances sharing the database (requests round-robin).
     pub instances: usize,
     /// `BENCH_HTTP_WORKERS`, `BENCH_DB_POOL`: passed as `HTTP_WORKERS`, `DATABASE_MAX_CONNECTIONS`.
@@ -99,6 +102,13 @@ impl Config {
             oha,
             out: var("BENCH_OUT").map_or_else(|| PathBuf::from("docs/BENCHMARKS.md"), PathBuf::from),
             extra: var("BENCH_EXTRA").map(PathBuf::from),
+            readme: match var("BENCH_README") {
+                Some(value) if value == "none" => None,
+                Some(value) => Some(PathBuf::from(value)),
+                // A run writing its report elsewhere (a trial) leaves README alone.
+                None if var("BENCH_OUT").is_some() => None,
+                None => Some(PathBuf::from("README.md")),
+            },
             instances: fixed("BENCH_INSTANCES", 1)?.max(1),
             http_workers: var("BENCH_HTTP_WORKERS"),
             db_pool: var("BENCH_DB_POOL"),

@@ -115,6 +115,20 @@ pub async fn reservations_on(db: &Client, seat_id: i64) -> BenchResult<i64> {
     Ok(db.query_one("SELECT count(*) FROM reservations WHERE seat_id = $1", &[&seat_id]).await?.try_get(0)?)
 }
 
+/// Tables PostgreSQL read sequentially during the run, more than `rows` rows in all and more
+/// than `per_scan` per scan: (table, scans, rows read). A hot path that scans a growing table
+/// slows down as it grows; small tables (the catalogue's schedules) are scanned by design.
+pub async fn sequential_scans(db: &Client, rows: i64, per_scan: i64) -> BenchResult<Vec<(String, i64, i64)>> {
+    let found = db
+        .query(
+            "SELECT relname::text, seq_scan, seq_tup_read FROM pg_stat_user_tables
+              WHERE seq_tup_read > $1 AND seq_tup_read > $2 * seq_scan ORDER BY seq_tup_read DESC",
+            &[&rows, &per_scan],
+        )
+        .await?;
+    found.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))).collect()
+}
+
 /// The audit after the booking flow: every figure must agree.
 #[derive(Debug, Clone, Default)]
 pub struct Audit {

@@ -1,5 +1,5 @@
 //! The closed-loop HTTP driver of the logic-heavy scenarios (race, token spike, booking): a
-//! keep-alive client over the instances, latency histograms, and `drive`, which runs `n`
+//! keep-alive client over the instances (`client`), latency histograms, and `drive`, which runs `n`
 //! operations with a fixed number of concurrent clients.
 
 use std::sync::Arc;
@@ -7,89 +7,41 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use hyper::Method;
 use serde_json::Value;
 
 use crate::BenchResult;
+use crate::client::Pool;
 
-/// One answer, read completely.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// HTTP status; 0 when the request failed before an answer (connection error).
-    pub status: u16,
-    /// The body as JSON (`Null` when it is not JSON).
-    pub body: Value,
-    /// From just before sending to the last byte of the body.
-    pub latency: Duration,
-}
+pub use crate::client::Answer;
 
-impl Answer {
-    /// 2xx.
-    pub fn ok(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    /// The error `code` of the body.
-    pub fn code(&self) -> &str {
-        self.body.get("code").and_then(Value::as_str).unwrap_or("")
-    }
-}
-
-/// The service's instances behind one keep-alive client; request `i` goes to instance
+/// The service's instances, each behind a keep-alive [`Pool`]; request `i` goes to instance
 /// `i % instances` (a round-robin load balancer).
 #[derive(Clone)]
 pub struct Api {
-    client: reqwest::Client,
-    bases: Arc<Vec<String>>,
+    pools: Arc<Vec<Pool>>,
 }
 
 impl Api {
-    /// A client for `bases` (`http://host:port`).
-    pub fn new(bases: Vec<String>) -> BenchResult<Self> {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(4096)
-            .timeout(Duration::from_secs(60))
-            .build()?;
-        Ok(Self { client, bases: Arc::new(bases) })
+    /// A client for `bases` (`http://IP:PORT`).
+    pub fn new(bases: &[String]) -> BenchResult<Self> {
+        let pools = bases.iter().map(|base| Pool::new(base)).collect::<BenchResult<Vec<_>>>()?;
+        Ok(Self { pools: Arc::new(pools) })
     }
 
-    /// The base URL request `i` uses.
-    pub fn base(&self, i: usize) -> &str {
-        &self.bases[i % self.bases.len()]
+    fn pool(&self, i: usize) -> &Pool {
+        &self.pools[i % self.pools.len()]
     }
 
     /// `GET path` with a bearer token.
     pub async fn get(&self, i: usize, path: &str, token: Option<&str>) -> Answer {
-        let mut request = self.client.get(format!("{}{path}", self.base(i)));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        send(request).await
+        self.pool(i).send(Method::GET, path, token, None).await
     }
 
     /// `POST path` with a JSON body and a bearer token.
     pub async fn post(&self, i: usize, path: &str, token: Option<&str>, body: &Value) -> Answer {
-        let mut request = self.client.post(format!("{}{path}", self.base(i))).json(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        send(request).await
+        self.pool(i).send(Method::POST, path, token, Some(body)).await
     }
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Answer {
-    let started = Instant::now();
-    let (status, body) = match request.send().await {
-        Ok(reply) => {
-            let status = reply.status().as_u16();
-            match reply.bytes().await {
-                Ok(bytes) => (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)),
-                Err(_) => (0, Value::Null),
-            }
-        }
-        Err(_) => (0, Value::Null),
-    };
-    Answer { status, body, latency: started.elapsed() }
 }
 
 /// A latency distribution in microseconds (1 µs to 10 min, 3 significant digits).

@@ -12,9 +12,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hyper::Method;
 use tokio::sync::Semaphore;
 
 use crate::BenchResult;
+use crate::client::Pool;
 use crate::config::OpenLoad;
 use crate::http::Latencies;
 use crate::oha::{self, Load, Measured};
@@ -59,26 +61,22 @@ impl Generator {
     }
 }
 
-/// One request: its status and when it ended.
-async fn one(client: &reqwest::Client, url: &str, token: &str) -> bool {
-    match client.get(url).bearer_auth(token).send().await {
-        Ok(reply) => reply.status().is_success() && reply.bytes().await.is_ok(),
-        Err(_) => false,
-    }
+/// One `GET`: whether it was answered 2xx.
+async fn one(client: &Pool, path: &str, token: &str) -> bool {
+    client.send(Method::GET, path, Some(token), None).await.ok()
+}
+
+/// `http://IP:PORT/path` as the pool's base and the path.
+fn split(url: &str) -> BenchResult<(&str, &str)> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("not an http:// URL: {url}"))?;
+    let slash = rest.find('/').unwrap_or(rest.len());
+    Ok((&url[..7 + slash], &rest[slash..]))
 }
 
 async fn builtin(url: &str, token: &str, load: Load) -> BenchResult<Measured> {
-    let connections = match load {
-        Load::Open(OpenLoad { connections, .. })
-        | Load::Count { connections, .. }
-        | Load::For { connections, .. } => connections,
-    };
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(connections)
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let (url, token) = (Arc::<str>::from(url), Arc::<str>::from(token));
+    let (base, path) = split(url)?;
+    let client = Arc::new(Pool::new(base)?);
+    let (url, token) = (Arc::<str>::from(path), Arc::<str>::from(token));
     let started = Instant::now();
     let results: Vec<(bool, Duration)> = match load {
         Load::Open(open) => open_model(client, url, token, open).await?,
@@ -113,7 +111,7 @@ async fn builtin(url: &str, token: &str, load: Load) -> BenchResult<Measured> {
 
 /// Fixed arrival rate, latency from each request's due instant.
 async fn open_model(
-    client: reqwest::Client,
+    client: Arc<Pool>,
     url: Arc<str>,
     token: Arc<str>,
     load: OpenLoad,
@@ -135,7 +133,7 @@ async fn open_model(
                 break;
             }
             let (client, url, token, slots) =
-                (client.clone(), Arc::clone(&url), Arc::clone(&token), Arc::clone(&slots));
+                (Arc::clone(&client), Arc::clone(&url), Arc::clone(&token), Arc::clone(&slots));
             tasks.push(tokio::spawn(async move {
                 let answered = async {
                     let _slot = slots.acquire().await.ok()?;
@@ -158,7 +156,7 @@ async fn open_model(
 
 /// `connections` clients back to back, for `requests` requests or for `duration`.
 async fn closed(
-    client: reqwest::Client,
+    client: Arc<Pool>,
     url: Arc<str>,
     token: Arc<str>,
     connections: usize,
@@ -170,7 +168,7 @@ async fn closed(
     let mut workers = Vec::new();
     for _ in 0..connections {
         let (client, url, token, next) =
-            (client.clone(), Arc::clone(&url), Arc::clone(&token), Arc::clone(&next));
+            (Arc::clone(&client), Arc::clone(&url), Arc::clone(&token), Arc::clone(&next));
         workers.push(tokio::spawn(async move {
             let mut done = Vec::new();
             loop {

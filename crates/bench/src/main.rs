@@ -9,6 +9,7 @@
 //! check fails; a missed performance target is reported, not fatal.
 
 mod chart;
+mod client;
 mod config;
 mod cpu;
 mod db;
@@ -81,7 +82,7 @@ async fn run() -> BenchResult<bool> {
     for _ in 0..config.instances {
         servers.push(Server::start(&config, database.url(), CACHE_SECONDS).await?);
     }
-    let api = Api::new(servers.iter().map(|s| s.base_url.clone()).collect())?;
+    let api = Api::new(&servers.iter().map(|s| s.base_url.clone()).collect::<Vec<_>>())?;
     let mut results = Results::default();
 
     say(format!("2 · token spike: {} fans", config.total_users()));
@@ -151,7 +152,11 @@ async fn run() -> BenchResult<bool> {
             say(format!("server log (pid {}) shows errors:\n{log}", server.pid()));
         }
     }
+    results.scans(&db::sequential_scans(&db, 1_000_000, 1_000).await?);
     drop(servers);
+    // Scenarios ran in the order their data needs (tokens first); report them in issue order.
+    results.rows.sort_by_key(|row| row.scenario.chars().next());
+    results.notes.sort_by_key(|(heading, _)| heading.chars().next());
     write(&config, &generator, &db, &results).await?;
     drop(db);
     drop(database);
@@ -210,12 +215,34 @@ async fn write(
     }
     std::fs::write(&config.out, report::markdown(&results.rows, &context))?;
     chart::draw(&results.rows, &chart)?;
+    if let Some(readme) = &config.readme {
+        let when = time::OffsetDateTime::now_utc().date();
+        let updated = std::fs::read_to_string(readme).ok().and_then(|text| {
+            report::with_headline(&text, &results.rows, &format!("{when}, {}", scale_note(config)))
+        });
+        if let Some(updated) = updated {
+            std::fs::write(readme, updated)?;
+            say(format!("updated the headline table in {}", readme.display()));
+        }
+    }
     say(format!("wrote {} and {}", config.out.display(), chart.display()));
     println!(
         "{}",
         report::markdown(&results.rows, &Context { header: vec![], notes: vec![], extra: None, ..context })
     );
     Ok(())
+}
+
+/// "full sizes" or the scale a run used.
+fn scale_note(config: &Config) -> String {
+    if config.race_large.0 >= 10_000 && config.booking_users >= 10_000 {
+        "full sizes, load generator on the same 2 cores".into()
+    } else {
+        format!(
+            "REDUCED sizes (race {}@{}, {} booking fans)",
+            config.race_large.0, config.race_large.1, config.booking_users
+        )
+    }
 }
 
 /// When, where, with what.

@@ -150,13 +150,45 @@ pub struct Context {
     pub chart: String,
 }
 
+/// Where README's headline table starts and ends; `frontrow-bench` rewrites what is between.
+pub const HEADLINE_MARKERS: (&str, &str) = ("<!-- bench:headline:start -->", "<!-- bench:headline:end -->");
+
+/// `text` with the part between [`HEADLINE_MARKERS`] replaced by the headline table of `rows`
+/// (the rows with a target, the sustainable polling rate and the concert list's), or `None`
+/// when `text` has no markers.
+pub fn with_headline(text: &str, rows: &[Row], when: &str) -> Option<String> {
+    let (start, end) = HEADLINE_MARKERS;
+    let from = text.find(start)? + start.len();
+    let to = from + text[from..].find(end)?;
+    let mut table = format!(
+        "\n\nOne run of `make bench`, {when}:\n\n| figure | ours | anchor | ratio | target |\n|---|---:|---:|---:|---|\n"
+    );
+    let headline = |row: &&Row| {
+        row.target.is_some()
+            || row.metric.starts_with("concert list")
+            || row.metric.starts_with("highest fixed rate")
+    };
+    for row in rows.iter().filter(headline) {
+        if row.metric.contains("req/s (closed loop)") || row.metric.contains("p99 at a fixed") {
+            continue;
+        }
+        let anchor = row.anchor.as_ref().map(|a| row.unit.show(a.value)).unwrap_or_else(|| "—".into());
+        let ratio = row.ratio().map(times).unwrap_or_else(|| "—".into());
+        let _ = writeln!(
+            table,
+            "| {} — {} | {} | {anchor} | {ratio} | {} |",
+            row.scenario,
+            row.metric,
+            row.unit.show(row.ours),
+            row.target_cell()
+        );
+    }
+    table.push('\n');
+    Some(format!("{}{table}{}", &text[..from], &text[to..]))
+}
+
 /// The whole `docs/BENCHMARKS.md`.
 pub fn markdown(rows: &[Row], context: &Context) -> String {
-    // Scenarios ran in the order their data needs (tokens first); show them in issue order.
-    let mut rows = rows.to_vec();
-    rows.sort_by_key(|row| row.scenario.chars().next());
-    let mut notes = context.notes.clone();
-    notes.sort_by_key(|(heading, _)| heading.chars().next());
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
@@ -172,7 +204,7 @@ pub fn markdown(rows: &[Row], context: &Context) -> String {
     let _ = writeln!(out, "## Results\n");
     let _ = writeln!(out, "| scenario | figure | ours | anchor | ratio | target |");
     let _ = writeln!(out, "|---|---|---:|---|---:|---|");
-    for row in &rows {
+    for row in rows {
         let anchor = row
             .anchor
             .as_ref()
@@ -193,7 +225,7 @@ pub fn markdown(rows: &[Row], context: &Context) -> String {
     let (met, total) =
         rows.iter().filter_map(Row::met).fold((0, 0), |(met, total), ok| (met + usize::from(ok), total + 1));
     let _ = writeln!(out, "\nTargets met: {met} of {total}.\n");
-    for (heading, lines) in &notes {
+    for (heading, lines) in &context.notes {
         let _ = writeln!(out, "### {heading}\n");
         for line in lines {
             let _ = writeln!(out, "{line}");
@@ -206,4 +238,56 @@ pub fn markdown(rows: &[Row], context: &Context) -> String {
         let _ = writeln!(out, "{}", extra.trim());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_say_how_many_times_better_we_are() {
+        let time = Row::new("1", "race", 500.0, Unit::Ms, Better::Lower).anchor(2_000.0, "seed");
+        assert_eq!(time.ratio(), Some(4.0));
+        let rate = Row::new("2", "issue", 1_000.0, Unit::PerSec, Better::Higher).anchor(4_000.0, "peers");
+        assert_eq!(rate.ratio(), Some(0.25));
+        assert_eq!(Row::new("3", "x", 1.0, Unit::Ms, Better::Lower).ratio(), None);
+    }
+
+    #[test]
+    fn targets_are_met_on_the_right_side() {
+        assert_eq!(Row::new("1", "t", 900.0, Unit::Ms, Better::Lower).target(1_000.0).met(), Some(true));
+        assert_eq!(Row::new("1", "t", 1_100.0, Unit::Ms, Better::Lower).target(1_000.0).met(), Some(false));
+        assert_eq!(
+            Row::new("1", "r", 4_999.0, Unit::PerSec, Better::Higher).target(5_000.0).met(),
+            Some(false)
+        );
+        assert_eq!(Row::new("1", "r", 1.0, Unit::PerSec, Better::Higher).met(), None);
+    }
+
+    #[test]
+    fn numbers_are_grouped_and_units_shown() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(Unit::Ms.show(2_520.4), "2,520 ms");
+        assert_eq!(Unit::Ms.show(12.34), "12.3 ms");
+        assert_eq!(Unit::Ms.show(0.84), "0.84 ms");
+        assert_eq!(Unit::PerSec.show(5_000.4), "5,000 /s");
+        assert_eq!(times(3.21), "3.2×");
+        assert_eq!(times(12.6), "13×");
+    }
+
+    #[test]
+    fn the_headline_is_rewritten_between_the_markers_only() {
+        let (start, end) = HEADLINE_MARKERS;
+        let readme = format!("intro\n{start}\nold table\n{end}\noutro\n");
+        let rows = [Row::new("1 · race", "wall", 800.0, Unit::Ms, Better::Lower)
+            .anchor(2_666.0, "seed")
+            .target(1_000.0)];
+        let updated = with_headline(&readme, &rows, "today").expect("markers found");
+        assert!(updated.starts_with(&format!("intro\n{start}")));
+        assert!(updated.ends_with(&format!("{end}\noutro\n")));
+        assert!(!updated.contains("old table"));
+        assert!(updated.contains("| 1 · race — wall | 800 ms | 2,666 ms | 3.3× | ≤ 1,000 ms ✅ met |"));
+        assert_eq!(with_headline("no markers", &rows, "today"), None);
+    }
 }

@@ -8,7 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hyper::Method;
+
 use crate::BenchResult;
+use crate::client::Pool;
 use crate::config::Config;
 
 /// How long a server may take to answer `GET /health`.
@@ -91,18 +94,19 @@ impl Server {
     }
 
     async fn wait_healthy(&mut self) -> Result<(), String> {
-        let client = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
+        let client = Pool::new(&self.base_url).map_err(|e| e.to_string())?;
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let mut last = "no answer yet".to_owned();
         while Instant::now() < deadline {
             if let Ok(Some(exit)) = self.child.try_wait() {
                 return Err(format!("exited with {exit}; log:\n{}", self.log_tail()));
             }
-            match client.get(format!("{}/health", self.base_url)).timeout(Duration::from_secs(2)).send().await
-            {
-                Ok(reply) if reply.status().is_success() => return Ok(()),
-                Ok(reply) => last = format!("GET /health answered {}", reply.status()),
-                Err(error) => last = format!("GET /health failed: {error}"),
+            let probe = client.send(Method::GET, "/health", None, None);
+            match tokio::time::timeout(Duration::from_secs(2), probe).await {
+                Ok(answer) if answer.ok() => return Ok(()),
+                Ok(answer) if answer.status == 0 => last = "GET /health: no answer".into(),
+                Ok(answer) => last = format!("GET /health answered {}", answer.status),
+                Err(_) => last = "GET /health: no answer within 2 s".into(),
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -50,6 +50,8 @@ pub struct Race {
     pub attempts: usize,
     /// Concurrent clients.
     pub concurrency: usize,
+    /// PostgreSQL connections they shared (SQL only).
+    pub connections: usize,
     /// First attempt sent to last answer, ms.
     pub wall_ms: f64,
     /// Attempts that got the seat.
@@ -103,6 +105,7 @@ pub async fn over_http(
     Ok(Race {
         attempts,
         concurrency,
+        connections: 0,
         wall_ms: driven.wall.as_secs_f64() * 1e3,
         winners: counts.ok,
         losers,
@@ -182,10 +185,12 @@ pub async fn over_sql(
     }
     let wall = started.elapsed();
     let cpu = meter.snapshot().since(&before);
+    let connections = clients.len();
     drop(clients);
     Ok(Race {
         attempts,
         concurrency,
+        connections,
         wall_ms: wall.as_secs_f64() * 1e3,
         winners,
         losers: attempts - winners,

@@ -7,8 +7,9 @@ use crate::http::{Latencies, StatusCounts};
 use crate::report::{Better, Row, Unit, grouped, times};
 use crate::scenarios::booking::Booking;
 use crate::scenarios::race::Race;
-use crate::scenarios::reads::{CatalogueRun, P99_LIMIT_MS, Polling};
 use crate::scenarios::spike::Spike;
+
+mod reads;
 
 const SEED_RACE_1K: (f64, &str) =
     (1_442.0, "seed 000, Java/MySQL, its best: pessimistic lock; optimistic 1,495 ms");
@@ -43,7 +44,7 @@ pub struct Results {
     pub failures: Vec<String>,
 }
 
-fn counts(c: &StatusCounts) -> String {
+pub(super) fn counts(c: &StatusCounts) -> String {
     format!(
         "2xx {}, 4xx {}, 5xx {}, no answer {}",
         grouped(c.ok as u64),
@@ -53,7 +54,7 @@ fn counts(c: &StatusCounts) -> String {
     )
 }
 
-fn spread(l: &Latencies) -> String {
+pub(super) fn spread(l: &Latencies) -> String {
     format!(
         "mean {}, p50 {}, p99 {}, max {} ({} samples)",
         Unit::Ms.show(l.mean_ms()),
@@ -65,8 +66,28 @@ fn spread(l: &Latencies) -> String {
 }
 
 impl Results {
-    fn note(&mut self, heading: &str, lines: Vec<String>) {
+    pub(super) fn note(&mut self, heading: &str, lines: Vec<String>) {
         self.notes.push((heading.to_owned(), lines));
+    }
+
+    /// The tables read sequentially on a large scale (see `db::sequential_scans`).
+    pub fn scans(&mut self, scans: &[(String, i64, i64)]) {
+        let lines = if scans.is_empty() {
+            vec![
+                "None worth naming: no table had over a million rows read sequentially, 1,000 a scan.".into(),
+            ]
+        } else {
+            let count = |n: i64| grouped(u64::try_from(n).unwrap_or(0));
+            let line = |(table, scans, rows): &(String, i64, i64)| {
+                format!(
+                    "- ⚠ `{table}`: {} sequential scans read {} rows (a query that cannot use its index?)",
+                    count(*scans),
+                    count(*rows)
+                )
+            };
+            scans.iter().map(line).collect()
+        };
+        self.note("Sequential scans during the run (PostgreSQL statistics)", lines);
     }
 
     /// A scenario that could not run (e.g. `oha` missing): noted, and the run fails.
@@ -176,8 +197,11 @@ impl Results {
             spread(&http.seat_list)
         );
         let sql_line = format!(
-            "- Raw SQL (the adapter's compare-and-set hold statement, no HTTP): {} winner(s) (reservations \
-             on the seat: {}) in {}; statement latency {}. HTTP ÷ SQL = {}.",
+            "- Raw SQL (the adapter's compare-and-set hold statement, no HTTP; {} clients pipelining over {} \
+             connections): {} winner(s) (reservations on the seat: {}) in {}; statement latency {}. \
+             HTTP ÷ SQL = {}.",
+            sql.concurrency,
+            sql.connections,
             sql.winners,
             seat_rows[1],
             Unit::Ms.show(sql.wall_ms),
@@ -190,76 +214,6 @@ impl Results {
             sql.cpu.per_operation(sql.attempts as u64)
         );
         self.note(&format!("{S1} and {S5}: {what}"), vec![http_line, list_line, sql_line, cpu_line]);
-    }
-
-    /// Scenario 3.
-    pub fn polling(&mut self, polling: &Polling) {
-        let rate = grouped(polling.rate);
-        let served = Row::new(
-            S3,
-            format!("polls served at a fixed {rate} req/s"),
-            polling.open.ok_per_second,
-            Unit::PerSec,
-            Better::Higher,
-        );
-        self.rows.push(served.anchor(PEER_FANS.0, PEER_FANS.1).target(20_000.0));
-        let p95 = Row::new(
-            S3,
-            format!("poll p95 at {rate} req/s (latency-corrected)"),
-            polling.open.p95_ms,
-            Unit::Ms,
-            Better::Lower,
-        );
-        self.rows.push(p95.anchor(PEER_POLL_P95.0, PEER_POLL_P95.1));
-        let p99 = Row::new(
-            S3,
-            format!("poll p99 at {rate} req/s (latency-corrected)"),
-            polling.open.p99_ms,
-            Unit::Ms,
-            Better::Lower,
-        );
-        self.rows.push(p99.anchor(PEER_POLL_P95.0, PEER_POLL_P95.1).target(P99_LIMIT_MS));
-        let found = polling.sustainable.map_or(0.0, |(rate, _)| rate as f64);
-        let search =
-            format!("highest fixed rate held at p99 ≤ {P99_LIMIT_MS} ms (search down from capacity)");
-        self.rows
-            .push(Row::new(S3, search, found, Unit::PerSec, Better::Higher).anchor(PEER_FANS.0, PEER_FANS.1));
-        let capacity = Row::new(
-            S3,
-            "capacity, closed loop",
-            polling.capacity.ok_per_second,
-            Unit::PerSec,
-            Better::Higher,
-        );
-        self.rows.push(capacity.anchor(PEER_FANS.0, PEER_FANS.1));
-        if polling.open.not_ok > 0 {
-            self.failures.push(format!("polling: {} non-2xx answers", polling.open.not_ok));
-        }
-        let open = format!(
-            "- Open model at {} req/s, latency-corrected: {} answers 2xx, {} not; p50 {}, p95 {}, p99 {}.",
-            polling.rate,
-            grouped(polling.open.ok),
-            polling.open.not_ok,
-            Unit::Ms.show(polling.open.p50_ms),
-            Unit::Ms.show(polling.open.p95_ms),
-            Unit::Ms.show(polling.open.p99_ms),
-        );
-        let held = match polling.sustainable {
-            Some((rate, run)) => format!(
-                "- Highest rate held with p99 ≤ {P99_LIMIT_MS} ms: {} req/s (p50 {}, p99 {}).",
-                grouped(rate),
-                Unit::Ms.show(run.p50_ms),
-                Unit::Ms.show(run.p99_ms)
-            ),
-            None => format!("- No rate down to a few hundred req/s was held with p99 ≤ {P99_LIMIT_MS} ms."),
-        };
-        let closed = format!(
-            "- Closed loop: {} /s at p99 {}. {}.",
-            grouped(polling.capacity.ok_per_second as u64),
-            Unit::Ms.show(polling.capacity.p99_ms),
-            polling.capacity_cpu.per_operation(polling.capacity.ok)
-        );
-        self.note(S3, vec![open, held, closed]);
     }
 
     /// Scenario 4 and its audit.
@@ -362,59 +316,5 @@ impl Results {
             format!("| money paid = money debited in the ledger | {} |", tick(audit.money_matches)),
         ]);
         self.note(S4, lines);
-    }
-
-    /// Scenario 6.
-    pub fn catalogue(&mut self, runs: &[CatalogueRun], reads: usize, rate: u64) {
-        let mut lines = Vec::new();
-        for run in runs {
-            let cache = if run.cache_seconds > 0 {
-                format!("cache {} s", run.cache_seconds)
-            } else {
-                "no cache".to_owned()
-            };
-            let name = if run.endpoint == "concerts" { "concert list" } else { "dates of a concert" };
-            let mut wall = Row::new(
-                S6,
-                format!("{name}, {cache}: {} reads", grouped(reads as u64)),
-                run.closed.wall_ms,
-                Unit::Ms,
-                Better::Lower,
-            );
-            if run.endpoint == "concerts" {
-                let (value, source) =
-                    if run.cache_seconds > 0 { SEED_LIST_REDIS } else { SEED_LIST_NO_CACHE };
-                wall = wall.anchor(value * reads as f64 / 10_000.0, source);
-            }
-            self.rows.push(wall);
-            self.rows.push(Row::new(
-                S6,
-                format!("{name}, {cache}: req/s (closed loop)"),
-                run.closed.ok_per_second,
-                Unit::PerSec,
-                Better::Higher,
-            ));
-            self.rows.push(Row::new(
-                S6,
-                format!("{name}, {cache}: p99 at a fixed {} req/s", grouped(rate)),
-                run.open.p99_ms,
-                Unit::Ms,
-                Better::Lower,
-            ));
-            if run.closed.not_ok + run.open.not_ok > 0 {
-                self.failures.push(format!("catalogue {name} ({cache}): non-2xx answers"));
-            }
-            lines.push(format!(
-                "- {name}, {cache}: closed loop {} /s (p99 {}); at {} req/s: {} /s served, p50 {}, p99 {}.",
-                grouped(run.closed.ok_per_second as u64),
-                Unit::Ms.show(run.closed.p99_ms),
-                grouped(rate),
-                grouped(run.open.ok_per_second as u64),
-                Unit::Ms.show(run.open.p50_ms),
-                Unit::Ms.show(run.open.p99_ms)
-            ));
-            lines.push(format!("  {} (closed loop).", run.closed_cpu.per_operation(run.closed.ok)));
-        }
-        self.note(S6, lines);
     }
 }
