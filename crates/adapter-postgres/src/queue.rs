@@ -61,7 +61,6 @@ use crate::schema::{queue_tokens, users};
 use crate::statement::{bind, prepared};
 
 const WAITING: &str = token_status_text(TokenStatus::Waiting);
-const EXPIRED: &str = token_status_text(TokenStatus::Expired);
 
 /// Creates the user with a zero balance unless they exist. Binds: $1 user, $2 now.
 const OPEN_ACCOUNT: &str =
@@ -100,11 +99,13 @@ struct Recorded {
     ticket: i64,
 }
 
-/// The user's token stored as waiting or active, if any.
+/// The user's token stored as waiting or active, if any. The status test is a literal, not a
+/// bind: a cached generic plan with a bound status cannot use the partial index
+/// `one_live_token_per_user` and scanned the whole table on every issue.
 async fn live_token(conn: &mut AsyncPgConnection, user: UserId) -> Result<Option<QueueToken>, TxError> {
     let row = queue_tokens::table
         .filter(queue_tokens::user_id.eq(user.get()))
-        .filter(queue_tokens::status.ne(EXPIRED))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status <> 'EXPIRED'"))
         .select(TokenRow::as_select())
         .first(conn)
         .await

@@ -142,7 +142,7 @@ async fn run() -> BenchResult<bool> {
 
     say("6 · catalogue reads, cache on and off");
     match catalogue(&config, &generator, &servers[0].base_url, database.url(), &tokens[1], &meter).await {
-        Ok(runs) => results.catalogue(&runs, config.catalogue_reads, config.catalogue.rate),
+        Ok(runs) => results.catalogue(&runs, config.catalogue_reads),
         Err(error) => results.not_run("6 · catalogue reads", &error),
     }
 
@@ -271,7 +271,7 @@ fn header(config: &Config, generator: &Generator, postgres: &str) -> Vec<String>
         ),
         format!(
             "Sizes: races {}@{} and {}@{}, {} fans in the token spike, {} in the booking flow on {} seats, \
-             polling at {} req/s for {} s, catalogue {} reads then {} req/s for {} s. Scale with `BENCH_SCALE` or the \
+             polling at {} req/s for {} s, catalogue {} reads then up to {} req/s (at most 70 % of the closed-loop rate) for {} s. Scale with `BENCH_SCALE` or the \
              `BENCH_*` variables of `crates/bench/src/config.rs`. Scenarios 3 and 6 are driven by {}.",
             config.race_small.0,
             config.race_small.1,

@@ -17,7 +17,6 @@ use domain::ports::{AdmissionReport, StoreError, StoreResult};
 use time::OffsetDateTime;
 
 use crate::errors::{TxError, db_error};
-use crate::models::token_status_text;
 use crate::pool::{PgPool, TxConn};
 use crate::queue::runtime::unsigned;
 use crate::schema::queue_tokens;
@@ -156,8 +155,9 @@ async fn attempt_in(
         return Ok(attempt);
     }
 
+    // A literal status (not a bind) lets the plan use the partial index `active_by_expiry`.
     let active: i64 = queue_tokens::table
-        .filter(queue_tokens::status.eq(token_status_text(domain::TokenStatus::Active)))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status = 'ACTIVE'"))
         .count()
         .get_result(conn)
         .await?;

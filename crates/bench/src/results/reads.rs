@@ -76,7 +76,7 @@ impl Results {
     }
 
     /// Scenario 6.
-    pub fn catalogue(&mut self, runs: &[CatalogueRun], reads: usize, rate: u64) {
+    pub fn catalogue(&mut self, runs: &[CatalogueRun], reads: usize) {
         let mut lines = Vec::new();
         for run in runs {
             let cache = if run.cache_seconds > 0 {
@@ -107,7 +107,7 @@ impl Results {
             ));
             self.rows.push(Row::new(
                 S6,
-                format!("{name}, {cache}: p99 at a fixed {} req/s", grouped(rate)),
+                format!("{name}, {cache}: p99 at a fixed {} req/s", grouped(run.rate)),
                 run.open.p99_ms,
                 Unit::Ms,
                 Better::Lower,
@@ -119,7 +119,7 @@ impl Results {
                 "- {name}, {cache}: closed loop {} /s (p99 {}); at {} req/s: {} /s served, p50 {}, p99 {}.",
                 grouped(run.closed.ok_per_second as u64),
                 Unit::Ms.show(run.closed.p99_ms),
-                grouped(rate),
+                grouped(run.rate),
                 grouped(run.open.ok_per_second as u64),
                 Unit::Ms.show(run.open.p50_ms),
                 Unit::Ms.show(run.open.p99_ms)
