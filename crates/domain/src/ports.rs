@@ -224,3 +224,30 @@ pub trait HealthCheck: Send + Sync {
     /// A cheap round trip to the store.
     async fn ping(&self) -> StoreResult<()>;
 }
+
+/// A whole store: one value that implements every repository port. The binary plugs such a
+/// value into all of them at once, and the contract suite tests it that way, so the list of
+/// ports lives here once instead of in each place that needs "everything".
+pub trait Store:
+    CatalogueRepository
+    + ReservationRepository
+    + WalletRepository
+    + PaymentRepository
+    + QueueRepository
+    + IdempotencyRepository
+    + HealthCheck
+    + 'static
+{
+}
+
+impl<S> Store for S where
+    S: CatalogueRepository
+        + ReservationRepository
+        + WalletRepository
+        + PaymentRepository
+        + QueueRepository
+        + IdempotencyRepository
+        + HealthCheck
+        + 'static
+{
+}

@@ -12,10 +12,7 @@ use adapter_memory::MemoryStore;
 use adapter_postgres::{PgOptions, PgStore};
 use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue};
 use domain::idempotency::RESPONSE_TTL;
-use domain::ports::{
-    CatalogueRepository, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
-    ReservationRepository, WalletRepository,
-};
+use domain::ports::Store;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
@@ -104,17 +101,7 @@ impl Application {
 }
 
 /// Plugs one store that implements every repository port into all of them.
-fn ports_from<S>(store: Arc<S>) -> Ports
-where
-    S: CatalogueRepository
-        + ReservationRepository
-        + WalletRepository
-        + PaymentRepository
-        + QueueRepository
-        + IdempotencyRepository
-        + HealthCheck
-        + 'static,
-{
+fn ports_from<S: Store>(store: Arc<S>) -> Ports {
     Ports {
         clock: Arc::new(SystemClock),
         mint: Arc::new(RandomMint),

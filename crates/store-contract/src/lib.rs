@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use domain::ports::{
     CatalogueRepository, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
-    ReservationRepository, WalletRepository,
+    ReservationRepository, Store, WalletRepository,
 };
 
 pub mod admission;
@@ -57,17 +57,7 @@ pub struct Stores {
 
 impl Stores {
     /// Every port served by the one `store`.
-    pub fn from_one<S>(store: Arc<S>) -> Self
-    where
-        S: CatalogueRepository
-            + ReservationRepository
-            + WalletRepository
-            + PaymentRepository
-            + QueueRepository
-            + IdempotencyRepository
-            + HealthCheck
-            + 'static,
-    {
+    pub fn from_one<S: Store>(store: Arc<S>) -> Self {
         Self {
             catalogue: store.clone(),
             reservations: store.clone(),
