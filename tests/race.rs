@@ -126,3 +126,50 @@ async fn paying_one_reservation_concurrently_takes_the_money_once() {
     s.wait_until_active(&fresh).await;
     assert_eq!(s.balance_of(&fresh, user).await, seat.price * 9, "the price was taken exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fan_paying_two_holds_at_once_with_one_token_pays_once_and_the_other_is_token_expired() {
+    let s = Arc::new(TestServer::start(&[("QUEUE_MAX_ACTIVE", "0")]).await);
+    let fans = active_users(&s, 10).await;
+    let seats = s.some_free_seats(&fans[0].1, 2 * fans.len()).await;
+    let mut payments = Vec::new();
+    for (i, (user, token)) in fans.iter().enumerate() {
+        let pair = [&seats[2 * i], &seats[2 * i + 1]];
+        s.charge(token, *user, pair[0].price + pair[1].price).await.ok("charge for both seats");
+        for seat in pair {
+            let held = s.hold(token, *user, seat).await;
+            let reservation = held["reservationId"].as_i64().expect("reservationId");
+            payments.push((*user, token.clone(), reservation, seat.clone()));
+        }
+    }
+
+    let replies = all_at_once(payments.len(), |i| {
+        let (s, (_, token, reservation, seat)) = (Arc::clone(&s), payments[i].clone());
+        async move { s.pay(&token, reservation, seat.price).await }
+    })
+    .await;
+    for (i, (user, ..)) in fans.iter().enumerate() {
+        let pair = [&replies[2 * i], &replies[2 * i + 1]];
+        let paid: Vec<usize> = (0..2).filter(|&k| pair[k].is_success()).collect();
+        assert_eq!(paid.len(), 1, "fan {user}: one token pays once: {} / {}", pair[0].text, pair[1].text);
+        let lost = pair[1 - paid[0]];
+        lost.assert_error(
+            401,
+            "TOKEN_EXPIRED",
+            &format!("fan {user}: the payment that lost to its own token"),
+        );
+        let fresh = TestServer::token_of(&s.issue_token(*user).await);
+        s.wait_until_active(&fresh).await;
+        let kept = &payments[2 * i + 1 - paid[0]].3;
+        assert_eq!(
+            s.balance_of(&fresh, *user).await,
+            kept.price,
+            "fan {user}: only the paid seat was charged"
+        );
+        let free = s.free_seats(&fresh, kept.concert_id, kept.schedule_id).await;
+        assert!(free.iter().all(|f| f.seat_id != kept.seat_id), "fan {user}: the unpaid seat stays held");
+        s.pay(&fresh, payments[2 * i + 1 - paid[0]].2, kept.price)
+            .await
+            .ok("the other hold pays with a new token");
+    }
+}

@@ -7,6 +7,10 @@
 //! changes when it is seeded (which clears this instance's cache), so the worst a stale entry
 //! can do is show a concert or a performance up to the TTL late. Concurrent misses of one key
 //! share one store read (moka's `try_get_with`), so a cold cache under a spike costs one query.
+//!
+//! [`TakenSeats`] is the one exception for seats, and it is exact rather than stale: a seat
+//! read as sold or held is remembered only while the clock says it is still taken, which is
+//! what turns the losers of a same-seat race into requests that never reach the database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +19,10 @@ use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, StoreResult};
 use domain::{Concert, ConcertId, NewConcert, Schedule, ScheduleId, Seat, SeatId, StoreError};
 use moka::future::Cache;
+
+mod taken_seats;
+
+pub use taken_seats::TakenSeats;
 
 /// Most concerts (and per-concert schedule lists) kept; unknown ids are cached too, so the
 /// bound keeps a scan of random ids from growing memory.

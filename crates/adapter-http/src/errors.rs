@@ -271,6 +271,7 @@ impl From<PayError> for ApiError {
         let message = error.to_string();
         let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
         match error {
+            PayError::TokenExpired => AuthorizeError::Expired.into(),
             PayError::InvalidAmount => Self::validation(format!("paymentAmount: {message}")),
             PayError::ReservationNotFound => Self::not_found(message),
             PayError::NotPayable => Self::new(StatusCode::CONFLICT, "RESERVATION_NOT_PAYABLE", message),
@@ -318,4 +319,17 @@ pub async fn known_methods_only(
     }
     let response = ApiError::for_status(StatusCode::METHOD_NOT_ALLOWED).error_response();
     Ok(request.into_response(response).map_into_right_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payment_whose_token_was_spent_meanwhile_answers_like_the_gate_401_token_expired() {
+        let from_pay = ApiError::from(PayError::TokenExpired);
+        let from_gate = ApiError::from(AuthorizeError::Expired);
+        assert_eq!((from_pay.status(), from_pay.code()), (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED"));
+        assert_eq!(from_pay, from_gate, "one answer for one state, whoever notices it");
+    }
 }

@@ -29,7 +29,8 @@ impl Payments {
 impl State {
     /// Checks every guard first and writes nothing unless all pass; then takes the money, sells
     /// the seat, confirms the reservation, records the payment and its ledger entry, and expires
-    /// the payer's live token, all under the one lock.
+    /// the presented token, all under the one lock. The token guard (still the payer's, active
+    /// and unexpired at `paid_at`) makes one token pay at most once.
     fn settle(&mut self, plan: &SettlementPlan) -> StoreResult<Option<Payment>> {
         let Some(reservation) = self.reservations.get(plan.reservation_id) else { return Ok(None) };
         let reservation_payable = reservation.user_id == plan.user_id
@@ -43,6 +44,9 @@ impl State {
         let unpaid = !self.payments.by_reservation.contains_key(&plan.reservation_id);
         let Some(balance) = self.wallets.balance(plan.user_id) else { return Ok(None) };
         let Ok(balance_after) = balance.debit(plan.amount) else { return Ok(None) };
+        let Some(ticket) = self.queue.paying_ticket(plan.token, plan.user_id, plan.paid_at) else {
+            return Ok(None);
+        };
         if !(reservation_payable && seat_held_by_it && unpaid) {
             return Ok(None);
         }
@@ -62,7 +66,7 @@ impl State {
         self.reservations.close(plan.reservation_id, ReservationStatus::Paid);
         self.payments.by_reservation.insert(plan.reservation_id, payment.id);
         self.payments.rows.push(payment.clone());
-        self.queue.retire_live_of(plan.user_id);
+        self.queue.retire_spent(ticket);
         Ok(Some(payment))
     }
 }

@@ -96,6 +96,17 @@ impl Queue {
         }
     }
 
+    /// The ticket of token `value` if it may pay for `payer` at `at` (the domain's
+    /// [`QueueToken::pays_for`]): the settlement's token guard.
+    pub(crate) fn paying_ticket(&self, value: TokenValue, payer: UserId, at: OffsetDateTime) -> Option<u64> {
+        self.by_value(value).filter(|token| token.pays_for(payer, at)).map(|token| token.ticket)
+    }
+
+    /// Expires the token with `ticket`, spent by a payment.
+    pub(crate) fn retire_spent(&mut self, ticket: u64) {
+        self.retire(ticket);
+    }
+
     /// The ticket the next token gets, checking that the table and the Fenwick tree agree.
     fn next_ticket(&self) -> StoreResult<u64> {
         let issued = self.ranks.len();

@@ -6,8 +6,9 @@
 //! - the seat hold is ONE conditional statement (compare-and-set on the seat row feeding the
 //!   reservation insert), never `SELECT … FOR UPDATE`: a loser costs about one read;
 //! - a credit is one statement (balance update feeding its ledger entry);
-//! - a settlement is one transaction of guarded statements, taking row locks always in the
-//!   order reservation → seat → user → token, so concurrent settlements cannot deadlock;
+//! - a settlement is one statement (a call of the `settle_payment` function) that locks and
+//!   checks every guard before it writes anything, taking row locks always in the order
+//!   reservation → seat → user → token, so concurrent settlements cannot deadlock;
 //! - issuing a token serialises on the user's row, and the admission tick and the catalogue
 //!   seed each take a transaction-scoped advisory lock;
 //! - a queue position is arithmetic on tickets, served from an in-process snapshot of the
@@ -82,15 +83,20 @@ pub struct QueueTuning {
     pub snapshot_max_age: Duration,
     /// How often buffered polls (`touch`) are written, in one statement.
     pub touch_flush: Duration,
+    /// How long a token read from the database is trusted without reading it again (see the
+    /// `queue::tokens` module docs for what shortens it); zero reads every time.
+    pub token_cache: Duration,
 }
 
 impl Default for QueueTuning {
-    /// Refresh every 200 ms, serve snapshots up to 1 s old, flush polls every 500 ms.
+    /// Refresh every 200 ms, serve snapshots up to 1 s old, flush polls every 500 ms, trust a
+    /// token read for 1 s.
     fn default() -> Self {
         Self {
             snapshot_refresh: Duration::from_millis(200),
             snapshot_max_age: Duration::from_secs(1),
             touch_flush: Duration::from_millis(500),
+            token_cache: Duration::from_secs(1),
         }
     }
 }

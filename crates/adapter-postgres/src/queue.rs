@@ -32,146 +32,99 @@
 //! against an idle timeout of minutes (a fan silent for the whole timeout but one flush
 //! interval could be dropped a flush interval early).
 //!
-//! **Issue** holds the user's row lock, so concurrent issues for one user queue behind each
-//! other and all return the one token, and no ticket is spent on a losing insert.
+//! **Tokens** read by `token()` (the gate, polls) are kept briefly in process ([`tokens`]), so
+//! most requests of an admitted fan and most polls cost no round trip; what may shorten or
+//! bound that trust is described there.
+//!
+//! **Issue** is one statement, the function `issue_queue_token` (see [`ISSUE`]): concurrent
+//! issues for one user queue behind each other (on the new user's uncommitted row, or on an
+//! existing user's row lock) and all return the one token, and no ticket is spent on a losing
+//! insert. A returning fan whose token is live costs one read and no write.
 
 mod admission;
 mod runtime;
 mod snapshot;
+mod tokens;
 mod touches;
 
 use std::time::Instant;
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamptz, Uuid};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Nullable, Timestamptz, Uuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ports::{AdmissionReport, QueueRepository, StoreError, StoreResult};
-use domain::{QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue, UserId};
+use domain::{QueuePolicy, QueueToken, TokenStatus, TokenValue, UserId};
 use time::OffsetDateTime;
 
 use self::runtime::unsigned;
 pub(crate) use self::runtime::{QueueRuntime, Worker, spawn_worker};
 use self::snapshot::Place;
+use self::tokens::Lookup;
 use crate::PgStore;
-use crate::errors::{TxError, db_error};
+use crate::errors::db_error;
 use crate::models::{TokenRow, token_status_text};
-use crate::pool::{TxConn, checkout};
-use crate::schema::{queue_tokens, users};
+use crate::pool::checkout;
+use crate::schema::queue_tokens;
 use crate::statement::{bind, prepared};
 
 const WAITING: &str = token_status_text(TokenStatus::Waiting);
 
-/// Creates the user with a zero balance unless they exist. Binds: $1 user, $2 now.
-const OPEN_ACCOUNT: &str =
-    "INSERT INTO users (id, balance, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING";
+/// Issues a token in one round trip: `issue_queue_token` (migration
+/// `2026-11-24-000002_issue_in_one_round_trip`, whose header explains how it keeps one live token
+/// per user) creates the user with a zero balance if new, returns their token if the clock still
+/// finds it live, and otherwise retires the expired one and queues the candidate. One statement,
+/// so no BEGIN/COMMIT: it commits whole or not at all. Binds: $1 user, $2 candidate, $3 now,
+/// $4 idle cutoff. The function tests statuses as literals, never as binds: a cached generic
+/// plan with a bound status cannot use the partial index `one_live_token_per_user` and scanned
+/// the whole table on every issue.
+const ISSUE: &str = "\
+SELECT token, user_id, ticket, status, issued_at, last_seen_at, expires_at, gone
+  FROM issue_queue_token($1, $2, $3, $4)";
 
-/// Retires a token the clock says has expired, recording its ticket as gone if it is above the
-/// watermark (a waiting token: active ones are all at or below it). Returns the recorded
-/// ticket. Bind: $1 token.
-const RETIRE: &str = "\
-WITH retired AS (
-    UPDATE queue_tokens SET status = 'EXPIRED'
-     WHERE token = $1 AND status <> 'EXPIRED'
- RETURNING ticket
-)
-INSERT INTO queue_drops (ticket)
-SELECT retired.ticket FROM retired, queue_state
- WHERE retired.ticket > queue_state.admitted_through
-ON CONFLICT (ticket) DO NOTHING
-RETURNING ticket";
-
-/// Stores a new waiting token unless its value is taken; the ticket defaults to the next value
-/// of the sequence, drawn only when a row is inserted. The conflict target is the
-/// one-live-token-per-user index (a second line of defence: the user's row lock already keeps
-/// two live tokens from being attempted). Binds: $1 token, $2 user, $3 now.
-const ENQUEUE: &str = "\
-INSERT INTO queue_tokens (token, user_id, status, issued_at, last_seen_at, expires_at)
-SELECT $1, $2, 'WAITING', $3, $3, NULL
- WHERE NOT EXISTS (SELECT 1 FROM queue_tokens WHERE token = $1)
-ON CONFLICT (user_id) WHERE status <> 'EXPIRED' DO NOTHING
-RETURNING token, user_id, ticket, status, issued_at, last_seen_at, expires_at";
-
-/// A ticket [`RETIRE`] recorded.
+/// What [`ISSUE`] returns: the user's token, and the ticket recorded as gone when an expired
+/// token above the watermark was retired to make room for it.
 #[derive(QueryableByName)]
-struct Recorded {
-    #[diesel(sql_type = BigInt)]
-    ticket: i64,
+struct Issued {
+    #[diesel(embed)]
+    token: TokenRow,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    gone: Option<i64>,
 }
 
-/// The user's token stored as waiting or active, if any. The status test is a literal, not a
-/// bind: a cached generic plan with a bound status cannot use the partial index
-/// `one_live_token_per_user` and scanned the whole table on every issue.
-async fn live_token(conn: &mut AsyncPgConnection, user: UserId) -> Result<Option<QueueToken>, TxError> {
-    let row = queue_tokens::table
-        .filter(queue_tokens::user_id.eq(user.get()))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status <> 'EXPIRED'"))
-        .select(TokenRow::as_select())
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(row.map(QueueToken::try_from).transpose()?)
-}
-
-/// Whether the clock still finds `token` waiting or active at `now`.
-fn is_live(token: &QueueToken, now: OffsetDateTime, policy: &QueuePolicy) -> bool {
-    match token.state_at(now, policy) {
-        TokenState::Waiting | TokenState::Active { .. } => true,
-        TokenState::Expired => false,
-    }
-}
-
-/// The transactional part of `issue`: creates the user, locks their row, and queues
-/// `candidate` unless a live token appeared meanwhile. Also returns the ticket recorded as gone
-/// when an abandoned waiting token was retired.
+/// Runs [`ISSUE`]. The clock is the caller's: PostgreSQL's own `now()` decides nothing; the
+/// function applies the rule of `QueueToken::state_at` to `now` and the policy's idle cutoff. Dropped
+/// mid-way (a vanished client), the statement still ends as one transaction on the server and
+/// the connection stays usable.
 async fn issue_in(
     conn: &mut AsyncPgConnection,
     user: UserId,
     candidate: TokenValue,
     now: OffsetDateTime,
     policy: &QueuePolicy,
-) -> Result<(QueueToken, Option<u64>), TxError> {
-    prepared(OPEN_ACCOUNT, (bind::<BigInt, _>(user.get()), bind::<Timestamptz, _>(now)))
-        .execute(conn)
-        .await?;
-    users::table.find(user.get()).select(users::id).for_update().first::<i64>(conn).await?;
-
-    let mut gone = None;
-    if let Some(current) = live_token(conn, user).await? {
-        if is_live(&current, now, policy) {
-            return Ok((current, None));
-        }
-        let recorded: Vec<Recorded> =
-            prepared(RETIRE, bind::<Uuid, _>(current.value.as_uuid())).get_results(conn).await?;
-        gone = recorded.into_iter().next().map(|row| unsigned(row.ticket)).transpose()?;
-    }
-
-    let enqueue =
-        (bind::<Uuid, _>(candidate.as_uuid()), bind::<BigInt, _>(user.get()), bind::<Timestamptz, _>(now));
-    let stored: Option<TokenRow> = prepared(ENQUEUE, enqueue).get_result(conn).await.optional()?;
-    if let Some(row) = stored {
-        return Ok((QueueToken::try_from(row)?, gone));
-    }
-    let taken: bool = diesel::select(diesel::dsl::exists(queue_tokens::table.find(candidate.as_uuid())))
-        .get_result(conn)
-        .await?;
-    if taken {
-        return Err(StoreError::Internal("a freshly minted token value is already in use".into()).into());
-    }
-    let current = live_token(conn, user).await?;
-    let current =
-        current.ok_or_else(|| StoreError::Internal("a concurrent token issue left no live token".into()))?;
-    Ok((current, gone))
+) -> StoreResult<(QueueToken, Option<u64>)> {
+    let binds = (
+        bind::<BigInt, _>(user.get()),
+        bind::<Uuid, _>(candidate.as_uuid()),
+        bind::<Timestamptz, _>(now),
+        bind::<Timestamptz, _>(policy.idle_cutoff(now)),
+    );
+    let issued: Issued = prepared(ISSUE, binds).get_result(conn).await.map_err(issue_error)?;
+    let gone = issued.gone.map(unsigned).transpose()?;
+    Ok((QueueToken::try_from(issued.token)?, gone))
 }
 
-/// Maps the end of a queue transaction to the port's result.
-fn outcome<T>(result: Result<T, TxError>) -> StoreResult<T> {
-    match result {
-        Ok(value) => Ok(value),
-        Err(TxError::Db(error)) => Err(db_error(error)),
-        Err(TxError::Store(error)) => Err(error),
-        Err(TxError::Refused) => Err(StoreError::Internal("a queue transaction was refused".into())),
+/// A candidate that is already stored (a random UUID that repeated: a bug, not a conflict to
+/// resolve) is refused by the function with a unique violation naming the primary key, as the
+/// insert itself would refuse it; other failures as any statement's.
+fn issue_error(error: DieselError) -> StoreError {
+    if let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &error
+        && info.constraint_name() == Some("queue_tokens_pkey")
+    {
+        return StoreError::Internal("a freshly minted token value is already in use".into());
     }
+    db_error(error)
 }
 
 impl PgStore {
@@ -198,29 +151,20 @@ impl QueueRepository for PgStore {
         now: OffsetDateTime,
         policy: &QueuePolicy,
     ) -> StoreResult<QueueToken> {
-        // Fast path, no write: asking again while the token is live returns it.
-        {
-            let mut conn = checkout(&self.pool).await?;
-            let current = outcome(live_token(&mut conn, user).await)?;
-            if let Some(live) = current.filter(|token| is_live(token, now, policy)) {
-                return Ok(self.overlay(live));
-            }
-        }
-        let mut tx = TxConn::checkout(&self.pool).await?;
-        let result = tx
-            .conn()?
-            .transaction::<(QueueToken, Option<u64>), TxError, _>(async |conn| {
-                issue_in(conn, user, candidate, now, policy).await
-            })
-            .await;
-        tx.finish();
-        let (token, gone) = outcome(result)?;
+        let mut conn = checkout(&self.pool).await?;
+        let (token, gone) = issue_in(&mut conn, user, candidate, now, policy).await?;
+        drop(conn);
         self.note_gone(gone);
         tracing::debug!(user = user.get(), ticket = token.ticket, retired = ?gone, "issue");
         Ok(self.overlay(token))
     }
 
     async fn token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>> {
+        let refill = match self.queue.tokens().get(value, |ticket| self.queue.fresh_place(ticket)).await {
+            Lookup::Hit(token) => return Ok(Some(self.overlay(token))),
+            Lookup::Miss(refill) => refill,
+        };
+        let asked = Instant::now();
         let mut conn = checkout(&self.pool).await?;
         let row = queue_tokens::table
             .find(value.as_uuid())
@@ -230,7 +174,11 @@ impl QueueRepository for PgStore {
             .optional()
             .map_err(db_error)?;
         drop(conn);
-        Ok(row.map(QueueToken::try_from).transpose()?.map(|token| self.overlay(token)))
+        let token = row.map(QueueToken::try_from).transpose()?;
+        if let Some(token) = &token {
+            self.queue.tokens().remember(token, asked, refill).await;
+        }
+        Ok(token.map(|token| self.overlay(token)))
     }
 
     async fn position(&self, token: &QueueToken) -> StoreResult<u64> {
@@ -247,6 +195,7 @@ impl QueueRepository for PgStore {
 
     async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
         self.queue.touches().record(value.as_uuid(), now);
+        self.queue.tokens().touched(value, now).await;
         Ok(())
     }
 

@@ -4,6 +4,7 @@ use time::OffsetDateTime;
 
 use crate::ids::{PaymentId, ReservationId, SeatId, UserId};
 use crate::money::{Balance, Won};
+use crate::queue::TokenValue;
 use crate::reservation::{Reservation, ReservationStatus};
 
 /// Why a payment is refused, in the order SPEC checks them.
@@ -26,15 +27,21 @@ pub enum PaymentRejection {
     InsufficientBalance,
 }
 
-/// A payment the domain has approved. The store commits all of it in one transaction, each write
+/// A payment the domain has approved. The store commits all of it in one atomic step, each write
 /// guarded so that a state change since the decision (another payment, the hold lapsing, the
-/// balance being spent) makes the whole settlement fail instead of half of it landing.
+/// balance being spent, the token being spent by another payment) makes the whole settlement
+/// fail instead of half of it landing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettlementPlan {
     /// The reservation to confirm; it must still be `Held` and unexpired at `paid_at`.
     pub reservation_id: ReservationId,
-    /// The payer, whose balance drops by `amount` (never below zero) and whose token expires.
+    /// The payer, whose balance drops by `amount` (never below zero).
     pub user_id: UserId,
+    /// The queue token the payer presented. Paying spends it, so the settlement succeeds only
+    /// while it is still the payer's, stored active and unexpired at `paid_at`
+    /// ([`crate::QueueToken::pays_for`]), and retires it in the same atomic step: one token
+    /// pays at most once, even when two payments by it race.
+    pub token: TokenValue,
     /// The seat to mark sold; it must still be held by this reservation.
     pub seat_id: SeatId,
     /// The price.
@@ -46,10 +53,12 @@ pub struct SettlementPlan {
 impl SettlementPlan {
     /// SPEC: payment succeeds only for the holder, before the hold expires, with an amount equal
     /// to the seat's price and enough balance. `PAYMENT_AMOUNT_MISMATCH` comes before
-    /// `INSUFFICIENT_BALANCE`.
+    /// `INSUFFICIENT_BALANCE`. `token` is the payer's token, which the gate found active just
+    /// before; the plan carries it so the store can restate that and spend it.
     pub fn authorize(
         reservation: &Reservation,
         payer: UserId,
+        token: TokenValue,
         amount: Won,
         balance: Balance,
         now: OffsetDateTime,
@@ -71,6 +80,7 @@ impl SettlementPlan {
         Ok(SettlementPlan {
             reservation_id: reservation.id,
             user_id: payer,
+            token,
             seat_id: reservation.seat_id,
             amount,
             paid_at: now,
@@ -139,48 +149,53 @@ mod tests {
         Balance::new(n).expect("valid balance")
     }
 
+    fn token() -> TokenValue {
+        TokenValue::from_uuid(uuid::Uuid::from_u128(42))
+    }
+
     fn live() -> Reservation {
         held_reservation(5, NOW + Duration::minutes(1))
     }
 
     #[test]
     fn payment_is_authorized_for_the_holder_with_the_price_and_enough_balance() {
-        let plan = SettlementPlan::authorize(&live(), user(5), won(30_000), balance(30_000), NOW);
+        let plan = SettlementPlan::authorize(&live(), user(5), token(), won(30_000), balance(30_000), NOW);
         let plan = plan.expect("payable");
         assert_eq!(plan.amount, won(30_000));
         assert_eq!(plan.seat_id, live().seat_id);
         assert_eq!(plan.paid_at, NOW);
+        assert_eq!(plan.token, token(), "the presented token is spent by the settlement");
     }
 
     #[test]
     fn payment_fails_with_not_found_for_someone_elses_reservation() {
-        let result = SettlementPlan::authorize(&live(), user(6), won(30_000), balance(90_000), NOW);
+        let result = SettlementPlan::authorize(&live(), user(6), token(), won(30_000), balance(90_000), NOW);
         assert_eq!(result, Err(PaymentRejection::NotFound));
     }
 
     #[test]
     fn payment_fails_with_not_payable_when_already_paid() {
         let paid = Reservation { status: ReservationStatus::Paid, ..live() };
-        let result = SettlementPlan::authorize(&paid, user(5), won(30_000), balance(90_000), NOW);
+        let result = SettlementPlan::authorize(&paid, user(5), token(), won(30_000), balance(90_000), NOW);
         assert_eq!(result, Err(PaymentRejection::NotPayable));
     }
 
     #[test]
     fn payment_fails_with_expired_when_the_hold_lapsed() {
         let lapsed = held_reservation(5, NOW);
-        let result = SettlementPlan::authorize(&lapsed, user(5), won(30_000), balance(90_000), NOW);
+        let result = SettlementPlan::authorize(&lapsed, user(5), token(), won(30_000), balance(90_000), NOW);
         assert_eq!(result, Err(PaymentRejection::Expired));
     }
 
     #[test]
     fn payment_fails_with_amount_mismatch_before_checking_the_balance() {
-        let result = SettlementPlan::authorize(&live(), user(5), won(29_999), balance(0), NOW);
+        let result = SettlementPlan::authorize(&live(), user(5), token(), won(29_999), balance(0), NOW);
         assert_eq!(result, Err(PaymentRejection::AmountMismatch));
     }
 
     #[test]
     fn payment_fails_with_insufficient_balance_when_money_is_short() {
-        let result = SettlementPlan::authorize(&live(), user(5), won(30_000), balance(29_999), NOW);
+        let result = SettlementPlan::authorize(&live(), user(5), token(), won(30_000), balance(29_999), NOW);
         assert_eq!(result, Err(PaymentRejection::InsufficientBalance));
     }
 }

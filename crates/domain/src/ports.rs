@@ -124,7 +124,9 @@ pub trait PaymentRepository: Send + Sync {
     /// The unit of work of a payment. In one atomic step, each write guarded: debit the balance
     /// (never below zero), mark the seat sold (it must still be held by this reservation),
     /// confirm the reservation (still `Held` and unexpired at `plan.paid_at`), write the payment
-    /// (one per reservation) and the ledger entry, and expire the payer's live queue token.
+    /// (one per reservation) and the ledger entry, and retire `plan.token`, which must still
+    /// pay for the payer at `plan.paid_at` ([`crate::QueueToken::pays_for`]); so of two racing
+    /// payments by one token, at most one lands.
     /// `None` means a guard failed because state changed since the decision; nothing was written.
     async fn settle(&self, plan: &SettlementPlan) -> StoreResult<Option<Payment>>;
 }

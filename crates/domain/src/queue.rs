@@ -94,6 +94,17 @@ impl QueueToken {
             _ => TokenState::Expired,
         }
     }
+
+    /// Whether this token may still pay for `payer` at `at`: it is theirs, stored active and
+    /// unexpired. SPEC: paying expires the token and an expired token answers `TOKEN_EXPIRED`,
+    /// so a token spent by one payment cannot pay again, not even in a payment that raced it.
+    /// The stores restate this guard when they settle; the pay use case asks it after losing a
+    /// settlement, to tell "your token was spent" from a race worth deciding again.
+    pub fn pays_for(&self, payer: UserId, at: OffsetDateTime) -> bool {
+        self.user_id == payer
+            && self.status == TokenStatus::Active
+            && self.expires_at.is_some_and(|expires_at| at < expires_at)
+    }
 }
 
 /// The queue settings of SPEC, as one value the rules and the stores share.
@@ -250,6 +261,24 @@ mod tests {
     fn expired_token_stays_expired() {
         let expired = token(TokenStatus::Expired, Some(NOW + Duration::hours(1)));
         assert_eq!(expired.state_at(NOW, &QueuePolicy::default()), TokenState::Expired);
+    }
+
+    #[test]
+    fn an_active_token_pays_for_its_user_until_it_expires() {
+        let until = NOW + Duration::minutes(10);
+        let active = token(TokenStatus::Active, Some(until));
+        let owner = UserId::new(1).expect("valid id");
+        assert!(active.pays_for(owner, NOW));
+        assert!(!active.pays_for(owner, until), "not at the expiry instant");
+        assert!(!active.pays_for(UserId::new(2).expect("valid id"), NOW), "not for another user");
+    }
+
+    #[test]
+    fn a_waiting_or_spent_token_pays_for_nobody() {
+        let owner = UserId::new(1).expect("valid id");
+        assert!(!token(TokenStatus::Waiting, None).pays_for(owner, NOW));
+        let spent = token(TokenStatus::Expired, Some(NOW + Duration::hours(1)));
+        assert!(!spent.pays_for(owner, NOW), "a token spent by a payment cannot pay again");
     }
 
     #[test]

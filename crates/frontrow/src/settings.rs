@@ -28,6 +28,9 @@ pub struct Settings {
     /// `CATALOGUE_CACHE_SECONDS`: how long concerts and performances are cached in process;
     /// zero turns the cache off. Seats are never cached.
     pub catalogue_cache: std::time::Duration,
+    /// `TOKEN_CACHE_MS` (PostgreSQL only): how long a queue token read from the database is
+    /// trusted by this instance's gate; zero reads it on every request.
+    pub token_cache: std::time::Duration,
     /// `LOG_FORMAT=json` for JSON lines; anything else is human-readable.
     pub json_logs: bool,
     /// The business settings.
@@ -111,6 +114,7 @@ impl Settings {
             request_timeout: std::time::Duration::from_millis(number("REQUEST_TIMEOUT_MS", 10_000)?.max(1)),
             seed_demo,
             catalogue_cache: std::time::Duration::from_secs(number("CATALOGUE_CACHE_SECONDS", 10)?),
+            token_cache: std::time::Duration::from_millis(number("TOKEN_CACHE_MS", 1_000)?),
             json_logs: read("LOG_FORMAT").is_some_and(|value| value.eq_ignore_ascii_case("json")),
             policies: Policies {
                 hold: HoldPolicy { hold_for: hold_seconds },
@@ -155,6 +159,7 @@ mod tests {
         assert_eq!(settings.database_timeout, std::time::Duration::from_secs(2));
         assert_eq!(settings.request_timeout, std::time::Duration::from_secs(10));
         assert_eq!(settings.catalogue_cache, std::time::Duration::from_secs(10));
+        assert_eq!(settings.token_cache, std::time::Duration::from_secs(1));
         assert_eq!(settings.policies.hold.hold_for, Duration::seconds(300));
         let queue = settings.policies.queue;
         assert_eq!((queue.max_active, queue.admit_per_tick), (100, 0));

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use actix_web::dev::Server;
-use adapter_cache::CachedCatalogue;
+use adapter_cache::{CachedCatalogue, TakenSeats};
 use adapter_http::HttpState;
 use adapter_memory::MemoryStore;
-use adapter_postgres::{PgOptions, PgStore};
+use adapter_postgres::{PgOptions, PgStore, QueueTuning};
 use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue};
 use domain::idempotency::RESPONSE_TTL;
 use domain::ports::Store;
@@ -63,7 +63,9 @@ impl Application {
                     max_connections: settings.database_max_connections,
                     acquire_timeout: settings.database_timeout,
                 };
-                (ports_from(Arc::new(PgStore::connect(url, options).await?)), "postgres")
+                let tuning = QueueTuning { token_cache: settings.token_cache, ..QueueTuning::default() };
+                let store = PgStore::connect_with(url, options, tuning).await?;
+                (with_taken_seats(ports_from(Arc::new(store))), "postgres")
             }
             None => (ports_from(Arc::new(MemoryStore::new())), "memory"),
         };
@@ -120,6 +122,14 @@ fn with_catalogue_cache(mut ports: Ports, ttl: StdDuration) -> Ports {
     if !ttl.is_zero() {
         ports.catalogue = Arc::new(CachedCatalogue::new(ports.catalogue, ttl));
     }
+    ports
+}
+
+/// Remembers taken seats in process (exact, see `adapter_cache::TakenSeats`), so the losers of
+/// a same-seat race cost no database round trip for the seat. The embedded store reads seats
+/// from memory anyway.
+fn with_taken_seats(mut ports: Ports) -> Ports {
+    ports.catalogue = Arc::new(TakenSeats::new(ports.catalogue, ports.clock.clone()));
     ports
 }
 

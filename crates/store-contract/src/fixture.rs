@@ -245,12 +245,20 @@ pub(crate) async fn hold(stores: &Stores, seat: &Seat, holder: i64, at: OffsetDa
     reservation.unwrap_or_else(|| panic!("try_hold of free seat {} at {at} must succeed", seat.id))
 }
 
-/// The plan for the holder to pay `reservation` in full at `paid_at`, whatever the domain would
-/// say about it now (the checks build stale plans on purpose).
-pub(crate) fn plan(reservation: &Reservation, paid_at: OffsetDateTime) -> SettlementPlan {
+/// Admits every waiting token at `at` (no caps), so that the users issued so far may pay.
+/// Admission runs at most once per tick (1 s), so a check admits at most once per second of
+/// its instants.
+pub(crate) async fn admit_everyone(stores: &Stores, at: OffsetDateTime) {
+    stores.queue.admit(at, &uncapped()).await.expect("admit works");
+}
+
+/// The plan for the holder to pay `reservation` in full at `paid_at` with the token `token`,
+/// whatever the domain would say about it now (the checks build stale plans on purpose).
+pub(crate) fn plan(reservation: &Reservation, token: &QueueToken, paid_at: OffsetDateTime) -> SettlementPlan {
     SettlementPlan {
         reservation_id: reservation.id,
         user_id: reservation.user_id,
+        token: token.value,
         seat_id: reservation.seat_id,
         amount: reservation.price,
         paid_at,

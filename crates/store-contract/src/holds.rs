@@ -5,7 +5,8 @@ use domain::{NewHold, ReservationId, ReservationStatus, SeatHold, SeatId};
 
 use crate::Stores;
 use crate::fixture::{
-    R_PRICE, approved, funded, hold, plan, reservation, seat, seat_of, secs, seeded, uid, unknown_id, user,
+    R_PRICE, admit_everyone, approved, funded, hold, plan, reservation, seat, seat_of, secs, seeded, uid,
+    unknown_id, user,
 };
 
 /// `try_hold` of a free seat returns a `Held` reservation for the user, seat, price and times
@@ -87,11 +88,13 @@ pub async fn a_hold_succeeds_once_the_previous_hold_has_lapsed(stores: Stores) {
 /// A sold seat cannot be held by anyone, however much later.
 pub async fn try_hold_of_a_sold_seat_is_refused(stores: Stores) {
     let world = seeded(&stores).await;
-    funded(&stores, 1, 100_000, world.now).await;
+    let payer = funded(&stores, 1, 100_000, world.now).await;
     user(&stores, 2, world.now).await;
+    admit_everyone(&stores, world.now).await;
     let free = seat_of(&stores, &world.early, 20).await;
     let held = hold(&stores, &free, 1, world.now).await;
-    let paid = stores.payments.settle(&plan(&held, world.now + secs(10))).await.expect("settle works");
+    let paid =
+        stores.payments.settle(&plan(&held, &payer, world.now + secs(10))).await.expect("settle works");
     assert!(paid.is_some(), "the setup payment must succeed");
     let sold = seat(&stores, free.id).await;
     assert!(sold.sold, "a paid seat is sold: {sold:?}");
@@ -188,10 +191,12 @@ pub async fn release_expired_expires_lapsed_holds_frees_their_seats_and_counts_t
 /// `release_expired` never touches a paid reservation or its sold seat.
 pub async fn release_expired_leaves_paid_reservations_and_sold_seats_alone(stores: Stores) {
     let world = seeded(&stores).await;
-    funded(&stores, 1, 100_000, world.now).await;
+    let payer = funded(&stores, 1, 100_000, world.now).await;
+    admit_everyone(&stores, world.now).await;
     let paid = hold(&stores, &seat_of(&stores, &world.early, 20).await, 1, world.now).await;
     let unpaid = hold(&stores, &seat_of(&stores, &world.early, 21).await, 1, world.now).await;
-    let payment = stores.payments.settle(&plan(&paid, world.now + secs(60))).await.expect("settle works");
+    let payment =
+        stores.payments.settle(&plan(&paid, &payer, world.now + secs(60))).await.expect("settle works");
     assert!(payment.is_some(), "the setup payment must succeed");
     let sold = seat(&stores, paid.seat_id).await;
     assert_eq!(stores.reservations.release_expired(world.now + secs(3_600)).await, Ok(1), "only the unpaid");

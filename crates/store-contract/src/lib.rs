@@ -116,6 +116,8 @@ macro_rules! contract_suite {
             settle_without_enough_balance_is_refused_and_changes_nothing,
             settle_by_someone_other_than_the_holder_is_refused_and_changes_nothing,
             settle_naming_another_seat_or_an_unknown_reservation_is_refused_and_changes_nothing,
+            settle_refuses_when_the_presented_token_is_no_longer_active,
+            settle_refuses_a_token_that_is_not_the_payers,
         );
         $crate::__contract_module!($factory; queue:
             issue_creates_the_user_and_a_waiting_token_with_increasing_tickets,
@@ -140,6 +142,7 @@ macro_rules! contract_suite {
             a_thousand_concurrent_holds_of_one_seat_have_exactly_one_winner,
             two_hundred_concurrent_credits_lose_no_update,
             fifty_concurrent_settles_of_one_reservation_pay_once,
+            two_concurrent_settles_by_one_token_pay_once_and_the_loser_changes_nothing,
             payment_racing_hold_expiry_never_lets_both_win,
             twenty_concurrent_issues_for_one_user_return_one_token,
             a_hundred_concurrent_issues_get_distinct_tickets_and_positions,

@@ -2,14 +2,14 @@
 //! reservation, ledger, token) or, when any guard fails, nothing at all.
 
 use domain::{
-    LedgerEntry, LedgerReason, QueueToken, Reservation, ReservationId, ReservationStatus, SettlementPlan,
-    TokenStatus, UserId,
+    LedgerEntry, LedgerReason, QueuePolicy, QueueToken, Reservation, ReservationId, ReservationStatus,
+    SettlementPlan, TokenStatus, UserId,
 };
 
 use crate::Stores;
 use crate::fixture::{
-    R_PRICE, World, balance, balance_of, funded, hold, plan, reservation, seat, seat_of, secs, seeded,
-    snapshot, token, uid, uncapped, unknown_id, user,
+    R_PRICE, World, admit_everyone, balance, balance_of, funded, hold, plan, reservation, seat, seat_of,
+    secs, seeded, snapshot, token, uid, uncapped, unknown_id, user,
 };
 
 /// User 1 with `funds` and an active token, holding seat 20 (R zone) of the early show since
@@ -63,7 +63,7 @@ pub async fn settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_
 ) {
     let Scene { world, token: payer_token, held } = scene(&stores, 100_000).await;
     let bystander = user(&stores, 2, world.now).await;
-    let plan = plan(&held, world.now + secs(60));
+    let plan = plan(&held, &payer_token, world.now + secs(60));
     let payment = stores.payments.settle(&plan).await.expect("settle works");
     let payment = payment.expect("settle of a valid plan must succeed");
     assert_eq!((payment.reservation_id, payment.user_id), (held.id, uid(1)), "what was paid, by whom");
@@ -104,12 +104,17 @@ pub async fn settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_
 /// Settling a reservation that is already paid is refused and changes nothing.
 pub async fn settle_of_a_paid_reservation_is_refused_and_changes_nothing(stores: Stores) {
     let Scene { world, token, held } = scene(&stores, 100_000).await;
-    let first = plan(&held, world.now + secs(60));
+    let first = plan(&held, &token, world.now + secs(60));
     let paid = stores.payments.settle(&first).await.expect("settle works");
     assert!(paid.is_some(), "the first payment must succeed");
+    let fresh = user(&stores, 1, world.now + secs(61)).await;
+    admit_everyone(&stores, world.now + secs(61)).await;
     for (why, retry) in [
         ("the same plan again", first.clone()),
-        ("a later plan for the paid reservation", plan(&held, world.now + secs(61))),
+        (
+            "a later plan for the paid reservation, with a new active token",
+            plan(&held, &fresh, world.now + secs(62)),
+        ),
     ] {
         assert_refused_without_change(&stores, &retry, why, &[uid(1)], &[held.id], &[&token]).await;
     }
@@ -123,10 +128,10 @@ pub async fn settle_after_the_hold_lapsed_is_refused_and_changes_nothing(stores:
         ("paid_at equal to the hold's expiry", held.expires_at),
         ("paid_at an hour after the hold's expiry", held.expires_at + secs(3_600)),
     ] {
-        let late = plan(&held, at);
+        let late = plan(&held, &token, at);
         assert_refused_without_change(&stores, &late, why, &[uid(1)], &[held.id], &[&token]).await;
     }
-    let in_time = stores.payments.settle(&plan(&held, held.expires_at - secs(1))).await;
+    let in_time = stores.payments.settle(&plan(&held, &token, held.expires_at - secs(1))).await;
     assert!(matches!(in_time, Ok(Some(_))), "a second before expiry the plan must settle: {in_time:?}");
 }
 
@@ -140,10 +145,10 @@ pub async fn settle_when_another_hold_took_the_seat_is_refused_and_changes_nothi
     let users = [uid(1), uid(2)];
     let reservations = [held.id, rival.id];
     let tokens = [&token, &rival_token];
-    let stale = plan(&held, world.now + secs(60));
+    let stale = plan(&held, &token, world.now + secs(60));
     let why = "a stale plan once the seat is held by another reservation";
     assert_refused_without_change(&stores, &stale, why, &users, &reservations, &tokens).await;
-    let late = plan(&held, held.expires_at + secs(2));
+    let late = plan(&held, &token, held.expires_at + secs(2));
     let why = "a late plan once the seat is held by another reservation";
     assert_refused_without_change(&stores, &late, why, &users, &reservations, &tokens).await;
     let after = seat(&stores, held.seat_id).await;
@@ -155,17 +160,20 @@ pub async fn settle_when_another_hold_took_the_seat_is_refused_and_changes_nothi
 pub async fn settle_without_enough_balance_is_refused_and_changes_nothing(stores: Stores) {
     let Scene { world, token, held } = scene(&stores, 40_000).await;
     let second = hold(&stores, &seat_of(&stores, &world.early, 21).await, 1, world.now).await;
-    let first = stores.payments.settle(&plan(&held, world.now + secs(60))).await.expect("settle works");
+    let first =
+        stores.payments.settle(&plan(&held, &token, world.now + secs(60))).await.expect("settle works");
     assert!(first.is_some(), "the first seat is paid from the 40,000");
+    let fresh = user(&stores, 1, world.now + secs(61)).await;
+    let broke_token = user(&stores, 2, world.now + secs(61)).await;
+    admit_everyone(&stores, world.now + secs(61)).await;
     let why = "10,000 left cannot pay a 30,000 seat";
-    let spent = plan(&second, world.now + secs(61));
-    assert_refused_without_change(&stores, &spent, why, &[uid(1)], &[second.id], &[&token]).await;
+    let spent = plan(&second, &fresh, world.now + secs(62));
+    assert_refused_without_change(&stores, &spent, why, &[uid(1)], &[second.id], &[&fresh]).await;
     assert_eq!(reservation(&stores, second.id).await.status, ReservationStatus::Held, "still payable later");
 
-    let broke_token = user(&stores, 2, world.now).await;
     let broke = hold(&stores, &seat_of(&stores, &world.early, 22).await, 2, world.now).await;
     let why = "a user with a zero balance";
-    let plan = plan(&broke, world.now + secs(60));
+    let plan = plan(&broke, &broke_token, world.now + secs(62));
     assert_refused_without_change(&stores, &plan, why, &[uid(2)], &[broke.id], &[&broke_token]).await;
 }
 
@@ -174,7 +182,12 @@ pub async fn settle_without_enough_balance_is_refused_and_changes_nothing(stores
 pub async fn settle_by_someone_other_than_the_holder_is_refused_and_changes_nothing(stores: Stores) {
     let Scene { world, token, held } = scene(&stores, 100_000).await;
     let other_token = funded(&stores, 2, 100_000, world.now).await;
-    let wrong = SettlementPlan { user_id: uid(2), ..plan(&held, world.now + secs(60)) };
+    admit_everyone(&stores, world.now + secs(1)).await;
+    let wrong = SettlementPlan {
+        user_id: uid(2),
+        token: other_token.value,
+        ..plan(&held, &token, world.now + secs(60))
+    };
     let why = "user 2 paying user 1's reservation";
     let users = [uid(1), uid(2)];
     assert_refused_without_change(&stores, &wrong, why, &users, &[held.id], &[&token, &other_token]).await;
@@ -190,16 +203,61 @@ pub async fn settle_naming_another_seat_or_an_unknown_reservation_is_refused_and
 ) {
     let Scene { world, token, held } = scene(&stores, 100_000).await;
     let neighbour = hold(&stores, &seat_of(&stores, &world.early, 21).await, 1, world.now).await;
-    let crossed = SettlementPlan { seat_id: neighbour.seat_id, ..plan(&held, world.now + secs(60)) };
+    let crossed = SettlementPlan { seat_id: neighbour.seat_id, ..plan(&held, &token, world.now + secs(60)) };
     let why = "a plan naming a seat held by another reservation";
     let reservations = [held.id, neighbour.id];
     assert_refused_without_change(&stores, &crossed, why, &[uid(1)], &reservations, &[&token]).await;
     let free = seat_of(&stores, &world.early, 22).await;
-    let unheld = SettlementPlan { seat_id: free.id, ..plan(&held, world.now + secs(60)) };
+    let unheld = SettlementPlan { seat_id: free.id, ..plan(&held, &token, world.now + secs(60)) };
     let why = "a plan naming a seat nobody holds";
     assert_refused_without_change(&stores, &unheld, why, &[uid(1)], &reservations, &[&token]).await;
     let missing = ReservationId::new(unknown_id([held.id.get(), neighbour.id.get()])).expect("positive");
-    let ghost = SettlementPlan { reservation_id: missing, ..plan(&held, world.now + secs(60)) };
+    let ghost = SettlementPlan { reservation_id: missing, ..plan(&held, &token, world.now + secs(60)) };
     let why = "a plan for a reservation that does not exist";
     assert_refused_without_change(&stores, &ghost, why, &[uid(1)], &reservations, &[&token]).await;
+}
+
+/// A token that can no longer pay (spent by another payment, run out, or still waiting) makes
+/// the settlement refused, and nothing changes: SPEC expires the token on payment, and a later
+/// payment with it is `TOKEN_EXPIRED`, so it must not pay again in the store either.
+pub async fn settle_refuses_when_the_presented_token_is_no_longer_active(stores: Stores) {
+    let Scene { world, token: payer, held } = scene(&stores, 200_000).await;
+    let second = hold(&stores, &seat_of(&stores, &world.early, 21).await, 1, world.now).await;
+    let paid =
+        stores.payments.settle(&plan(&held, &payer, world.now + secs(60))).await.expect("settle works");
+    assert!(paid.is_some(), "the first payment with the token must succeed");
+    let why = "a token already spent by another payment";
+    let spent = plan(&second, &payer, world.now + secs(61));
+    assert_refused_without_change(&stores, &spent, why, &[uid(1)], &[second.id], &[&payer]).await;
+
+    let waiting = funded(&stores, 2, 100_000, world.now).await;
+    let queued = hold(&stores, &seat_of(&stores, &world.early, 22).await, 2, world.now).await;
+    let why = "a token still waiting in the queue";
+    let early = plan(&queued, &waiting, world.now + secs(60));
+    assert_refused_without_change(&stores, &early, why, &[uid(2)], &[queued.id], &[&waiting]).await;
+
+    let brief = funded(&stores, 3, 100_000, world.now).await;
+    let short = QueuePolicy { active_ttl: secs(30), ..uncapped() };
+    stores.queue.admit(world.now + secs(1), &short).await.expect("admit works");
+    let brief = token(&stores, brief.value).await;
+    assert_eq!(brief.expires_at, Some(world.now + secs(31)), "admitted for 30 seconds");
+    let lapsed = hold(&stores, &seat_of(&stores, &world.early, 23).await, 3, world.now).await;
+    let why = "a token whose active time ran out, for a hold still live";
+    let late = plan(&lapsed, &brief, world.now + secs(31));
+    assert_refused_without_change(&stores, &late, why, &[uid(3)], &[lapsed.id], &[&brief]).await;
+    let in_time = stores.payments.settle(&plan(&lapsed, &brief, world.now + secs(30))).await;
+    assert!(matches!(in_time, Ok(Some(_))), "a second before the token runs out it pays: {in_time:?}");
+}
+
+/// Another user's active token does not pay for the holder, and is not spent by trying.
+pub async fn settle_refuses_a_token_that_is_not_the_payers(stores: Stores) {
+    let Scene { world, token: payer, held } = scene(&stores, 100_000).await;
+    let other = funded(&stores, 2, 100_000, world.now).await;
+    admit_everyone(&stores, world.now + secs(1)).await;
+    let other = token(&stores, other.value).await;
+    assert_eq!(other.status, TokenStatus::Active, "the borrowed token is active");
+    let borrowed = plan(&held, &other, world.now + secs(60));
+    let why = "user 1 paying with user 2's active token";
+    let users = [uid(1), uid(2)];
+    assert_refused_without_change(&stores, &borrowed, why, &users, &[held.id], &[&payer, &other]).await;
 }

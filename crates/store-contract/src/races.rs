@@ -14,8 +14,8 @@ use tokio::sync::Barrier;
 
 use crate::Stores;
 use crate::fixture::{
-    approved, balance, balance_of, charge, fresh_value, funded, hold, now, plan, reservation, seat, seat_of,
-    secs, seeded, uid, user,
+    admit_everyone, approved, balance, balance_of, charge, fresh_value, funded, hold, now, plan, reservation,
+    seat, seat_of, secs, seeded, uid, user,
 };
 use crate::queue::positions_become;
 
@@ -121,9 +121,10 @@ pub async fn two_hundred_concurrent_credits_lose_no_update(stores: Stores) {
 /// ledger entry, the seat sold, the reservation paid.
 pub async fn fifty_concurrent_settles_of_one_reservation_pay_once(stores: Stores) {
     let world = seeded(&stores).await;
-    funded(&stores, 1, 1_000_000, world.now).await;
+    let payer = funded(&stores, 1, 1_000_000, world.now).await;
+    admit_everyone(&stores, world.now).await;
     let held = hold(&stores, &seat_of(&stores, &world.early, 5).await, 1, world.now).await;
-    let paying = plan(&held, world.now + secs(30));
+    let paying = plan(&held, &payer, world.now + secs(30));
     let results = all_at_once(50, |_| {
         let stores = stores.clone();
         let paying = paying.clone();
@@ -149,6 +150,59 @@ pub async fn fifty_concurrent_settles_of_one_reservation_pay_once(stores: Stores
     );
 }
 
+/// One fan with one token pays two seats at once, on 20 fans at a time: for each fan exactly one
+/// settlement lands, because paying spends the token. The balance covers both seats, so only
+/// the token decides. The loser leaves everything untouched: its reservation still `Held`, its
+/// seat unsold and still held by it, one debit and one payment entry only, the token expired.
+pub async fn two_concurrent_settles_by_one_token_pay_once_and_the_loser_changes_nothing(stores: Stores) {
+    let world = seeded(&stores).await;
+    let funds = 200_000;
+    let mut fans = Vec::new();
+    for fan in 1..=20i64 {
+        fans.push(funded(&stores, fan, funds, world.now).await);
+    }
+    admit_everyone(&stores, world.now).await;
+    let mut plans = Vec::new();
+    for (fan, token) in (1..=20u8).zip(&fans) {
+        for number in [2 * fan - 1, 2 * fan] {
+            let held =
+                hold(&stores, &seat_of(&stores, &world.early, number).await, i64::from(fan), world.now).await;
+            plans.push((plan(&held, token, world.now + secs(30)), held));
+        }
+    }
+    let results = all_at_once(plans.len(), |n| {
+        let stores = stores.clone();
+        let (paying, _) = plans[usize::try_from(n - 1).expect("small")].clone();
+        async move { stores.payments.settle(&paying).await.expect("settle works under contention") }
+    })
+    .await;
+    for (index, token) in fans.iter().enumerate() {
+        let pair = [&plans[2 * index], &plans[2 * index + 1]];
+        let outcomes = [&results[2 * index], &results[2 * index + 1]];
+        let fan = token.user_id;
+        let won: Vec<usize> = (0..2).filter(|&i| outcomes[i].is_some()).collect();
+        assert_eq!(won.len(), 1, "fan {fan}: exactly one of two payments with one token lands: {outcomes:?}");
+        let (winner, loser) = (pair[won[0]], pair[1 - won[0]]);
+        let price = winner.1.price.get();
+        assert_eq!(balance_of(&stores, fan).await, balance(funds - price), "fan {fan}: debited once");
+        let ledger = stores.wallet.ledger(fan).await.expect("ledger works");
+        let reasons: Vec<_> = ledger.iter().map(|entry| entry.reason).collect();
+        assert_eq!(reasons, [LedgerReason::Charge, LedgerReason::Payment(winner.1.id)], "fan {fan}");
+        assert!(seat(&stores, winner.1.seat_id).await.sold, "fan {fan}: the paid seat is sold");
+        assert_eq!(
+            reservation(&stores, loser.1.id).await,
+            loser.1,
+            "fan {fan}: the loser's hold is untouched"
+        );
+        let unsold = seat(&stores, loser.1.seat_id).await;
+        assert!(!unsold.sold, "fan {fan}: the loser's seat is not sold: {unsold:?}");
+        let kept = SeatHold { reservation_id: loser.1.id, until: loser.1.expires_at };
+        assert_eq!(unsold.hold, Some(kept), "fan {fan}: the loser's seat keeps its hold");
+        let spent = stores.queue.token(token.value).await.expect("token works").map(|t| t.status);
+        assert_eq!(spent, Some(domain::TokenStatus::Expired), "fan {fan}: the token is spent");
+    }
+}
+
 /// A payment decided just before a short hold lapses races a hold by another user just after
 /// it lapses, on 50 seats at once. For each seat exactly one wins: either the payer paid (money
 /// taken once, seat sold, their reservation paid) or the other user holds the seat (the payer's
@@ -158,11 +212,15 @@ pub async fn payment_racing_hold_expiry_never_lets_both_win(stores: Stores) {
     let funds = 100_000;
     let short = HoldPolicy { hold_for: Duration::seconds(2) };
     let mut pairs: Vec<(SettlementPlan, NewHold, Reservation)> = Vec::new();
-    for number in 1..=50u8 {
+    let mut payers = Vec::new();
+    for number in 1..=50i64 {
+        payers.push(funded(&stores, number, funds, world.now).await);
+        user(&stores, number + 100, world.now).await;
+    }
+    admit_everyone(&stores, world.now).await;
+    for (number, token) in (1..=50u8).zip(&payers) {
         let payer = i64::from(number);
         let rival = payer + 100;
-        funded(&stores, payer, funds, world.now).await;
-        user(&stores, rival, world.now).await;
         let free = seat_of(&stores, &world.early, number).await;
         let new_hold = short.hold(&free, free.concert_id, uid(payer), world.now).expect("the seat is free");
         let held = stores.reservations.try_hold(&new_hold).await.expect("try_hold works");
@@ -172,7 +230,7 @@ pub async fn payment_racing_hold_expiry_never_lets_both_win(stores: Stores) {
         let rehold = HoldPolicy::default()
             .hold(&lapsed, lapsed.concert_id, uid(rival), after_expiry)
             .expect("the domain sees the seat free once the short hold lapsed");
-        pairs.push((plan(&held, held.expires_at - Duration::milliseconds(1)), rehold, held));
+        pairs.push((plan(&held, token, held.expires_at - Duration::milliseconds(1)), rehold, held));
     }
     let results = all_at_once(100, |n| {
         let stores = stores.clone();

@@ -53,13 +53,17 @@ impl From<Payment> for PaymentResponse {
 }
 
 /// Pay for a held seat: atomically takes the money, sells the seat, confirms the reservation,
-/// records the payment and expires the caller's queue token. Any failure changes nothing. With an
-/// `Idempotency-Key`, a retry of the same request is answered from the first response, even with
-/// the token this payment expired.
+/// records the payment and expires the caller's queue token, so one token pays once: of two
+/// concurrent payments with it, the loser gets 401 `TOKEN_EXPIRED`. Any failure changes nothing.
+/// With an `Idempotency-Key`, a retry of the same request is answered from the first response,
+/// even with the token this payment expired.
 #[utoipa::path(post, path = "/api/pay", tag = "booking", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
     request_body = PayRequest,
-    responses((status = 200, body = PaymentResponse), (status = 404, body = ErrorBody),
+    responses((status = 200, body = PaymentResponse),
+        (status = 401, description = "TOKEN_EXPIRED also when a concurrent payment spent the token",
+            body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 409, description = "RESERVATION_EXPIRED, RESERVATION_NOT_PAYABLE, IDEMPOTENCY_KEY_IN_PROGRESS",
             body = ErrorBody),
         (status = 422, description = "PAYMENT_AMOUNT_MISMATCH, INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED",
@@ -76,6 +80,7 @@ pub async fn pay(
             let body = parsed?;
             let command = Pay {
                 actor: actor.user_id,
+                token: actor.token,
                 reservation_id: body.reservation_id,
                 amount: body.payment_amount,
             };
@@ -85,6 +90,7 @@ pub async fn pay(
                     ports.reservations.as_ref(),
                     ports.wallet.as_ref(),
                     ports.payments.as_ref(),
+                    ports.queue.as_ref(),
                     ports.clock.as_ref(),
                     command,
                 )

@@ -10,7 +10,8 @@ use domain::{
 
 use crate::MemoryStore;
 use crate::testkit::{
-    NOW, PRICE, approved_hold, funded_user, issue, reservation_id, seat_id, seconds, seeded, user, won,
+    NOW, PRICE, approved_hold, funded_user, issue, reservation_id, seat_id, seconds, seeded, token_value,
+    user, won,
 };
 
 /// Everything a settlement may touch, for one user, seat and reservation.
@@ -57,11 +58,13 @@ async fn hold(store: &MemoryStore, seat: i64, holder: i64) -> Reservation {
     store.try_hold(&hold).await.expect("hold").expect("seat was free")
 }
 
-/// The plan the domain approves a minute into the hold.
+/// The plan the domain approves a minute into the hold, with the holder's token (user `n`'s
+/// token has value `n`, see `testkit::issue`).
 async fn plan_for(store: &MemoryStore, reservation: &Reservation) -> SettlementPlan {
     let balance = store.balance(reservation.user_id).await.expect("balance").expect("user exists");
     let at = NOW + seconds(60);
-    SettlementPlan::authorize(reservation, reservation.user_id, reservation.price, balance, at)
+    let token = token_value(u128::try_from(reservation.user_id.get()).expect("positive user"));
+    SettlementPlan::authorize(reservation, reservation.user_id, token, reservation.price, balance, at)
         .expect("payable")
 }
 
@@ -206,6 +209,7 @@ async fn settle_fails_for_a_payer_who_is_not_a_user_and_changes_nothing() {
     let plan = SettlementPlan {
         reservation_id: stranger.id,
         user_id: user(9),
+        token: token_value(9),
         seat_id: stranger.seat_id,
         amount: stranger.price,
         paid_at: NOW + seconds(60),
@@ -214,17 +218,62 @@ async fn settle_fails_for_a_payer_who_is_not_a_user_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn settle_expires_a_waiting_token_and_leaves_other_users_tokens_alone() {
+async fn settle_expires_only_the_presented_token_and_leaves_other_users_tokens_alone() {
+    let scene = scene(100_000, 20).await;
+    let other = issue(&scene.store, 2).await;
+    let plan = plan_for(&scene.store, &scene.reservation).await;
+    scene.store.settle(&plan).await.expect("settle").expect("all guards pass");
+    let status = |token: Option<QueueToken>| token.map(|t| t.status);
+    assert_eq!(
+        status(scene.store.token(scene.token.value).await.expect("token")),
+        Some(TokenStatus::Expired)
+    );
+    assert_eq!(status(scene.store.token(other.value).await.expect("token")), Some(TokenStatus::Waiting));
+    assert_eq!(scene.store.position(&other).await, Ok(1));
+}
+
+#[tokio::test]
+async fn settle_fails_for_a_token_that_is_still_waiting_and_changes_nothing() {
     let store = seeded().await;
     let waiting = funded_user(&store, 1, 100_000).await;
-    let other = issue(&store, 2).await;
     let reservation = hold(&store, 20, 1).await;
-    let plan = plan_for(&store, &reservation).await;
-    store.settle(&plan).await.expect("settle").expect("all guards pass");
-    let status = |token: Option<QueueToken>| token.map(|t| t.status);
-    assert_eq!(status(store.token(waiting.value).await.expect("token")), Some(TokenStatus::Expired));
-    assert_eq!(status(store.token(other.value).await.expect("token")), Some(TokenStatus::Waiting));
-    assert_eq!(store.position(&other).await, Ok(1));
+    let scene = Scene { store, token: waiting, reservation };
+    let plan = plan_for(&scene.store, &scene.reservation).await;
+    assert_refused_without_change(&scene, &plan).await;
+}
+
+#[tokio::test]
+async fn settle_fails_once_the_token_ran_out_and_changes_nothing() {
+    let store = seeded().await;
+    let token = funded_user(&store, 1, 100_000).await;
+    let short = QueuePolicy { active_ttl: seconds(30), ..QueuePolicy::default() };
+    store.admit(NOW, &short).await.expect("admit");
+    let reservation = hold(&store, 20, 1).await;
+    let scene = Scene { store, token, reservation };
+    let plan = plan_for(&scene.store, &scene.reservation).await;
+    assert!(plan.paid_at < scene.reservation.expires_at, "the hold is still live; only the token ran out");
+    assert_refused_without_change(&scene, &plan).await;
+}
+
+#[tokio::test]
+async fn settle_fails_with_another_users_active_token_and_changes_nothing() {
+    let scene = scene(100_000, 20).await;
+    let stranger = issue(&scene.store, 2).await;
+    scene.store.admit(NOW + seconds(1), &QueuePolicy::default()).await.expect("admit");
+    let borrowed =
+        SettlementPlan { token: stranger.value, ..plan_for(&scene.store, &scene.reservation).await };
+    assert_refused_without_change(&scene, &borrowed).await;
+    let status = scene.store.token(stranger.value).await.expect("token").map(|t| t.status);
+    assert_eq!(status, Some(TokenStatus::Active), "the borrowed token is not spent");
+}
+
+#[tokio::test]
+async fn settle_fails_with_a_token_another_payment_spent_and_changes_nothing() {
+    let scene = scene(100_000, 20).await;
+    let second = hold(&scene.store, 21, 1).await;
+    let spent = plan_for(&scene.store, &scene.reservation).await;
+    scene.store.settle(&plan_for(&scene.store, &second).await).await.expect("settle").expect("first payment");
+    assert_refused_without_change(&scene, &spent).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@ use crate::errors::db_error;
 use crate::models::corrupt;
 use crate::pool::{PgPool, checkout};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
+use crate::queue::tokens::TokenCache;
 use crate::queue::touches::{InFlight, TouchBuffer};
 use crate::statement::{bind, prepared};
 
@@ -64,6 +65,7 @@ pub(crate) fn unsigned(raw: i64) -> Result<u64, StoreError> {
 pub(crate) struct QueueRuntime {
     snapshot: RwLock<Snapshot>,
     touches: Mutex<TouchBuffer>,
+    tokens: TokenCache,
     /// One refresh at a time (the background one or an inline one).
     refreshing: tokio::sync::Mutex<()>,
     /// One flush at a time, so a flush that returns has written everything before it.
@@ -79,6 +81,7 @@ impl QueueRuntime {
         Self {
             snapshot: RwLock::new(Snapshot::default()),
             touches: Mutex::new(TouchBuffer::default()),
+            tokens: TokenCache::new(tuning.token_cache),
             refreshing: tokio::sync::Mutex::new(()),
             flushing: tokio::sync::Mutex::new(()),
             last_failure: Mutex::new(None),
@@ -99,6 +102,11 @@ impl QueueRuntime {
     /// The poll buffer.
     pub(crate) fn touches(&self) -> std::sync::MutexGuard<'_, TouchBuffer> {
         self.touches.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Recently read tokens.
+    pub(crate) fn tokens(&self) -> &TokenCache {
+        &self.tokens
     }
 
     /// Reads what changed since the last refresh and applies it.
@@ -161,7 +169,7 @@ impl QueueRuntime {
     }
 
     /// [`Snapshot::place`], if the snapshot is fresh enough (one read of the snapshot).
-    fn fresh_place(&self, ticket: u64) -> Option<Place> {
+    pub(crate) fn fresh_place(&self, ticket: u64) -> Option<Place> {
         let snapshot = self.snapshot();
         let fresh = snapshot.age(Instant::now()).is_some_and(|age| age <= self.tuning.snapshot_max_age);
         fresh.then(|| snapshot.place(ticket))

@@ -175,18 +175,21 @@ async fn credits_write_the_ledger_lose_no_update_and_respect_the_ceiling() {
 async fn settle_pays_once_atomically_and_a_failed_guard_changes_nothing() {
     let (_db, store) = seeded().await;
     let token = funded_user(&store, 1, PRICE + 5_000).await;
-    funded_user(&store, 2, 0).await;
+    let other = funded_user(&store, 2, 0).await;
+    store.admit(NOW, &policy(0, 0)).await.expect("admit");
     let reservation =
         store.try_hold(&approved_hold(&store, 20, 1, NOW).await).await.expect("hold").expect("free");
     let paid_at = NOW + seconds(60);
+    let funds = balance(PRICE + 5_000);
     let plan =
-        SettlementPlan::authorize(&reservation, user(1), reservation.price, balance(PRICE + 5_000), paid_at)
+        SettlementPlan::authorize(&reservation, user(1), token.value, reservation.price, funds, paid_at)
             .expect("payable");
 
     let wrong_amount = SettlementPlan { amount: domain::Won::new(PRICE - 1).expect("won"), ..plan.clone() };
     let too_late = SettlementPlan { paid_at: reservation.expires_at, ..plan.clone() };
-    let someone_else = SettlementPlan { user_id: user(2), ..plan.clone() };
-    for refused in [wrong_amount, too_late, someone_else] {
+    let someone_else = SettlementPlan { user_id: user(2), token: other.value, ..plan.clone() };
+    let borrowed_token = SettlementPlan { token: other.value, ..plan.clone() };
+    for refused in [wrong_amount, too_late, someone_else, borrowed_token] {
         assert_eq!(store.settle(&refused).await, Ok(None));
     }
     assert_eq!(store.balance(user(1)).await, Ok(Some(balance(PRICE + 5_000))));

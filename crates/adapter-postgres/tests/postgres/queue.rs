@@ -140,23 +140,81 @@ async fn positions_match_a_brute_force_count_after_admissions_and_drops_in_the_m
     );
 }
 
+/// Only an active token pays, and active tokens sit at or below the watermark; a straggler
+/// above it (forged here: activated without an admission) must still leave the queue's
+/// arithmetic exact when a payment retires it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payment_that_retires_a_waiting_token_frees_its_place_at_once() {
+async fn a_payment_that_retires_a_token_above_the_watermark_frees_its_place_at_once() {
     let db = TestDatabase::create().await;
     let store = db.store().await;
     seed(&store).await;
     let payer = funded_user(&store, 1, PRICE).await;
     let behind = issue_at(&store, 2, NOW).await;
     assert_eq!(store.position(&behind).await, Ok(2));
+    let mut conn = sql(&db).await;
+    diesel::sql_query("UPDATE queue_tokens SET status = 'ACTIVE', expires_at = $1 WHERE token = $2")
+        .bind::<Timestamptz, _>(NOW + seconds(600))
+        .bind::<Uuid, _>(payer.value.as_uuid())
+        .execute(&mut conn)
+        .await
+        .expect("forge an active straggler");
     let reservation =
         store.try_hold(&approved_hold(&store, 20, 1, NOW).await).await.expect("hold").expect("free");
     let balance = Balance::new(PRICE).expect("balance");
-    let plan = SettlementPlan::authorize(&reservation, user(1), reservation.price, balance, NOW + seconds(5))
+    let at = NOW + seconds(5);
+    let plan = SettlementPlan::authorize(&reservation, user(1), payer.value, reservation.price, balance, at)
         .expect("payable");
     assert!(store.settle(&plan).await.expect("settle").is_some());
     assert_eq!(store.position(&payer).await, Ok(0), "the payer's place is gone");
     assert_eq!(store.position(&behind).await, Ok(1));
-    assert_positions_exact(&store, &mut sql(&db).await, &[payer, behind]).await;
+    assert_positions_exact(&store, &mut conn, &[payer, behind]).await;
+}
+
+/// `n` concurrent issues for user 1 at `at`, each with its own candidate; all must return the
+/// same token.
+async fn issue_concurrently(store: &PgStore, n: u128, at: OffsetDateTime) -> QueueToken {
+    let tasks: Vec<_> = (0..n)
+        .map(|k| {
+            let store = store.clone();
+            let candidate = token_value(u128::from(at.unix_timestamp().unsigned_abs()) * 1_000 + k);
+            tokio::spawn(async move { store.issue(user(1), candidate, at, &QueuePolicy::default()).await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for task in tasks {
+        tokens.push(task.await.expect("task").expect("issue works under contention"));
+    }
+    let winner = tokens[0].clone();
+    assert!(tokens.iter().all(|token| *token == winner), "one token for one user: {tokens:?}");
+    winner
+}
+
+/// The one-round-trip issue keeps one live token per user under contention without locking a
+/// new user's row (the other issues wait on its uncommitted insert) and draws a ticket only for
+/// the insert that wins: a ticket drawn by a losing insert would count as a place ahead of
+/// everyone behind it until the watermark passed it. Checked for a new user, and for the same
+/// user back after idling out, whose old ticket is then recorded as gone exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_issues_for_one_user_store_one_token_and_draw_one_ticket() {
+    let db = TestDatabase::create().await;
+    let store = db.store().await;
+    let mut conn = sql(&db).await;
+    let drawn = "SELECT last_value AS n FROM queue_tickets";
+
+    let first = issue_concurrently(&store, 50, NOW).await;
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM queue_tokens").await, 1);
+    assert_eq!(count(&mut conn, drawn).await, i64::try_from(first.ticket).expect("small"), "one ticket");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM users WHERE balance = 0").await, 1);
+
+    let renewed = issue_concurrently(&store, 50, NOW + seconds(120)).await;
+    assert_ne!(renewed.value, first.value, "the idle token was replaced");
+    assert_eq!(renewed.ticket, first.ticket + 1, "one more ticket, at the back");
+    assert_eq!(count(&mut conn, drawn).await, i64::try_from(renewed.ticket).expect("small"));
+    let live = "SELECT count(*) AS n FROM queue_tokens WHERE status <> 'EXPIRED'";
+    assert_eq!(count(&mut conn, live).await, 1, "one live token");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM queue_drops").await, 1, "the old place is gone");
+    assert_eq!(store.position(&renewed).await, Ok(1));
+    assert_positions_exact(&store, &mut conn, &[first, renewed]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,6 +384,7 @@ async fn a_snapshot_whose_refresher_is_late_is_refreshed_before_it_serves_a_posi
         snapshot_refresh: HOUR,
         snapshot_max_age: StdDuration::from_millis(200),
         touch_flush: HOUR,
+        ..QueueTuning::default()
     };
     let late = PgStore::connect_with(db.url(), PgOptions::default(), tuning).await.expect("connect");
     let tokens = issue_many(&admitter, 1..=3, NOW).await;

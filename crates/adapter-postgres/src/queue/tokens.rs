@@ -1,0 +1,255 @@
+//! Recently read queue tokens, so the token gate and polls usually cost no round trip.
+//!
+//! Every booking request and every poll starts with the token; under a sale that read is most
+//! of the database's work (a loser of a same-seat race does nothing else). A copy read from
+//! the database is trusted for a short time (`QueueTuning::token_cache`, 1 s by default),
+//! and less when something this instance knows says it changed:
+//! - a **waiting** copy only while the queue snapshot still places its ticket as waiting, so
+//!   an admission or a drop (by any instance, within a snapshot refresh) makes the next read
+//!   go to the database;
+//! - an **active** copy until its TTL runs out (the clock decides its expiry anyway); a
+//!   payment on this instance replaces it with a tombstone at once, so the payer's next request
+//!   here reads the expired row;
+//! - an **expired** token never changes again, so it is kept until evicted.
+//!
+//! What no instance can know without asking: a payment on *another* instance. For up to the
+//! TTL this instance may still let that token through the gate. Nothing is written on the
+//! strength of it: the settlement re-checks the token in its own statement (one token pays
+//! once), so the worst case is a read, a refused hold or charge answered as if the token were
+//! live, or a hold the fan cannot pay. `token_cache: 0` turns the cache off.
+//!
+//! Ordering: a copy read before a payment committed must not outlive the payment's tombstone.
+//! The payment inserts the tombstone after its commit; a read stores its copy only if no entry
+//! is present (so it never overwrites a tombstone); a tombstone is replaced only by a read
+//! that started after it was seen, i.e. after the commit.
+
+use std::time::{Duration, Instant};
+
+use domain::{QueueToken, TokenStatus, TokenValue};
+use moka::future::Cache;
+use moka::ops::compute::Op;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::snapshot::Place;
+
+/// Most tokens kept (a token is ~100 bytes; 200,000 ≈ 20 MB).
+const CAPACITY: u64 = 200_000;
+
+/// What is known of a token.
+#[derive(Debug, Clone)]
+enum Entry {
+    /// A copy read from the database at `at`.
+    Read { token: QueueToken, at: Instant },
+    /// A settlement here may have expired it: read it again.
+    Retired,
+}
+
+/// What [`TokenCache::get`] found.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    /// A copy that may be used as is.
+    Hit(QueueToken),
+    /// Read the database, then [`TokenCache::remember`] what it said.
+    Miss(Refill),
+}
+
+/// How a read after a miss must be stored; see the module's ordering note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refill {
+    /// Only if nothing was stored meanwhile.
+    IfAbsent,
+    /// Over a tombstone (the read started after the payment committed).
+    Replace,
+    /// Not at all: the cache is off.
+    Never,
+}
+
+/// The cache of one store's clones.
+pub(crate) struct TokenCache {
+    ttl: Duration,
+    entries: Cache<Uuid, Entry>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("ttl", &self.ttl)
+            .field("entries", &self.entries.entry_count())
+            .finish()
+    }
+}
+
+impl TokenCache {
+    /// Trusts copies for `ttl`; zero turns the cache off.
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: Cache::builder().max_capacity(CAPACITY).build() }
+    }
+
+    /// A usable copy of `value`, if one is known; `place` says where the queue snapshot puts a
+    /// waiting ticket right now (`None` when the snapshot is too old to say).
+    pub(crate) async fn get(&self, value: TokenValue, place: impl FnOnce(u64) -> Option<Place>) -> Lookup {
+        if self.ttl.is_zero() {
+            return Lookup::Miss(Refill::Never);
+        }
+        let key = value.as_uuid();
+        match self.entries.get(&key).await {
+            None => Lookup::Miss(Refill::IfAbsent),
+            Some(Entry::Retired) => Lookup::Miss(Refill::Replace),
+            Some(Entry::Read { token, at }) => {
+                if self.usable(&token, at, place) {
+                    Lookup::Hit(token)
+                } else {
+                    self.entries.invalidate(&key).await;
+                    Lookup::Miss(Refill::IfAbsent)
+                }
+            }
+        }
+    }
+
+    fn usable(&self, token: &QueueToken, at: Instant, place: impl FnOnce(u64) -> Option<Place>) -> bool {
+        match token.status {
+            TokenStatus::Expired => true,
+            TokenStatus::Active => at.elapsed() < self.ttl,
+            TokenStatus::Waiting => {
+                at.elapsed() < self.ttl && matches!(place(token.ticket), Some(Place::Waiting(_)))
+            }
+        }
+    }
+
+    /// Stores a copy read from the database at `at` (taken before the read was sent).
+    pub(crate) async fn remember(&self, token: &QueueToken, at: Instant, refill: Refill) {
+        let entry = Entry::Read { token: token.clone(), at };
+        self.update(token.value, move |current| match (refill, current) {
+            (Refill::Never, _) | (Refill::IfAbsent, Some(_)) => Op::Nop,
+            (Refill::Replace, _) | (Refill::IfAbsent, None) => Op::Put(entry),
+        })
+        .await;
+    }
+
+    /// Marks a token whose copy a settlement may have made stale: spent by it, or by the
+    /// payment that beat it (call after the statement, so any read after this one is fresh).
+    pub(crate) async fn retired(&self, value: TokenValue) {
+        self.update(value, |_| Op::Put(Entry::Retired)).await;
+    }
+
+    /// Shows a poll in the cached copy of a waiting token, so the copy does not look idle once
+    /// the poll buffer has been written to the database and forgotten.
+    pub(crate) async fn touched(&self, value: TokenValue, seen: OffsetDateTime) {
+        self.update(value, |current| match current {
+            Some(Entry::Read { mut token, at })
+                if token.status == TokenStatus::Waiting && token.last_seen_at < seen =>
+            {
+                token.last_seen_at = seen;
+                Op::Put(Entry::Read { token, at })
+            }
+            _ => Op::Nop,
+        })
+        .await;
+    }
+
+    /// Every write goes through moka's per-key serialised compute, so the ordering rules above
+    /// hold between concurrent writers of one token.
+    async fn update(&self, value: TokenValue, decide: impl FnOnce(Option<Entry>) -> Op<Entry>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let computed = self
+            .entries
+            .entry(value.as_uuid())
+            .and_compute_with(|current| std::future::ready(decide(current.map(|entry| entry.into_value()))))
+            .await;
+        drop(computed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::UserId;
+    use time::macros::datetime;
+
+    fn token(status: TokenStatus, ticket: u64) -> QueueToken {
+        let at = datetime!(2030-01-01 12:00 UTC);
+        QueueToken {
+            value: TokenValue::from_uuid(Uuid::from_u128(7)),
+            user_id: UserId::new(5).expect("valid id"),
+            ticket,
+            status,
+            issued_at: at,
+            last_seen_at: at,
+            expires_at: (status == TokenStatus::Active).then_some(at + time::Duration::minutes(10)),
+        }
+    }
+
+    fn waiting_place(_: u64) -> Option<Place> {
+        Some(Place::Waiting(3))
+    }
+
+    async fn cached(
+        cache: &TokenCache,
+        token: &QueueToken,
+        place: fn(u64) -> Option<Place>,
+    ) -> Option<QueueToken> {
+        match cache.get(token.value, place).await {
+            Lookup::Hit(copy) => Some(copy),
+            Lookup::Miss(_) => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_copy_is_served_within_the_ttl_and_read_again_after_it() {
+        let cache = TokenCache::new(Duration::from_millis(80));
+        let active = token(TokenStatus::Active, 3);
+        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
+        assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert_eq!(cached(&cache, &active, waiting_place).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_copy_is_read_again_once_the_snapshot_no_longer_places_it_as_waiting() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let waiting = token(TokenStatus::Waiting, 3);
+        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        assert_eq!(cached(&cache, &waiting, waiting_place).await, Some(waiting.clone()));
+        assert_eq!(cached(&cache, &waiting, |_| Some(Place::Served)).await, None, "admitted since");
+        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        assert_eq!(cached(&cache, &waiting, |_| Some(Place::Gone)).await, None, "dropped since");
+        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        assert_eq!(cached(&cache, &waiting, |_| None).await, None, "snapshot too old to tell");
+    }
+
+    #[tokio::test]
+    async fn a_payment_tombstone_is_never_overwritten_by_a_copy_read_before_it() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let active = token(TokenStatus::Active, 3);
+        cache.retired(active.value).await;
+        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Replace)));
+        let expired = token(TokenStatus::Expired, 3);
+        cache.remember(&expired, Instant::now(), Refill::Replace).await;
+        assert_eq!(cached(&cache, &expired, waiting_place).await, Some(expired.clone()));
+    }
+
+    #[tokio::test]
+    async fn a_poll_moves_the_last_seen_instant_of_a_waiting_copy_forward_only() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let waiting = token(TokenStatus::Waiting, 3);
+        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        let later = waiting.last_seen_at + time::Duration::seconds(30);
+        cache.touched(waiting.value, later).await;
+        cache.touched(waiting.value, waiting.last_seen_at).await;
+        let copy = cached(&cache, &waiting, waiting_place).await.expect("cached");
+        assert_eq!(copy.last_seen_at, later);
+    }
+
+    #[tokio::test]
+    async fn a_zero_ttl_turns_the_cache_off() {
+        let cache = TokenCache::new(Duration::ZERO);
+        let active = token(TokenStatus::Active, 3);
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Never)));
+        cache.remember(&active, Instant::now(), Refill::Never).await;
+        assert_eq!(cached(&cache, &active, waiting_place).await, None);
+    }
+}
