@@ -8,9 +8,10 @@
 //! can do is show a concert or a performance up to the TTL late. Concurrent misses of one key
 //! share one store read (moka's `try_get_with`), so a cold cache under a spike costs one query.
 //!
-//! [`TakenSeats`] is the one exception for seats, and it is exact rather than stale: a seat
-//! read as sold or held is remembered only while the clock says it is still taken, which is
-//! what turns the losers of a same-seat race into requests that never reach the database.
+//! [`SeatCache`] is the one cache of seats, and never of seat lists: it remembers each seat's
+//! fixed facts so a hold needs no seat read, answers taken seats exactly from memory (what
+//! turns the losers of a same-seat race into requests that never reach the database), and
+//! lets the store's compare-and-set settle every seat it believes free.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,9 +21,9 @@ use domain::ports::{CatalogueRepository, StoreResult};
 use domain::{Concert, ConcertId, NewConcert, Schedule, ScheduleId, Seat, SeatId, StoreError};
 use moka::future::Cache;
 
-mod taken_seats;
+mod seat_cache;
 
-pub use taken_seats::TakenSeats;
+pub use seat_cache::SeatCache;
 
 /// Most concerts (and per-concert schedule lists) kept; unknown ids are cached too, so the
 /// bound keeps a scan of random ids from growing memory.

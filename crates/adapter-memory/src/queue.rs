@@ -250,6 +250,11 @@ impl QueueRepository for MemoryStore {
         self.with_state(|state| Ok(state.queue.by_value(value).cloned()))
     }
 
+    /// The embedded store keeps no copies: every read is fresh.
+    async fn fresh_token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>> {
+        self.token(value).await
+    }
+
     async fn position(&self, token: &QueueToken) -> StoreResult<u64> {
         self.with_state(|state| Ok(state.queue.position(token.value)))
     }

@@ -86,17 +86,21 @@ pub struct QueueTuning {
     /// How long a token read from the database is trusted without reading it again (see the
     /// `queue::tokens` module docs for what shortens it); zero reads every time.
     pub token_cache: Duration,
+    /// How long a waiting token read from the database is trusted while the queue snapshot
+    /// still places it as waiting (ignored when `token_cache` is zero).
+    pub waiting_token_cache: Duration,
 }
 
 impl Default for QueueTuning {
-    /// Refresh every 200 ms, serve snapshots up to 1 s old, flush polls every 500 ms, trust a
-    /// token read for 1 s.
+    /// Refresh every 200 ms, serve snapshots up to 1 s old, flush polls every 500 ms, trust an
+    /// active token read for 1 s and a waiting one for 10 s.
     fn default() -> Self {
         Self {
             snapshot_refresh: Duration::from_millis(200),
             snapshot_max_age: Duration::from_secs(1),
             touch_flush: Duration::from_millis(500),
             token_cache: Duration::from_secs(1),
+            waiting_token_cache: Duration::from_secs(10),
         }
     }
 }

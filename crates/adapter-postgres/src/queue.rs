@@ -61,7 +61,7 @@ use time::OffsetDateTime;
 use self::runtime::unsigned;
 pub(crate) use self::runtime::{QueueRuntime, Worker, spawn_worker};
 use self::snapshot::Place;
-use self::tokens::Lookup;
+use self::tokens::{Lookup, Refill};
 use crate::PgStore;
 use crate::errors::db_error;
 use crate::models::{TokenRow, token_status_text};
@@ -128,6 +128,25 @@ fn issue_error(error: DieselError) -> StoreError {
 }
 
 impl PgStore {
+    /// Reads a token from the database and stores the copy as `refill` says.
+    async fn read_token(&self, value: TokenValue, refill: Refill) -> StoreResult<Option<QueueToken>> {
+        let asked = Instant::now();
+        let mut conn = checkout(&self.pool).await?;
+        let row = queue_tokens::table
+            .find(value.as_uuid())
+            .select(TokenRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(db_error)?;
+        drop(conn);
+        let token = row.map(QueueToken::try_from).transpose()?;
+        if let Some(token) = &token {
+            self.queue.tokens().remember(token, asked, refill).await;
+        }
+        Ok(token.map(|token| self.overlay(token)))
+    }
+
     /// Whether a token at or below the watermark is still stored as waiting (a straggler).
     async fn still_waiting(&self, value: TokenValue) -> StoreResult<bool> {
         let mut conn = checkout(&self.pool).await?;
@@ -164,21 +183,11 @@ impl QueueRepository for PgStore {
             Lookup::Hit(token) => return Ok(Some(self.overlay(token))),
             Lookup::Miss(refill) => refill,
         };
-        let asked = Instant::now();
-        let mut conn = checkout(&self.pool).await?;
-        let row = queue_tokens::table
-            .find(value.as_uuid())
-            .select(TokenRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(db_error)?;
-        drop(conn);
-        let token = row.map(QueueToken::try_from).transpose()?;
-        if let Some(token) = &token {
-            self.queue.tokens().remember(token, asked, refill).await;
-        }
-        Ok(token.map(|token| self.overlay(token)))
+        self.read_token(value, refill).await
+    }
+
+    async fn fresh_token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>> {
+        self.read_token(value, Refill::Fresh).await
     }
 
     async fn position(&self, token: &QueueToken) -> StoreResult<u64> {

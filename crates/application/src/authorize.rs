@@ -35,7 +35,9 @@ pub enum AuthorizeError {
     Store(#[from] StoreError),
 }
 
-/// Checks the bearer token text a client sent.
+/// Checks the bearer token text a client sent. A token the store's (possibly cached) copy shows
+/// active passes; any other answer is checked against a fresh read before the request is
+/// refused, so a fan admitted a moment ago by another instance is let in, not told to wait.
 pub async fn execute(
     queue: &dyn QueueRepository,
     clock: &dyn Clock,
@@ -43,8 +45,13 @@ pub async fn execute(
     token_text: &str,
 ) -> Result<Authorized, AuthorizeError> {
     let value = TokenValue::parse(token_text).map_err(|_| AuthorizeError::Invalid)?;
-    let token = queue.token(value).await?.ok_or(AuthorizeError::Invalid)?;
-    match token.state_at(clock.now(), policy) {
+    let now = clock.now();
+    let mut token = queue.token(value).await?;
+    if !token.as_ref().is_some_and(|copy| matches!(copy.state_at(now, policy), TokenState::Active { .. })) {
+        token = queue.fresh_token(value).await?;
+    }
+    let token = token.ok_or(AuthorizeError::Invalid)?;
+    match token.state_at(now, policy) {
         TokenState::Active { expires_at } => {
             Ok(Authorized { user_id: token.user_id, token: value, expires_at })
         }
@@ -64,9 +71,13 @@ mod tests {
     use mockall::predicate::eq;
     use time::Duration;
 
+    /// A store whose copy and fresh read both show `token`; a fresh read is allowed once (the
+    /// gate asks for one before refusing).
     fn queue_knowing(token: QueueToken) -> MockQueueRepository {
         let mut queue = MockQueueRepository::new();
+        let fresh = token.clone();
         queue.expect_token().with(eq(token.value)).times(1).return_once(move |_| Ok(Some(token)));
+        queue.expect_fresh_token().with(eq(fresh.value)).times(0..=1).return_once(move |_| Ok(Some(fresh)));
         queue
     }
 
@@ -97,9 +108,33 @@ mod tests {
     }
 
     #[test]
+    fn authorize_lets_in_a_token_admitted_since_the_stores_copy_was_read() {
+        let admitted = token(5, 7, Active);
+        let copy = token(5, 7, Waiting);
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().times(1).return_once(move |_| Ok(Some(copy)));
+        queue.expect_position().times(0);
+        let fresh = admitted.clone();
+        queue.expect_fresh_token().times(1).return_once(move |_| Ok(Some(fresh)));
+        let authorized = authorize(&queue, &admitted).expect("the fresh read decides");
+        assert_eq!(authorized.expires_at, NOW + Duration::minutes(10));
+    }
+
+    #[test]
+    fn authorize_does_not_read_again_when_the_copy_is_active() {
+        let active = token(5, 7, Active);
+        let mut queue = MockQueueRepository::new();
+        let copy = active.clone();
+        queue.expect_token().times(1).return_once(move |_| Ok(Some(copy)));
+        queue.expect_fresh_token().times(0);
+        assert!(authorize(&queue, &active).is_ok());
+    }
+
+    #[test]
     fn authorize_fails_with_invalid_for_an_unknown_token() {
         let mut queue = MockQueueRepository::new();
         queue.expect_token().times(1).return_once(|_| Ok(None));
+        queue.expect_fresh_token().times(1).return_once(|_| Ok(None));
         let result = authorize(&queue, &token(5, 7, Active));
         assert!(matches!(result, Err(AuthorizeError::Invalid)), "{result:?}");
     }

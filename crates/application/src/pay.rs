@@ -106,7 +106,7 @@ async fn ensure_token_still_pays(
     clock: &dyn Clock,
     command: &Pay,
 ) -> Result<(), PayError> {
-    let token = queue.token(command.token).await?;
+    let token = queue.fresh_token(command.token).await?;
     let now = clock.now();
     if token.is_some_and(|token| token.pays_for(command.actor, now)) {
         Ok(())

@@ -66,7 +66,10 @@ pub trait CatalogueRepository: Send + Sync {
     async fn seats_of_schedule(&self, schedule: ScheduleId) -> StoreResult<Vec<Seat>>;
     /// The seats of every performance of a concert, by schedule id then number.
     async fn seats_of_concert(&self, concert: ConcertId) -> StoreResult<Vec<Seat>>;
-    /// One seat with its sale state.
+    /// One seat with its sale state, for a hold's decision. A decorator may answer from memory
+    /// (`adapter_cache::SeatCache`): a seat answered as taken is then exactly that, one answered
+    /// as free may have been taken since, so a seat is only ever taken through
+    /// [`ReservationRepository::try_hold`], which decides against the store.
     async fn seat(&self, id: SeatId) -> StoreResult<Option<Seat>>;
     /// Loads `catalogue` only if no concert exists yet; says whether it did. Safe to call from
     /// several instances starting at once: at most one load happens.
@@ -156,8 +159,13 @@ pub trait QueueRepository: Send + Sync {
         now: OffsetDateTime,
         policy: &QueuePolicy,
     ) -> StoreResult<QueueToken>;
-    /// Looks a token up by its value.
+    /// Looks a token up by its value. A store may answer from a copy it read recently (see the
+    /// PostgreSQL adapter's token cache), so a status may trail the truth briefly.
     async fn token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>>;
+    /// Looks a token up as stored right now, never from a copy. The gate asks this before it
+    /// refuses a token, so a refusal is never based on a copy another instance has outdated
+    /// (a fan just admitted elsewhere must not be told to wait).
+    async fn fresh_token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>>;
     /// Waiting tokens ahead of `token` plus one, without scanning the queue; 0 for a token not
     /// waiting. A store may serve it from a snapshot refreshed every few hundred milliseconds, so
     /// it may trail admissions, drops and new issues by up to about a second.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use actix_web::dev::Server;
-use adapter_cache::{CachedCatalogue, TakenSeats};
+use adapter_cache::{CachedCatalogue, SeatCache};
 use adapter_http::HttpState;
 use adapter_memory::MemoryStore;
 use adapter_postgres::{PgOptions, PgStore, QueueTuning};
@@ -63,9 +63,9 @@ impl Application {
                     max_connections: settings.database_max_connections,
                     acquire_timeout: settings.database_timeout,
                 };
-                let tuning = QueueTuning { token_cache: settings.token_cache, ..QueueTuning::default() };
+                let tuning = queue_tuning(settings);
                 let store = PgStore::connect_with(url, options, tuning).await?;
-                (with_taken_seats(ports_from(Arc::new(store))), "postgres")
+                (with_seat_cache(ports_from(Arc::new(store))), "postgres")
             }
             None => (ports_from(Arc::new(MemoryStore::new())), "memory"),
         };
@@ -125,11 +125,25 @@ fn with_catalogue_cache(mut ports: Ports, ttl: StdDuration) -> Ports {
     ports
 }
 
-/// Remembers taken seats in process (exact, see `adapter_cache::TakenSeats`), so the losers of
-/// a same-seat race cost no database round trip for the seat. The embedded store reads seats
-/// from memory anyway.
-fn with_taken_seats(mut ports: Ports) -> Ports {
-    ports.catalogue = Arc::new(TakenSeats::new(ports.catalogue, ports.clock.clone()));
+/// The token cache's bounds: `TOKEN_CACHE_MS` for active tokens; waiting ones at most a quarter
+/// of the idle timeout (and 10 s), so a fan polling only other instances never looks idle here.
+fn queue_tuning(settings: &Settings) -> QueueTuning {
+    let defaults = QueueTuning::default();
+    let quarter_idle = StdDuration::try_from(settings.policies.queue.idle_timeout / 4).unwrap_or_default();
+    QueueTuning {
+        token_cache: settings.token_cache,
+        waiting_token_cache: defaults.waiting_token_cache.min(quarter_idle),
+        ..defaults
+    }
+}
+
+/// Remembers seats in process (see `adapter_cache::SeatCache`): a hold costs the
+/// compare-and-set alone, and the losers of a same-seat race no query at all. The embedded store
+/// reads seats from memory anyway.
+fn with_seat_cache(mut ports: Ports) -> Ports {
+    let seats = Arc::new(SeatCache::new(ports.catalogue.clone(), ports.reservations.clone()));
+    ports.catalogue = seats.clone();
+    ports.reservations = seats;
     ports
 }
 

@@ -81,7 +81,7 @@ impl QueueRuntime {
         Self {
             snapshot: RwLock::new(Snapshot::default()),
             touches: Mutex::new(TouchBuffer::default()),
-            tokens: TokenCache::new(tuning.token_cache),
+            tokens: TokenCache::new(tuning.token_cache, tuning.waiting_token_cache),
             refreshing: tokio::sync::Mutex::new(()),
             flushing: tokio::sync::Mutex::new(()),
             last_failure: Mutex::new(None),

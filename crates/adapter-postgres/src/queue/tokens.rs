@@ -2,14 +2,19 @@
 //!
 //! Every booking request and every poll starts with the token; under a sale that read is most
 //! of the database's work (a loser of a same-seat race does nothing else). A copy read from
-//! the database is trusted for a short time (`QueueTuning::token_cache`, 1 s by default),
-//! and less when something this instance knows says it changed:
-//! - a **waiting** copy only while the queue snapshot still places its ticket as waiting, so
-//!   an admission or a drop (by any instance, within a snapshot refresh) makes the next read
-//!   go to the database;
-//! - an **active** copy until its TTL runs out (the clock decides its expiry anyway); a
-//!   payment on this instance replaces it with a tombstone at once, so the payer's next request
-//!   here reads the expired row;
+//! the database is trusted for a short time, and less when something this instance knows says
+//! it changed:
+//! - a **waiting** copy while the queue snapshot still places its ticket as waiting, so an
+//!   admission or a drop (by any instance, within a snapshot refresh) makes the next read go to
+//!   the database, for at most `QueueTuning::waiting_token_cache` (10 s). Every change a
+//!   waiting token can go through shows in the snapshot (payments need an active token); only
+//!   other instances' polls, which move `last_seen_at` forward in the database, are missed,
+//!   and this instance's own polls are applied to the copy ([`TokenCache::touched`]). The
+//!   bound keeps a fan who polls only other instances from looking idle here (the binary sets
+//!   it to at most a quarter of the idle timeout);
+//! - an **active** copy for `QueueTuning::token_cache` (1 s by default); its expiry is the
+//!   clock's anyway, and a payment on this instance replaces it with a tombstone at once, so
+//!   the payer's next request here reads the expired row;
 //! - an **expired** token never changes again, so it is kept until evicted.
 //!
 //! What no instance can know without asking: a payment on *another* instance. For up to the
@@ -61,6 +66,9 @@ pub(crate) enum Refill {
     IfAbsent,
     /// Over a tombstone (the read started after the payment committed).
     Replace,
+    /// Over any copy but a tombstone: a read that bypassed the cache (the gate's check before
+    /// a refusal), which may have started before a payment committed.
+    Fresh,
     /// Not at all: the cache is off.
     Never,
 }
@@ -68,6 +76,7 @@ pub(crate) enum Refill {
 /// The cache of one store's clones.
 pub(crate) struct TokenCache {
     ttl: Duration,
+    waiting_ttl: Duration,
     entries: Cache<Uuid, Entry>,
 }
 
@@ -81,9 +90,10 @@ impl std::fmt::Debug for TokenCache {
 }
 
 impl TokenCache {
-    /// Trusts copies for `ttl`; zero turns the cache off.
-    pub(crate) fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Cache::builder().max_capacity(CAPACITY).build() }
+    /// Trusts active copies for `ttl` (zero turns the cache off) and waiting ones for
+    /// `waiting_ttl` while the snapshot agrees.
+    pub(crate) fn new(ttl: Duration, waiting_ttl: Duration) -> Self {
+        Self { ttl, waiting_ttl, entries: Cache::builder().max_capacity(CAPACITY).build() }
     }
 
     /// A usable copy of `value`, if one is known; `place` says where the queue snapshot puts a
@@ -112,7 +122,7 @@ impl TokenCache {
             TokenStatus::Expired => true,
             TokenStatus::Active => at.elapsed() < self.ttl,
             TokenStatus::Waiting => {
-                at.elapsed() < self.ttl && matches!(place(token.ticket), Some(Place::Waiting(_)))
+                at.elapsed() < self.waiting_ttl && matches!(place(token.ticket), Some(Place::Waiting(_)))
             }
         }
     }
@@ -121,8 +131,10 @@ impl TokenCache {
     pub(crate) async fn remember(&self, token: &QueueToken, at: Instant, refill: Refill) {
         let entry = Entry::Read { token: token.clone(), at };
         self.update(token.value, move |current| match (refill, current) {
-            (Refill::Never, _) | (Refill::IfAbsent, Some(_)) => Op::Nop,
-            (Refill::Replace, _) | (Refill::IfAbsent, None) => Op::Put(entry),
+            (Refill::Never, _) | (Refill::IfAbsent, Some(_)) | (Refill::Fresh, Some(Entry::Retired)) => {
+                Op::Nop
+            }
+            (Refill::Replace | Refill::Fresh, _) | (Refill::IfAbsent, None) => Op::Put(entry),
         })
         .await;
     }
@@ -199,7 +211,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_copy_is_served_within_the_ttl_and_read_again_after_it() {
-        let cache = TokenCache::new(Duration::from_millis(80));
+        let cache = TokenCache::new(Duration::from_millis(80), Duration::from_millis(80));
         let active = token(TokenStatus::Active, 3);
         cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
@@ -209,7 +221,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_copy_is_read_again_once_the_snapshot_no_longer_places_it_as_waiting() {
-        let cache = TokenCache::new(Duration::from_secs(60));
+        let cache = TokenCache::new(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
         cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
         assert_eq!(cached(&cache, &waiting, waiting_place).await, Some(waiting.clone()));
@@ -222,7 +234,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_payment_tombstone_is_never_overwritten_by_a_copy_read_before_it() {
-        let cache = TokenCache::new(Duration::from_secs(60));
+        let cache = TokenCache::new(Duration::from_secs(60), Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
         cache.retired(active.value).await;
         cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
@@ -234,7 +246,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_poll_moves_the_last_seen_instant_of_a_waiting_copy_forward_only() {
-        let cache = TokenCache::new(Duration::from_secs(60));
+        let cache = TokenCache::new(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
         cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
         let later = waiting.last_seen_at + time::Duration::seconds(30);
@@ -245,8 +257,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_fresh_read_replaces_an_outdated_copy_but_never_a_tombstone() {
+        let cache = TokenCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        let waiting = token(TokenStatus::Waiting, 3);
+        let active = token(TokenStatus::Active, 3);
+        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&active, Instant::now(), Refill::Fresh).await;
+        assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
+        cache.retired(active.value).await;
+        cache.remember(&active, Instant::now(), Refill::Fresh).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Replace)));
+    }
+
+    #[tokio::test]
     async fn a_zero_ttl_turns_the_cache_off() {
-        let cache = TokenCache::new(Duration::ZERO);
+        let cache = TokenCache::new(Duration::ZERO, Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
         assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Never)));
         cache.remember(&active, Instant::now(), Refill::Never).await;

@@ -23,7 +23,11 @@ fn command(amount: i64) -> Pay {
 /// A queue that answers `times` fresh reads of the presented token with `stored`.
 fn queue_rereading(stored: Option<QueueToken>, times: usize) -> MockQueueRepository {
     let mut queue = MockQueueRepository::new();
-    queue.expect_token().with(eq(presented().value)).times(times).returning(move |_| Ok(stored.clone()));
+    queue
+        .expect_fresh_token()
+        .with(eq(presented().value))
+        .times(times)
+        .returning(move |_| Ok(stored.clone()));
     queue
 }
 
@@ -264,7 +268,7 @@ fn pay_fails_with_token_expired_rather_than_internal_when_the_last_attempt_lost_
         vec![presented(), presented(), QueueToken { status: TokenStatus::Expired, ..presented() }]
             .into_iter();
     let mut queue = MockQueueRepository::new();
-    queue.expect_token().times(3).returning(move |_| Ok(reads.next()));
+    queue.expect_fresh_token().times(3).returning(move |_| Ok(reads.next()));
     let result = pay_rereading(&reservations, &wallet, &payments, &queue, command(30_000));
     assert!(matches!(result, Err(PayError::TokenExpired)), "{result:?}");
 }
@@ -274,7 +278,7 @@ fn pay_fails_with_store_when_the_token_cannot_be_read_after_a_lost_settlement() 
     let mut payments = MockPaymentRepository::new();
     payments.expect_settle().times(1).returning(|_| Ok(None));
     let mut queue = MockQueueRepository::new();
-    queue.expect_token().times(1).return_once(|_| Err(store_down()));
+    queue.expect_fresh_token().times(1).return_once(|_| Err(store_down()));
     let result = pay_rereading(
         &reservations_with(reservation(5)),
         &wallet_with(90_000),
