@@ -83,6 +83,9 @@ pub struct QueueTuning {
     pub snapshot_max_age: Duration,
     /// How often buffered polls (`touch`) are written, in one statement.
     pub touch_flush: Duration,
+    /// How far a poll must move a token's stored `last_seen_at` to be worth a write (see the
+    /// `queue::touches` module docs).
+    pub touch_granularity: Duration,
     /// How long a token read from the database is trusted without reading it again (see the
     /// `queue::tokens` module docs for what shortens it); zero reads every time.
     pub token_cache: Duration,
@@ -92,15 +95,17 @@ pub struct QueueTuning {
 }
 
 impl Default for QueueTuning {
-    /// Refresh every 200 ms, serve snapshots up to 1 s old, flush polls every 500 ms, trust an
-    /// active token read for 1 s and a waiting one for 10 s.
+    /// Refresh every 200 ms, serve snapshots up to 1 s old, flush polls every 500 ms when they
+    /// move the stored instant by 5 s, trust an active token read for 1 s and a waiting one for
+    /// up to 30 s.
     fn default() -> Self {
         Self {
             snapshot_refresh: Duration::from_millis(200),
             snapshot_max_age: Duration::from_secs(1),
             touch_flush: Duration::from_millis(500),
+            touch_granularity: Duration::from_secs(5),
             token_cache: Duration::from_secs(1),
-            waiting_token_cache: Duration::from_secs(10),
+            waiting_token_cache: Duration::from_secs(30),
         }
     }
 }

@@ -26,11 +26,13 @@
 //! while the tokens behind it do not count it).
 //!
 //! **Polls** (`touch`) cost no write: they are kept in process ([`touches`]) and written in
-//! one statement every 500 ms by the background task; `token()` shows a buffered poll at
-//! once. An admission attempt writes this instance's buffer before it drops idle tokens;
-//! other instances' polls reach the database within their next flush, which is negligible
-//! against an idle timeout of minutes (a fan silent for the whole timeout but one flush
-//! interval could be dropped a flush interval early).
+//! one statement every 500 ms by the background task, each only once it moves the stored
+//! instant by the touch granularity (5 s by default); `token()` shows a buffered poll at once.
+//! An admission attempt first writes every poll of this instance whose stored instant could
+//! get its token dropped, so it never drops a fan this instance saw polling; other instances'
+//! polls reach the database within a granularity and a flush, which is small against an idle
+//! timeout of minutes (a fan polling only other instances, silent for the whole timeout but
+//! that much, could be dropped that much early).
 //!
 //! **Tokens** read by `token()` (the gate, polls) are kept briefly in process ([`tokens`]), so
 //! most requests of an admitted fan and most polls cost no round trip; what may shorten or
@@ -210,7 +212,8 @@ impl QueueRepository for PgStore {
 
     async fn admit(&self, now: OffsetDateTime, policy: &QueuePolicy) -> StoreResult<AdmissionReport> {
         let started = Instant::now();
-        let flushed = self.queue.flush(&self.pool).await?;
+        let flushed =
+            self.queue.flush(&self.pool, self.queue.before_drops(now - policy.idle_timeout)).await?;
         let attempt = admission::attempt(&self.pool, now, policy).await?;
         self.queue.snapshot_mut().advance(attempt.admitted_through, attempt.gone.iter().copied());
         let report = attempt.report;

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
-use hyper::{Method, Request};
+use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
@@ -70,10 +70,13 @@ impl Pool {
         body: Option<&Value>,
     ) -> Answer {
         let started = Instant::now();
-        let outcome = tokio::time::timeout(TIMEOUT, self.exchange(method, path, token, body)).await;
+        let outcome = match self.request(method, path, token, body) {
+            Ok(request) => tokio::time::timeout(TIMEOUT, self.exchange(request)).await.ok(),
+            Err(_) => None,
+        };
         let (status, bytes) = match outcome {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) | Err(_) => (0, Bytes::new()),
+            Some(Ok(answer)) => answer,
+            Some(Err(_)) | None => (0, Bytes::new()),
         };
         let body = if bytes.is_empty() {
             Value::Null
@@ -83,17 +86,32 @@ impl Pool {
         Answer { status, body, latency: started.elapsed() }
     }
 
-    /// Sends and reads; only the status and body bytes are kept.
-    async fn exchange(
+    /// `GET path` with a prepared `Authorization` value ([`bearer`]); only the status is kept
+    /// (0: no answer). The load generator's request: no per-request formatting, URI parsing
+    /// or JSON decoding, so that its CPU stays small beside the server's.
+    pub async fn get_status(&self, path: &Uri, authorization: &HeaderValue) -> u16 {
+        let request = Request::get(path.clone())
+            .header(HOST, self.host.clone())
+            .header(AUTHORIZATION, authorization.clone())
+            .body(Full::new(Bytes::new()));
+        let Ok(request) = request else { return 0 };
+        match tokio::time::timeout(TIMEOUT, self.exchange(request)).await {
+            Ok(Ok((status, _))) => status,
+            Ok(Err(_)) | Err(_) => 0,
+        }
+    }
+
+    /// The request [`Pool::send`] sends.
+    fn request(
         &self,
         method: Method,
         path: &str,
         token: Option<&str>,
         body: Option<&Value>,
-    ) -> BenchResult<(u16, Bytes)> {
+    ) -> BenchResult<Request<Full<Bytes>>> {
         let mut request = Request::builder().method(method).uri(path).header(HOST, self.host.clone());
         if let Some(token) = token {
-            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+            request = request.header(AUTHORIZATION, bearer(token)?);
         }
         let payload = match body {
             Some(body) => {
@@ -102,7 +120,11 @@ impl Pool {
             }
             None => Bytes::new(),
         };
-        let mut request = request.body(Full::new(payload))?;
+        Ok(request.body(Full::new(payload))?)
+    }
+
+    /// Sends and reads; only the status and body bytes are kept.
+    async fn exchange(&self, mut request: Request<Full<Bytes>>) -> BenchResult<(u16, Bytes)> {
         for _ in 0..3 {
             let mut sender = self.checkout().await?;
             match sender.try_send_request(request).await {
@@ -151,4 +173,9 @@ impl Pool {
         });
         Ok(sender)
     }
+}
+
+/// The `Authorization` value for a bearer `token`.
+pub fn bearer(token: &str) -> BenchResult<HeaderValue> {
+    Ok(HeaderValue::from_str(&format!("Bearer {token}"))?)
 }

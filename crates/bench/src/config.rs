@@ -41,8 +41,13 @@ pub struct Config {
     pub booking_users: usize,
     /// `BENCH_BOOKING_CONCURRENCY`: fans doing so at once.
     pub booking_concurrency: usize,
-    /// `BENCH_POLL_RATE` (req/s), `BENCH_POLL_SECONDS`, `BENCH_POLL_CONNECTIONS`.
+    /// `BENCH_POLL_RATE` (req/s, default 20,000: with the default fans, one poll per fan per
+    /// second), `BENCH_POLL_SECONDS`, `BENCH_POLL_CONNECTIONS`.
     pub poll: OpenLoad,
+    /// `BENCH_POLL_FANS` (default 20,000, scaled): WAITING fans whose tokens the polling
+    /// scenario rotates over. Many distinct tokens, because the server keeps the tokens it
+    /// read in memory: one token polled over and over would measure that cache, not a queue.
+    pub poll_fans: usize,
     /// `BENCH_CATALOGUE_READS`: closed-loop reads per endpoint (seed: 10,000 concert lists).
     pub catalogue_reads: usize,
     /// `BENCH_CATALOGUE_RATE`, `BENCH_CATALOGUE_SECONDS`, `BENCH_CATALOGUE_CONNECTIONS`.
@@ -129,6 +134,7 @@ impl Config {
                 duration: seconds("BENCH_POLL_SECONDS", 10.0)?,
                 connections: fixed("BENCH_POLL_CONNECTIONS", 64)?.max(1),
             },
+            poll_fans: count("BENCH_POLL_FANS", 20_000)?.max(1),
             catalogue_reads: count("BENCH_CATALOGUE_READS", 10_000)?,
             catalogue: OpenLoad {
                 rate: fixed("BENCH_CATALOGUE_RATE", 5_000)? as u64,
@@ -146,6 +152,12 @@ impl Config {
     /// All tokens issued in the spike.
     pub fn total_users(&self) -> usize {
         self.race_users() + self.booking_users
+    }
+
+    /// The first user id of the polling fans: after every user of the spike, so that no other
+    /// scenario holds or spends their tokens.
+    pub fn first_poll_user(&self) -> usize {
+        self.total_users() + 1
     }
 
     /// The chart's path: `benchmarks.svg` beside the report.

@@ -33,7 +33,7 @@ use crate::http::Api;
 use crate::loadgen::Generator;
 use crate::report::Context;
 use crate::results::Results;
-use crate::scenarios::{booking, race, reads, spike};
+use crate::scenarios::{booking, polling, race, reads, spike};
 use crate::server::Server;
 
 /// Errors of the benchmark binary.
@@ -120,12 +120,6 @@ async fn run() -> BenchResult<bool> {
         results.race(&http, &sql, rows, large, http_cpu);
     }
 
-    say(format!("3 · polling at {} req/s", config.poll.rate));
-    match reads::polling(&config, &generator, &servers[0].base_url, &tokens[0], &meter).await {
-        Ok(polling) => results.polling(&polling),
-        Err(error) => results.not_run("3 · polling", &error),
-    }
-
     say(format!("4 · booking flow: {} fans", config.booking_users));
     let fans = Arc::new(tokens[config.race_users()..].to_vec());
     let booked = booking::run(
@@ -152,8 +146,14 @@ async fn run() -> BenchResult<bool> {
             say(format!("server log (pid {}) shows errors:\n{log}", server.pid()));
         }
     }
-    results.scans(&db::sequential_scans(&db, 1_000_000, 1_000).await?);
+    // Last, with the main instances stopped: they admit without a cap, and these fans must wait.
     drop(servers);
+    say(format!("3 · polling: {} waiting fans at {} req/s", config.poll_fans, config.poll.rate));
+    match polling(&config, &generator, database.url(), &db, &meter).await {
+        Ok(polling) => results.polling(&polling, &generator.describe()),
+        Err(error) => results.not_run("3 · polling", &error),
+    }
+    results.scans(&db::sequential_scans(&db, 1_000_000, 1_000).await?);
     // Scenarios ran in the order their data needs (tokens first); report them in issue order.
     results.rows.sort_by_key(|row| row.scenario.chars().next());
     results.notes.sort_by_key(|(heading, _)| heading.chars().next());
@@ -189,6 +189,26 @@ async fn catalogue(
         .await?,
     );
     Ok(runs)
+}
+
+/// Scenario 3 on an instance of its own that admits nobody (`QUEUE_MAX_ACTIVE=1`, and the
+/// race fans' tokens are active for an hour), so its fans stay WAITING.
+async fn polling(
+    config: &Config,
+    generator: &Generator,
+    database_url: &str,
+    db: &tokio_postgres::Client,
+    meter: &Meter,
+) -> BenchResult<polling::Polling> {
+    let server =
+        Server::start_with(config, database_url, CACHE_SECONDS, &[("QUEUE_MAX_ACTIVE", "1")]).await?;
+    let polled =
+        polling::run(config, generator, &server.base_url, db, &meter.with_servers(vec![server.pid()])).await;
+    let log = server.log_tail();
+    if log.contains("ERROR") || log.contains("panicked") {
+        say(format!("polling server log (pid {}) shows errors:\n{log}", server.pid()));
+    }
+    polled
 }
 
 /// Writes the report and the chart.
@@ -264,15 +284,17 @@ fn header(config: &Config, generator: &Generator, postgres: &str) -> Vec<String>
         format!(
             "Run {when} on {cores} cores ({cpu}), PostgreSQL {postgres} (fsync on) and the load generator on the same machine; \
              {} `frontrow` instance(s) (release, `HTTP_WORKERS={}`, `DATABASE_MAX_CONNECTIONS={}`, no queue caps, \
-             `CATALOGUE_CACHE_SECONDS={CACHE_SECONDS}`).",
+             `CATALOGUE_CACHE_SECONDS={CACHE_SECONDS}`); scenario 3 runs last on an instance of its own with \
+             `QUEUE_MAX_ACTIVE=1`, so that its fans stay waiting.",
             config.instances,
             per(&config.http_workers, "one per core"),
             per(&config.db_pool, "16")
         ),
         format!(
             "Sizes: races {}@{} and {}@{}, {} fans in the token spike, {} in the booking flow on {} seats, \
-             polling at {} req/s for {} s, catalogue {} reads then up to {} req/s (at most 70 % of the closed-loop rate) for {} s. Scale with `BENCH_SCALE` or the \
-             `BENCH_*` variables of `crates/bench/src/config.rs`. Scenarios 3 and 6 are driven by {}.",
+             polling by {} waiting fans at {} req/s for {} s, catalogue {} reads then up to {} req/s (at most 70 % of the closed-loop rate) for {} s. Scale with `BENCH_SCALE` or the \
+             `BENCH_*` variables of `crates/bench/src/config.rs`. Scenario 6 and scenario 3's one-token run are driven by {}; \
+             scenario 3's many-fan runs by the built-in generator, which rotates tokens.",
             config.race_small.0,
             config.race_small.1,
             config.race_large.0,
@@ -280,6 +302,7 @@ fn header(config: &Config, generator: &Generator, postgres: &str) -> Vec<String>
             config.total_users(),
             config.booking_users,
             usize::try_from(SEATS_PER_SCHEDULE).unwrap_or(50) * config.booking_users.div_ceil(25),
+            config.poll_fans,
             config.poll.rate,
             config.poll.duration.as_secs_f64(),
             config.catalogue_reads,

@@ -49,6 +49,17 @@ impl Server {
     /// fan is admitted at the next tick, as seed 000's race assumes), tokens active for an hour,
     /// an empty catalogue (the benchmark fills it), and `cache_seconds` of catalogue cache.
     pub async fn start(config: &Config, database_url: &str, cache_seconds: u64) -> BenchResult<Server> {
+        Self::start_with(config, database_url, cache_seconds, &[]).await
+    }
+
+    /// [`Server::start`] with some settings overridden, e.g. a queue cap for the polling
+    /// scenario, whose fans must stay WAITING.
+    pub async fn start_with(
+        config: &Config,
+        database_url: &str,
+        cache_seconds: u64,
+        overrides: &[(&str, &str)],
+    ) -> BenchResult<Server> {
         let mut last = String::new();
         for _ in 0..3 {
             let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -72,6 +83,9 @@ impl Server {
             }
             if let Some(pool) = &config.db_pool {
                 command.env("DATABASE_MAX_CONNECTIONS", pool);
+            }
+            for (key, value) in overrides {
+                command.env(key, value);
             }
             let mut server = spawn(command, &config.server, port)?;
             match server.wait_healthy().await {

@@ -125,14 +125,18 @@ fn with_catalogue_cache(mut ports: Ports, ttl: StdDuration) -> Ports {
     ports
 }
 
-/// The token cache's bounds: `TOKEN_CACHE_MS` for active tokens; waiting ones at most a quarter
-/// of the idle timeout (and 10 s), so a fan polling only other instances never looks idle here.
+/// The waiting room's in-process bounds: `TOKEN_CACHE_MS` for active tokens; waiting ones at
+/// most a quarter of the idle timeout (and 30 s) and polls written at least every eighth of it
+/// (and 5 s), so together they stay well inside the idle timeout: a fan polling only other
+/// instances never looks idle here, and is never dropped for long-unwritten polls.
 fn queue_tuning(settings: &Settings) -> QueueTuning {
     let defaults = QueueTuning::default();
-    let quarter_idle = StdDuration::try_from(settings.policies.queue.idle_timeout / 4).unwrap_or_default();
+    let idle = settings.policies.queue.idle_timeout;
+    let share = |part: i32| StdDuration::try_from(idle / part).unwrap_or_default();
     QueueTuning {
         token_cache: settings.token_cache,
-        waiting_token_cache: defaults.waiting_token_cache.min(quarter_idle),
+        waiting_token_cache: defaults.waiting_token_cache.min(share(4)),
+        touch_granularity: defaults.touch_granularity.min(share(8)),
         ..defaults
     }
 }

@@ -17,7 +17,7 @@ use crate::models::corrupt;
 use crate::pool::{PgPool, checkout};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
 use crate::queue::tokens::TokenCache;
-use crate::queue::touches::{InFlight, TouchBuffer};
+use crate::queue::touches::{Due, InFlight, TouchBuffer};
 use crate::statement::{bind, prepared};
 
 /// The watermark, the admission counter, the horizon of this read, and the dropped tickets
@@ -104,6 +104,21 @@ impl QueueRuntime {
         self.touches.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// What the periodic flush writes: polls that move a stored instant by the granularity.
+    pub(crate) fn periodic(&self) -> Due {
+        Due { granularity: self.granularity(), idle_before: None }
+    }
+
+    fn granularity(&self) -> time::Duration {
+        time::Duration::try_from(self.tuning.touch_granularity).unwrap_or(time::Duration::ZERO)
+    }
+
+    /// What the admission's flush writes before it drops idle tokens: also every poll whose
+    /// stored instant is within a second of the idle cutoff `idle_before`.
+    pub(crate) fn before_drops(&self, idle_before: time::OffsetDateTime) -> Due {
+        Due { granularity: self.granularity(), idle_before: Some(idle_before + time::Duration::seconds(1)) }
+    }
+
     /// Recently read tokens.
     pub(crate) fn tokens(&self) -> &TokenCache {
         &self.tokens
@@ -175,11 +190,12 @@ impl QueueRuntime {
         fresh.then(|| snapshot.place(ticket))
     }
 
-    /// Writes every buffered poll; returns how many rows changed. When it returns `Ok`, every
-    /// poll recorded before the call is in the database.
-    pub(crate) async fn flush(&self, pool: &PgPool) -> StoreResult<usize> {
+    /// Writes the buffered polls `due` wants (see the `touches` module); returns how many rows
+    /// changed. When it returns `Ok`, every such poll recorded before the call is in the
+    /// database.
+    pub(crate) async fn flush(&self, pool: &PgPool, due: Due) -> StoreResult<usize> {
         let _one_at_a_time = self.flushing.lock().await;
-        let flight = InFlight::take(&self.touches);
+        let flight = InFlight::take(&self.touches, due);
         if flight.batch().is_empty() {
             flight.written();
             return Ok(0);
@@ -250,12 +266,12 @@ async fn run(pool: PgPool, queue: std::sync::Arc<QueueRuntime>, mut stopped: one
         tokio::select! {
             _ = &mut stopped => break,
             _ = refresh.tick() => refresh_health.report("refresh_snapshot", queue.refresh(&pool).await),
-            _ = flush.tick() => flush_health.report("flush_polls", queue.flush(&pool).await),
+            _ = flush.tick() => flush_health.report("flush_polls", queue.flush(&pool, queue.periodic()).await),
         }
     }
     let left = queue.touches().len();
     if left > 0
-        && let Err(error) = queue.flush(&pool).await
+        && let Err(error) = queue.flush(&pool, Due::ALL).await
     {
         tracing::warn!(polls = left, %error, "buffered polls lost at shutdown");
     }

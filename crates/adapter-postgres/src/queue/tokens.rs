@@ -6,7 +6,8 @@
 //! it changed:
 //! - a **waiting** copy while the queue snapshot still places its ticket as waiting, so an
 //!   admission or a drop (by any instance, within a snapshot refresh) makes the next read go to
-//!   the database, for at most `QueueTuning::waiting_token_cache` (10 s). Every change a
+//!   the database, for at most `QueueTuning::waiting_token_cache` (30 s; between half and all
+//!   of it, fixed per token, so fans who joined together are not all read again together). Every change a
 //!   waiting token can go through shows in the snapshot (payments need an active token); only
 //!   other instances' polls, which move `last_seen_at` forward in the database, are missed,
 //!   and this instance's own polls are applied to the copy ([`TokenCache::touched`]). The
@@ -40,6 +41,13 @@ use super::snapshot::Place;
 
 /// Most tokens kept (a token is ~100 bytes; 200,000 ≈ 20 MB).
 const CAPACITY: u64 = 200_000;
+
+/// Between half and all of `ttl`, fixed per token: fans who joined in the same second would
+/// otherwise all be read again in the same second, a burst of queries every `ttl`.
+fn spread(ttl: Duration, token: TokenValue) -> Duration {
+    let share = u32::from(token.as_uuid().as_bytes()[15]);
+    ttl / 2 + ttl * share / 2 / 255
+}
 
 /// What is known of a token.
 #[derive(Debug, Clone)]
@@ -122,7 +130,8 @@ impl TokenCache {
             TokenStatus::Expired => true,
             TokenStatus::Active => at.elapsed() < self.ttl,
             TokenStatus::Waiting => {
-                at.elapsed() < self.waiting_ttl && matches!(place(token.ticket), Some(Place::Waiting(_)))
+                at.elapsed() < spread(self.waiting_ttl, token.value)
+                    && matches!(place(token.ticket), Some(Place::Waiting(_)))
             }
         }
     }

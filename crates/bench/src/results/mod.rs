@@ -9,6 +9,7 @@ use crate::scenarios::booking::Booking;
 use crate::scenarios::race::Race;
 use crate::scenarios::spike::Spike;
 
+mod polling;
 mod reads;
 
 const SEED_RACE_1K: (f64, &str) =
