@@ -96,14 +96,14 @@ pub struct QueueTuning {
 
 impl Default for QueueTuning {
     /// Refresh every 200 ms, serve snapshots up to 1 s old, flush polls every 500 ms when they
-    /// move the stored instant by 5 s, trust an active token read for 1 s and a waiting one for
+    /// move the stored instant by 15 s, trust an active token read for 1 s and a waiting one for
     /// up to 30 s.
     fn default() -> Self {
         Self {
             snapshot_refresh: Duration::from_millis(200),
             snapshot_max_age: Duration::from_secs(1),
             touch_flush: Duration::from_millis(500),
-            touch_granularity: Duration::from_secs(5),
+            touch_granularity: Duration::from_secs(15),
             token_cache: Duration::from_secs(1),
             waiting_token_cache: Duration::from_secs(30),
         }

@@ -27,7 +27,7 @@
 //!
 //! **Polls** (`touch`) cost no write: they are kept in process ([`touches`]) and written in
 //! one statement every 500 ms by the background task, each only once it moves the stored
-//! instant by the touch granularity (5 s by default); `token()` shows a buffered poll at once.
+//! instant by the touch granularity (15 s by default); `token()` shows a buffered poll at once.
 //! An admission attempt first writes every poll of this instance whose stored instant could
 //! get its token dropped, so it never drops a fan this instance saw polling; other instances'
 //! polls reach the database within a granularity and a flush, which is small against an idle

@@ -67,12 +67,14 @@ impl From<PaymentRejection> for PayError {
     }
 }
 
-/// Reads the reservation and balance, lets the domain authorise, and hands the plan to the
-/// store's unit of work, which commits all of it or nothing. If state moved in between (a
-/// concurrent payment, the hold lapsing), the decision is taken again from fresh reads, token
-/// first: a settlement lost because the token was spent or ran out ends as
+/// Reads the reservation, lets the domain authorise, and hands the plan to the store's unit of
+/// work, which commits all of it or nothing and guards the balance itself; so the first attempt
+/// does not read the balance (a payment that wins costs one read and the settlement). If the
+/// settlement is refused (too little money, a concurrent payment, the hold lapsing), the
+/// decision is taken again from fresh reads, token first, now with the balance, which names the
+/// reason: a settlement lost because the token was spent or ran out ends as
 /// [`PayError::TokenExpired`], never as a retry. The first attempt trusts the gate, which has
-/// just read the token, so a payment that wins costs no extra read.
+/// just read the token.
 pub async fn execute(
     reservations: &dyn ReservationRepository,
     wallet: &dyn WalletRepository,
@@ -83,9 +85,12 @@ pub async fn execute(
 ) -> Result<Payment, PayError> {
     let amount = Won::new(command.amount).ok().filter(|won| won.get() > 0).ok_or(PayError::InvalidAmount)?;
     let id = ReservationId::new(command.reservation_id).map_err(|_| PayError::ReservationNotFound)?;
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
         let reservation = reservations.reservation(id).await?.ok_or(PayError::ReservationNotFound)?;
-        let balance = wallet.balance(command.actor).await?.ok_or(PayError::ReservationNotFound)?;
+        let balance = match attempt {
+            0 => None,
+            _ => Some(wallet.balance(command.actor).await?.ok_or(PayError::ReservationNotFound)?),
+        };
         let now = clock.now();
         let plan =
             SettlementPlan::authorize(&reservation, command.actor, command.token, amount, balance, now)?;

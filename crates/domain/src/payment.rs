@@ -54,13 +54,16 @@ impl SettlementPlan {
     /// SPEC: payment succeeds only for the holder, before the hold expires, with an amount equal
     /// to the seat's price and enough balance. `PAYMENT_AMOUNT_MISMATCH` comes before
     /// `INSUFFICIENT_BALANCE`. `token` is the payer's token, which the gate found active just
-    /// before; the plan carries it so the store can restate that and spend it.
+    /// before; the plan carries it so the store can restate that and spend it. `balance` is
+    /// `None` when it was not read: the settlement guards the balance itself, so a payment can
+    /// be tried on the reservation alone (one read fewer) and, if refused, decided again with
+    /// the balance read, which then names the reason.
     pub fn authorize(
         reservation: &Reservation,
         payer: UserId,
         token: TokenValue,
         amount: Won,
-        balance: Balance,
+        balance: Option<Balance>,
         now: OffsetDateTime,
     ) -> Result<SettlementPlan, PaymentRejection> {
         if reservation.user_id != payer {
@@ -74,7 +77,7 @@ impl SettlementPlan {
         if amount != reservation.price {
             return Err(PaymentRejection::AmountMismatch);
         }
-        if balance.debit(amount).is_err() {
+        if balance.is_some_and(|balance| balance.debit(amount).is_err()) {
             return Err(PaymentRejection::InsufficientBalance);
         }
         Ok(SettlementPlan {
@@ -159,7 +162,8 @@ mod tests {
 
     #[test]
     fn payment_is_authorized_for_the_holder_with_the_price_and_enough_balance() {
-        let plan = SettlementPlan::authorize(&live(), user(5), token(), won(30_000), balance(30_000), NOW);
+        let plan =
+            SettlementPlan::authorize(&live(), user(5), token(), won(30_000), Some(balance(30_000)), NOW);
         let plan = plan.expect("payable");
         assert_eq!(plan.amount, won(30_000));
         assert_eq!(plan.seat_id, live().seat_id);
@@ -169,33 +173,45 @@ mod tests {
 
     #[test]
     fn payment_fails_with_not_found_for_someone_elses_reservation() {
-        let result = SettlementPlan::authorize(&live(), user(6), token(), won(30_000), balance(90_000), NOW);
+        let result =
+            SettlementPlan::authorize(&live(), user(6), token(), won(30_000), Some(balance(90_000)), NOW);
         assert_eq!(result, Err(PaymentRejection::NotFound));
     }
 
     #[test]
     fn payment_fails_with_not_payable_when_already_paid() {
         let paid = Reservation { status: ReservationStatus::Paid, ..live() };
-        let result = SettlementPlan::authorize(&paid, user(5), token(), won(30_000), balance(90_000), NOW);
+        let result =
+            SettlementPlan::authorize(&paid, user(5), token(), won(30_000), Some(balance(90_000)), NOW);
         assert_eq!(result, Err(PaymentRejection::NotPayable));
     }
 
     #[test]
     fn payment_fails_with_expired_when_the_hold_lapsed() {
         let lapsed = held_reservation(5, NOW);
-        let result = SettlementPlan::authorize(&lapsed, user(5), token(), won(30_000), balance(90_000), NOW);
+        let result =
+            SettlementPlan::authorize(&lapsed, user(5), token(), won(30_000), Some(balance(90_000)), NOW);
         assert_eq!(result, Err(PaymentRejection::Expired));
     }
 
     #[test]
     fn payment_fails_with_amount_mismatch_before_checking_the_balance() {
-        let result = SettlementPlan::authorize(&live(), user(5), token(), won(29_999), balance(0), NOW);
+        let result = SettlementPlan::authorize(&live(), user(5), token(), won(29_999), Some(balance(0)), NOW);
         assert_eq!(result, Err(PaymentRejection::AmountMismatch));
     }
 
     #[test]
     fn payment_fails_with_insufficient_balance_when_money_is_short() {
-        let result = SettlementPlan::authorize(&live(), user(5), token(), won(30_000), balance(29_999), NOW);
+        let result =
+            SettlementPlan::authorize(&live(), user(5), token(), won(30_000), Some(balance(29_999)), NOW);
         assert_eq!(result, Err(PaymentRejection::InsufficientBalance));
+    }
+
+    #[test]
+    fn payment_without_a_balance_read_leaves_the_balance_to_the_settlements_guard() {
+        let plan = SettlementPlan::authorize(&live(), user(5), token(), won(30_000), None, NOW);
+        assert_eq!(plan.map(|plan| plan.amount), Ok(won(30_000)));
+        let result = SettlementPlan::authorize(&live(), user(5), token(), won(29_999), None, NOW);
+        assert_eq!(result, Err(PaymentRejection::AmountMismatch), "the other rules still apply");
     }
 }

@@ -127,7 +127,7 @@ fn with_catalogue_cache(mut ports: Ports, ttl: StdDuration) -> Ports {
 
 /// The waiting room's in-process bounds: `TOKEN_CACHE_MS` for active tokens; waiting ones at
 /// most a quarter of the idle timeout (and 30 s) and polls written at least every eighth of it
-/// (and 5 s), so together they stay well inside the idle timeout: a fan polling only other
+/// (and 15 s), so together they stay well inside the idle timeout: a fan polling only other
 /// instances never looks idle here, and is never dropped for long-unwritten polls.
 fn queue_tuning(settings: &Settings) -> QueueTuning {
     let defaults = QueueTuning::default();

@@ -64,7 +64,7 @@ async fn plan_for(store: &MemoryStore, reservation: &Reservation) -> SettlementP
     let balance = store.balance(reservation.user_id).await.expect("balance").expect("user exists");
     let at = NOW + seconds(60);
     let token = token_value(u128::try_from(reservation.user_id.get()).expect("positive user"));
-    SettlementPlan::authorize(reservation, reservation.user_id, token, reservation.price, balance, at)
+    SettlementPlan::authorize(reservation, reservation.user_id, token, reservation.price, Some(balance), at)
         .expect("payable")
 }
 

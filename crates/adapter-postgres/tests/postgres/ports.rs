@@ -181,9 +181,15 @@ async fn settle_pays_once_atomically_and_a_failed_guard_changes_nothing() {
         store.try_hold(&approved_hold(&store, 20, 1, NOW).await).await.expect("hold").expect("free");
     let paid_at = NOW + seconds(60);
     let funds = balance(PRICE + 5_000);
-    let plan =
-        SettlementPlan::authorize(&reservation, user(1), token.value, reservation.price, funds, paid_at)
-            .expect("payable");
+    let plan = SettlementPlan::authorize(
+        &reservation,
+        user(1),
+        token.value,
+        reservation.price,
+        Some(funds),
+        paid_at,
+    )
+    .expect("payable");
 
     let wrong_amount = SettlementPlan { amount: domain::Won::new(PRICE - 1).expect("won"), ..plan.clone() };
     let too_late = SettlementPlan { paid_at: reservation.expires_at, ..plan.clone() };

@@ -162,8 +162,9 @@ async fn a_payment_that_retires_a_token_above_the_watermark_frees_its_place_at_o
         store.try_hold(&approved_hold(&store, 20, 1, NOW).await).await.expect("hold").expect("free");
     let balance = Balance::new(PRICE).expect("balance");
     let at = NOW + seconds(5);
-    let plan = SettlementPlan::authorize(&reservation, user(1), payer.value, reservation.price, balance, at)
-        .expect("payable");
+    let plan =
+        SettlementPlan::authorize(&reservation, user(1), payer.value, reservation.price, Some(balance), at)
+            .expect("payable");
     assert!(store.settle(&plan).await.expect("settle").is_some());
     assert_eq!(store.position(&payer).await, Ok(0), "the payer's place is gone");
     assert_eq!(store.position(&behind).await, Ok(1));

@@ -67,6 +67,17 @@ fn pay_rereading(
     block_on(execute(reservations, wallet, payments, queue, &clock(), command))
 }
 
+/// Runs a payment whose first settlement (tried without reading the balance) is refused by the
+/// store, and which is then decided again with `wallet`'s answer.
+fn refused_by_the_store_then_decided_with(wallet: MockWalletRepository) -> Result<Payment, PayError> {
+    let mut reservations = MockReservationRepository::new();
+    reservations.expect_reservation().times(2).returning(|_| Ok(Some(reservation(5))));
+    let mut payments = MockPaymentRepository::new();
+    payments.expect_settle().times(1).returning(|_| Ok(None));
+    let queue = queue_rereading(Some(presented()), 1);
+    pay_rereading(&reservations, &wallet, &payments, &queue, command(30_000))
+}
+
 /// Runs a payment that must be refused before settling: no settle expectation is set.
 fn refused(reservation: Reservation, funds: i64, amount: i64) -> Result<Payment, PayError> {
     pay(&reservations_with(reservation), &wallet_with(funds), &MockPaymentRepository::new(), command(amount))
@@ -84,8 +95,10 @@ fn pay_settles_the_plan_the_domain_approved_with_the_presented_token_and_returns
     };
     let mut payments = MockPaymentRepository::new();
     payments.expect_settle().with(eq(expected)).times(1).return_once(|_| Ok(Some(payment())));
-    let paid = pay(&reservations_with(reservation(5)), &wallet_with(30_000), &payments, command(30_000));
-    assert_eq!(paid.expect("payment succeeds"), payment());
+    let mut wallet = MockWalletRepository::new();
+    wallet.expect_balance().times(0);
+    let paid = pay(&reservations_with(reservation(5)), &wallet, &payments, command(30_000));
+    assert_eq!(paid.expect("payment succeeds, the balance left to the settlement's guard"), payment());
 }
 
 #[test]
@@ -140,9 +153,8 @@ fn pay_hides_someone_elses_paid_reservation_as_not_found() {
 #[test]
 fn pay_fails_with_reservation_not_found_when_the_payer_has_no_wallet() {
     let mut wallet = MockWalletRepository::new();
-    wallet.expect_balance().return_once(|_| Ok(None));
-    let result =
-        pay(&reservations_with(reservation(5)), &wallet, &MockPaymentRepository::new(), command(30_000));
+    wallet.expect_balance().times(1).return_once(|_| Ok(None));
+    let result = refused_by_the_store_then_decided_with(wallet);
     assert!(matches!(result, Err(PayError::ReservationNotFound)), "{result:?}");
 }
 
@@ -174,8 +186,10 @@ fn pay_fails_with_amount_mismatch_before_checking_balance() {
 }
 
 #[test]
-fn pay_fails_with_insufficient_balance_when_money_is_short() {
-    let result = refused(reservation(5), 29_999, 30_000);
+fn pay_fails_with_insufficient_balance_when_the_store_refused_and_the_balance_is_short() {
+    let mut wallet = MockWalletRepository::new();
+    wallet.expect_balance().times(1).return_once(|_| Ok(Some(balance(29_999))));
+    let result = refused_by_the_store_then_decided_with(wallet);
     assert!(matches!(result, Err(PayError::InsufficientBalance)), "{result:?}");
 }
 
@@ -186,7 +200,7 @@ fn pay_fails_with_not_payable_when_a_lost_settlement_turns_out_to_be_already_pai
     let mut reservations = MockReservationRepository::new();
     reservations.expect_reservation().times(2).returning(move |_| Ok(answers.next()));
     let mut wallet = MockWalletRepository::new();
-    wallet.expect_balance().times(2).returning(|_| Ok(Some(balance(90_000))));
+    wallet.expect_balance().times(1).returning(|_| Ok(Some(balance(90_000))));
     let mut payments = MockPaymentRepository::new();
     payments.expect_settle().times(1).returning(|_| Ok(None));
     let queue = queue_rereading(Some(presented()), 1);
@@ -199,7 +213,7 @@ fn pay_succeeds_when_a_retry_after_a_lost_settlement_wins() {
     let mut reservations = MockReservationRepository::new();
     reservations.expect_reservation().times(2).returning(|_| Ok(Some(reservation(5))));
     let mut wallet = MockWalletRepository::new();
-    wallet.expect_balance().times(2).returning(|_| Ok(Some(balance(90_000))));
+    wallet.expect_balance().times(1).returning(|_| Ok(Some(balance(90_000))));
     let mut answers = vec![None, Some(payment())].into_iter();
     let mut payments = MockPaymentRepository::new();
     payments.expect_settle().times(2).returning(move |_| Ok(answers.next().flatten()));
@@ -213,7 +227,7 @@ fn pay_fails_with_store_internal_after_three_lost_settlements() {
     let mut reservations = MockReservationRepository::new();
     reservations.expect_reservation().times(3).returning(|_| Ok(Some(reservation(5))));
     let mut wallet = MockWalletRepository::new();
-    wallet.expect_balance().times(3).returning(|_| Ok(Some(balance(90_000))));
+    wallet.expect_balance().times(2).returning(|_| Ok(Some(balance(90_000))));
     let mut payments = MockPaymentRepository::new();
     payments.expect_settle().times(3).returning(|_| Ok(None));
     let queue = queue_rereading(Some(presented()), 3);
@@ -261,7 +275,7 @@ fn pay_fails_with_token_expired_rather_than_internal_when_the_last_attempt_lost_
     let mut reservations = MockReservationRepository::new();
     reservations.expect_reservation().times(3).returning(|_| Ok(Some(reservation(5))));
     let mut wallet = MockWalletRepository::new();
-    wallet.expect_balance().times(3).returning(|_| Ok(Some(balance(90_000))));
+    wallet.expect_balance().times(2).returning(|_| Ok(Some(balance(90_000))));
     let mut payments = MockPaymentRepository::new();
     payments.expect_settle().times(3).returning(|_| Ok(None));
     let mut reads =
@@ -301,9 +315,8 @@ fn pay_fails_with_store_when_the_reservation_cannot_be_read() {
 #[test]
 fn pay_fails_with_store_when_the_balance_cannot_be_read() {
     let mut wallet = MockWalletRepository::new();
-    wallet.expect_balance().return_once(|_| Err(store_down()));
-    let result =
-        pay(&reservations_with(reservation(5)), &wallet, &MockPaymentRepository::new(), command(30_000));
+    wallet.expect_balance().times(1).return_once(|_| Err(store_down()));
+    let result = refused_by_the_store_then_decided_with(wallet);
     assert!(matches!(result, Err(PayError::Store(StoreError::Unavailable(_)))), "{result:?}");
 }
 
