@@ -19,7 +19,8 @@
 //! lists and counts are never served from here. If an early release is ever added (cancelling
 //! a hold), it must clear this cache on every instance or the reasoning above breaks.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, ReservationRepository, StoreResult};
@@ -27,18 +28,19 @@ use domain::{
     Concert, ConcertId, NewConcert, NewHold, Reservation, ReservationId, Schedule, ScheduleId, Seat,
     SeatHold, SeatId,
 };
-use moka::future::Cache;
 use time::OffsetDateTime;
 
-/// Most seats remembered (1,000 performances of 50 seats at ~200 bytes each ≈ 10 MB).
-const CAPACITY: u64 = 50_000;
+/// Most seats remembered (1,000 performances of 50 seats at ~200 bytes each ≈ 10 MB); past it
+/// the map starts over, which only costs reads. A plain map under a lock, not moka: a seat
+/// list stores 50 copies at a time, and moka's per-entry bookkeeping doubled a list's CPU.
+const CAPACITY: usize = 50_000;
 
 /// The catalogue and reservation ports with seats remembered (see the module docs). Plug the
 /// same value into both ports: a hold's outcome is what keeps the copies honest.
 pub struct SeatCache {
     catalogue: Arc<dyn CatalogueRepository>,
     reservations: Arc<dyn ReservationRepository>,
-    seats: Cache<SeatId, Seat>,
+    seats: RwLock<HashMap<SeatId, Seat>>,
 }
 
 impl SeatCache {
@@ -47,13 +49,25 @@ impl SeatCache {
         catalogue: Arc<dyn CatalogueRepository>,
         reservations: Arc<dyn ReservationRepository>,
     ) -> Self {
-        Self { catalogue, reservations, seats: Cache::builder().max_capacity(CAPACITY).build() }
+        Self { catalogue, reservations, seats: RwLock::new(HashMap::new()) }
     }
 
-    async fn remember(&self, seats: &[Seat]) {
-        for seat in seats {
-            self.seats.insert(seat.id, seat.clone()).await;
+    fn remember(&self, seats: &[Seat]) {
+        let mut map = self.map_mut();
+        if map.len() + seats.len() > CAPACITY {
+            map.clear();
         }
+        for seat in seats {
+            map.insert(seat.id, seat.clone());
+        }
+    }
+
+    fn copy(&self, id: SeatId) -> Option<Seat> {
+        self.seats.read().unwrap_or_else(PoisonError::into_inner).get(&id).cloned()
+    }
+
+    fn map_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SeatId, Seat>> {
+        self.seats.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -73,25 +87,25 @@ impl CatalogueRepository for SeatCache {
 
     async fn seats_of_schedule(&self, schedule: ScheduleId) -> StoreResult<Vec<Seat>> {
         let seats = self.catalogue.seats_of_schedule(schedule).await?;
-        self.remember(&seats).await;
+        self.remember(&seats);
         Ok(seats)
     }
 
     async fn seats_of_concert(&self, concert: ConcertId) -> StoreResult<Vec<Seat>> {
         let seats = self.catalogue.seats_of_concert(concert).await?;
-        self.remember(&seats).await;
+        self.remember(&seats);
         Ok(seats)
     }
 
     /// A remembered copy if there is one: exact when it says taken, possibly out of date when
     /// it says free (see the module docs; `try_hold` settles that).
     async fn seat(&self, id: SeatId) -> StoreResult<Option<Seat>> {
-        if let Some(copy) = self.seats.get(&id).await {
+        if let Some(copy) = self.copy(id) {
             return Ok(Some(copy));
         }
         let seat = self.catalogue.seat(id).await?;
         if let Some(seat) = &seat {
-            self.remember(std::slice::from_ref(seat)).await;
+            self.remember(std::slice::from_ref(seat));
         }
         Ok(seat)
     }
@@ -109,13 +123,14 @@ impl ReservationRepository for SeatCache {
         let outcome = self.reservations.try_hold(hold).await;
         match &outcome {
             Ok(Some(reservation)) => {
-                if let Some(mut copy) = self.seats.get(&hold.seat_id).await {
+                if let Some(copy) = self.map_mut().get_mut(&hold.seat_id) {
                     copy.hold =
                         Some(SeatHold { reservation_id: reservation.id, until: reservation.expires_at });
-                    self.seats.insert(hold.seat_id, copy).await;
                 }
             }
-            Ok(None) | Err(_) => self.seats.invalidate(&hold.seat_id).await,
+            Ok(None) | Err(_) => {
+                self.map_mut().remove(&hold.seat_id);
+            }
         }
         outcome
     }

@@ -169,7 +169,8 @@ pub fn with_headline(text: &str, rows: &[Row], when: &str) -> Option<String> {
             || row.metric.starts_with("highest fixed rate")
     };
     for row in rows.iter().filter(headline) {
-        if row.metric.contains("req/s (closed loop)") || row.metric.contains("p99 at a fixed") {
+        let detail = row.metric.contains("req/s (closed loop)") || row.metric.contains("p99 at a fixed");
+        if detail && row.target.is_none() {
             continue;
         }
         let anchor = row.anchor.as_ref().map(|a| row.unit.show(a.value)).unwrap_or_else(|| "—".into());
