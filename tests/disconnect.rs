@@ -10,25 +10,9 @@ use std::time::Duration;
 use futures::future::join_all;
 use serde_json::json;
 use support::TestServer;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 const FANS: i64 = 24;
 const CHARGED: i64 = 1_000_000;
-
-/// Sends `POST path` with `body` and closes the connection after `linger`, without reading.
-async fn send_and_vanish(base_url: &str, path: &str, token: &str, body: &str, linger: Duration) {
-    let addr = base_url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).await.expect("connect to the server");
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("send the request");
-    tokio::time::sleep(linger).await;
-    drop(stream);
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_payment_whose_client_vanished_is_all_or_nothing_and_the_server_keeps_serving() {
@@ -47,7 +31,7 @@ async fn a_payment_whose_client_vanished_is_all_or_nothing_and_the_server_keeps_
             let body = json!({"reservationId": reservation, "paymentAmount": seat.price}).to_string();
             // Vanish at different moments: before the handler starts, while it runs, after.
             let linger = Duration::from_micros(u64::try_from(n).unwrap_or(1) * 400);
-            send_and_vanish(&s.base_url, "/api/pay", &token, &body, linger).await;
+            s.send_and_vanish("/api/pay", &token, &[], &body, linger).await;
             (user, reservation, seat)
         })
     });

@@ -595,17 +595,6 @@ fn random_path(rng: &mut Rng) -> String {
     path
 }
 
-fn fuzz(
-    category: &'static str,
-    method: Method,
-    path: String,
-    headers: Vec<(&'static str, Vec<u8>)>,
-    body: Vec<u8>,
-    expect: &'static [u16],
-) -> Fuzz {
-    Fuzz { category, method, path, headers, body, expect }
-}
-
 /// A UUID-shaped string from the generator (never an issued token).
 fn fake_uuid(rng: &mut Rng) -> String {
     let (a, b) = (rng.next(), rng.next());
@@ -637,7 +626,7 @@ fn generate(rng: &mut Rng, t: &Target) -> Fuzz {
                 headers.push(("content-type", content_type.as_bytes().to_vec()));
             }
             let expect: &'static [u16] = if surely_400 { &[400] } else { &[] };
-            fuzz("invalid body", Method::POST, path, headers, body, expect)
+            Fuzz { category: "invalid body", method: Method::POST, path, headers, body, expect }
         }
         // Invalid bodies on POST /api/token (no token needed; any Authorization is ignored).
         30..=34 => {
@@ -647,7 +636,8 @@ fn generate(rng: &mut Rng, t: &Target) -> Fuzz {
                 headers.push(("authorization", auth));
             }
             let expect: &'static [u16] = if surely_400 { &[400] } else { &[] };
-            fuzz("invalid token body", Method::POST, "/api/token".to_owned(), headers, body, expect)
+            let path = "/api/token".to_owned();
+            Fuzz { category: "invalid token body", method: Method::POST, path, headers, body, expect }
         }
         // A valid body (one that would succeed) under a Content-Type that is not JSON.
         35..=44 => {
@@ -658,7 +648,7 @@ fn generate(rng: &mut Rng, t: &Target) -> Fuzz {
                 fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&").into_bytes()
             };
             let headers = vec![("authorization", bearer), ("content-type", rng.pick(WRONG_TYPES).to_vec())];
-            fuzz("wrong content type", Method::POST, path, headers, body, &[400])
+            Fuzz { category: "wrong content type", method: Method::POST, path, headers, body, expect: &[400] }
         }
         // A valid body with an Authorization that names no active token.
         45..=54 => {
@@ -667,7 +657,15 @@ fn generate(rng: &mut Rng, t: &Target) -> Fuzz {
             if let Some(auth) = odd_authorization(rng, &t.token) {
                 headers.push(("authorization", auth));
             }
-            fuzz("odd authorization (POST)", Method::POST, path, headers, valid_body(&fields), &[401])
+            let body = valid_body(&fields);
+            Fuzz {
+                category: "odd authorization (POST)",
+                method: Method::POST,
+                path,
+                headers,
+                body,
+                expect: &[401],
+            }
         }
         // The gated and the token-status GET endpoints with an odd Authorization.
         55..=61 => {
@@ -683,7 +681,15 @@ fn generate(rng: &mut Rng, t: &Target) -> Fuzz {
             let headers = odd_authorization(rng, &t.token)
                 .map(|auth| vec![("authorization", auth)])
                 .unwrap_or_default();
-            fuzz("odd authorization (GET)", Method::GET, path, headers, Vec::new(), &[401])
+            let body = Vec::new();
+            Fuzz {
+                category: "odd authorization (GET)",
+                method: Method::GET,
+                path,
+                headers,
+                body,
+                expect: &[401],
+            }
         }
         // Bad query strings.
         62..=71 => {
@@ -692,49 +698,25 @@ fn generate(rng: &mut Rng, t: &Target) -> Fuzz {
             } else {
                 format!("/api/{}/available-seats?{}", t.concert, bad_seats_query(rng))
             };
-            fuzz(
-                "bad query",
-                Method::GET,
-                path,
-                vec![("authorization", bearer)],
-                Vec::new(),
-                &[400, 403, 404],
-            )
+            let headers = vec![("authorization", bearer)];
+            let body = Vec::new();
+            Fuzz { category: "bad query", method: Method::GET, path, headers, body, expect: &[400, 403, 404] }
         }
         // Path ids that are not ids, on every route that has one.
         72..=79 => {
             let id = bad_path_id(rng);
             let headers = vec![("authorization", bearer), ("content-type", b"application/json".to_vec())];
-            match rng.below(3) {
-                0 => fuzz(
-                    "bad path id",
-                    Method::GET,
-                    format!("/api/{id}/available-dates"),
-                    headers,
-                    Vec::new(),
-                    &[404],
-                ),
-                1 => fuzz(
-                    "bad path id",
-                    Method::GET,
-                    format!("/api/{id}/available-seats?scheduleId=1"),
-                    headers,
-                    Vec::new(),
-                    &[404],
-                ),
+            let (method, path, body) = match rng.below(3) {
+                0 => (Method::GET, format!("/api/{id}/available-dates"), Vec::new()),
+                1 => (Method::GET, format!("/api/{id}/available-seats?scheduleId=1"), Vec::new()),
                 // A valid body for the path's concert would be a hold: the id must stop it.
-                _ => {
-                    let body = valid_body(&[("seatId", t.free_seat), ("userId", t.user)]);
-                    fuzz(
-                        "bad path id",
-                        Method::POST,
-                        format!("/api/{id}/reserve-seat"),
-                        headers,
-                        body,
-                        &[404],
-                    )
-                }
-            }
+                _ => (
+                    Method::POST,
+                    format!("/api/{id}/reserve-seat"),
+                    valid_body(&[("seatId", t.free_seat), ("userId", t.user)]),
+                ),
+            };
+            Fuzz { category: "bad path id", method, path, headers, body, expect: &[404] }
         }
         // Wrong methods on every route.
         80..=89 => {
@@ -758,13 +740,15 @@ fn generate(rng: &mut Rng, t: &Target) -> Fuzz {
             let method = wrong_method(rng, allowed);
             let (_, fields, _) = rng.pick(&posts).clone();
             let headers = vec![("authorization", bearer), ("content-type", b"application/json".to_vec())];
-            fuzz("wrong method", method, path, headers, valid_body(&fields), &[404, 405])
+            let body = valid_body(&fields);
+            Fuzz { category: "wrong method", method, path, headers, body, expect: &[404, 405] }
         }
         // Paths no route serves, with any method.
         90..=94 => {
             let method = if rng.chance(50) { Method::GET } else { wrong_method(rng, &[]) };
             let headers = vec![("authorization", bearer)];
-            fuzz("unknown path", method, random_path(rng), headers, Vec::new(), &[404, 405])
+            let (path, body) = (random_path(rng), Vec::new());
+            Fuzz { category: "unknown path", method, path, headers, body, expect: &[404, 405] }
         }
         // Bodies over the 16 KiB limit; padding a valid body must not sneak it through.
         _ => {
@@ -784,7 +768,7 @@ fn generate(rng: &mut Rng, t: &Target) -> Fuzz {
             if rng.chance(80) {
                 headers.push(("authorization", bearer));
             }
-            fuzz("body over 16 KiB", Method::POST, path, headers, body, &[413])
+            Fuzz { category: "body over 16 KiB", method: Method::POST, path, headers, body, expect: &[413] }
         }
     }
 }

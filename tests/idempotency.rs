@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use serde_json::{Value, json};
 use support::TestServer;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
 /// How many identical requests race.
@@ -300,20 +298,6 @@ async fn a_payment_sent_ten_times_at_once_with_one_key_pays_once_and_its_spent_t
     assert_eq!(s.balance_of(&fresh, user).await, FUNDS - seat.price, "no retry moved money");
 }
 
-/// Sends a keyed `POST path` and closes the connection after `linger`, without reading.
-async fn send_and_vanish(s: &TestServer, path: &str, token: &str, key: &str, body: &str, linger: Duration) {
-    let addr = s.base_url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).await.expect("connect to the server");
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nIdempotency-Key: {key}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("send the request");
-    tokio::time::sleep(linger).await;
-    drop(stream);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_charge_whose_client_vanished_is_credited_once_and_its_retry_gets_the_answer() {
     const FANS: i64 = 8;
@@ -327,7 +311,8 @@ async fn a_charge_whose_client_vanished_is_credited_once_and_its_retry_gets_the_
             let body = json!({"userId": user, "amount": AMOUNT});
             // Vanish at different moments: before the handler starts, while it runs, after.
             let linger = Duration::from_micros(u64::try_from(n).unwrap_or(1) * 500);
-            send_and_vanish(&s, "/api/charge", &token, "vanished", &body.to_string(), linger).await;
+            let key = [("Idempotency-Key", "vanished")];
+            s.send_and_vanish("/api/charge", &token, &key, &body.to_string(), linger).await;
             // Retry until the first attempt is no longer in progress (it never stays so).
             let deadline = Instant::now() + Duration::from_secs(10);
             let retry = loop {

@@ -7,10 +7,11 @@
 //! Every method blocks (it waits for `pg_ctl`); call it from async code through
 //! `tokio::task::block_in_place` so the runtime's other tasks keep running meanwhile.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::free_port;
 
 /// Clusters made by this process, to name their directories.
 static MADE: AtomicU32 = AtomicU32::new(0);
@@ -223,11 +224,6 @@ fn is_root() -> bool {
         .output()
         .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
         .unwrap_or(false)
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("read the ephemeral port").port()
 }
 
 fn path(path: &Path) -> &str {

@@ -336,6 +336,32 @@ impl TestServer {
         self.send(req).await
     }
 
+    /// Writes `POST path` with the JSON `body`, the bearer `token` and the `extra` headers on a
+    /// raw connection, then closes it after `linger` without reading the answer: a client that
+    /// vanishes before, while or after the handler runs.
+    pub async fn send_and_vanish(
+        &self,
+        path: &str,
+        token: &str,
+        extra: &[(&str, &str)],
+        body: &str,
+        linger: Duration,
+    ) {
+        use tokio::io::AsyncWriteExt;
+
+        let addr = self.base_url.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the server");
+        let extra: String = extra.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n{extra}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.expect("send the request");
+        tokio::time::sleep(linger).await;
+        drop(stream);
+    }
+
     /// `POST path` with a raw body labelled `application/json`.
     pub async fn post_raw(&self, path: &str, token: Option<&str>, body: &str) -> Reply {
         let mut req = self

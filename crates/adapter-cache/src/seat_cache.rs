@@ -3,7 +3,9 @@
 //!
 //! A hold needs the seat's fixed facts (its concert, when its show starts, its name and price)
 //! and, to refuse early, its sale state. The fixed facts never change, so every seat read
-//! through this instance (one at a time, or 50 at a time by a seat list) is remembered. The
+//! through this instance one at a time, or 50 at a time by a performance's seat list (what a
+//! fan picks a seat from), is remembered; a concert's whole seat list (read for its available
+//! dates, on every dates request) is passed through untouched, as it leads to no hold. The
 //! sale state of a copy is worth two different things:
 //! - **taken** (sold, held, or its show started) is exact while the clock says so: a sold seat
 //!   stays sold and a hold ends only when its time runs out (there is no early release; a
@@ -92,9 +94,7 @@ impl CatalogueRepository for SeatCache {
     }
 
     async fn seats_of_concert(&self, concert: ConcertId) -> StoreResult<Vec<Seat>> {
-        let seats = self.catalogue.seats_of_concert(concert).await?;
-        self.remember(&seats);
-        Ok(seats)
+        self.catalogue.seats_of_concert(concert).await
     }
 
     /// A remembered copy if there is one: exact when it says taken, possibly out of date when
@@ -231,6 +231,16 @@ mod tests {
             );
         }
         assert_eq!(seats.seat(seat_id()).await, Ok(Some(seat(false))), "no store read expected");
+    }
+
+    #[tokio::test]
+    async fn a_concerts_seat_list_is_passed_through_and_not_remembered() {
+        let mut catalogue = store_answering(vec![Ok(Some(seat(true)))]);
+        catalogue.expect_seats_of_concert().times(1).returning(|_| Ok(vec![seat(false)]));
+        let seats = cache(catalogue, MockReservationRepository::new());
+        let concert = ConcertId::new(1).expect("valid id");
+        assert_eq!(seats.seats_of_concert(concert).await, Ok(vec![seat(false)]));
+        assert_eq!(seats.seat(seat_id()).await, Ok(Some(seat(true))), "the seat is read from the store");
     }
 
     #[tokio::test]

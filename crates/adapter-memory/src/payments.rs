@@ -66,7 +66,7 @@ impl State {
         self.reservations.close(plan.reservation_id, ReservationStatus::Paid);
         self.payments.by_reservation.insert(plan.reservation_id, payment.id);
         self.payments.rows.push(payment.clone());
-        self.queue.retire_spent(ticket);
+        self.queue.retire(ticket);
         Ok(Some(payment))
     }
 }

@@ -68,8 +68,9 @@ impl Queue {
         self.get(*self.by_user.get(&user)?)
     }
 
-    /// Takes a token out of the live indexes and stores it as `Expired`; says what it was.
-    fn retire(&mut self, ticket: u64) -> Option<TokenStatus> {
+    /// Takes a token out of the live indexes and stores it as `Expired` (a payment spends its
+    /// token this way); says what it was.
+    pub(crate) fn retire(&mut self, ticket: u64) -> Option<TokenStatus> {
         let token = self.tokens.get_mut(ticket_slot(ticket)?)?;
         let was = token.status;
         match was {
@@ -100,11 +101,6 @@ impl Queue {
     /// [`QueueToken::pays_for`]): the settlement's token guard.
     pub(crate) fn paying_ticket(&self, value: TokenValue, payer: UserId, at: OffsetDateTime) -> Option<u64> {
         self.by_value(value).filter(|token| token.pays_for(payer, at)).map(|token| token.ticket)
-    }
-
-    /// Expires the token with `ticket`, spent by a payment.
-    pub(crate) fn retire_spent(&mut self, ticket: u64) {
-        self.retire(ticket);
     }
 
     /// The ticket the next token gets, checking that the table and the Fenwick tree agree.

@@ -43,6 +43,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use diesel::IntoSql;
 use diesel_async::RunQueryDsl;
+use domain::QueuePolicy;
 use domain::ports::{HealthCheck, StoreResult};
 
 use crate::errors::db_error;
@@ -106,6 +107,29 @@ impl Default for QueueTuning {
             touch_granularity: Duration::from_secs(15),
             token_cache: Duration::from_secs(1),
             waiting_token_cache: Duration::from_secs(30),
+        }
+    }
+}
+
+impl QueueTuning {
+    /// The defaults with `token_cache`, and the two bounds that must stay small against the
+    /// policy's idle timeout shortened to fit it:
+    /// - `waiting_token_cache` to at most a quarter of it, so a fan who polls only other
+    ///   instances does not look idle here on the strength of an old copy (see the
+    ///   `queue::tokens` module docs);
+    /// - `touch_granularity` to at most an eighth of it, so a stored `last_seen_at` lags a
+    ///   fan's last poll by a small share of the timeout (see the `queue::touches` module docs).
+    ///
+    /// Together they stay well inside the idle timeout: a fan polling only other instances
+    /// never looks idle here, and is never dropped for long-unwritten polls.
+    pub fn fitted(policy: &QueuePolicy, token_cache: Duration) -> QueueTuning {
+        let defaults = QueueTuning::default();
+        let share = |part: i32| Duration::try_from(policy.idle_timeout / part).unwrap_or_default();
+        QueueTuning {
+            token_cache,
+            waiting_token_cache: defaults.waiting_token_cache.min(share(4)),
+            touch_granularity: defaults.touch_granularity.min(share(8)),
+            ..defaults
         }
     }
 }
@@ -177,3 +201,32 @@ impl HealthCheck for PgStore {
 
 #[cfg(all(test, feature = "testing"))]
 mod tests;
+
+#[cfg(test)]
+mod tuning_tests {
+    use super::*;
+
+    fn policy(idle_seconds: i64) -> QueuePolicy {
+        QueuePolicy { idle_timeout: time::Duration::seconds(idle_seconds), ..QueuePolicy::default() }
+    }
+
+    #[test]
+    fn a_long_idle_timeout_keeps_the_defaults_but_the_token_cache() {
+        let tuning = QueueTuning::fitted(&policy(600), Duration::from_millis(250));
+        assert_eq!(tuning, QueueTuning { token_cache: Duration::from_millis(250), ..QueueTuning::default() });
+    }
+
+    #[test]
+    fn a_short_idle_timeout_shortens_the_waiting_cache_to_a_quarter_and_the_granularity_to_an_eighth() {
+        let tuning = QueueTuning::fitted(&policy(40), Duration::from_secs(1));
+        assert_eq!(tuning.waiting_token_cache, Duration::from_secs(10));
+        assert_eq!(tuning.touch_granularity, Duration::from_secs(5));
+        assert_eq!(tuning.snapshot_refresh, QueueTuning::default().snapshot_refresh);
+    }
+
+    #[test]
+    fn a_negative_idle_timeout_gives_zero_bounds() {
+        let tuning = QueueTuning::fitted(&policy(-8), Duration::from_secs(1));
+        assert_eq!((tuning.waiting_token_cache, tuning.touch_granularity), (Duration::ZERO, Duration::ZERO));
+    }
+}

@@ -34,6 +34,11 @@ pub(crate) fn balance(raw: i64) -> Result<Balance, StoreError> {
     Balance::new(raw).map_err(corrupt)
 }
 
+/// A counter or ticket as stored (never negative).
+pub(crate) fn unsigned(raw: i64) -> Result<u64, StoreError> {
+    u64::try_from(raw).map_err(corrupt)
+}
+
 /// A number of affected rows, as the ports count it.
 pub(crate) fn count(raw: usize) -> u64 {
     u64::try_from(raw).unwrap_or(u64::MAX)
@@ -57,13 +62,12 @@ pub(crate) const fn token_status_text(status: TokenStatus) -> &'static str {
     }
 }
 
+/// The inverse of [`token_status_text`].
 fn token_status(text: &str) -> Result<TokenStatus, StoreError> {
-    match text {
-        "WAITING" => Ok(TokenStatus::Waiting),
-        "ACTIVE" => Ok(TokenStatus::Active),
-        "EXPIRED" => Ok(TokenStatus::Expired),
-        other => Err(corrupt(format_args!("token status {other:?}"))),
-    }
+    [TokenStatus::Waiting, TokenStatus::Active, TokenStatus::Expired]
+        .into_iter()
+        .find(|status| token_status_text(*status) == text)
+        .ok_or_else(|| corrupt(format_args!("token status {text:?}")))
 }
 
 /// `ledger_entries.reason` of a charge.
@@ -252,7 +256,7 @@ impl TryFrom<TokenRow> for QueueToken {
         Ok(QueueToken {
             value: TokenValue::from_uuid(row.token),
             user_id: id(UserId::new, row.user_id)?,
-            ticket: u64::try_from(row.ticket).map_err(corrupt)?,
+            ticket: unsigned(row.ticket)?,
             status: token_status(&row.status)?,
             issued_at: row.issued_at,
             last_seen_at: row.last_seen_at,

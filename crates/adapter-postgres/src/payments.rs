@@ -26,7 +26,7 @@ use domain::{Payment, PaymentId, SettlementPlan};
 
 use crate::PgStore;
 use crate::errors::{db_error, is_unique_violation};
-use crate::models::{corrupt, id};
+use crate::models::{id, unsigned};
 use crate::pool::checkout;
 use crate::statement::{bind, prepared};
 
@@ -69,7 +69,7 @@ impl PaymentRepository for PgStore {
         };
         let payment = match settled {
             Some(Settled { payment_id: Some(raw), gone }) => {
-                let gone = gone.map(|ticket| u64::try_from(ticket).map_err(corrupt)).transpose()?;
+                let gone = gone.map(unsigned).transpose()?;
                 self.note_gone(gone);
                 Some(Payment {
                     id: id(PaymentId::new, raw)?,

@@ -60,13 +60,12 @@ use domain::ports::{AdmissionReport, QueueRepository, StoreError, StoreResult};
 use domain::{QueuePolicy, QueueToken, TokenStatus, TokenValue, UserId};
 use time::OffsetDateTime;
 
-use self::runtime::unsigned;
 pub(crate) use self::runtime::{QueueRuntime, Worker, spawn_worker};
 use self::snapshot::Place;
 use self::tokens::{Lookup, Refill};
 use crate::PgStore;
 use crate::errors::db_error;
-use crate::models::{TokenRow, token_status_text};
+use crate::models::{TokenRow, token_status_text, unsigned};
 use crate::pool::checkout;
 use crate::schema::queue_tokens;
 use crate::statement::{bind, prepared};

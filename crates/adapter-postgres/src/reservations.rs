@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::PgStore;
 use crate::errors::db_error;
-use crate::models::ReservationRow;
+use crate::models::{ReservationRow, unsigned};
 use crate::pool::checkout;
 use crate::schema::reservations;
 use crate::statement::{bind, prepared};
@@ -119,6 +119,6 @@ impl ReservationRepository for PgStore {
             .get_result(&mut conn)
             .await
             .map_err(db_error)?;
-        u64::try_from(released.released).map_err(|_| StoreError::Internal("negative release count".into()))
+        unsigned(released.released)
     }
 }

@@ -66,7 +66,7 @@ mod tests {
     use crate::fixtures::{NOW, clock, store_down, token, user};
     use domain::QueueToken;
     use domain::TokenStatus::{Active, Expired, Waiting};
-    use domain::ports::{MockClock, MockQueueRepository};
+    use domain::ports::{MockClock, MockQueueRepository, StoreResult};
     use futures::executor::block_on;
     use mockall::predicate::eq;
     use time::Duration;
@@ -78,6 +78,18 @@ mod tests {
         let fresh = token.clone();
         queue.expect_token().with(eq(token.value)).times(1).return_once(move |_| Ok(Some(token)));
         queue.expect_fresh_token().with(eq(fresh.value)).times(0..=1).return_once(move |_| Ok(Some(fresh)));
+        queue
+    }
+
+    /// A store whose (possibly cached) copy reads as `copy` and whose fresh read, asked exactly
+    /// once, answers `fresh`.
+    fn queue_reading(
+        copy: Option<QueueToken>,
+        fresh: StoreResult<Option<QueueToken>>,
+    ) -> MockQueueRepository {
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().times(1).return_once(move |_| Ok(copy));
+        queue.expect_fresh_token().times(1).return_once(move |_| fresh);
         queue
     }
 
@@ -110,12 +122,8 @@ mod tests {
     #[test]
     fn authorize_lets_in_a_token_admitted_since_the_stores_copy_was_read() {
         let admitted = token(5, 7, Active);
-        let copy = token(5, 7, Waiting);
-        let mut queue = MockQueueRepository::new();
-        queue.expect_token().times(1).return_once(move |_| Ok(Some(copy)));
+        let mut queue = queue_reading(Some(token(5, 7, Waiting)), Ok(Some(admitted.clone())));
         queue.expect_position().times(0);
-        let fresh = admitted.clone();
-        queue.expect_fresh_token().times(1).return_once(move |_| Ok(Some(fresh)));
         let authorized = authorize(&queue, &admitted).expect("the fresh read decides");
         assert_eq!(authorized.expires_at, NOW + Duration::minutes(10));
     }
@@ -132,9 +140,7 @@ mod tests {
 
     #[test]
     fn authorize_fails_with_invalid_for_an_unknown_token() {
-        let mut queue = MockQueueRepository::new();
-        queue.expect_token().times(1).return_once(|_| Ok(None));
-        queue.expect_fresh_token().times(1).return_once(|_| Ok(None));
+        let queue = queue_reading(None, Ok(None));
         let result = authorize(&queue, &token(5, 7, Active));
         assert!(matches!(result, Err(AuthorizeError::Invalid)), "{result:?}");
     }
@@ -175,6 +181,13 @@ mod tests {
     fn authorize_fails_with_store_when_the_token_cannot_be_read() {
         let mut queue = MockQueueRepository::new();
         queue.expect_token().return_once(|_| Err(store_down()));
+        let result = authorize(&queue, &token(5, 7, Active));
+        assert!(matches!(result, Err(AuthorizeError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+
+    #[test]
+    fn authorize_fails_with_store_when_the_fresh_read_before_a_refusal_fails() {
+        let queue = queue_reading(Some(token(5, 7, Waiting)), Err(store_down()));
         let result = authorize(&queue, &token(5, 7, Active));
         assert!(matches!(result, Err(AuthorizeError::Store(StoreError::Unavailable(_)))), "{result:?}");
     }

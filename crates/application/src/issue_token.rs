@@ -43,7 +43,7 @@ mod tests {
     use super::*;
     use crate::fixtures::{NOW, clock, store_down, token, user};
     use domain::ports::{MockClock, MockQueueRepository, MockTokenMint};
-    use domain::{TokenState, TokenStatus, TokenValue};
+    use domain::{QueueToken, TokenState, TokenStatus, TokenValue};
     use futures::executor::block_on;
     use mockall::predicate::eq;
     use time::Duration;
@@ -57,6 +57,13 @@ mod tests {
         let mut mint = MockTokenMint::new();
         mint.expect_mint().times(1).return_const(value);
         mint
+    }
+
+    /// A store whose `issue` answers `token`, once.
+    fn queue_issuing(token: QueueToken) -> MockQueueRepository {
+        let mut queue = MockQueueRepository::new();
+        queue.expect_issue().times(1).return_once(move |_, _, _, _| Ok(token));
+        queue
     }
 
     fn issue(
@@ -93,10 +100,7 @@ mod tests {
     fn issue_returns_the_users_live_token_rather_than_the_fresh_candidate() {
         let candidate = token(5, 99, TokenStatus::Waiting).value;
         let existing = token(5, 1, TokenStatus::Active);
-        let mut queue = MockQueueRepository::new();
-        let stored = existing.clone();
-        queue.expect_issue().times(1).return_once(move |_, _, _, _| Ok(stored));
-        let view = issue(&queue, &minting(candidate), 5).expect("token is issued");
+        let view = issue(&queue_issuing(existing.clone()), &minting(candidate), 5).expect("token is issued");
         assert_eq!(view.token, existing);
         assert_ne!(view.token.value, candidate);
     }
@@ -104,11 +108,8 @@ mod tests {
     #[test]
     fn issue_gives_an_active_token_position_zero_without_a_position_lookup() {
         let active = token(5, 1, TokenStatus::Active);
-        let mut queue = MockQueueRepository::new();
-        let stored = active.clone();
-        queue.expect_issue().times(1).return_once(move |_, _, _, _| Ok(stored));
         // No position expectation: only waiting tokens cost a lookup.
-        let view = issue(&queue, &minting(active.value), 5).expect("token is issued");
+        let view = issue(&queue_issuing(active.clone()), &minting(active.value), 5).expect("token is issued");
         let state = TokenState::Active { expires_at: NOW + Duration::minutes(10) };
         assert_eq!(view, TokenView { token: active, state, position: 0, estimated_wait: Duration::ZERO });
     }
@@ -142,10 +143,18 @@ mod tests {
     #[test]
     fn issue_fails_with_store_when_the_position_cannot_be_read() {
         let waiting = token(5, 1, TokenStatus::Waiting);
-        let mut queue = MockQueueRepository::new();
-        let stored = waiting.clone();
-        queue.expect_issue().return_once(move |_, _, _, _| Ok(stored));
+        let mut queue = queue_issuing(waiting.clone());
         queue.expect_position().return_once(|_| Err(store_down()));
+        let result = issue(&queue, &minting(waiting.value), 5);
+        assert!(matches!(result, Err(IssueTokenError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+
+    #[test]
+    fn issue_fails_with_store_when_the_admission_rate_cannot_be_read() {
+        let waiting = token(5, 1, TokenStatus::Waiting);
+        let mut queue = queue_issuing(waiting.clone());
+        queue.expect_position().return_once(|_| Ok(95));
+        queue.expect_admission_rate().return_once(|| Err(store_down()));
         let result = issue(&queue, &minting(waiting.value), 5);
         assert!(matches!(result, Err(IssueTokenError::Store(StoreError::Unavailable(_)))), "{result:?}");
     }

@@ -70,7 +70,7 @@ mod tests {
     use super::*;
     use crate::fixtures::{NOW, clock, store_down, token};
     use domain::TokenStatus::{Active, Expired, Waiting};
-    use domain::ports::{MockClock, MockQueueRepository};
+    use domain::ports::{MockClock, MockQueueRepository, StoreResult};
     use futures::executor::block_on;
     use mockall::predicate::eq;
 
@@ -82,6 +82,14 @@ mod tests {
     fn queue_knowing(token: QueueToken) -> MockQueueRepository {
         let mut queue = MockQueueRepository::new();
         queue.expect_token().with(eq(token.value)).times(1).return_once(move |_| Ok(Some(token)));
+        queue
+    }
+
+    /// A store that knows `waiting`, places it 95th, and answers the admission rate with `rate`.
+    fn queue_placing(waiting: QueueToken, rate: StoreResult<Option<f64>>) -> MockQueueRepository {
+        let mut queue = queue_knowing(waiting);
+        queue.expect_position().return_once(|_| Ok(95));
+        queue.expect_admission_rate().return_once(move || rate);
         queue
     }
 
@@ -109,9 +117,7 @@ mod tests {
     #[test]
     fn status_estimates_from_the_caps_until_admissions_have_been_observed() {
         let waiting = token(5, 7, Waiting);
-        let mut queue = queue_knowing(waiting.clone());
-        queue.expect_position().return_once(|_| Ok(95));
-        queue.expect_admission_rate().return_once(|| Ok(None));
+        let mut queue = queue_placing(waiting.clone(), Ok(None));
         queue.expect_touch().return_once(|_, _| Ok(()));
         let view = status(&queue, &waiting).expect("status is given");
         assert_eq!(view.estimated_wait, policy().estimated_wait(95, None));
@@ -120,9 +126,7 @@ mod tests {
     #[test]
     fn status_fails_with_store_when_the_admission_rate_cannot_be_read() {
         let waiting = token(5, 7, Waiting);
-        let mut queue = queue_knowing(waiting.clone());
-        queue.expect_position().return_once(|_| Ok(95));
-        queue.expect_admission_rate().return_once(|| Err(store_down()));
+        let queue = queue_placing(waiting.clone(), Err(store_down()));
         let result = status(&queue, &waiting);
         assert!(matches!(result, Err(QueueStatusError::Store(StoreError::Unavailable(_)))), "{result:?}");
     }
@@ -196,9 +200,7 @@ mod tests {
     #[test]
     fn status_fails_with_store_when_the_poll_cannot_be_recorded() {
         let waiting = token(5, 7, Waiting);
-        let mut queue = queue_knowing(waiting.clone());
-        queue.expect_position().return_once(|_| Ok(1));
-        queue.expect_admission_rate().return_once(|| Ok(None));
+        let mut queue = queue_placing(waiting.clone(), Ok(None));
         queue.expect_touch().return_once(|_, _| Err(store_down()));
         let result = status(&queue, &waiting);
         assert!(matches!(result, Err(QueueStatusError::Store(StoreError::Unavailable(_)))), "{result:?}");

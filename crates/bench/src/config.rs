@@ -75,18 +75,13 @@ impl Config {
         if !(scale > 0.0 && scale <= 10.0) {
             return Err(format!("BENCH_SCALE={scale} must be in (0, 10]").into());
         }
-        let count = |name: &str, full: usize| -> BenchResult<usize> {
-            match var(name) {
-                Some(value) => value.parse().map_err(|_| format!("{name}={value:?} is not a count").into()),
-                None => Ok(((full as f64 * scale).round() as usize).max(1)),
-            }
-        };
         let fixed = |name: &str, default: usize| -> BenchResult<usize> {
             match var(name) {
                 Some(value) => value.parse().map_err(|_| format!("{name}={value:?} is not a count").into()),
                 None => Ok(default),
             }
         };
+        let count = |name: &str, full: usize| fixed(name, ((full as f64 * scale).round() as usize).max(1));
         let seconds = |name: &str, full: f64| -> BenchResult<Duration> {
             let value = match var(name) {
                 Some(value) => {
@@ -147,6 +142,11 @@ impl Config {
     /// Users the run needs: one per attempt of the larger race, plus the booking fans.
     pub fn race_users(&self) -> usize {
         self.race_small.0.max(self.race_large.0)
+    }
+
+    /// Performances of the booking flow: one per 25 fans, so that they compete for the seats.
+    pub fn booking_schedules(&self) -> usize {
+        self.booking_users.div_ceil(25)
     }
 
     /// All tokens issued in the spike.

@@ -53,21 +53,16 @@ impl Meter {
 
     /// Reads `/proc` now.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::take(self)
+        let server =
+            self.servers.iter().filter_map(|pid| ticks(&format!("/proc/{pid}/stat"), false)).sum::<u64>();
+        let generator = ticks("/proc/self/stat", true).unwrap_or(0);
+        let postgres = postgres_ticks(&self.database);
+        let seconds = |t: u64| t as f64 / TICKS_PER_SECOND;
+        Snapshot { server: seconds(server), postgres: seconds(postgres), generator: seconds(generator) }
     }
 }
 
 impl Snapshot {
-    /// Reads `/proc` now.
-    fn take(meter: &Meter) -> Self {
-        let server =
-            meter.servers.iter().filter_map(|pid| ticks(&format!("/proc/{pid}/stat"), false)).sum::<u64>();
-        let generator = ticks("/proc/self/stat", true).unwrap_or(0);
-        let postgres = postgres_ticks(&meter.database);
-        let seconds = |t: u64| t as f64 / TICKS_PER_SECOND;
-        Self { server: seconds(server), postgres: seconds(postgres), generator: seconds(generator) }
-    }
-
     /// What was spent since `earlier`.
     pub fn since(&self, earlier: &Snapshot) -> Spent {
         Spent {
@@ -137,23 +132,27 @@ fn postgres_ticks(database: &str) -> u64 {
 
 /// The parent pid and utime + stime of a `/proc/PID/stat` file.
 fn parent_and_ticks(path: &str) -> Option<(u64, u64)> {
-    let stat = fs::read_to_string(path).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let number = stat_fields(path)?;
     Some((number(1), number(11) + number(12)))
 }
 
 /// utime + stime (and cutime + cstime with `children`) of a `/proc/PID/stat` file.
 fn ticks(path: &str, children: bool) -> Option<u64> {
-    let stat = fs::read_to_string(path).ok()?;
-    // The command name is in parentheses and may hold spaces: count fields after the last ')'.
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After ')': state is field 3 of the man page, so utime (14) is index 11.
-    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let number = stat_fields(path)?;
     let mut total = number(11) + number(12);
     if children {
         total += number(13) + number(14);
     }
     Some(total)
+}
+
+/// The numeric fields of a `/proc/PID/stat` file, by index after the command name (0 when
+/// absent or not a number).
+fn stat_fields(path: &str) -> Option<impl Fn(usize) -> u64> {
+    let stat = fs::read_to_string(path).ok()?;
+    // The command name is in parentheses and may hold spaces: count fields after the last ')'.
+    // After ')': state is field 3 of the man page, so ppid (4) is index 1 and utime (14) index 11.
+    let fields: Vec<u64> =
+        stat.rsplit_once(')')?.1.split_whitespace().map(|field| field.parse().unwrap_or(0)).collect();
+    Some(move |i: usize| fields.get(i).copied().unwrap_or(0))
 }

@@ -112,9 +112,10 @@ where
 {
     let op = Arc::new(op);
     let next = Arc::new(AtomicUsize::new(0));
-    let gate = Arc::new(tokio::sync::Barrier::new(concurrency.min(n.max(1)) + 1));
+    let workers = concurrency.min(n.max(1));
+    let gate = Arc::new(tokio::sync::Barrier::new(workers + 1));
     let mut clients = Vec::new();
-    for _ in 0..concurrency.min(n.max(1)) {
+    for _ in 0..workers {
         let (op, next, gate) = (Arc::clone(&op), Arc::clone(&next), Arc::clone(&gate));
         clients.push(tokio::spawn(async move {
             gate.wait().await;
@@ -153,17 +154,23 @@ pub struct StatusCounts {
 }
 
 impl StatusCounts {
-    /// Counts `statuses`.
-    pub fn of(statuses: impl IntoIterator<Item = u16>) -> Self {
-        let mut counts = Self::default();
-        for status in statuses {
-            match status {
-                200..=299 => counts.ok += 1,
-                400..=499 => counts.client_errors += 1,
-                500..=599 => counts.server_errors += 1,
-                _ => counts.failed += 1,
-            }
+    /// Counts one status.
+    fn add(&mut self, status: u16) {
+        match status {
+            200..=299 => self.ok += 1,
+            400..=499 => self.client_errors += 1,
+            500..=599 => self.server_errors += 1,
+            _ => self.failed += 1,
         }
-        counts
     }
+}
+
+/// The latency distribution and status counts of `answers` (status, latency).
+pub fn tally(answers: impl IntoIterator<Item = (u16, Duration)>) -> (Latencies, StatusCounts) {
+    let (mut latency, mut counts) = (Latencies::new(), StatusCounts::default());
+    for (status, took) in answers {
+        latency.record(took);
+        counts.add(status);
+    }
+    (latency, counts)
 }

@@ -74,7 +74,7 @@ async fn run() -> BenchResult<bool> {
     say(format!("read scenarios use {}", generator.describe()));
     let database = TestDatabase::create().await;
     let db = db::connect(database.url()).await?;
-    let booking_schedules = i64::try_from(config.booking_users.div_ceil(25))?.max(1);
+    let booking_schedules = i64::try_from(config.booking_schedules())?.max(1);
     db::fill_catalogue(&db, CONCERT_ONE_SCHEDULES + booking_schedules).await?;
     // Start from a quiet server: write out what the catalogue fill (and the position benchmark
     // `make bench` runs first, a million-token database) left dirty, so a checkpoint does not
@@ -146,10 +146,7 @@ async fn run() -> BenchResult<bool> {
     }
 
     for server in &servers {
-        let log = server.log_tail();
-        if log.contains("ERROR") || log.contains("panicked") {
-            say(format!("server log (pid {}) shows errors:\n{log}", server.pid()));
-        }
+        show_errors("server", server);
     }
     // Last, with the main instances stopped: they admit without a cap, and these fans must wait.
     drop(servers);
@@ -209,11 +206,16 @@ async fn polling(
         Server::start_with(config, database_url, CACHE_SECONDS, &[("QUEUE_MAX_ACTIVE", "1")]).await?;
     let polled =
         polling::run(config, generator, &server.base_url, db, &meter.with_servers(vec![server.pid()])).await;
+    show_errors("polling server", &server);
+    polled
+}
+
+/// Shows `server`'s recent log on stderr when it holds an error or a panic.
+fn show_errors(what: &str, server: &Server) {
     let log = server.log_tail();
     if log.contains("ERROR") || log.contains("panicked") {
-        say(format!("polling server log (pid {}) shows errors:\n{log}", server.pid()));
+        say(format!("{what} log (pid {}) shows errors:\n{log}", server.pid()));
     }
-    polled
 }
 
 /// Writes the report and the chart.
@@ -306,7 +308,7 @@ fn header(config: &Config, generator: &Generator, postgres: &str) -> Vec<String>
             config.race_large.1,
             config.total_users(),
             config.booking_users,
-            usize::try_from(SEATS_PER_SCHEDULE).unwrap_or(50) * config.booking_users.div_ceil(25),
+            usize::try_from(SEATS_PER_SCHEDULE).unwrap_or(50) * config.booking_schedules(),
             config.poll_fans,
             config.poll.rate,
             config.poll.duration.as_secs_f64(),

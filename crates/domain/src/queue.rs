@@ -182,20 +182,24 @@ impl QueuePolicy {
             return Duration::ZERO;
         }
         let tick = self.tick.as_seconds_f64().max(0.001);
-        let per_second =
-            observed_per_second.filter(|rate| rate.is_finite() && *rate > 0.0).unwrap_or_else(|| {
-                let mut allowed = f64::INFINITY;
-                if self.admit_per_tick > 0 {
-                    allowed = allowed.min(f64::from(self.admit_per_tick) / tick);
-                }
-                if self.max_active > 0 {
-                    allowed =
-                        allowed.min(f64::from(self.max_active) / self.active_ttl.as_seconds_f64().max(1.0));
-                }
-                allowed
-            });
+        let per_second = observed_per_second
+            .filter(|rate| rate.is_finite() && *rate > 0.0)
+            .unwrap_or_else(|| self.allowed_per_second());
         let wait = if per_second.is_finite() { (position as f64 / per_second).max(tick) } else { tick };
         Duration::seconds_f64(wait.ceil())
+    }
+
+    /// The admission rate the caps allow at worst, in tokens per second; infinite without caps.
+    fn allowed_per_second(&self) -> f64 {
+        let tick = self.tick.as_seconds_f64().max(0.001);
+        let mut allowed = f64::INFINITY;
+        if self.admit_per_tick > 0 {
+            allowed = allowed.min(f64::from(self.admit_per_tick) / tick);
+        }
+        if self.max_active > 0 {
+            allowed = allowed.min(f64::from(self.max_active) / self.active_ttl.as_seconds_f64().max(1.0));
+        }
+        allowed
     }
 }
 

@@ -125,20 +125,10 @@ fn with_catalogue_cache(mut ports: Ports, ttl: StdDuration) -> Ports {
     ports
 }
 
-/// The waiting room's in-process bounds: `TOKEN_CACHE_MS` for active tokens; waiting ones at
-/// most a quarter of the idle timeout (and 30 s) and polls written at least every eighth of it
-/// (and 15 s), so together they stay well inside the idle timeout: a fan polling only other
-/// instances never looks idle here, and is never dropped for long-unwritten polls.
+/// The waiting room's in-process bounds: `TOKEN_CACHE_MS` for active tokens, the rest fitted
+/// to the idle timeout (see `QueueTuning::fitted`).
 fn queue_tuning(settings: &Settings) -> QueueTuning {
-    let defaults = QueueTuning::default();
-    let idle = settings.policies.queue.idle_timeout;
-    let share = |part: i32| StdDuration::try_from(idle / part).unwrap_or_default();
-    QueueTuning {
-        token_cache: settings.token_cache,
-        waiting_token_cache: defaults.waiting_token_cache.min(share(4)),
-        touch_granularity: defaults.touch_granularity.min(share(8)),
-        ..defaults
-    }
+    QueueTuning::fitted(&settings.policies.queue, settings.token_cache)
 }
 
 /// Remembers seats in process (see `adapter_cache::SeatCache`): a hold costs the

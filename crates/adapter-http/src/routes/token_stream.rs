@@ -10,20 +10,18 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use application::queue_status::{self, TokenView};
 use domain::TokenState;
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 
 use crate::errors::{ApiError, ErrorBody};
 use crate::input;
 use crate::routes::token::TokenResponse;
 use crate::state::HttpState;
 
-/// Where a stream stands between two events.
+/// A stream still open: the token it watches and the last view it sent (a waiting one).
 struct Watch {
     state: Arc<HttpState>,
     token: String,
-    last: Option<TokenView>,
-    first: bool,
-    done: bool,
+    last: TokenView,
 }
 
 /// How often the stream looks again: once per admission tick, within 200 ms..2 s.
@@ -54,38 +52,33 @@ pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result
         queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), &state.policies.queue, &token)
             .await?;
     let every = interval(&state);
-    let watch = Watch { state: state.into_inner(), token, last: Some(first), first: true, done: false };
-    let frames = stream::unfold(watch, move |mut watch| async move {
-        if watch.done {
-            return None;
-        }
-        let view = if watch.first {
-            watch.first = false;
-            watch.last.clone()
-        } else {
-            tokio::time::sleep(every).await;
-            let (ports, policy) = (&watch.state.ports, &watch.state.policies.queue);
-            match queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), policy, &watch.token)
-                .await
-            {
-                Ok(view) if Some(&view) == watch.last.as_ref() => {
-                    return Some((Ok::<_, ApiError>(Bytes::from_static(b": waiting\n\n")), watch));
-                }
-                Ok(view) => Some(view),
-                Err(error) => {
-                    watch.done = true;
-                    let error = ApiError::from(error);
-                    let body = serde_json::json!({"code": error.code(), "message": error.to_string()});
-                    return Some((Ok(Bytes::from(format!("event: error\ndata: {body}\n\n"))), watch));
-                }
-            }
-        };
-        let view = view?;
-        watch.done = !matches!(view.state, TokenState::Waiting);
-        let frame = event(&view);
-        watch.last = Some(view);
-        Some((Ok(frame), watch))
+    let opening = event(&first);
+    let watch = matches!(first.state, TokenState::Waiting).then(|| Watch {
+        state: state.into_inner(),
+        token,
+        last: first,
     });
+    // Then one look per interval while the token waits; `None` closes the stream.
+    let looks = stream::unfold(watch, move |watch| async move {
+        let mut watch = watch?;
+        tokio::time::sleep(every).await;
+        let (ports, policy) = (&watch.state.ports, &watch.state.policies.queue);
+        match queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), policy, &watch.token).await {
+            Ok(view) if view == watch.last => Some((Bytes::from_static(b": waiting\n\n"), Some(watch))),
+            Ok(view) => {
+                let frame = event(&view);
+                let waiting = matches!(view.state, TokenState::Waiting);
+                watch.last = view;
+                Some((frame, waiting.then_some(watch)))
+            }
+            Err(error) => {
+                let error = ApiError::from(error);
+                let body = serde_json::json!({"code": error.code(), "message": error.to_string()});
+                Some((Bytes::from(format!("event: error\ndata: {body}\n\n")), None))
+            }
+        }
+    });
+    let frames = stream::iter([opening]).chain(looks).map(Ok::<_, ApiError>);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))

@@ -17,8 +17,8 @@ use domain::ports::{AdmissionReport, StoreError, StoreResult};
 use time::OffsetDateTime;
 
 use crate::errors::{TxError, db_error};
+use crate::models::unsigned;
 use crate::pool::{PgPool, TxConn};
-use crate::queue::runtime::unsigned;
 use crate::schema::queue_tokens;
 use crate::statement::{bind, prepared};
 

@@ -13,7 +13,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::QueueTuning;
 use crate::errors::db_error;
-use crate::models::corrupt;
+use crate::models::unsigned;
 use crate::pool::{PgPool, checkout};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
 use crate::queue::tokens::TokenCache;
@@ -53,11 +53,6 @@ struct RefreshRow {
     horizon: i64,
     #[diesel(sql_type = Array<BigInt>)]
     drops: Vec<i64>,
-}
-
-/// A counter or ticket as stored (never negative).
-pub(crate) fn unsigned(raw: i64) -> Result<u64, StoreError> {
-    u64::try_from(raw).map_err(corrupt)
 }
 
 /// The state one store's clones share.

@@ -11,8 +11,8 @@
 //!   waiting token can go through shows in the snapshot (payments need an active token); only
 //!   other instances' polls, which move `last_seen_at` forward in the database, are missed,
 //!   and this instance's own polls are applied to the copy ([`TokenCache::touched`]). The
-//!   bound keeps a fan who polls only other instances from looking idle here (the binary sets
-//!   it to at most a quarter of the idle timeout);
+//!   bound keeps a fan who polls only other instances from looking idle here (`QueueTuning::fitted`
+//!   sets it to at most a quarter of the idle timeout);
 //! - an **active** copy for `QueueTuning::token_cache` (1 s by default); its expiry is the
 //!   clock's anyway, and a payment on this instance replaces it with a tombstone at once, so
 //!   the payer's next request here reads the expired row;

@@ -12,7 +12,8 @@
 //! instant is old enough that the admission could drop the token on its strength
 //! ([`Due::idle_before`], set by the admission's own flush just before it drops idle tokens).
 //! With 20,000 fans polling, that turns ~20,000 row updates a second into ~20,000 per
-//! granularity (15 s by default), and the admitting instance still never drops a fan it has
+//! granularity (15 s by default, at most an eighth of the idle timeout with
+//! `QueueTuning::fitted`), and the admitting instance still never drops a fan it has
 //! seen polling.
 
 use std::collections::HashMap;

@@ -67,13 +67,34 @@ fn pay_rereading(
     block_on(execute(reservations, wallet, payments, queue, &clock(), command))
 }
 
+/// Reservations that answer exactly `reads` reads with user 5's live [`reservation`].
+fn reservations_read(reads: usize) -> MockReservationRepository {
+    let mut reservations = MockReservationRepository::new();
+    reservations.expect_reservation().times(reads).returning(|_| Ok(Some(reservation(5))));
+    reservations
+}
+
+/// A wallet that answers exactly `reads` balance reads with 90,000 won: enough to pay.
+fn wallet_read(reads: usize) -> MockWalletRepository {
+    let mut wallet = MockWalletRepository::new();
+    wallet.expect_balance().times(reads).returning(|_| Ok(Some(balance(90_000))));
+    wallet
+}
+
+/// A store whose settlements answer `outcomes` in order, one settlement each (`None`: lost).
+fn settlements(outcomes: Vec<Option<Payment>>) -> MockPaymentRepository {
+    let times = outcomes.len();
+    let mut outcomes = outcomes.into_iter();
+    let mut payments = MockPaymentRepository::new();
+    payments.expect_settle().times(times).returning(move |_| Ok(outcomes.next().flatten()));
+    payments
+}
+
 /// Runs a payment whose first settlement (tried without reading the balance) is refused by the
 /// store, and which is then decided again with `wallet`'s answer.
 fn refused_by_the_store_then_decided_with(wallet: MockWalletRepository) -> Result<Payment, PayError> {
-    let mut reservations = MockReservationRepository::new();
-    reservations.expect_reservation().times(2).returning(|_| Ok(Some(reservation(5))));
-    let mut payments = MockPaymentRepository::new();
-    payments.expect_settle().times(1).returning(|_| Ok(None));
+    let reservations = reservations_read(2);
+    let payments = settlements(vec![None]);
     let queue = queue_rereading(Some(presented()), 1);
     pay_rereading(&reservations, &wallet, &payments, &queue, command(30_000))
 }
@@ -199,52 +220,36 @@ fn pay_fails_with_not_payable_when_a_lost_settlement_turns_out_to_be_already_pai
         vec![reservation(5), Reservation { status: ReservationStatus::Paid, ..reservation(5) }].into_iter();
     let mut reservations = MockReservationRepository::new();
     reservations.expect_reservation().times(2).returning(move |_| Ok(answers.next()));
-    let mut wallet = MockWalletRepository::new();
-    wallet.expect_balance().times(1).returning(|_| Ok(Some(balance(90_000))));
-    let mut payments = MockPaymentRepository::new();
-    payments.expect_settle().times(1).returning(|_| Ok(None));
     let queue = queue_rereading(Some(presented()), 1);
-    let result = pay_rereading(&reservations, &wallet, &payments, &queue, command(30_000));
+    let result =
+        pay_rereading(&reservations, &wallet_read(1), &settlements(vec![None]), &queue, command(30_000));
     assert!(matches!(result, Err(PayError::NotPayable)), "{result:?}");
 }
 
 #[test]
 fn pay_succeeds_when_a_retry_after_a_lost_settlement_wins() {
-    let mut reservations = MockReservationRepository::new();
-    reservations.expect_reservation().times(2).returning(|_| Ok(Some(reservation(5))));
-    let mut wallet = MockWalletRepository::new();
-    wallet.expect_balance().times(1).returning(|_| Ok(Some(balance(90_000))));
-    let mut answers = vec![None, Some(payment())].into_iter();
-    let mut payments = MockPaymentRepository::new();
-    payments.expect_settle().times(2).returning(move |_| Ok(answers.next().flatten()));
+    let payments = settlements(vec![None, Some(payment())]);
     let queue = queue_rereading(Some(presented()), 1);
-    let paid = pay_rereading(&reservations, &wallet, &payments, &queue, command(30_000));
+    let paid = pay_rereading(&reservations_read(2), &wallet_read(1), &payments, &queue, command(30_000));
     assert_eq!(paid.expect("second attempt succeeds"), payment());
 }
 
 #[test]
 fn pay_fails_with_store_internal_after_three_lost_settlements() {
-    let mut reservations = MockReservationRepository::new();
-    reservations.expect_reservation().times(3).returning(|_| Ok(Some(reservation(5))));
-    let mut wallet = MockWalletRepository::new();
-    wallet.expect_balance().times(2).returning(|_| Ok(Some(balance(90_000))));
-    let mut payments = MockPaymentRepository::new();
-    payments.expect_settle().times(3).returning(|_| Ok(None));
+    let payments = settlements(vec![None, None, None]);
     let queue = queue_rereading(Some(presented()), 3);
-    let result = pay_rereading(&reservations, &wallet, &payments, &queue, command(30_000));
+    let result = pay_rereading(&reservations_read(3), &wallet_read(2), &payments, &queue, command(30_000));
     assert!(matches!(result, Err(PayError::Store(StoreError::Internal(_)))), "{result:?}");
 }
 
 /// Runs a payment whose one settlement is lost, after which the presented token reads back as
 /// `stored`; the token, read first, must end it without deciding again.
 fn lost_once_then_token_reads(stored: Option<QueueToken>) -> Result<Payment, PayError> {
-    let mut payments = MockPaymentRepository::new();
-    payments.expect_settle().times(1).returning(|_| Ok(None));
     let queue = queue_rereading(stored, 1);
     pay_rereading(
         &reservations_with(reservation(5)),
         &wallet_with(90_000),
-        &payments,
+        &settlements(vec![None]),
         &queue,
         command(30_000),
     )
@@ -272,31 +277,24 @@ fn pay_fails_with_token_expired_when_the_presented_token_is_gone() {
 
 #[test]
 fn pay_fails_with_token_expired_rather_than_internal_when_the_last_attempt_lost_to_the_token() {
-    let mut reservations = MockReservationRepository::new();
-    reservations.expect_reservation().times(3).returning(|_| Ok(Some(reservation(5))));
-    let mut wallet = MockWalletRepository::new();
-    wallet.expect_balance().times(2).returning(|_| Ok(Some(balance(90_000))));
-    let mut payments = MockPaymentRepository::new();
-    payments.expect_settle().times(3).returning(|_| Ok(None));
     let mut reads =
         vec![presented(), presented(), QueueToken { status: TokenStatus::Expired, ..presented() }]
             .into_iter();
     let mut queue = MockQueueRepository::new();
     queue.expect_fresh_token().times(3).returning(move |_| Ok(reads.next()));
-    let result = pay_rereading(&reservations, &wallet, &payments, &queue, command(30_000));
+    let payments = settlements(vec![None, None, None]);
+    let result = pay_rereading(&reservations_read(3), &wallet_read(2), &payments, &queue, command(30_000));
     assert!(matches!(result, Err(PayError::TokenExpired)), "{result:?}");
 }
 
 #[test]
 fn pay_fails_with_store_when_the_token_cannot_be_read_after_a_lost_settlement() {
-    let mut payments = MockPaymentRepository::new();
-    payments.expect_settle().times(1).returning(|_| Ok(None));
     let mut queue = MockQueueRepository::new();
     queue.expect_fresh_token().times(1).return_once(|_| Err(store_down()));
     let result = pay_rereading(
         &reservations_with(reservation(5)),
         &wallet_with(90_000),
-        &payments,
+        &settlements(vec![None]),
         &queue,
         command(30_000),
     );

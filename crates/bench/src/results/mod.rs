@@ -2,7 +2,7 @@
 //! figures from issue 6 as anchors, and issue 6's targets) and per-scenario notes.
 
 use crate::cpu::Spent;
-use crate::db::Audit;
+use crate::db::{Audit, SEATS_PER_SCHEDULE};
 use crate::http::{Latencies, StatusCounts};
 use crate::report::{Better, Row, Unit, grouped, times};
 use crate::scenarios::booking::Booking;
@@ -258,7 +258,7 @@ impl Results {
         if phases.iter().any(|(_, phase)| phase.counts.server_errors > 0) {
             self.failures.push("booking: 5xx answers".into());
         }
-        let seats = grouped(booking.schedules as u64 * 50);
+        let seats = grouped((booking.schedules * SEATS_PER_SCHEDULE) as u64);
         let mut lines = vec![
             format!(
                 "{fans} fans on {} performances ({seats} seats), closed loop, phase by phase:",

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::BenchResult;
 use crate::cpu::{Meter, Snapshot, Spent};
 use crate::db::{CONCERT_ONE_SCHEDULES, concert_of};
-use crate::http::{Answer, Api, Latencies, StatusCounts, drive};
+use crate::http::{Answer, Api, Latencies, StatusCounts, drive, tally};
 
 /// Enough for any seat's price.
 const CHARGE: i64 = 200_000;
@@ -146,13 +146,7 @@ fn phase(
     meter: &Meter,
 ) -> Phase {
     let cpu = meter.snapshot().since(before);
-    let mut latency = Latencies::new();
-    let mut statuses = Vec::new();
-    for (status, took) in answers {
-        latency.record(took);
-        statuses.push(status);
-    }
-    let counts = StatusCounts::of(statuses);
+    let (latency, counts) = tally(answers);
     Phase {
         per_second: counts.ok as f64 / wall.as_secs_f64(),
         latency,

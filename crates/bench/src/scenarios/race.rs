@@ -17,7 +17,7 @@ use tokio_postgres::Client;
 use crate::BenchResult;
 use crate::cpu::{Meter, Spent};
 use crate::db::RaceSeat;
-use crate::http::{Api, Latencies, StatusCounts, drive};
+use crate::http::{Api, Latencies, StatusCounts, drive, tally};
 
 /// The hold statement of `crates/adapter-postgres/src/reservations.rs` (`TRY_HOLD`), copied,
 /// with the decision instant taken from the server clock (`now()`) instead of bound, and a
@@ -96,12 +96,8 @@ pub async fn over_http(
     stop.store(true, Ordering::Relaxed);
     let seat_list = sampler.await?;
 
-    let mut latency = Latencies::new();
-    for answer in &driven.outputs {
-        latency.record(answer.latency);
-    }
+    let (latency, counts) = tally(driven.outputs.iter().map(|a| (a.status, a.latency)));
     let losers = driven.outputs.iter().filter(|a| a.status == 409 && a.code() == "SEAT_UNAVAILABLE").count();
-    let counts = StatusCounts::of(driven.outputs.iter().map(|a| a.status));
     Ok(Race {
         attempts,
         concurrency,

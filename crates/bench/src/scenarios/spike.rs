@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::BenchResult;
-use crate::http::{Api, Latencies, StatusCounts, drive};
+use crate::http::{Api, Latencies, StatusCounts, drive, tally};
 
 /// What the spike measured.
 pub struct Spike {
@@ -30,11 +30,7 @@ pub async fn run(api: &Api, users: usize, concurrency: usize) -> BenchResult<Spi
         async move { api.post(i, "/api/token", None, &json!({ "userId": i + 1 })).await }
     })
     .await?;
-    let mut latency = Latencies::new();
-    for answer in &driven.outputs {
-        latency.record(answer.latency);
-    }
-    let counts = StatusCounts::of(driven.outputs.iter().map(|a| a.status));
+    let (latency, counts) = tally(driven.outputs.iter().map(|a| (a.status, a.latency)));
     let tokens = driven
         .outputs
         .iter()
