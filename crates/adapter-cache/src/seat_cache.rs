@@ -27,7 +27,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, ReservationRepository, StoreResult};
 use domain::{
-    Concert, ConcertId, NewConcert, NewHold, Reservation, ReservationId, Schedule, ScheduleId, Seat,
+    Concert, ConcertId, NewConcert, NewHold, Receipt, Reservation, ReservationId, Schedule, ScheduleId, Seat,
     SeatHold, SeatId,
 };
 use time::OffsetDateTime;
@@ -119,8 +119,12 @@ impl CatalogueRepository for SeatCache {
 impl ReservationRepository for SeatCache {
     /// The store decides; its answer updates the copy: the hold just taken, or (refused) no
     /// copy, so the next read learns from the store what took the seat.
-    async fn try_hold(&self, hold: &NewHold) -> StoreResult<Option<Reservation>> {
-        let outcome = self.reservations.try_hold(hold).await;
+    async fn try_hold(
+        &self,
+        hold: &NewHold,
+        receipt: Option<Receipt<Option<Reservation>>>,
+    ) -> StoreResult<Option<Reservation>> {
+        let outcome = self.reservations.try_hold(hold, receipt).await;
         match &outcome {
             Ok(Some(reservation)) => {
                 if let Some(copy) = self.map_mut().get_mut(&hold.seat_id) {
@@ -247,20 +251,20 @@ mod tests {
     async fn a_refused_hold_drops_the_copy_so_the_next_read_asks_the_store() {
         let catalogue = store_answering(vec![Ok(Some(seat(false))), Ok(Some(seat(true)))]);
         let mut reservations = MockReservationRepository::new();
-        reservations.expect_try_hold().times(1).returning(|_| Ok(None));
+        reservations.expect_try_hold().times(1).returning(|_, _| Ok(None));
         let seats = cache(catalogue, reservations);
         assert_eq!(seats.seat(seat_id()).await, Ok(Some(seat(false))));
-        assert_eq!(seats.try_hold(&hold()).await, Ok(None));
+        assert_eq!(seats.try_hold(&hold(), None).await, Ok(None));
         assert_eq!(seats.seat(seat_id()).await, Ok(Some(seat(true))), "the store says sold");
     }
 
     #[tokio::test]
     async fn a_hold_taken_here_becomes_the_copy() {
         let mut reservations = MockReservationRepository::new();
-        reservations.expect_try_hold().times(1).returning(|_| Ok(Some(reservation())));
+        reservations.expect_try_hold().times(1).returning(|_, _| Ok(Some(reservation())));
         let seats = cache(store_answering(vec![Ok(Some(seat(false)))]), reservations);
         assert!(seats.seat(seat_id()).await.is_ok());
-        assert_eq!(seats.try_hold(&hold()).await, Ok(Some(reservation())));
+        assert_eq!(seats.try_hold(&hold(), None).await, Ok(Some(reservation())));
         let copy = seats.seat(seat_id()).await.expect("read").expect("seat");
         assert_eq!(
             copy.hold,

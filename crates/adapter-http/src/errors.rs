@@ -149,6 +149,9 @@ impl From<StoreError> for ApiError {
                 )
             }
             StoreError::Internal(_) => Self::internal(&error),
+            // The request's claim on its key lapsed and a retry took the key over: that retry
+            // decides the answer, this one wrote nothing.
+            StoreError::ClaimSuperseded => Self::idempotency_key_in_progress(),
         }
     }
 }

@@ -12,8 +12,13 @@
 //!   with SHA-256): the stored status and body, plus `Idempotent-Replayed: true`; nothing runs.
 //! - The same key for a different request: 422 `IDEMPOTENCY_KEY_REUSED`.
 //! - The first request still running: 409 `IDEMPOTENCY_KEY_IN_PROGRESS`.
-//! - Every 2xx and 4xx answer is kept for 24 hours ([`RESPONSE_TTL`]). A 5xx is not kept: the
+//! - Every 2xx and 4xx answer is kept for 24 hours (the policy's TTL). A 5xx is not kept: the
 //!   claim is released so a retry runs the request again.
+//!
+//! Exactly once: the handler gets the claim ([`Claimed`]) and hands its use case a receipt
+//! ([`receipt`]), so the write that has an effect (a credit, a hold, a settlement) records the
+//! answer in the same atomic step as the effect, fenced by the claim (see `domain::receipt`). A
+//! refusal decided before any write is recorded afterwards, under the same fence.
 //!
 //! A retry whose token is no longer active (a payment expires the payer's token, a token times
 //! out) would be refused by the gate, yet the client most needs the answer of its first request
@@ -24,8 +29,8 @@
 //!
 //! The claim, the request and the recording of its response (or the release of its claim) run
 //! together on a spawned task, so a client that disconnects never leaves a key in progress. If
-//! the instance dies mid-request, the claim's lease ([`CLAIM_LEASE`], 60 s) runs out and a retry
-//! runs it again.
+//! the instance dies mid-request, the claim's lease (`IDEMPOTENCY_LEASE_SECONDS`) runs out and
+//! a retry runs it again; the fence guarantees the dead instance's work can no longer land.
 
 use std::future::Future;
 use std::time::Duration;
@@ -35,9 +40,9 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse};
 use application::Ports;
 use application::authorize::{self, AuthorizeError, Authorized};
-use domain::idempotency::{CLAIM_LEASE, RESPONSE_TTL};
 use domain::{
-    IdempotencyClaim, IdempotencyKey, InvalidIdempotencyKey, StoredResponse, TokenValue, UserId, decide_claim,
+    ClaimDecision, ClaimId, IdempotencyClaim, IdempotencyKey, InvalidIdempotencyKey, Receipt, StoredResponse,
+    TokenValue, UserId, decide_claim,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -80,20 +85,66 @@ impl Reply {
     }
 }
 
+/// A handler's whole answer, success or error, as it is kept for its key: `None` for a 5xx,
+/// which is never kept (a retry runs the request again).
+fn kept(answer: &Result<Reply, ApiError>) -> Option<StoredResponse> {
+    match answer {
+        Ok(reply) => Some(reply.stored()),
+        Err(error) if error.status().is_server_error() => None,
+        Err(error) => Some(StoredResponse { status: error.status().as_u16(), body: error.body_json() }),
+    }
+}
+
+/// The key a request claimed, handed to its handler so its use case can record the answer
+/// with its effect.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    user: UserId,
+    key: IdempotencyKey,
+    claim: ClaimId,
+}
+
+/// The receipt for a use case whose result the handler answers with `render` (success) or the
+/// error's own mapping: the answer recorded with the effect is exactly what the client is sent.
+/// `None` without a claimed key.
+pub fn receipt<T, E>(
+    claimed: Option<&Claimed>,
+    render: impl Fn(T) -> Result<Reply, ApiError> + Send + Sync + 'static,
+) -> Option<Receipt<Result<T, E>>>
+where
+    T: Clone + 'static,
+    E: Clone + Into<ApiError> + 'static,
+{
+    let claimed = claimed?;
+    Some(Receipt::new(claimed.user, claimed.key.clone(), claimed.claim, move |result: &Result<T, E>| {
+        kept(&answer(result.clone(), &render))
+    }))
+}
+
+/// A use case's result as the handler answers it: `render` on success, the error's mapping
+/// otherwise.
+pub fn answer<T, E: Into<ApiError>>(
+    result: Result<T, E>,
+    render: impl Fn(T) -> Result<Reply, ApiError>,
+) -> Result<Reply, ApiError> {
+    result.map_err(Into::into).and_then(render)
+}
+
 /// The token gate, then the `Idempotency-Key` protocol (see the module docs) around `handler`.
 ///
 /// `handler` is called once the gate has let the request through, with its verdict; it reads
-/// what it needs from the request right away (it may borrow it) and returns the future that does
-/// the work, which runs only if the request has no key or claims its key. The future must be
-/// `Send + 'static` because a keyed request runs on its own task.
-pub async fn idempotent<F, Fut>(
+/// what it needs from the request right away (it may borrow it) and returns the work, which is
+/// called with the claimed key (`None` without a key) only if the request has no key or claims
+/// its key. The work must be `Send + 'static` because a keyed request runs on its own task.
+pub async fn idempotent<F, W, Fut>(
     state: &HttpState,
     request: &HttpRequest,
     body: &[u8],
     handler: F,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce(Authorized) -> Fut,
+    F: FnOnce(Authorized) -> W,
+    W: FnOnce(Option<Claimed>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Reply, ApiError>> + Send + 'static,
 {
     let ports = &state.ports;
@@ -104,12 +155,12 @@ where
     let actor = match gate {
         Ok(actor) => actor,
         Err(refusal @ (AuthorizeError::Expired | AuthorizeError::NotActive { .. })) => {
-            return replay_for_inactive_token(ports, request, body, token_text, refusal).await;
+            return replay_for_inactive_token(state, request, body, token_text, refusal).await;
         }
         Err(refusal) => return Err(refusal.into()),
     };
     let Some(key) = key_of(request)? else {
-        return handler(actor).await.map(Reply::into_response);
+        return handler(actor)(None).await.map(Reply::into_response);
     };
     // The claim, the work and the bookkeeping all run on one spawned task, so a client that
     // disconnects at any point (even while the claim is being written) never leaves its key in
@@ -117,11 +168,16 @@ where
     let fingerprint = fingerprint(request, body);
     let work = handler(actor);
     let ports = ports.clone();
+    let policy = state.policies.idempotency;
     let task = tokio::spawn(async move {
         let now = ports.clock.now();
         let user = actor.user_id;
-        match ports.idempotency.claim(user, &key, &fingerprint, now, RESPONSE_TTL, CLAIM_LEASE).await? {
-            IdempotencyClaim::Claimed => run_and_record(ports, user, key, work).await.map(Answer::Fresh),
+        match ports.idempotency.claim(user, &key, &fingerprint, now, policy.ttl, policy.lease).await? {
+            IdempotencyClaim::Claimed(claim) => {
+                let claimed = Claimed { user, key, claim };
+                let work = work(Some(claimed.clone()));
+                run_and_record(ports, claimed, work).await.map(Answer::Fresh)
+            }
             IdempotencyClaim::Replay(stored) => Ok(Answer::Replayed(stored)),
             IdempotencyClaim::InProgress => Err(ApiError::idempotency_key_in_progress()),
             IdempotencyClaim::Reused => Err(ApiError::idempotency_key_reused()),
@@ -144,26 +200,25 @@ enum Answer {
 }
 
 /// Runs a claimed request to its end, then keeps its answer (2xx, 4xx) or releases the claim
-/// (5xx, including a panic of the work).
+/// (5xx, including a panic of the work). Both are fenced by the claim: an answer the work's own
+/// write already recorded stays as it is, and a claim taken over meanwhile is left alone.
 async fn run_and_record(
     ports: Ports,
-    user: UserId,
-    key: IdempotencyKey,
+    claimed: Claimed,
     work: impl Future<Output = Result<Reply, ApiError>> + Send + 'static,
 ) -> Result<Reply, ApiError> {
     let outcome = match tokio::spawn(work).await {
         Ok(outcome) => outcome,
         Err(join_error) => Err(ApiError::internal(&join_error)),
     };
-    let kept = match &outcome {
-        Ok(reply) => Some(reply.stored()),
-        Err(error) if error.status().is_server_error() => None,
-        Err(error) => Some(StoredResponse { status: error.status().as_u16(), body: error.body_json() }),
-    };
+    let kept = kept(&outcome);
+    let Claimed { user, key, claim } = claimed;
     for attempt in 1..=RECORD_ATTEMPTS {
         let recorded = match &kept {
-            Some(response) => ports.idempotency.complete(user, &key, response, ports.clock.now()).await,
-            None => ports.idempotency.release(user, &key).await,
+            Some(response) => {
+                ports.idempotency.complete(user, &key, claim, response, ports.clock.now()).await
+            }
+            None => ports.idempotency.release(user, &key, claim).await,
         };
         match recorded {
             Ok(()) => break,
@@ -185,21 +240,23 @@ async fn run_and_record(
 /// A retry whose token the gate refused as expired or waiting: the stored response of the same
 /// request by the token's user, if there is one; 409 while it runs; the refusal otherwise.
 async fn replay_for_inactive_token(
-    ports: &Ports,
+    state: &HttpState,
     request: &HttpRequest,
     body: &[u8],
     token_text: &str,
     refusal: AuthorizeError,
 ) -> Result<HttpResponse, ApiError> {
+    let ports = &state.ports;
+    let policy = state.policies.idempotency;
     let Ok(Some(key)) = key_of(request) else { return Err(refusal.into()) };
     let Ok(value) = TokenValue::parse(token_text) else { return Err(refusal.into()) };
     let Some(token) = ports.queue.token(value).await? else { return Err(refusal.into()) };
     let record = ports.idempotency.find(token.user_id, &key).await?;
     let now = ports.clock.now();
-    match decide_claim(record.as_ref(), &fingerprint(request, body), now, RESPONSE_TTL, CLAIM_LEASE) {
-        IdempotencyClaim::Replay(stored) => Ok(replayed(stored)),
-        IdempotencyClaim::InProgress => Err(ApiError::idempotency_key_in_progress()),
-        IdempotencyClaim::Claimed | IdempotencyClaim::Reused => Err(refusal.into()),
+    match decide_claim(record.as_ref(), &fingerprint(request, body), now, policy.ttl, policy.lease) {
+        ClaimDecision::Replay(stored) => Ok(replayed(stored)),
+        ClaimDecision::InProgress => Err(ApiError::idempotency_key_in_progress()),
+        ClaimDecision::Claim | ClaimDecision::Reused => Err(refusal.into()),
     }
 }
 
@@ -245,6 +302,7 @@ mod tests {
     use actix_web::test::TestRequest;
     use adapter_memory::MemoryStore;
     use application::Policies;
+    use domain::idempotency::{CLAIM_LEASE, RESPONSE_TTL};
     use domain::ports::{Clock, QueueRepository, TokenMint};
     use domain::{QueuePolicy, QueueToken};
     use time::OffsetDateTime;
@@ -323,9 +381,11 @@ mod tests {
             }
             let request = request.to_http_request();
             let runs = Arc::clone(runs);
-            let result = idempotent(&self.state, &request, body.as_bytes(), move |_actor| async move {
-                runs.fetch_add(1, Ordering::SeqCst);
-                answer()
+            let result = idempotent(&self.state, &request, body.as_bytes(), move |_actor| {
+                move |_claimed| async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    answer()
+                }
             })
             .await;
             let replayed = result.as_ref().ok().and_then(|response| {
@@ -451,7 +511,7 @@ mod tests {
         let fingerprint = fingerprint(&request, b"{}");
         let claimed =
             world.state.ports.idempotency.claim(user, &key, &fingerprint, START, RESPONSE_TTL, CLAIM_LEASE);
-        assert_eq!(claimed.await, Ok(IdempotencyClaim::Claimed));
+        assert!(matches!(claimed.await, Ok(IdempotencyClaim::Claimed(_))));
         let runs = Arc::new(AtomicUsize::new(0));
         let (busy, _) = world.send(Some("k"), "{}", &runs, ok_answer).await;
         let busy = busy.expect_err("409");

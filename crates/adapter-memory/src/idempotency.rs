@@ -3,17 +3,29 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use domain::ports::{IdempotencyRepository, StoreResult};
-use domain::{IdempotencyClaim, IdempotencyKey, IdempotencyRecord, StoredResponse, UserId, decide_claim};
+use domain::ports::{IdempotencyRepository, StoreError, StoreResult};
+use domain::{
+    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, Receipt, StoredResponse, UserId,
+    decide_claim,
+};
 use time::{Duration, OffsetDateTime};
 
-use crate::MemoryStore;
+use crate::{MemoryStore, State};
 
 /// Every user's keys. A claim reads, decides and writes under the store's one lock, so it is
 /// atomic however many requests race for a key.
 #[derive(Debug, Default)]
 pub(crate) struct Idempotency {
-    records: HashMap<(UserId, IdempotencyKey), IdempotencyRecord>,
+    records: HashMap<(UserId, IdempotencyKey), Entry>,
+    /// The last claim id handed out; ids are never reused.
+    last_claim: i64,
+}
+
+/// A record and the claim it is currently held under.
+#[derive(Debug, Clone)]
+struct Entry {
+    claim: ClaimId,
+    record: IdempotencyRecord,
 }
 
 impl Idempotency {
@@ -25,34 +37,72 @@ impl Idempotency {
         now: OffsetDateTime,
         ttl: Duration,
         lease: Duration,
-    ) -> IdempotencyClaim {
+    ) -> StoreResult<IdempotencyClaim> {
         let slot = (user, key.clone());
-        let outcome = decide_claim(self.records.get(&slot), fingerprint, now, ttl, lease);
-        if outcome == IdempotencyClaim::Claimed {
-            self.records.insert(slot, IdempotencyRecord::claimed(fingerprint, now));
+        let existing = self.records.get(&slot).map(|entry| &entry.record);
+        let decision = decide_claim(existing, fingerprint, now, ttl, lease);
+        if let Some(outcome) = decision.unless_claimed() {
+            return Ok(outcome);
         }
-        outcome
+        self.last_claim = self
+            .last_claim
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Internal("the in-memory store ran out of claim ids".into()))?;
+        let claim = ClaimId::new(self.last_claim);
+        self.records.insert(slot, Entry { claim, record: IdempotencyRecord::claimed(fingerprint, now) });
+        Ok(IdempotencyClaim::Claimed(claim))
     }
 
-    fn complete(&mut self, user: UserId, key: &IdempotencyKey, response: &StoredResponse) {
-        if let Some(record) = self.records.get_mut(&(user, key.clone()))
-            && record.response.is_none()
-        {
+    /// The record of `user`'s `key`, if it is still in progress under `claim`.
+    fn in_progress(
+        &mut self,
+        user: UserId,
+        key: &IdempotencyKey,
+        claim: ClaimId,
+    ) -> Option<&mut IdempotencyRecord> {
+        self.records
+            .get_mut(&(user, key.clone()))
+            .filter(|entry| entry.claim == claim && entry.record.response.is_none())
+            .map(|entry| &mut entry.record)
+    }
+
+    fn complete(&mut self, user: UserId, key: &IdempotencyKey, claim: ClaimId, response: &StoredResponse) {
+        if let Some(record) = self.in_progress(user, key, claim) {
             record.response = Some(response.clone());
         }
     }
 
-    fn release(&mut self, user: UserId, key: &IdempotencyKey) {
-        let slot = (user, key.clone());
-        if self.records.get(&slot).is_some_and(|record| record.response.is_none()) {
-            self.records.remove(&slot);
+    fn release(&mut self, user: UserId, key: &IdempotencyKey, claim: ClaimId) {
+        if self.in_progress(user, key, claim).is_some() {
+            self.records.remove(&(user, key.clone()));
         }
     }
 
     fn purge_expired(&mut self, now: OffsetDateTime, ttl: Duration) -> u64 {
         let before = self.records.len();
-        self.records.retain(|_, record| !record.is_expired_at(now, ttl));
+        self.records.retain(|_, entry| !entry.record.is_expired_at(now, ttl));
         u64::try_from(before - self.records.len()).unwrap_or(u64::MAX)
+    }
+}
+
+impl State {
+    /// A write guarded by an idempotency key, as one atomic step under the store's lock: the
+    /// claim is checked first (a superseded claim writes nothing), then `effect` runs, then the
+    /// answer `receipt` gives for its outcome is recorded. Without a receipt, just `effect`.
+    pub(crate) fn keyed<T: 'static>(
+        &mut self,
+        receipt: Option<&Receipt<T>>,
+        effect: impl FnOnce(&mut State) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let Some(receipt) = receipt else { return effect(self) };
+        if self.idempotency.in_progress(receipt.user, &receipt.key, receipt.claim).is_none() {
+            return Err(StoreError::ClaimSuperseded);
+        }
+        let outcome = effect(self)?;
+        if let Some(answer) = receipt.answer(&outcome) {
+            self.idempotency.complete(receipt.user, &receipt.key, receipt.claim, &answer);
+        }
+        Ok(outcome)
     }
 }
 
@@ -67,31 +117,34 @@ impl IdempotencyRepository for MemoryStore {
         ttl: Duration,
         lease: Duration,
     ) -> StoreResult<IdempotencyClaim> {
-        self.with_state(|state| Ok(state.idempotency.claim(user, key, fingerprint, now, ttl, lease)))
+        self.with_state(|state| state.idempotency.claim(user, key, fingerprint, now, ttl, lease))
     }
 
     async fn complete(
         &self,
         user: UserId,
         key: &IdempotencyKey,
+        claim: ClaimId,
         response: &StoredResponse,
         _now: OffsetDateTime,
     ) -> StoreResult<()> {
         self.with_state(|state| {
-            state.idempotency.complete(user, key, response);
+            state.idempotency.complete(user, key, claim, response);
             Ok(())
         })
     }
 
-    async fn release(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<()> {
+    async fn release(&self, user: UserId, key: &IdempotencyKey, claim: ClaimId) -> StoreResult<()> {
         self.with_state(|state| {
-            state.idempotency.release(user, key);
+            state.idempotency.release(user, key, claim);
             Ok(())
         })
     }
 
     async fn find(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>> {
-        self.with_state(|state| Ok(state.idempotency.records.get(&(user, key.clone())).cloned()))
+        self.with_state(|state| {
+            Ok(state.idempotency.records.get(&(user, key.clone())).map(|entry| entry.record.clone()))
+        })
     }
 
     async fn purge_expired(&self, now: OffsetDateTime, ttl: Duration) -> StoreResult<u64> {
@@ -120,13 +173,22 @@ mod tests {
     #[tokio::test]
     async fn a_completed_claim_is_replayed_and_its_response_never_overwritten() {
         let store = MemoryStore::new();
-        assert_eq!(claim(&store, 1, "a", NOW).await, IdempotencyClaim::Claimed);
+        let IdempotencyClaim::Claimed(id) = claim(&store, 1, "a", NOW).await else { panic!("claimed") };
         assert_eq!(claim(&store, 1, "a", NOW).await, IdempotencyClaim::InProgress);
-        store.complete(user(1), &key("k"), &response(), NOW).await.expect("complete");
+        store.complete(user(1), &key("k"), id, &response(), NOW).await.expect("complete");
         let other = StoredResponse { status: 500, body: "late".into() };
-        store.complete(user(1), &key("k"), &other, NOW).await.expect("complete again");
-        store.release(user(1), &key("k")).await.expect("release");
+        store.complete(user(1), &key("k"), id, &other, NOW).await.expect("complete again");
+        store.release(user(1), &key("k"), id).await.expect("release");
         assert_eq!(claim(&store, 1, "a", NOW).await, IdempotencyClaim::Replay(response()));
+    }
+
+    #[tokio::test]
+    async fn claim_ids_are_never_reused_even_after_a_release() {
+        let store = MemoryStore::new();
+        let first = claim(&store, 1, "a", NOW).await;
+        let IdempotencyClaim::Claimed(id) = first else { panic!("claimed") };
+        store.release(user(1), &key("k"), id).await.expect("release");
+        assert_ne!(claim(&store, 1, "a", NOW).await, first);
     }
 
     #[tokio::test]

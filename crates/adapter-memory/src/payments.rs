@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use domain::ports::{PaymentRepository, StoreResult};
-use domain::{LedgerReason, Payment, PaymentId, ReservationId, ReservationStatus, SettlementPlan};
+use domain::{LedgerReason, Payment, PaymentId, Receipt, ReservationId, ReservationStatus, SettlementPlan};
 
 use crate::{MemoryStore, State, next_id};
 
@@ -73,7 +73,11 @@ impl State {
 
 #[async_trait]
 impl PaymentRepository for MemoryStore {
-    async fn settle(&self, plan: &SettlementPlan) -> StoreResult<Option<Payment>> {
-        self.with_state(|state| state.settle(plan))
+    async fn settle(
+        &self,
+        plan: &SettlementPlan,
+        receipt: Option<Receipt<Option<Payment>>>,
+    ) -> StoreResult<Option<Payment>> {
+        self.with_state(|state| state.keyed(receipt.as_ref(), |state| state.settle(plan)))
     }
 }

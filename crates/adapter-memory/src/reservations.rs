@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use domain::ports::{ReservationRepository, StoreResult};
-use domain::{NewHold, Reservation, ReservationId, ReservationStatus, SeatHold};
+use domain::{NewHold, Receipt, Reservation, ReservationId, ReservationStatus, SeatHold};
 use time::OffsetDateTime;
 
 use crate::{MemoryStore, State, next_id, slot};
@@ -93,8 +93,12 @@ impl State {
 
 #[async_trait]
 impl ReservationRepository for MemoryStore {
-    async fn try_hold(&self, hold: &NewHold) -> StoreResult<Option<Reservation>> {
-        self.with_state(|state| state.try_hold(hold))
+    async fn try_hold(
+        &self,
+        hold: &NewHold,
+        receipt: Option<Receipt<Option<Reservation>>>,
+    ) -> StoreResult<Option<Reservation>> {
+        self.with_state(|state| state.keyed(receipt.as_ref(), |state| state.try_hold(hold)))
     }
 
     async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Reservation>> {
@@ -125,7 +129,7 @@ mod tests {
     async fn try_hold_records_a_held_reservation_and_marks_the_seat() {
         let store = seeded().await;
         let hold = approved_hold(&store, 20, 1, NOW).await;
-        let reservation = store.try_hold(&hold).await.expect("hold").expect("seat was free");
+        let reservation = store.try_hold(&hold, None).await.expect("hold").expect("seat was free");
         let expected = Reservation {
             id: reservation_id(1),
             user_id: user(1),
@@ -151,11 +155,11 @@ mod tests {
     async fn try_hold_fails_when_a_live_hold_exists_even_for_the_same_user() {
         let store = seeded().await;
         let hold = approved_hold(&store, 20, 1, NOW).await;
-        assert!(store.try_hold(&hold).await.expect("hold").is_some());
+        assert!(store.try_hold(&hold, None).await.expect("hold").is_some());
         let mine_again = NewHold { held_at: NOW + seconds(299), until: NOW + seconds(599), ..hold.clone() };
         let someone_else = NewHold { user_id: user(2), ..mine_again.clone() };
-        assert_eq!(store.try_hold(&mine_again).await, Ok(None));
-        assert_eq!(store.try_hold(&someone_else).await, Ok(None));
+        assert_eq!(store.try_hold(&mine_again, None).await, Ok(None));
+        assert_eq!(store.try_hold(&someone_else, None).await, Ok(None));
         assert_eq!(store.reservation(reservation_id(2)).await, Ok(None));
         assert_eq!(seat(&store, 20).await.hold.map(|h| h.reservation_id), Some(reservation_id(1)));
     }
@@ -164,9 +168,9 @@ mod tests {
     async fn try_hold_succeeds_once_the_previous_hold_lapsed_and_expires_that_reservation() {
         let store = seeded().await;
         let first = approved_hold(&store, 20, 1, NOW).await;
-        store.try_hold(&first).await.expect("hold").expect("seat was free");
+        store.try_hold(&first, None).await.expect("hold").expect("seat was free");
         let later = approved_hold(&store, 20, 2, first.until).await;
-        let second = store.try_hold(&later).await.expect("hold").expect("the first hold lapsed");
+        let second = store.try_hold(&later, None).await.expect("hold").expect("the first hold lapsed");
         assert_eq!(second.id, reservation_id(2));
         assert_eq!(seat(&store, 20).await.hold.map(|h| h.reservation_id), Some(second.id));
         let old = store.reservation(reservation_id(1)).await.expect("read").expect("exists");
@@ -179,7 +183,7 @@ mod tests {
         let store = seeded().await;
         let hold = approved_hold(&store, 20, 1, NOW).await;
         mark_sold(&store, 20);
-        assert_eq!(store.try_hold(&hold).await, Ok(None));
+        assert_eq!(store.try_hold(&hold, None).await, Ok(None));
         assert_eq!(seat(&store, 20).await.hold, None);
     }
 
@@ -189,8 +193,8 @@ mod tests {
         let hold = approved_hold(&store, 20, 1, NOW).await;
         let unknown = NewHold { seat_id: seat_id(999), ..hold.clone() };
         let mismatch = NewHold { concert_id: concert_id(2), ..hold };
-        assert_eq!(store.try_hold(&unknown).await, Ok(None));
-        assert_eq!(store.try_hold(&mismatch).await, Ok(None));
+        assert_eq!(store.try_hold(&unknown, None).await, Ok(None));
+        assert_eq!(store.try_hold(&mismatch, None).await, Ok(None));
         assert_eq!(store.reservation(reservation_id(1)).await, Ok(None));
     }
 
@@ -200,7 +204,7 @@ mod tests {
         let seat = seat(&store, 1).await;
         let hold = HoldPolicy::default().hold(&seat, concert_id(1), user(1), NOW).expect("free now");
         let too_late = NewHold { held_at: SHOW, until: SHOW + seconds(300), ..hold };
-        assert_eq!(store.try_hold(&too_late).await, Ok(None));
+        assert_eq!(store.try_hold(&too_late, None).await, Ok(None));
     }
 
     #[tokio::test]
@@ -214,7 +218,7 @@ mod tests {
         let store = seeded().await;
         for (n, seat) in [(0, 20), (10, 21), (20, 22)] {
             let hold = approved_hold(&store, seat, 1, NOW + seconds(n)).await;
-            store.try_hold(&hold).await.expect("hold").expect("seat was free");
+            store.try_hold(&hold, None).await.expect("hold").expect("seat was free");
         }
         assert_eq!(store.release_expired(NOW + seconds(310)).await, Ok(2));
         let expected = [ReservationStatus::Expired, ReservationStatus::Expired, ReservationStatus::Held];
@@ -230,7 +234,7 @@ mod tests {
     async fn release_expired_leaves_paid_reservations_and_sold_seats_alone() {
         let store = seeded().await;
         let hold = approved_hold(&store, 20, 1, NOW).await;
-        store.try_hold(&hold).await.expect("hold").expect("seat was free");
+        store.try_hold(&hold, None).await.expect("hold").expect("seat was free");
         mark_sold(&store, 20);
         let closed = store
             .with_state(|state| Ok(state.reservations.close(reservation_id(1), ReservationStatus::Paid)));
@@ -267,7 +271,7 @@ mod tests {
             .map(|n| {
                 let store = Arc::clone(&store);
                 let hold = NewHold { user_id: user(n), ..hold.clone() };
-                tokio::spawn(async move { store.try_hold(&hold).await })
+                tokio::spawn(async move { store.try_hold(&hold, None).await })
             })
             .collect();
         let mut winners = Vec::new();

@@ -112,7 +112,7 @@ pub(crate) async fn funded_user(store: &MemoryStore, n: i64, amount: i64) -> Que
     let token = issue(store, n).await;
     if amount > 0 {
         let amount = ChargeAmount::new(amount).expect("valid charge");
-        store.credit(user(n), amount, NOW).await.expect("credit");
+        store.credit(user(n), amount, NOW, None).await.expect("credit");
     }
     token
 }

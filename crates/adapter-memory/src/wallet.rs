@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use domain::ports::{CreditOutcome, StoreError, StoreResult, WalletRepository};
-use domain::{Balance, ChargeAmount, LedgerEntry, LedgerReason, MoneyError, UserId};
+use domain::{Balance, ChargeAmount, LedgerEntry, LedgerReason, MoneyError, Receipt, UserId};
 use time::OffsetDateTime;
 
 use crate::MemoryStore;
@@ -83,8 +83,9 @@ impl WalletRepository for MemoryStore {
         user: UserId,
         amount: ChargeAmount,
         at: OffsetDateTime,
+        receipt: Option<Receipt<CreditOutcome>>,
     ) -> StoreResult<CreditOutcome> {
-        self.with_state(|state| state.wallets.credit(user, amount, at))
+        self.with_state(|state| state.keyed(receipt.as_ref(), |state| state.wallets.credit(user, amount, at)))
     }
 
     async fn ledger(&self, user: UserId) -> StoreResult<Vec<LedgerEntry>> {
@@ -127,7 +128,10 @@ mod tests {
     async fn credit_adds_the_amount_and_writes_a_charge_entry() {
         let store = MemoryStore::new();
         issue(&store, 1).await;
-        assert_eq!(store.credit(user(1), charge(700), NOW).await, Ok(CreditOutcome::Credited(balance(700))));
+        assert_eq!(
+            store.credit(user(1), charge(700), NOW, None).await,
+            Ok(CreditOutcome::Credited(balance(700)))
+        );
         let entry = LedgerEntry {
             user_id: user(1),
             delta: 700,
@@ -141,7 +145,7 @@ mod tests {
     #[tokio::test]
     async fn credit_fails_with_unknown_user_and_creates_nobody() {
         let store = MemoryStore::new();
-        assert_eq!(store.credit(user(9), charge(5), NOW).await, Ok(CreditOutcome::UnknownUser));
+        assert_eq!(store.credit(user(9), charge(5), NOW, None).await, Ok(CreditOutcome::UnknownUser));
         assert_eq!(store.balance(user(9)).await, Ok(None));
     }
 
@@ -150,10 +154,10 @@ mod tests {
         let store = MemoryStore::new();
         issue(&store, 1).await;
         for _ in 0..(MAX_BALANCE / MAX_CHARGE) {
-            store.credit(user(1), charge(MAX_CHARGE), NOW).await.expect("credit");
+            store.credit(user(1), charge(MAX_CHARGE), NOW, None).await.expect("credit");
         }
         let ledger_before = store.ledger(user(1)).await.expect("ledger");
-        assert_eq!(store.credit(user(1), charge(1), NOW).await, Ok(CreditOutcome::LimitExceeded));
+        assert_eq!(store.credit(user(1), charge(1), NOW, None).await, Ok(CreditOutcome::LimitExceeded));
         assert_eq!(store.balance(user(1)).await, Ok(Some(balance(MAX_BALANCE))));
         assert_eq!(store.ledger(user(1)).await, Ok(ledger_before));
     }
@@ -163,10 +167,10 @@ mod tests {
         let store = MemoryStore::new();
         funded_user(&store, 1, MAX_CHARGE - 1).await;
         for _ in 1..(MAX_BALANCE / MAX_CHARGE) {
-            store.credit(user(1), charge(MAX_CHARGE), NOW).await.expect("credit");
+            store.credit(user(1), charge(MAX_CHARGE), NOW, None).await.expect("credit");
         }
         assert_eq!(
-            store.credit(user(1), charge(1), NOW).await,
+            store.credit(user(1), charge(1), NOW, None).await,
             Ok(CreditOutcome::Credited(balance(MAX_BALANCE)))
         );
     }
@@ -176,7 +180,7 @@ mod tests {
         let store = MemoryStore::new();
         issue(&store, 1).await;
         for (i, amount) in [100, 20, 3].into_iter().enumerate() {
-            store.credit(user(1), charge(amount), NOW + seconds(i as i64)).await.expect("credit");
+            store.credit(user(1), charge(amount), NOW + seconds(i as i64), None).await.expect("credit");
         }
         let ledger = store.ledger(user(1)).await.expect("ledger");
         let deltas: Vec<i64> = ledger.iter().map(|e| e.delta).collect();
@@ -203,7 +207,7 @@ mod tests {
         let tasks: Vec<_> = (1..=200)
             .map(|amount| {
                 let store = Arc::clone(&store);
-                tokio::spawn(async move { store.credit(user(1), charge(amount), NOW).await })
+                tokio::spawn(async move { store.credit(user(1), charge(amount), NOW, None).await })
             })
             .collect();
         for task in tasks {

@@ -67,6 +67,18 @@ pub(crate) enum TxError {
     Store(StoreError),
 }
 
+impl TxError {
+    /// The store error a transaction that ended with this reports; a refusal the caller did not
+    /// turn into an outcome of its own is a broken invariant.
+    pub(crate) fn into_store(self) -> StoreError {
+        match self {
+            Self::Db(error) => db_error(error),
+            Self::Store(error) => error,
+            Self::Refused => StoreError::Internal("a guarded write was refused unexpectedly".into()),
+        }
+    }
+}
+
 impl From<DieselError> for TxError {
     fn from(error: DieselError) -> Self {
         Self::Db(error)

@@ -5,12 +5,19 @@
 //! - a key never seen (the common case) is claimed by ONE statement, an insert that does nothing
 //!   on conflict: of racing inserts of one key, PostgreSQL lets exactly one through and makes
 //!   the others wait for its commit and then do nothing;
-//! - a key already stored is decided under the row's lock: a transaction reads the row
-//!   `FOR UPDATE`, applies the domain's [`decide_claim`] and, on `Claimed` (a record past its
-//!   TTL, or a claim whose lease ran out), rewrites the row as a fresh claim before committing.
-//!   Racing claims of a stored key queue on the row lock, and each decides on what the previous
-//!   one committed. If the row vanished between the two steps (released or purged), the claim
-//!   starts over.
+//! - a key already stored is decided under the row's lock: a transaction locks the row, applies
+//!   the domain's [`decide_claim`] and, on `Claim` (a record past its TTL, or a claim whose
+//!   lease ran out), rewrites the row as a fresh claim before committing. The lock is taken
+//!   `SKIP LOCKED`: a row someone holds locked is a claim being decided or, for as long as it
+//!   runs, a keyed write (see [`fence`]), so the answer is `InProgress` at once rather than a
+//!   wait. If the row vanished between the two steps (released or purged), the claim starts
+//!   over.
+//!
+//! Every claim gets a number from the `idempotency_claims` sequence. A keyed write runs in one
+//! transaction: [`fence`] locks the key's row only if it is still in progress under the
+//! write's claim, the effect follows, and [`record`] stores its answer before the commit. So
+//! the answer commits with the effect or neither does, and a write whose claim was taken over
+//! writes nothing.
 //!
 //! Records past the TTL are deleted by [`IdempotencyRepository::purge_expired`] in batches
 //! (the binary calls it once a minute); until then they count as absent.
@@ -20,7 +27,10 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, SmallInt, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::{IdempotencyRepository, StoreError, StoreResult};
-use domain::{IdempotencyClaim, IdempotencyKey, IdempotencyRecord, StoredResponse, UserId, decide_claim};
+use domain::{
+    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, Receipt, StoredResponse, UserId,
+    decide_claim,
+};
 use time::{Duration, OffsetDateTime};
 
 use crate::PgStore;
@@ -29,37 +39,49 @@ use crate::models::{corrupt, count};
 use crate::pool::{TxConn, checkout};
 use crate::statement::{bind, prepared};
 
-/// Claims a key nobody has: the `Claimed` of [`decide_claim`] for a missing record.
+/// Claims a key nobody has: the `Claim` of [`decide_claim`] for a missing record.
 /// Binds: $1 user, $2 key, $3 fingerprint, $4 now.
 const INSERT_CLAIM: &str = "\
 INSERT INTO idempotency_keys (user_id, key, fingerprint, claimed_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (user_id, key) DO NOTHING";
+ON CONFLICT (user_id, key) DO NOTHING
+RETURNING claim";
 
-/// The stored record, locked until the claim's transaction ends. Binds: $1 user, $2 key.
+/// The stored record, locked until the claim's transaction ends; nothing if another
+/// transaction holds it. Binds: $1 user, $2 key.
 const LOCK_RECORD: &str = "\
 SELECT fingerprint, status, body, claimed_at FROM idempotency_keys
  WHERE user_id = $1 AND key = $2
-   FOR UPDATE";
+   FOR UPDATE SKIP LOCKED";
 
 /// The stored record, unlocked. Binds: $1 user, $2 key.
 const READ_RECORD: &str = "\
 SELECT fingerprint, status, body, claimed_at FROM idempotency_keys WHERE user_id = $1 AND key = $2";
 
-/// Replaces a locked record (past its TTL, or abandoned) with a fresh claim.
+/// Replaces a locked record (past its TTL, or abandoned) with a fresh claim under a new number.
 /// Binds: $1 user, $2 key, $3 fingerprint, $4 now.
 const RECLAIM: &str = "\
 UPDATE idempotency_keys
-   SET fingerprint = $3, claimed_at = $4, status = NULL, body = NULL, completed_at = NULL
- WHERE user_id = $1 AND key = $2";
+   SET fingerprint = $3, claimed_at = $4, status = NULL, body = NULL, completed_at = NULL,
+       claim = nextval('idempotency_claims')
+ WHERE user_id = $1 AND key = $2
+RETURNING claim";
 
 /// Stores the response of a claim still in progress. Binds: $1 user, $2 key, $3 status,
-/// $4 body, $5 now.
+/// $4 body, $5 now, $6 claim.
 const COMPLETE: &str = "\
 UPDATE idempotency_keys SET status = $3, body = $4, completed_at = $5
- WHERE user_id = $1 AND key = $2 AND status IS NULL";
+ WHERE user_id = $1 AND key = $2 AND claim = $6 AND status IS NULL";
 
-/// Drops a claim still in progress. Binds: $1 user, $2 key.
-const RELEASE: &str = "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status IS NULL";
+/// Drops a claim still in progress. Binds: $1 user, $2 key, $3 claim.
+const RELEASE: &str = "\
+DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND claim = $3 AND status IS NULL";
+
+/// The fence of a keyed write: locks the key's row, only while it is in progress under the
+/// write's claim, until the write's transaction ends. Binds: $1 user, $2 key, $3 claim.
+const FENCE: &str = "\
+SELECT claim FROM idempotency_keys
+ WHERE user_id = $1 AND key = $2 AND claim = $3 AND status IS NULL
+   FOR UPDATE";
 
 /// Deletes one batch of records claimed at or before the cutoff, oldest first, skipping rows a
 /// claim holds locked. Binds: $1 cutoff, $2 batch size.
@@ -76,6 +98,13 @@ const PURGE_BATCH: i64 = 10_000;
 
 /// How often a claim starts over when its row vanishes between the insert and the lock.
 const CLAIM_ATTEMPTS: u32 = 5;
+
+/// A claim number, as [`INSERT_CLAIM`], [`RECLAIM`] and [`FENCE`] return it.
+#[derive(QueryableByName)]
+struct ClaimRow {
+    #[diesel(sql_type = BigInt)]
+    claim: i64,
+}
 
 /// A row of `idempotency_keys`.
 #[derive(QueryableByName)]
@@ -107,7 +136,8 @@ impl TryFrom<RecordRow> for IdempotencyRecord {
 }
 
 /// The claim of a stored key, inside a transaction: lock, decide, rewrite if claimed.
-/// [`TxError::Refused`] when the row is gone (the caller starts over).
+/// `InProgress` while another transaction holds the row; [`TxError::Refused`] when the row is
+/// gone (the caller starts over).
 async fn claim_stored(
     conn: &mut AsyncPgConnection,
     user: UserId,
@@ -121,19 +151,30 @@ async fn claim_stored(
             .get_results(conn)
             .await?
             .pop();
-    let Some(row) = locked else { return Err(TxError::Refused) };
+    let Some(row) = locked else {
+        // Held by another transaction. A record that is answered (or bound to another request)
+        // is decided all the same: within its TTL nothing but a purge changes it. Anything that
+        // would need a write waits for whoever holds the row: in progress.
+        let binds = (bind::<BigInt, _>(user.get()), bind::<Text, _>(key.as_str()));
+        let Some(row) = prepared(READ_RECORD, binds).get_results::<RecordRow>(conn).await?.pop() else {
+            return Err(TxError::Refused);
+        };
+        let record = IdempotencyRecord::try_from(row)?;
+        let outcome = decide_claim(Some(&record), fingerprint, now, ttl, lease).unless_claimed();
+        return Ok(outcome.unwrap_or(IdempotencyClaim::InProgress));
+    };
     let record = IdempotencyRecord::try_from(row)?;
-    let outcome = decide_claim(Some(&record), fingerprint, now, ttl, lease);
-    if outcome == IdempotencyClaim::Claimed {
-        let binds = (
-            bind::<BigInt, _>(user.get()),
-            bind::<Text, _>(key.as_str()),
-            bind::<Text, _>(fingerprint),
-            bind::<Timestamptz, _>(now),
-        );
-        prepared(RECLAIM, binds).execute(conn).await?;
+    if let Some(outcome) = decide_claim(Some(&record), fingerprint, now, ttl, lease).unless_claimed() {
+        return Ok(outcome);
     }
-    Ok(outcome)
+    let binds = (
+        bind::<BigInt, _>(user.get()),
+        bind::<Text, _>(key.as_str()),
+        bind::<Text, _>(fingerprint),
+        bind::<Timestamptz, _>(now),
+    );
+    let reclaimed: ClaimRow = prepared(RECLAIM, binds).get_result(conn).await?;
+    Ok(IdempotencyClaim::Claimed(ClaimId::new(reclaimed.claim)))
 }
 
 /// The whole claim on one connection: the insert of a new key, else the locked decision on the
@@ -153,8 +194,10 @@ async fn claim_on(
             bind::<Text, _>(fingerprint),
             bind::<Timestamptz, _>(now),
         );
-        if prepared(INSERT_CLAIM, binds).execute(conn).await.map_err(db_error)? == 1 {
-            return Ok(IdempotencyClaim::Claimed);
+        let inserted: Option<ClaimRow> =
+            prepared(INSERT_CLAIM, binds).get_results(conn).await.map_err(db_error)?.pop();
+        if let Some(inserted) = inserted {
+            return Ok(IdempotencyClaim::Claimed(ClaimId::new(inserted.claim)));
         }
         let result = conn
             .transaction::<IdempotencyClaim, TxError, _>(async |conn| {
@@ -171,6 +214,57 @@ async fn claim_on(
     Err(StoreError::Internal(format!(
         "idempotency key claim gave up after {CLAIM_ATTEMPTS} attempts: the row kept vanishing"
     )))
+}
+
+/// Stores `response` for `user`'s `key` if it is still in progress under `claim`.
+async fn complete_on(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    key: &IdempotencyKey,
+    claim: ClaimId,
+    response: &StoredResponse,
+    now: OffsetDateTime,
+) -> Result<(), TxError> {
+    let status = i16::try_from(response.status)
+        .map_err(|_| StoreError::Internal(format!("HTTP status {} out of range", response.status)))?;
+    let binds = (
+        bind::<BigInt, _>(user.get()),
+        bind::<Text, _>(key.as_str()),
+        bind::<SmallInt, _>(status),
+        bind::<Text, _>(response.body.as_str()),
+        bind::<Timestamptz, _>(now),
+        bind::<BigInt, _>(claim.get()),
+    );
+    prepared(COMPLETE, binds).execute(conn).await?;
+    Ok(())
+}
+
+/// The first step of a keyed write's transaction: locks the key's row while it is in progress
+/// under the receipt's claim, so no take-over can decide on the key until the write has
+/// committed or rolled back; fails with [`StoreError::ClaimSuperseded`] (the transaction rolls
+/// back, nothing is written) when the claim is no longer the key's current one.
+pub(crate) async fn fence<T>(conn: &mut AsyncPgConnection, receipt: &Receipt<T>) -> Result<(), TxError> {
+    let binds = (
+        bind::<BigInt, _>(receipt.user.get()),
+        bind::<Text, _>(receipt.key.as_str()),
+        bind::<BigInt, _>(receipt.claim.get()),
+    );
+    let fenced = prepared(FENCE, binds).get_results::<ClaimRow>(conn).await?;
+    if fenced.is_empty() { Err(TxError::Store(StoreError::ClaimSuperseded)) } else { Ok(()) }
+}
+
+/// The last step of a keyed write's transaction: stores the receipt's answer for `outcome`
+/// (if the outcome decides it), to commit with the effect.
+pub(crate) async fn record<T: 'static>(
+    conn: &mut AsyncPgConnection,
+    receipt: &Receipt<T>,
+    outcome: &T,
+    at: OffsetDateTime,
+) -> Result<(), TxError> {
+    match receipt.answer(outcome) {
+        Some(answer) => complete_on(conn, receipt.user, &receipt.key, receipt.claim, &answer, at).await,
+        None => Ok(()),
+    }
 }
 
 #[async_trait]
@@ -194,25 +288,18 @@ impl IdempotencyRepository for PgStore {
         &self,
         user: UserId,
         key: &IdempotencyKey,
+        claim: ClaimId,
         response: &StoredResponse,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        let status = i16::try_from(response.status)
-            .map_err(|_| StoreError::Internal(format!("HTTP status {} out of range", response.status)))?;
         let mut conn = checkout(&self.pool).await?;
-        let binds = (
-            bind::<BigInt, _>(user.get()),
-            bind::<Text, _>(key.as_str()),
-            bind::<SmallInt, _>(status),
-            bind::<Text, _>(response.body.as_str()),
-            bind::<Timestamptz, _>(now),
-        );
-        prepared(COMPLETE, binds).execute(&mut conn).await.map(drop).map_err(db_error)
+        complete_on(&mut conn, user, key, claim, response, now).await.map_err(TxError::into_store)
     }
 
-    async fn release(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<()> {
+    async fn release(&self, user: UserId, key: &IdempotencyKey, claim: ClaimId) -> StoreResult<()> {
         let mut conn = checkout(&self.pool).await?;
-        let binds = (bind::<BigInt, _>(user.get()), bind::<Text, _>(key.as_str()));
+        let binds =
+            (bind::<BigInt, _>(user.get()), bind::<Text, _>(key.as_str()), bind::<BigInt, _>(claim.get()));
         prepared(RELEASE, binds).execute(&mut conn).await.map(drop).map_err(db_error)
     }
 

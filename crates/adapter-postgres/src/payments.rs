@@ -20,23 +20,32 @@
 use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Timestamptz, Uuid};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::{PaymentRepository, StoreResult};
-use domain::{Payment, PaymentId, SettlementPlan};
+use domain::{Payment, PaymentId, Receipt, SettlementPlan};
 
 use crate::PgStore;
-use crate::errors::{db_error, is_unique_violation};
+use crate::errors::{TxError, is_unique_violation};
+use crate::idempotency::{fence, record};
 use crate::models::{id, unsigned};
-use crate::pool::checkout;
+use crate::pool::{TxConn, checkout};
 use crate::statement::{bind, prepared};
 
 /// The whole settlement. Binds: $1 reservation, $2 user, $3 seat, $4 amount, $5 token,
 /// $6 paid_at.
 const SETTLE: &str = "SELECT payment_id, gone FROM settle_payment($1, $2, $3, $4, $5, $6)";
 
+/// A settlement that landed.
+struct Settled {
+    /// The new payment's id.
+    payment_id: i64,
+    /// The retired token's ticket, when it was above the watermark and so recorded as gone.
+    gone: Option<i64>,
+}
+
 /// What [`SETTLE`] returns: always one row.
 #[derive(QueryableByName)]
-struct Settled {
+struct SettleRow {
     /// The new payment's id; NULL when a guard failed and nothing was written.
     #[diesel(sql_type = Nullable<BigInt>)]
     payment_id: Option<i64>,
@@ -45,41 +54,82 @@ struct Settled {
     gone: Option<i64>,
 }
 
+impl Settled {
+    /// The payment a landed settlement made.
+    fn payment(&self, plan: &SettlementPlan) -> StoreResult<Payment> {
+        Ok(Payment {
+            id: id(PaymentId::new, self.payment_id)?,
+            reservation_id: plan.reservation_id,
+            user_id: plan.user_id,
+            amount: plan.amount,
+            paid_at: plan.paid_at,
+        })
+    }
+}
+
+/// The settlement on `conn`: the row of a settlement that landed, `None` when a guard refused
+/// it, [`TxError::Refused`] when a unique index did (the statement, and any transaction around
+/// it, is aborted: nothing was written).
+async fn settle_on(conn: &mut AsyncPgConnection, plan: &SettlementPlan) -> Result<Option<Settled>, TxError> {
+    let binds = (
+        bind::<BigInt, _>(plan.reservation_id.get()),
+        bind::<BigInt, _>(plan.user_id.get()),
+        bind::<BigInt, _>(plan.seat_id.get()),
+        bind::<BigInt, _>(plan.amount.get()),
+        bind::<Uuid, _>(plan.token.as_uuid()),
+        bind::<Timestamptz, _>(plan.paid_at),
+    );
+    match prepared(SETTLE, binds).get_result::<SettleRow>(conn).await {
+        Ok(SettleRow { payment_id: Some(payment_id), gone }) => Ok(Some(Settled { payment_id, gone })),
+        Ok(SettleRow { payment_id: None, .. }) => Ok(None),
+        Err(error) if is_unique_violation(&error) => Err(TxError::Refused),
+        Err(error) => Err(TxError::Db(error)),
+    }
+}
+
 #[async_trait]
 impl PaymentRepository for PgStore {
-    async fn settle(&self, plan: &SettlementPlan) -> StoreResult<Option<Payment>> {
-        let mut conn = checkout(&self.pool).await?;
-        let binds = (
-            bind::<BigInt, _>(plan.reservation_id.get()),
-            bind::<BigInt, _>(plan.user_id.get()),
-            bind::<BigInt, _>(plan.seat_id.get()),
-            bind::<BigInt, _>(plan.amount.get()),
-            bind::<Uuid, _>(plan.token.as_uuid()),
-            bind::<Timestamptz, _>(plan.paid_at),
-        );
-        let result = prepared(SETTLE, binds).get_result::<Settled>(&mut conn).await;
+    async fn settle(
+        &self,
+        plan: &SettlementPlan,
+        receipt: Option<Receipt<Option<Payment>>>,
+    ) -> StoreResult<Option<Payment>> {
+        let result = match receipt {
+            None => {
+                let mut conn = checkout(&self.pool).await?;
+                settle_on(&mut conn, plan).await
+            }
+            Some(receipt) => {
+                let mut tx = TxConn::checkout(&self.pool).await?;
+                let result = tx
+                    .conn()?
+                    .transaction::<_, TxError, _>(async |conn| {
+                        fence(conn, &receipt).await?;
+                        let settled = settle_on(conn, plan).await?;
+                        let payment = settled.as_ref().map(|settled| settled.payment(plan)).transpose()?;
+                        record(conn, &receipt, &payment, plan.paid_at).await?;
+                        Ok(settled)
+                    })
+                    .await;
+                tx.finish();
+                result
+            }
+        };
         // Paid, refused or failed, this instance's copy of the token may now be stale (spent
         // here, or by the payment that won a race, maybe on another instance): the next read of
         // it, the pay use case's check after a refusal included, must ask the database.
         self.queue.tokens().retired(plan.token).await;
         let settled = match result {
-            Ok(settled) => Some(settled),
-            Err(error) if is_unique_violation(&error) => None,
-            Err(error) => return Err(db_error(error)),
+            Ok(settled) => settled,
+            Err(TxError::Refused) => None,
+            Err(error) => return Err(error.into_store()),
         };
         let payment = match settled {
-            Some(Settled { payment_id: Some(raw), gone }) => {
-                let gone = gone.map(unsigned).transpose()?;
-                self.note_gone(gone);
-                Some(Payment {
-                    id: id(PaymentId::new, raw)?,
-                    reservation_id: plan.reservation_id,
-                    user_id: plan.user_id,
-                    amount: plan.amount,
-                    paid_at: plan.paid_at,
-                })
+            Some(settled) => {
+                self.note_gone(settled.gone.map(unsigned).transpose()?);
+                Some(settled.payment(plan)?)
             }
-            Some(Settled { payment_id: None, .. }) | None => None,
+            None => None,
         };
         tracing::debug!(reservation = plan.reservation_id.get(), paid = payment.is_some(), "settle");
         Ok(payment)

@@ -4,15 +4,16 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Text, Timestamptz};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::{ReservationRepository, StoreError, StoreResult};
-use domain::{NewHold, Reservation, ReservationId};
+use domain::{NewHold, Receipt, Reservation, ReservationId};
 use time::OffsetDateTime;
 
 use crate::PgStore;
-use crate::errors::db_error;
+use crate::errors::{TxError, db_error};
+use crate::idempotency::{fence, record};
 use crate::models::{ReservationRow, unsigned};
-use crate::pool::checkout;
+use crate::pool::{TxConn, checkout};
 use crate::schema::reservations;
 use crate::statement::{bind, prepared};
 
@@ -74,29 +75,55 @@ struct Released {
     released: i64,
 }
 
+/// The compare-and-set on `conn`: [`TRY_HOLD`].
+async fn try_hold_on(conn: &mut AsyncPgConnection, hold: &NewHold) -> Result<Option<Reservation>, TxError> {
+    let binds = (
+        bind::<BigInt, _>(hold.seat_id.get()),
+        bind::<BigInt, _>(hold.concert_id.get()),
+        bind::<Timestamptz, _>(hold.held_at),
+        bind::<Timestamptz, _>(hold.until),
+        bind::<BigInt, _>(hold.user_id.get()),
+        bind::<Text, _>(hold.seat_name.as_str()),
+        bind::<BigInt, _>(hold.price.get()),
+    );
+    let row: Option<ReservationRow> =
+        prepared(TRY_HOLD, binds).get_result(conn).await.optional().map_err(|error| match error {
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => TxError::Store(
+                StoreError::Internal(format!("cannot hold a seat for unknown user {}", hold.user_id)),
+            ),
+            other => TxError::Db(other),
+        })?;
+    Ok(row.map(Reservation::try_from).transpose()?)
+}
+
 #[async_trait]
 impl ReservationRepository for PgStore {
-    async fn try_hold(&self, hold: &NewHold) -> StoreResult<Option<Reservation>> {
-        let mut conn = checkout(&self.pool).await?;
-        let binds = (
-            bind::<BigInt, _>(hold.seat_id.get()),
-            bind::<BigInt, _>(hold.concert_id.get()),
-            bind::<Timestamptz, _>(hold.held_at),
-            bind::<Timestamptz, _>(hold.until),
-            bind::<BigInt, _>(hold.user_id.get()),
-            bind::<Text, _>(hold.seat_name.as_str()),
-            bind::<BigInt, _>(hold.price.get()),
-        );
-        let row: Option<ReservationRow> =
-            prepared(TRY_HOLD, binds).get_result(&mut conn).await.optional().map_err(
-                |error| match error {
-                    DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                        StoreError::Internal(format!("cannot hold a seat for unknown user {}", hold.user_id))
-                    }
-                    other => db_error(other),
-                },
-            )?;
-        let reservation = row.map(Reservation::try_from).transpose()?;
+    async fn try_hold(
+        &self,
+        hold: &NewHold,
+        receipt: Option<Receipt<Option<Reservation>>>,
+    ) -> StoreResult<Option<Reservation>> {
+        let reservation = match receipt {
+            None => {
+                let mut conn = checkout(&self.pool).await?;
+                try_hold_on(&mut conn, hold).await
+            }
+            Some(receipt) => {
+                let mut tx = TxConn::checkout(&self.pool).await?;
+                let result = tx
+                    .conn()?
+                    .transaction::<_, TxError, _>(async |conn| {
+                        fence(conn, &receipt).await?;
+                        let outcome = try_hold_on(conn, hold).await?;
+                        record(conn, &receipt, &outcome, hold.held_at).await?;
+                        Ok(outcome)
+                    })
+                    .await;
+                tx.finish();
+                result
+            }
+        }
+        .map_err(TxError::into_store)?;
         tracing::debug!(seat = hold.seat_id.get(), won = reservation.is_some(), "try_hold");
         Ok(reservation)
     }

@@ -3,16 +3,17 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamptz};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::money::MAX_BALANCE;
 use domain::ports::{CreditOutcome, StoreResult, WalletRepository};
-use domain::{Balance, ChargeAmount, LedgerEntry, UserId};
+use domain::{Balance, ChargeAmount, LedgerEntry, Receipt, UserId};
 use time::OffsetDateTime;
 
 use crate::PgStore;
-use crate::errors::db_error;
+use crate::errors::{TxError, db_error};
+use crate::idempotency::{fence, record};
 use crate::models::{LedgerRow, balance, convert_all};
-use crate::pool::checkout;
+use crate::pool::{TxConn, checkout};
 use crate::schema::{ledger_entries, users};
 use crate::statement::{bind, prepared};
 
@@ -36,6 +37,28 @@ struct Credited {
     balance_after: i64,
 }
 
+/// The credit on `conn`: [`CREDIT`], and when it matched nothing, whether the user exists.
+async fn credit_on(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    amount: ChargeAmount,
+    at: OffsetDateTime,
+) -> Result<CreditOutcome, TxError> {
+    let binds = (
+        bind::<BigInt, _>(user.get()),
+        bind::<BigInt, _>(amount.won().get()),
+        bind::<Timestamptz, _>(at),
+        bind::<BigInt, _>(MAX_BALANCE),
+    );
+    let credited: Option<Credited> = prepared(CREDIT, binds).get_result(conn).await.optional()?;
+    if let Some(credited) = credited {
+        return Ok(CreditOutcome::Credited(balance(credited.balance_after)?));
+    }
+    let exists: bool =
+        diesel::select(diesel::dsl::exists(users::table.find(user.get()))).get_result(conn).await?;
+    Ok(if exists { CreditOutcome::LimitExceeded } else { CreditOutcome::UnknownUser })
+}
+
 #[async_trait]
 impl WalletRepository for PgStore {
     async fn balance(&self, user: UserId) -> StoreResult<Option<Balance>> {
@@ -55,24 +78,24 @@ impl WalletRepository for PgStore {
         user: UserId,
         amount: ChargeAmount,
         at: OffsetDateTime,
+        receipt: Option<Receipt<CreditOutcome>>,
     ) -> StoreResult<CreditOutcome> {
-        let mut conn = checkout(&self.pool).await?;
-        let binds = (
-            bind::<BigInt, _>(user.get()),
-            bind::<BigInt, _>(amount.won().get()),
-            bind::<Timestamptz, _>(at),
-            bind::<BigInt, _>(MAX_BALANCE),
-        );
-        let credited: Option<Credited> =
-            prepared(CREDIT, binds).get_result(&mut conn).await.optional().map_err(db_error)?;
-        if let Some(credited) = credited {
-            return Ok(CreditOutcome::Credited(balance(credited.balance_after)?));
-        }
-        let exists: bool = diesel::select(diesel::dsl::exists(users::table.find(user.get())))
-            .get_result(&mut conn)
-            .await
-            .map_err(db_error)?;
-        Ok(if exists { CreditOutcome::LimitExceeded } else { CreditOutcome::UnknownUser })
+        let Some(receipt) = receipt else {
+            let mut conn = checkout(&self.pool).await?;
+            return credit_on(&mut conn, user, amount, at).await.map_err(TxError::into_store);
+        };
+        let mut tx = TxConn::checkout(&self.pool).await?;
+        let result = tx
+            .conn()?
+            .transaction::<_, TxError, _>(async |conn| {
+                fence(conn, &receipt).await?;
+                let outcome = credit_on(conn, user, amount, at).await?;
+                record(conn, &receipt, &outcome, at).await?;
+                Ok(outcome)
+            })
+            .await;
+        tx.finish();
+        result.map_err(TxError::into_store)
     }
 
     async fn ledger(&self, user: UserId) -> StoreResult<Vec<LedgerEntry>> {

@@ -1,12 +1,12 @@
 //! `POST /api/charge`: top up the prepaid balance.
 
 use domain::ports::{Clock, WalletRepository};
-use domain::{Balance, ChargeAmount, CreditOutcome, MoneyError, StoreError, UserId};
+use domain::{Balance, ChargeAmount, CreditOutcome, MoneyError, Receipt, StoreError, UserId};
 
 use crate::access::{Forbidden, ensure_self};
 
 /// The request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChargeBalance {
     /// The token's user.
     pub actor: UserId,
@@ -14,10 +14,12 @@ pub struct ChargeBalance {
     pub user_id: i64,
     /// `amount` of the body, in won.
     pub amount: i64,
+    /// With an idempotency key: where the credit records its answer, with its effect.
+    pub receipt: Option<Receipt<Result<Balance, ChargeBalanceError>>>,
 }
 
 /// Why nothing was charged.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ChargeBalanceError {
     /// The amount is not 1..=10,000,000.
     #[error("the amount must be between 1 and 10000000 won")]
@@ -49,7 +51,13 @@ pub async fn execute(
     if let Err(MoneyError::BalanceLimitExceeded) = balance.credit(amount) {
         return Err(ChargeBalanceError::BalanceLimitExceeded);
     }
-    match wallet.credit(user, amount, clock.now()).await? {
+    let receipt = command.receipt.map(|receipt| receipt.before(|outcome| Some(result_of(*outcome))));
+    result_of(wallet.credit(user, amount, clock.now(), receipt).await?)
+}
+
+/// What the charge answers for what the credit did.
+fn result_of(outcome: CreditOutcome) -> Result<Balance, ChargeBalanceError> {
+    match outcome {
         CreditOutcome::Credited(balance) => Ok(balance),
         CreditOutcome::UnknownUser => Err(ChargeBalanceError::UserNotFound),
         CreditOutcome::LimitExceeded => Err(ChargeBalanceError::BalanceLimitExceeded),
@@ -62,11 +70,12 @@ mod tests {
     use crate::fixtures::{NOW, balance, clock, store_down, user};
     use domain::money::{MAX_BALANCE, MAX_CHARGE};
     use domain::ports::{MockClock, MockWalletRepository};
+    use domain::{ClaimId, IdempotencyKey, StoredResponse};
     use futures::executor::block_on;
     use mockall::predicate::eq;
 
     fn command(amount: i64) -> ChargeBalance {
-        ChargeBalance { actor: user(5), user_id: 5, amount }
+        ChargeBalance { actor: user(5), user_id: 5, amount, receipt: None }
     }
 
     fn wallet_with(amount: i64) -> MockWalletRepository {
@@ -88,9 +97,9 @@ mod tests {
         let mut wallet = wallet_with(500);
         wallet
             .expect_credit()
-            .with(eq(user(5)), eq(amount(1_000)), eq(NOW))
+            .with(eq(user(5)), eq(amount(1_000)), eq(NOW), eq(None))
             .times(1)
-            .return_once(|_, _, _| Ok(CreditOutcome::Credited(balance(1_500))));
+            .return_once(|_, _, _, _| Ok(CreditOutcome::Credited(balance(1_500))));
         assert_eq!(charge(&wallet, command(1_000)).expect("charge succeeds"), balance(1_500));
     }
 
@@ -100,8 +109,35 @@ mod tests {
         wallet
             .expect_credit()
             .times(1)
-            .return_once(|_, _, _| Ok(CreditOutcome::Credited(balance(MAX_BALANCE))));
+            .return_once(|_, _, _, _| Ok(CreditOutcome::Credited(balance(MAX_BALANCE))));
         assert_eq!(charge(&wallet, command(MAX_CHARGE)).expect("charge succeeds"), balance(MAX_BALANCE));
+    }
+
+    #[test]
+    fn a_keyed_charge_hands_the_credit_a_receipt_that_answers_as_the_charge_itself_would() {
+        let mut wallet = wallet_with(500);
+        wallet.expect_credit().times(1).return_once(|_, _, _, receipt| {
+            let receipt = receipt.expect("the credit records the answer with its effect");
+            assert_eq!(receipt.claim, ClaimId::new(8));
+            assert_eq!(receipt.answer(&CreditOutcome::Credited(balance(1_500))), Some(answer(200, "1500")));
+            let limit = ChargeBalanceError::BalanceLimitExceeded.to_string();
+            assert_eq!(receipt.answer(&CreditOutcome::LimitExceeded), Some(answer(422, &limit)));
+            Ok(CreditOutcome::Credited(balance(1_500)))
+        });
+        let key = IdempotencyKey::parse("k").expect("valid key");
+        let receipt =
+            Receipt::new(user(5), key, ClaimId::new(8), |result: &Result<Balance, ChargeBalanceError>| {
+                Some(match result {
+                    Ok(balance) => answer(200, &balance.won().get().to_string()),
+                    Err(error) => answer(422, &error.to_string()),
+                })
+            });
+        let command = ChargeBalance { receipt: Some(receipt), ..command(1_000) };
+        assert_eq!(charge(&wallet, command).expect("charge succeeds"), balance(1_500));
+    }
+
+    fn answer(status: u16, body: &str) -> StoredResponse {
+        StoredResponse { status, body: body.into() }
     }
 
     #[test]
@@ -144,7 +180,7 @@ mod tests {
     #[test]
     fn charge_fails_with_balance_limit_exceeded_when_the_store_refuses_a_raced_credit() {
         let mut wallet = wallet_with(500);
-        wallet.expect_credit().times(1).return_once(|_, _, _| Ok(CreditOutcome::LimitExceeded));
+        wallet.expect_credit().times(1).return_once(|_, _, _, _| Ok(CreditOutcome::LimitExceeded));
         let result = charge(&wallet, command(1_000));
         assert!(matches!(result, Err(ChargeBalanceError::BalanceLimitExceeded)), "{result:?}");
     }
@@ -152,7 +188,7 @@ mod tests {
     #[test]
     fn charge_fails_with_user_not_found_when_the_store_does_not_know_the_user_at_credit() {
         let mut wallet = wallet_with(500);
-        wallet.expect_credit().times(1).return_once(|_, _, _| Ok(CreditOutcome::UnknownUser));
+        wallet.expect_credit().times(1).return_once(|_, _, _, _| Ok(CreditOutcome::UnknownUser));
         let result = charge(&wallet, command(1_000));
         assert!(matches!(result, Err(ChargeBalanceError::UserNotFound)), "{result:?}");
     }
@@ -168,7 +204,7 @@ mod tests {
     #[test]
     fn charge_fails_with_store_when_the_credit_cannot_be_written() {
         let mut wallet = wallet_with(500);
-        wallet.expect_credit().return_once(|_, _, _| Err(store_down()));
+        wallet.expect_credit().return_once(|_, _, _, _| Err(store_down()));
         let result = charge(&wallet, command(1_000));
         assert!(matches!(result, Err(ChargeBalanceError::Store(StoreError::Unavailable(_)))), "{result:?}");
     }

@@ -11,7 +11,7 @@ use domain::ports::{
     CatalogueRepository, Clock, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
     ReservationRepository, TokenMint, WalletRepository,
 };
-use domain::{HoldPolicy, QueuePolicy};
+use domain::{HoldPolicy, IdempotencyPolicy, QueuePolicy};
 
 pub mod access;
 pub mod admit_waiting;
@@ -59,6 +59,8 @@ pub struct Policies {
     pub hold: HoldPolicy,
     /// The `QUEUE_*` settings.
     pub queue: QueuePolicy,
+    /// The `IDEMPOTENCY_*` settings.
+    pub idempotency: IdempotencyPolicy,
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 mod tests;
 
 use domain::ports::{Clock, PaymentRepository, QueueRepository, ReservationRepository, WalletRepository};
-use domain::{Payment, PaymentRejection, ReservationId, SettlementPlan, StoreError, TokenValue, UserId, Won};
+use domain::{
+    Payment, PaymentRejection, Receipt, ReservationId, SettlementPlan, StoreError, TokenValue, UserId, Won,
+};
 
 /// How many times a settlement that lost a race is decided again from fresh reads. A lost race
 /// almost always turns into a definite rejection on the next read (token spent, paid, expired,
@@ -12,7 +14,7 @@ use domain::{Payment, PaymentRejection, ReservationId, SettlementPlan, StoreErro
 const ATTEMPTS: usize = 3;
 
 /// The request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pay {
     /// The token's user: only the holder may pay.
     pub actor: UserId,
@@ -23,10 +25,13 @@ pub struct Pay {
     pub reservation_id: i64,
     /// `paymentAmount` of the body, in won.
     pub amount: i64,
+    /// With an idempotency key: where a settlement that lands records its answer, with its
+    /// effect. (A refusal wrote nothing, so its answer may be recorded afterwards.)
+    pub receipt: Option<Receipt<Result<Payment, PayError>>>,
 }
 
 /// Why nothing was paid. Every failure leaves money, seat, reservation and token untouched.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PayError {
     /// The token was spent (by a concurrent payment with it) or ran out while this payment was
     /// being settled: the same answer a payment sent after that would get from the gate.
@@ -85,6 +90,8 @@ pub async fn execute(
 ) -> Result<Payment, PayError> {
     let amount = Won::new(command.amount).ok().filter(|won| won.get() > 0).ok_or(PayError::InvalidAmount)?;
     let id = ReservationId::new(command.reservation_id).map_err(|_| PayError::ReservationNotFound)?;
+    let receipt =
+        command.receipt.as_ref().map(|receipt| receipt.before(|paid: &Option<Payment>| paid.clone().map(Ok)));
     for attempt in 0..ATTEMPTS {
         let reservation = reservations.reservation(id).await?.ok_or(PayError::ReservationNotFound)?;
         let balance = match attempt {
@@ -94,7 +101,7 @@ pub async fn execute(
         let now = clock.now();
         let plan =
             SettlementPlan::authorize(&reservation, command.actor, command.token, amount, balance, now)?;
-        if let Some(payment) = payments.settle(&plan).await? {
+        if let Some(payment) = payments.settle(&plan, receipt.clone()).await? {
             return Ok(payment);
         }
         ensure_token_still_pays(queue, clock, &command).await?;

@@ -1,12 +1,12 @@
 //! `POST /api/{concertId}/reserve-seat`: hold a seat for a few minutes. The hot path of a sale.
 
 use domain::ports::{CatalogueRepository, Clock, ReservationRepository};
-use domain::{ConcertId, HoldPolicy, HoldRejection, Reservation, SeatId, StoreError, UserId};
+use domain::{ConcertId, HoldPolicy, HoldRejection, Receipt, Reservation, SeatId, StoreError, UserId};
 
 use crate::access::{Forbidden, ensure_self};
 
 /// The request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReserveSeat {
     /// The token's user.
     pub actor: UserId,
@@ -16,10 +16,12 @@ pub struct ReserveSeat {
     pub concert_id: i64,
     /// `seatId` of the body.
     pub seat_id: i64,
+    /// With an idempotency key: where the hold records its answer, with its effect.
+    pub receipt: Option<Receipt<Result<Reservation, ReserveSeatError>>>,
 }
 
 /// Why no hold was taken.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ReserveSeatError {
     /// `userId` is not the token's user.
     #[error(transparent)]
@@ -52,7 +54,15 @@ pub async fn execute(
         HoldRejection::SeatNotInConcert => ReserveSeatError::SeatNotFound,
         HoldRejection::SeatUnavailable => ReserveSeatError::SeatUnavailable,
     })?;
-    reservations.try_hold(&hold).await?.ok_or(ReserveSeatError::SeatUnavailable)
+    let receipt = command
+        .receipt
+        .map(|receipt| receipt.before(|held: &Option<Reservation>| Some(result_of(held.clone()))));
+    result_of(reservations.try_hold(&hold, receipt).await?)
+}
+
+/// What the hold answers for what the compare-and-set did: `None` lost the race.
+fn result_of(held: Option<Reservation>) -> Result<Reservation, ReserveSeatError> {
+    held.ok_or(ReserveSeatError::SeatUnavailable)
 }
 
 #[cfg(test)]
@@ -65,7 +75,7 @@ mod tests {
     use time::Duration;
 
     fn command(seat_id: i64) -> ReserveSeat {
-        ReserveSeat { actor: user(5), user_id: 5, concert_id: 1, seat_id }
+        ReserveSeat { actor: user(5), user_id: 5, concert_id: 1, seat_id, receipt: None }
     }
 
     fn catalogue_with(seat: domain::Seat) -> MockCatalogueRepository {
@@ -89,12 +99,13 @@ mod tests {
         let mut reservations = MockReservationRepository::new();
         reservations
             .expect_try_hold()
-            .withf(|hold| {
-                hold.user_id == user(5)
+            .withf(|hold, receipt| {
+                receipt.is_none()
+                    && hold.user_id == user(5)
                     && hold.held_at == NOW
                     && hold.until == NOW + HoldPolicy::default().hold_for
             })
-            .return_once(|_| Ok(Some(reservation(5))));
+            .return_once(|_, _| Ok(Some(reservation(5))));
         let held =
             block_on(execute(&catalogue, &reservations, &clock(), &HoldPolicy::default(), command(107)));
         assert_eq!(held.expect("hold succeeds"), reservation(5));
@@ -104,7 +115,7 @@ mod tests {
     fn reserve_fails_with_seat_unavailable_when_another_hold_wins_the_race() {
         let catalogue = catalogue_with(seat(7));
         let mut reservations = MockReservationRepository::new();
-        reservations.expect_try_hold().return_once(|_| Ok(None));
+        reservations.expect_try_hold().return_once(|_, _| Ok(None));
         let result =
             block_on(execute(&catalogue, &reservations, &clock(), &HoldPolicy::default(), command(107)));
         assert!(matches!(result, Err(ReserveSeatError::SeatUnavailable)), "{result:?}");
@@ -181,11 +192,14 @@ mod tests {
         let mut reservations = MockReservationRepository::new();
         reservations
             .expect_try_hold()
-            .withf(|hold| {
-                hold.seat_id == seat_id(107) && hold.seat_name == "A7" && hold.price.get() == 30_000
+            .withf(|hold, receipt| {
+                receipt.is_none()
+                    && hold.seat_id == seat_id(107)
+                    && hold.seat_name == "A7"
+                    && hold.price.get() == 30_000
             })
             .times(1)
-            .return_once(|_| Ok(Some(reservation(5))));
+            .return_once(|_, _| Ok(Some(reservation(5))));
         let held = reserve(&catalogue, &reservations, command(107));
         assert_eq!(held.expect("a lapsed hold frees the seat"), reservation(5));
     }
@@ -201,7 +215,7 @@ mod tests {
     #[test]
     fn reserve_fails_with_store_when_the_hold_cannot_be_written() {
         let mut reservations = MockReservationRepository::new();
-        reservations.expect_try_hold().return_once(|_| Err(store_down()));
+        reservations.expect_try_hold().return_once(|_, _| Err(store_down()));
         let result = reserve(&catalogue_with(seat(7)), &reservations, command(107));
         assert!(matches!(result, Err(ReserveSeatError::Store(StoreError::Unavailable(_)))), "{result:?}");
     }

@@ -16,9 +16,26 @@ use time::{Duration, OffsetDateTime};
 pub const RESPONSE_TTL: Duration = Duration::hours(24);
 
 /// How long a claim stays "in progress" without a response before it is presumed abandoned
-/// (the instance running it crashed) and may be claimed again: 60 seconds, far beyond the time
-/// any request of this service takes to run.
+/// (the instance running it crashed) and may be claimed again, unless configured otherwise. The
+/// lease decides only how long a retry waits after a crash, never whether a write can happen
+/// twice: every keyed write is fenced by its [`ClaimId`] (see [`crate::Receipt`]).
 pub const CLAIM_LEASE: Duration = Duration::seconds(60);
+
+/// How long keys live and how long an unanswered claim is trusted: `RESPONSE_TTL` and
+/// `CLAIM_LEASE` unless configured otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyPolicy {
+    /// How long a key and its answer are remembered after the key was claimed.
+    pub ttl: Duration,
+    /// How long an unanswered claim stays in progress before a retry may take it over.
+    pub lease: Duration,
+}
+
+impl Default for IdempotencyPolicy {
+    fn default() -> Self {
+        Self { ttl: RESPONSE_TTL, lease: CLAIM_LEASE }
+    }
+}
 
 /// The longest key accepted, in characters.
 pub const MAX_KEY_LENGTH: usize = 255;
@@ -100,15 +117,34 @@ impl IdempotencyRecord {
 
     /// Whether the record has outlived `ttl` at `now` (and may be purged).
     pub fn is_expired_at(&self, now: OffsetDateTime, ttl: Duration) -> bool {
-        self.claimed_at + ttl <= now
+        self.claimed_at.checked_add(ttl).is_some_and(|expiry| expiry <= now)
     }
 }
 
-/// What claiming a key gave.
+/// One claim of a key. A store hands out a new, never reused id each time a key is claimed
+/// (the first time, and again when a lapsed claim is taken over), and a write fenced by a claim
+/// that is no longer the key's current one lands nowhere: so the request that lost its claim
+/// can never commit its effect after another has taken over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClaimId(i64);
+
+impl ClaimId {
+    /// Wraps a store's claim number.
+    pub const fn new(raw: i64) -> Self {
+        Self(raw)
+    }
+
+    /// The number, for storage.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// What the claim rule decided, before a store assigns the claim its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdempotencyClaim {
-    /// The caller owns the key now: run the request, then complete (or release) the claim.
-    Claimed,
+pub enum ClaimDecision {
+    /// Store a fresh claim in place of what is there.
+    Claim,
     /// The same request already ran: answer with this, run nothing.
     Replay(StoredResponse),
     /// The same request is running right now (elsewhere); try again shortly.
@@ -117,33 +153,62 @@ pub enum IdempotencyClaim {
     Reused,
 }
 
+/// What claiming a key gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The caller owns the key now, under this claim: run the request, recording its answer
+    /// with its effect (a [`crate::Receipt`]), or complete or release the claim afterwards.
+    Claimed(ClaimId),
+    /// The same request already ran: answer with this, run nothing.
+    Replay(StoredResponse),
+    /// The same request is running right now (elsewhere); try again shortly.
+    InProgress,
+    /// The key was used for a different request.
+    Reused,
+}
+
+impl ClaimDecision {
+    /// The claim's outcome when the decision writes nothing; `None` for [`ClaimDecision::Claim`],
+    /// whose outcome is [`IdempotencyClaim::Claimed`] with the id of the claim the store writes.
+    pub fn unless_claimed(self) -> Option<IdempotencyClaim> {
+        match self {
+            Self::Claim => None,
+            Self::Replay(response) => Some(IdempotencyClaim::Replay(response)),
+            Self::InProgress => Some(IdempotencyClaim::InProgress),
+            Self::Reused => Some(IdempotencyClaim::Reused),
+        }
+    }
+}
+
 /// The claim rule, given what is stored for the key (if anything), the request's fingerprint
 /// and the current instant. A store applies it atomically with the write it implies: on
-/// [`IdempotencyClaim::Claimed`] it stores [`IdempotencyRecord::claimed`] in place of
-/// `existing`; on any other outcome it writes nothing.
+/// [`ClaimDecision::Claim`] it stores [`IdempotencyRecord::claimed`] under a new [`ClaimId`] in
+/// place of `existing`; on any other outcome it writes nothing.
 ///
-/// - nothing stored, or a record older than `ttl`: `Claimed`;
+/// - nothing stored, or a record older than `ttl`: `Claim`;
 /// - a record of another fingerprint: `Reused` (running or finished);
 /// - a finished record of this fingerprint: `Replay` of its response;
 /// - an unfinished record of this fingerprint: `InProgress`, unless it was claimed `lease` or
-///   longer ago (its instance died), in which case it is `Claimed` again.
+///   longer ago (its instance died), in which case it is claimed again.
 pub fn decide_claim(
     existing: Option<&IdempotencyRecord>,
     fingerprint: &str,
     now: OffsetDateTime,
     ttl: Duration,
     lease: Duration,
-) -> IdempotencyClaim {
+) -> ClaimDecision {
     let Some(record) = existing.filter(|record| !record.is_expired_at(now, ttl)) else {
-        return IdempotencyClaim::Claimed;
+        return ClaimDecision::Claim;
     };
     if record.fingerprint != fingerprint {
-        return IdempotencyClaim::Reused;
+        return ClaimDecision::Reused;
     }
     match &record.response {
-        Some(response) => IdempotencyClaim::Replay(response.clone()),
-        None if record.claimed_at + lease <= now => IdempotencyClaim::Claimed,
-        None => IdempotencyClaim::InProgress,
+        Some(response) => ClaimDecision::Replay(response.clone()),
+        None if record.claimed_at.checked_add(lease).is_some_and(|lapsed| lapsed <= now) => {
+            ClaimDecision::Claim
+        }
+        None => ClaimDecision::InProgress,
     }
 }
 
@@ -166,7 +231,7 @@ mod tests {
         IdempotencyRecord { response: Some(response()), ..running(since) }
     }
 
-    fn decide(existing: Option<&IdempotencyRecord>, fingerprint: &str) -> IdempotencyClaim {
+    fn decide(existing: Option<&IdempotencyRecord>, fingerprint: &str) -> ClaimDecision {
         decide_claim(existing, fingerprint, NOW, RESPONSE_TTL, CLAIM_LEASE)
     }
 
@@ -211,44 +276,44 @@ mod tests {
 
     #[test]
     fn a_key_never_seen_is_claimed() {
-        assert_eq!(decide(None, "fp-a"), IdempotencyClaim::Claimed);
+        assert_eq!(decide(None, "fp-a"), ClaimDecision::Claim);
     }
 
     #[test]
     fn a_finished_request_with_the_same_fingerprint_is_replayed() {
         let record = finished(NOW - Duration::hours(23));
-        assert_eq!(decide(Some(&record), "fp-a"), IdempotencyClaim::Replay(response()));
+        assert_eq!(decide(Some(&record), "fp-a"), ClaimDecision::Replay(response()));
     }
 
     #[test]
     fn another_fingerprint_is_a_reused_key_whether_the_first_runs_or_finished() {
-        assert_eq!(decide(Some(&finished(NOW)), "fp-b"), IdempotencyClaim::Reused);
-        assert_eq!(decide(Some(&running(NOW)), "fp-b"), IdempotencyClaim::Reused);
+        assert_eq!(decide(Some(&finished(NOW)), "fp-b"), ClaimDecision::Reused);
+        assert_eq!(decide(Some(&running(NOW)), "fp-b"), ClaimDecision::Reused);
         // Even when the first claim was abandoned: the key stays bound to its request.
-        assert_eq!(decide(Some(&running(NOW - Duration::minutes(5))), "fp-b"), IdempotencyClaim::Reused);
+        assert_eq!(decide(Some(&running(NOW - Duration::minutes(5))), "fp-b"), ClaimDecision::Reused);
     }
 
     #[test]
     fn a_running_request_with_the_same_fingerprint_is_in_progress_until_its_lease_runs_out() {
-        assert_eq!(decide(Some(&running(NOW)), "fp-a"), IdempotencyClaim::InProgress);
+        assert_eq!(decide(Some(&running(NOW)), "fp-a"), ClaimDecision::InProgress);
         let almost = running(NOW - CLAIM_LEASE + Duration::milliseconds(1));
-        assert_eq!(decide(Some(&almost), "fp-a"), IdempotencyClaim::InProgress);
-        assert_eq!(decide(Some(&running(NOW - CLAIM_LEASE)), "fp-a"), IdempotencyClaim::Claimed);
+        assert_eq!(decide(Some(&almost), "fp-a"), ClaimDecision::InProgress);
+        assert_eq!(decide(Some(&running(NOW - CLAIM_LEASE)), "fp-a"), ClaimDecision::Claim);
     }
 
     #[test]
     fn a_claim_from_a_clock_running_ahead_is_still_in_progress() {
-        assert_eq!(decide(Some(&running(NOW + Duration::seconds(2))), "fp-a"), IdempotencyClaim::InProgress);
+        assert_eq!(decide(Some(&running(NOW + Duration::seconds(2))), "fp-a"), ClaimDecision::InProgress);
     }
 
     #[test]
     fn a_record_older_than_the_ttl_counts_as_never_seen() {
         let old = NOW - RESPONSE_TTL;
-        assert_eq!(decide(Some(&finished(old)), "fp-a"), IdempotencyClaim::Claimed);
-        assert_eq!(decide(Some(&finished(old)), "fp-b"), IdempotencyClaim::Claimed);
-        assert_eq!(decide(Some(&running(old)), "fp-b"), IdempotencyClaim::Claimed);
+        assert_eq!(decide(Some(&finished(old)), "fp-a"), ClaimDecision::Claim);
+        assert_eq!(decide(Some(&finished(old)), "fp-b"), ClaimDecision::Claim);
+        assert_eq!(decide(Some(&running(old)), "fp-b"), ClaimDecision::Claim);
         let young = finished(old + Duration::milliseconds(1));
-        assert_eq!(decide(Some(&young), "fp-a"), IdempotencyClaim::Replay(response()));
+        assert_eq!(decide(Some(&young), "fp-a"), ClaimDecision::Replay(response()));
     }
 
     #[test]
@@ -256,6 +321,23 @@ mod tests {
         let record = finished(NOW);
         assert!(!record.is_expired_at(NOW + RESPONSE_TTL - Duration::milliseconds(1), RESPONSE_TTL));
         assert!(record.is_expired_at(NOW + RESPONSE_TTL, RESPONSE_TTL));
+    }
+
+    #[test]
+    fn a_decision_that_writes_nothing_is_already_the_outcome_and_a_claim_is_not() {
+        assert_eq!(ClaimDecision::Claim.unless_claimed(), None);
+        assert_eq!(ClaimDecision::InProgress.unless_claimed(), Some(IdempotencyClaim::InProgress));
+        assert_eq!(ClaimDecision::Reused.unless_claimed(), Some(IdempotencyClaim::Reused));
+        let replay = ClaimDecision::Replay(response()).unless_claimed();
+        assert_eq!(replay, Some(IdempotencyClaim::Replay(response())));
+    }
+
+    #[test]
+    fn a_lease_or_ttl_beyond_the_calendar_never_lapses_and_never_panics() {
+        let record = running(NOW);
+        let decision = decide_claim(Some(&record), "fp-a", NOW, Duration::MAX, Duration::MAX);
+        assert_eq!(decision, ClaimDecision::InProgress);
+        assert!(!record.is_expired_at(NOW, Duration::MAX));
     }
 
     #[test]

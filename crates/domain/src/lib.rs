@@ -12,6 +12,7 @@ pub mod money;
 pub mod payment;
 pub mod ports;
 pub mod queue;
+pub mod receipt;
 pub mod reservation;
 
 #[cfg(test)]
@@ -21,11 +22,13 @@ pub use catalogue::{
     Concert, InvalidSeatNumber, NewConcert, NewSchedule, NewSeat, Schedule, Seat, SeatHold, SeatNumber, Zone,
 };
 pub use idempotency::{
-    IdempotencyClaim, IdempotencyKey, IdempotencyRecord, InvalidIdempotencyKey, StoredResponse, decide_claim,
+    ClaimDecision, ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord,
+    InvalidIdempotencyKey, StoredResponse, decide_claim,
 };
 pub use ids::{ConcertId, InvalidId, PaymentId, ReservationId, ScheduleId, SeatId, UserId};
 pub use money::{Balance, ChargeAmount, MoneyError, Won};
 pub use payment::{LedgerEntry, LedgerReason, Payment, PaymentRejection, SettlementPlan};
 pub use ports::{AdmissionReport, CreditOutcome, StoreError, StoreResult};
 pub use queue::{MalformedToken, QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue};
+pub use receipt::Receipt;
 pub use reservation::{HoldPolicy, HoldRejection, NewHold, Reservation, ReservationStatus};

@@ -10,17 +10,20 @@
 //!   entry and token expiry commit together or not at all.
 //!
 //! [`IdempotencyRepository::claim`] is atomic too: of any number of concurrent requests with one
-//! key, one runs.
+//! key, one runs. The three writes a key can guard (`try_hold`, `credit`, `settle`) take an
+//! optional [`Receipt`]: with one, the write commits only while its claim is still current, and
+//! records its answer in the same atomic step (see [`crate::receipt`]).
 
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use crate::catalogue::{Concert, NewConcert, Schedule, Seat};
-use crate::idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyRecord, StoredResponse};
+use crate::idempotency::{ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, StoredResponse};
 use crate::ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
 use crate::money::{Balance, ChargeAmount};
 use crate::payment::{LedgerEntry, Payment, SettlementPlan};
 use crate::queue::{QueuePolicy, QueueToken, TokenValue};
+use crate::receipt::Receipt;
 use crate::reservation::{NewHold, Reservation};
 
 /// A store failure. Opaque on purpose: the use cases pass it through, the HTTP adapter logs the
@@ -33,6 +36,10 @@ pub enum StoreError {
     /// Anything else: a bug, corrupt data, a broken invariant.
     #[error("store failure: {0}")]
     Internal(String),
+    /// A keyed write's claim is no longer the key's current one (it lapsed and another request
+    /// took the key over, or the key is answered already): nothing was written.
+    #[error("the idempotency claim of this write was superseded")]
+    ClaimSuperseded,
 }
 
 /// Shorthand for port results.
@@ -82,8 +89,13 @@ pub trait CatalogueRepository: Send + Sync {
 pub trait ReservationRepository: Send + Sync {
     /// Compare-and-set: records `hold` and marks the seat held by it, only if at the moment the
     /// write lands the seat is unsold and its previous hold (if any) lapsed at or before
-    /// `hold.held_at`. `None` means another hold or a sale won the race.
-    async fn try_hold(&self, hold: &NewHold) -> StoreResult<Option<Reservation>>;
+    /// `hold.held_at`. `None` means another hold or a sale won the race. With a `receipt`, fenced
+    /// and answered in the same atomic step (see the module docs).
+    async fn try_hold(
+        &self,
+        hold: &NewHold,
+        receipt: Option<Receipt<Option<Reservation>>>,
+    ) -> StoreResult<Option<Reservation>>;
     /// One reservation.
     async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Reservation>>;
     /// Tidies up: rewrites holds that lapsed before `now` as expired and clears them from their
@@ -109,12 +121,14 @@ pub trait WalletRepository: Send + Sync {
     /// A user's balance; `None` for an unknown user.
     async fn balance(&self, user: UserId) -> StoreResult<Option<Balance>>;
     /// Atomically adds `amount` and writes the ledger entry, unless that would pass the ceiling.
-    /// Concurrent credits never lose an update.
+    /// Concurrent credits never lose an update. With a `receipt`, fenced and answered in the
+    /// same atomic step (see the module docs).
     async fn credit(
         &self,
         user: UserId,
         amount: ChargeAmount,
         at: OffsetDateTime,
+        receipt: Option<Receipt<CreditOutcome>>,
     ) -> StoreResult<CreditOutcome>;
     /// A user's ledger, oldest first; it sums to the balance.
     async fn ledger(&self, user: UserId) -> StoreResult<Vec<LedgerEntry>>;
@@ -131,7 +145,12 @@ pub trait PaymentRepository: Send + Sync {
     /// pay for the payer at `plan.paid_at` ([`crate::QueueToken::pays_for`]); so of two racing
     /// payments by one token, at most one lands.
     /// `None` means a guard failed because state changed since the decision; nothing was written.
-    async fn settle(&self, plan: &SettlementPlan) -> StoreResult<Option<Payment>>;
+    /// With a `receipt`, fenced and answered in the same atomic step (see the module docs).
+    async fn settle(
+        &self,
+        plan: &SettlementPlan,
+        receipt: Option<Receipt<Option<Payment>>>,
+    ) -> StoreResult<Option<Payment>>;
 }
 
 /// What one admission tick did.
@@ -194,9 +213,11 @@ pub trait QueueRepository: Send + Sync {
 pub trait IdempotencyRepository: Send + Sync {
     /// Claims `user`'s `key` for the request with `fingerprint`, atomically across instances:
     /// reads the record, applies [`crate::idempotency::decide_claim`] with `now`, `ttl` and
-    /// `lease`, and on `Claimed` stores a fresh in-progress record in its place. Of any number
-    /// of concurrent claims of one key with one fingerprint, exactly one is `Claimed` (the
-    /// others are `InProgress`, or `Replay` once it has completed). The user must exist.
+    /// `lease`, and on `Claim` stores a fresh in-progress record in its place under a new
+    /// [`ClaimId`], never one handed out before. Of any number of concurrent claims of one key
+    /// with one fingerprint, exactly one is `Claimed` (the others are `InProgress`, or `Replay`
+    /// once it has completed). A key whose keyed write is running right now is `InProgress`,
+    /// whatever its lease says. The user must exist.
     async fn claim(
         &self,
         user: UserId,
@@ -206,19 +227,21 @@ pub trait IdempotencyRepository: Send + Sync {
         ttl: Duration,
         lease: Duration,
     ) -> StoreResult<IdempotencyClaim>;
-    /// Records the response of the request that claimed `key`. Only an in-progress record is
-    /// completed; a completed one keeps its first response, and a missing one stays missing.
+    /// Records the response of a request that wrote nothing under `claim` (a refusal): only a
+    /// record still in progress under that claim is completed; a completed one keeps its first
+    /// response, and a missing or taken-over one is left alone.
     async fn complete(
         &self,
         user: UserId,
         key: &IdempotencyKey,
+        claim: ClaimId,
         response: &StoredResponse,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
     /// Gives up a claim whose request failed without an answer worth keeping (a 5xx): deletes
-    /// the record if it is still in progress, so a retry runs the request again. A completed
-    /// record is left alone.
-    async fn release(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<()>;
+    /// the record if it is still in progress under `claim`, so a retry runs the request again.
+    /// A completed or taken-over record is left alone.
+    async fn release(&self, user: UserId, key: &IdempotencyKey, claim: ClaimId) -> StoreResult<()>;
     /// What is stored for `user`'s `key`, expired or not; no write. For answering a retry that
     /// may not run (its token is no longer active) from a stored response.
     async fn find(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>>;

@@ -4,7 +4,7 @@ use std::env;
 use std::net::SocketAddr;
 
 use application::Policies;
-use domain::{HoldPolicy, QueuePolicy};
+use domain::{HoldPolicy, IdempotencyPolicy, QueuePolicy};
 use time::Duration;
 
 /// Everything the binary can be told.
@@ -124,6 +124,10 @@ impl Settings {
                     tick: Duration::milliseconds(i64::try_from(tick_ms).unwrap_or(i64::MAX)),
                     active_ttl: seconds("QUEUE_ACTIVE_TTL_SECONDS", 600)?,
                     idle_timeout: seconds("QUEUE_IDLE_TIMEOUT_SECONDS", 120)?,
+                },
+                idempotency: IdempotencyPolicy {
+                    lease: seconds("IDEMPOTENCY_LEASE_SECONDS", 60)?,
+                    ..IdempotencyPolicy::default()
                 },
             },
         })

@@ -222,7 +222,7 @@ pub(crate) async fn user(stores: &Stores, n: i64, at: OffsetDateTime) -> QueueTo
 /// Creates user `n` and charges `amount` at `at`.
 pub(crate) async fn funded(stores: &Stores, n: i64, amount: i64, at: OffsetDateTime) -> QueueToken {
     let token = user(stores, n, at).await;
-    let outcome = stores.wallet.credit(uid(n), charge(amount), at).await.expect("credit works");
+    let outcome = stores.wallet.credit(uid(n), charge(amount), at, None).await.expect("credit works");
     assert_eq!(
         outcome,
         domain::CreditOutcome::Credited(balance(amount)),
@@ -241,7 +241,7 @@ pub(crate) fn approved(seat: &Seat, holder: i64, at: OffsetDateTime) -> NewHold 
 /// Takes the approved hold; the store must grant it.
 pub(crate) async fn hold(stores: &Stores, seat: &Seat, holder: i64, at: OffsetDateTime) -> Reservation {
     let hold = approved(seat, holder, at);
-    let reservation = stores.reservations.try_hold(&hold).await.expect("try_hold works");
+    let reservation = stores.reservations.try_hold(&hold, None).await.expect("try_hold works");
     reservation.unwrap_or_else(|| panic!("try_hold of free seat {} at {at} must succeed", seat.id))
 }
 

@@ -16,7 +16,7 @@ pub async fn try_hold_of_a_free_seat_records_a_held_reservation_and_marks_the_se
     user(&stores, 1, world.now).await;
     let free = seat_of(&stores, &world.early, 20).await;
     let new_hold = approved(&free, 1, world.now);
-    let held = stores.reservations.try_hold(&new_hold).await.expect("try_hold works");
+    let held = stores.reservations.try_hold(&new_hold, None).await.expect("try_hold works");
     let held = held.expect("try_hold of a free seat must succeed");
     assert_eq!(held.user_id, uid(1), "holder");
     assert_eq!((held.seat_id, held.concert_id), (free.id, world.first), "seat and concert");
@@ -55,7 +55,7 @@ pub async fn a_second_hold_while_the_first_is_live_is_refused(stores: Stores) {
         ),
     ];
     for (who, attempt) in attempts {
-        let result = stores.reservations.try_hold(&attempt).await.expect("try_hold works");
+        let result = stores.reservations.try_hold(&attempt, None).await.expect("try_hold works");
         assert_eq!(result, None, "try_hold by {who} must be refused while the first hold is live");
     }
     assert_eq!(reservation(&stores, first.id).await, first, "the first hold is unchanged");
@@ -82,7 +82,7 @@ pub async fn a_hold_succeeds_once_the_previous_hold_has_lapsed(stores: Stores) {
     assert_eq!(old.status_at(second.reserved_at), ReservationStatus::Expired, "{old:?}");
     let at = first.expires_at + secs(1);
     let third = NewHold { held_at: at, until: at + secs(300), ..approved(&free, 1, world.now) };
-    assert_eq!(stores.reservations.try_hold(&third).await, Ok(None), "the new hold is live in turn");
+    assert_eq!(stores.reservations.try_hold(&third, None).await, Ok(None), "the new hold is live in turn");
 }
 
 /// A sold seat cannot be held by anyone, however much later.
@@ -94,14 +94,18 @@ pub async fn try_hold_of_a_sold_seat_is_refused(stores: Stores) {
     let free = seat_of(&stores, &world.early, 20).await;
     let held = hold(&stores, &free, 1, world.now).await;
     let paid =
-        stores.payments.settle(&plan(&held, &payer, world.now + secs(10))).await.expect("settle works");
+        stores.payments.settle(&plan(&held, &payer, world.now + secs(10)), None).await.expect("settle works");
     assert!(paid.is_some(), "the setup payment must succeed");
     let sold = seat(&stores, free.id).await;
     assert!(sold.sold, "a paid seat is sold: {sold:?}");
     let template = approved(&free, 2, world.now);
     for at in [held.expires_at + secs(1), held.expires_at + secs(3_600)] {
         let attempt = NewHold { held_at: at, until: at + secs(300), ..template.clone() };
-        assert_eq!(stores.reservations.try_hold(&attempt).await, Ok(None), "hold of a sold seat at {at}");
+        assert_eq!(
+            stores.reservations.try_hold(&attempt, None).await,
+            Ok(None),
+            "hold of a sold seat at {at}"
+        );
     }
     assert_eq!(seat(&stores, free.id).await, sold, "refused holds leave the sold seat alone");
     assert_eq!(reservation(&stores, held.id).await.status, ReservationStatus::Paid);
@@ -116,7 +120,7 @@ pub async fn try_hold_of_a_seat_whose_performance_started_is_refused(stores: Sto
     for at in [free.starts_at, free.starts_at + secs(3_600)] {
         let attempt = NewHold { held_at: at, until: at + secs(300), ..template.clone() };
         assert_eq!(
-            stores.reservations.try_hold(&attempt).await,
+            stores.reservations.try_hold(&attempt, None).await,
             Ok(None),
             "hold at {at}, show at {}",
             free.starts_at
@@ -125,7 +129,7 @@ pub async fn try_hold_of_a_seat_whose_performance_started_is_refused(stores: Sto
     assert_eq!(seat(&stores, free.id).await, free, "refused holds leave the seat alone");
     let just_before = free.starts_at - secs(1);
     let attempt = NewHold { held_at: just_before, until: just_before + secs(300), ..template };
-    let held = stores.reservations.try_hold(&attempt).await.expect("try_hold works");
+    let held = stores.reservations.try_hold(&attempt, None).await.expect("try_hold works");
     assert!(held.is_some(), "a hold a second before the show starts must succeed");
 }
 
@@ -138,7 +142,7 @@ pub async fn try_hold_of_an_unknown_seat_is_refused(stores: Stores) {
     first_seats.extend(seats);
     let unknown = SeatId::new(unknown_id(first_seats.iter().map(|s| s.id.get()))).expect("positive");
     let attempt = NewHold { seat_id: unknown, ..approved(&first_seats[0], 1, world.now) };
-    assert_eq!(stores.reservations.try_hold(&attempt).await, Ok(None), "hold of an unknown seat");
+    assert_eq!(stores.reservations.try_hold(&attempt, None).await, Ok(None), "hold of an unknown seat");
     assert!(seat(&stores, first_seats[0].id).await.hold.is_none(), "no other seat is held instead");
 }
 
@@ -196,7 +200,7 @@ pub async fn release_expired_leaves_paid_reservations_and_sold_seats_alone(store
     let paid = hold(&stores, &seat_of(&stores, &world.early, 20).await, 1, world.now).await;
     let unpaid = hold(&stores, &seat_of(&stores, &world.early, 21).await, 1, world.now).await;
     let payment =
-        stores.payments.settle(&plan(&paid, &payer, world.now + secs(60))).await.expect("settle works");
+        stores.payments.settle(&plan(&paid, &payer, world.now + secs(60)), None).await.expect("settle works");
     assert!(payment.is_some(), "the setup payment must succeed");
     let sold = seat(&stores, paid.seat_id).await;
     assert_eq!(stores.reservations.release_expired(world.now + secs(3_600)).await, Ok(1), "only the unpaid");

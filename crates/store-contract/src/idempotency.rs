@@ -3,7 +3,7 @@
 //! keeping keys per user, and exactly one winner among racing claims.
 
 use domain::idempotency::{CLAIM_LEASE, RESPONSE_TTL};
-use domain::{IdempotencyClaim, IdempotencyKey, IdempotencyRecord, StoredResponse, UserId};
+use domain::{ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, StoredResponse, UserId};
 use time::OffsetDateTime;
 
 use crate::Stores;
@@ -11,7 +11,7 @@ use crate::fixture::{now, secs, uid, user};
 use crate::races::all_at_once;
 
 /// A valid key.
-fn key(text: &str) -> IdempotencyKey {
+pub(crate) fn key(text: &str) -> IdempotencyKey {
     IdempotencyKey::parse(text).expect("keys in the suite are valid")
 }
 
@@ -21,7 +21,7 @@ fn ok_response() -> StoredResponse {
 }
 
 /// Claims `key` for user `n` with `fingerprint` at `at`, with the service's TTL and lease.
-async fn claim(
+pub(crate) async fn claim(
     stores: &Stores,
     n: i64,
     key_text: &str,
@@ -35,13 +35,40 @@ async fn claim(
         .expect("claim works")
 }
 
-/// Completes user `n`'s `key` with `response` at `at`.
-async fn complete(stores: &Stores, n: i64, key_text: &str, response: &StoredResponse, at: OffsetDateTime) {
-    stores.idempotency.complete(uid(n), &key(key_text), response, at).await.expect("complete works");
+/// The claim a claim outcome carries; fails the check for any other outcome.
+pub(crate) fn claimed(outcome: IdempotencyClaim) -> ClaimId {
+    match outcome {
+        IdempotencyClaim::Claimed(claim) => claim,
+        other => panic!("expected the key to be claimed, got {other:?}"),
+    }
+}
+
+/// Claims user `n`'s `key` and completes that claim with `response` at `at`.
+async fn claim_and_complete(
+    stores: &Stores,
+    n: i64,
+    key_text: &str,
+    response: &StoredResponse,
+    at: OffsetDateTime,
+) {
+    let claim = claimed(claim(stores, n, key_text, "fp-a", at).await);
+    complete(stores, n, key_text, claim, response, at).await;
+}
+
+/// Completes user `n`'s `key`, claimed as `claim`, with `response` at `at`.
+async fn complete(
+    stores: &Stores,
+    n: i64,
+    key_text: &str,
+    claim: ClaimId,
+    response: &StoredResponse,
+    at: OffsetDateTime,
+) {
+    stores.idempotency.complete(uid(n), &key(key_text), claim, response, at).await.expect("complete works");
 }
 
 /// What is stored for user `n`'s `key`.
-async fn find(stores: &Stores, n: i64, key_text: &str) -> Option<IdempotencyRecord> {
+pub(crate) async fn find(stores: &Stores, n: i64, key_text: &str) -> Option<IdempotencyRecord> {
     stores.idempotency.find(uid(n), &key(key_text)).await.expect("find works")
 }
 
@@ -51,7 +78,7 @@ pub async fn a_new_key_is_claimed_once_and_its_completed_response_is_replayed(st
     let now = now();
     user(&stores, 1, now).await;
     assert_eq!(find(&stores, 1, "k1").await, None, "nothing is stored for a key never used");
-    assert_eq!(claim(&stores, 1, "k1", "fp-a", now).await, IdempotencyClaim::Claimed, "first claim");
+    let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
     assert_eq!(
         find(&stores, 1, "k1").await,
         Some(IdempotencyRecord { fingerprint: "fp-a".into(), claimed_at: now, response: None }),
@@ -62,7 +89,7 @@ pub async fn a_new_key_is_claimed_once_and_its_completed_response_is_replayed(st
         IdempotencyClaim::InProgress,
         "the same request while the first runs"
     );
-    complete(&stores, 1, "k1", &ok_response(), now + secs(2)).await;
+    complete(&stores, 1, "k1", first, &ok_response(), now + secs(2)).await;
     let replay = IdempotencyClaim::Replay(ok_response());
     assert_eq!(claim(&stores, 1, "k1", "fp-a", now + secs(3)).await, replay, "the same request once done");
     let late = now + RESPONSE_TTL - secs(1);
@@ -79,12 +106,12 @@ pub async fn a_new_key_is_claimed_once_and_its_completed_response_is_replayed(st
 pub async fn a_stored_error_response_is_replayed_exactly(stores: Stores) {
     let now = now();
     user(&stores, 1, now).await;
-    claim(&stores, 1, "k1", "fp-a", now).await;
+    let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
     let refusal = StoredResponse {
         status: 422,
         body: "{\"code\":\"INSUFFICIENT_BALANCE\",\"message\":\"ünïcode ✓ \\\"quoted\\\"\"}".into(),
     };
-    complete(&stores, 1, "k1", &refusal, now).await;
+    complete(&stores, 1, "k1", first, &refusal, now).await;
     assert_eq!(claim(&stores, 1, "k1", "fp-a", now + secs(1)).await, IdempotencyClaim::Replay(refusal));
 }
 
@@ -93,9 +120,9 @@ pub async fn a_stored_error_response_is_replayed_exactly(stores: Stores) {
 pub async fn a_key_used_for_another_request_is_reused(stores: Stores) {
     let now = now();
     user(&stores, 1, now).await;
-    claim(&stores, 1, "k1", "fp-a", now).await;
+    let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
     assert_eq!(claim(&stores, 1, "k1", "fp-b", now).await, IdempotencyClaim::Reused, "while the first runs");
-    complete(&stores, 1, "k1", &ok_response(), now + secs(1)).await;
+    complete(&stores, 1, "k1", first, &ok_response(), now + secs(1)).await;
     assert_eq!(
         claim(&stores, 1, "k1", "fp-b", now + secs(2)).await,
         IdempotencyClaim::Reused,
@@ -116,7 +143,7 @@ pub async fn a_key_used_for_another_request_is_reused(stores: Stores) {
 pub async fn an_abandoned_claim_is_claimed_again_once_its_lease_runs_out(stores: Stores) {
     let now = now();
     user(&stores, 1, now).await;
-    claim(&stores, 1, "k1", "fp-a", now).await;
+    let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
     let within = now + CLAIM_LEASE - secs(1);
     assert_eq!(
         claim(&stores, 1, "k1", "fp-a", within).await,
@@ -124,7 +151,8 @@ pub async fn an_abandoned_claim_is_claimed_again_once_its_lease_runs_out(stores:
         "within the lease"
     );
     let expired = now + CLAIM_LEASE;
-    assert_eq!(claim(&stores, 1, "k1", "fp-a", expired).await, IdempotencyClaim::Claimed, "after the lease");
+    let takeover = claimed(claim(&stores, 1, "k1", "fp-a", expired).await);
+    assert_ne!(takeover, first, "the take-over holds a claim of its own");
     assert_eq!(
         find(&stores, 1, "k1").await,
         Some(IdempotencyRecord { fingerprint: "fp-a".into(), claimed_at: expired, response: None }),
@@ -142,14 +170,9 @@ pub async fn an_abandoned_claim_is_claimed_again_once_its_lease_runs_out(stores:
 pub async fn a_record_past_the_ttl_is_claimed_anew(stores: Stores) {
     let now = now();
     user(&stores, 1, now).await;
-    claim(&stores, 1, "k1", "fp-a", now).await;
-    complete(&stores, 1, "k1", &ok_response(), now).await;
+    claim_and_complete(&stores, 1, "k1", &ok_response(), now).await;
     let later = now + RESPONSE_TTL;
-    assert_eq!(
-        claim(&stores, 1, "k1", "fp-b", later).await,
-        IdempotencyClaim::Claimed,
-        "claimed anew at the TTL"
-    );
+    claimed(claim(&stores, 1, "k1", "fp-b", later).await);
     assert_eq!(
         find(&stores, 1, "k1").await,
         Some(IdempotencyRecord { fingerprint: "fp-b".into(), claimed_at: later, response: None }),
@@ -172,27 +195,31 @@ pub async fn a_record_past_the_ttl_is_claimed_anew(stores: Stores) {
 pub async fn release_frees_a_running_claim_and_complete_keeps_the_first_response(stores: Stores) {
     let now = now();
     user(&stores, 1, now).await;
-    claim(&stores, 1, "k1", "fp-a", now).await;
-    stores.idempotency.release(uid(1), &key("k1")).await.expect("release works");
+    let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
+    stores.idempotency.release(uid(1), &key("k1"), first).await.expect("release works");
     assert_eq!(find(&stores, 1, "k1").await, None, "a released claim is gone");
+    let second_claim = claimed(claim(&stores, 1, "k1", "fp-b", now).await);
+    assert_ne!(second_claim, first, "a claim id is never handed out twice");
+    complete(&stores, 1, "k1", first, &ok_response(), now).await;
+    stores.idempotency.release(uid(1), &key("k1"), first).await.expect("release works");
     assert_eq!(
         claim(&stores, 1, "k1", "fp-b", now).await,
-        IdempotencyClaim::Claimed,
-        "a released key is free"
+        IdempotencyClaim::InProgress,
+        "an old claim neither completes nor releases the key's current claim"
     );
 
-    complete(&stores, 1, "k1", &ok_response(), now).await;
+    complete(&stores, 1, "k1", second_claim, &ok_response(), now).await;
     let second = StoredResponse { status: 201, body: "{}".into() };
-    complete(&stores, 1, "k1", &second, now + secs(1)).await;
-    stores.idempotency.release(uid(1), &key("k1")).await.expect("release works");
+    complete(&stores, 1, "k1", second_claim, &second, now + secs(1)).await;
+    stores.idempotency.release(uid(1), &key("k1"), second_claim).await.expect("release works");
     assert_eq!(
         claim(&stores, 1, "k1", "fp-b", now + secs(2)).await,
         IdempotencyClaim::Replay(ok_response()),
         "neither a second completion nor a release touches a completed record"
     );
 
-    complete(&stores, 1, "k2", &ok_response(), now).await;
-    stores.idempotency.release(uid(1), &key("k2")).await.expect("release of a missing key works");
+    complete(&stores, 1, "k2", first, &ok_response(), now).await;
+    stores.idempotency.release(uid(1), &key("k2"), first).await.expect("release of a missing key works");
     assert_eq!(find(&stores, 1, "k2").await, None, "completing a key never claimed stores nothing");
 }
 
@@ -201,15 +228,15 @@ pub async fn keys_are_scoped_per_user(stores: Stores) {
     let now = now();
     user(&stores, 1, now).await;
     user(&stores, 2, now).await;
-    assert_eq!(claim(&stores, 1, "shared", "fp-a", now).await, IdempotencyClaim::Claimed, "user 1");
-    assert_eq!(claim(&stores, 2, "shared", "fp-b", now).await, IdempotencyClaim::Claimed, "user 2, same key");
-    complete(&stores, 1, "shared", &ok_response(), now).await;
+    let one = claimed(claim(&stores, 1, "shared", "fp-a", now).await);
+    let two = claimed(claim(&stores, 2, "shared", "fp-b", now).await);
+    complete(&stores, 1, "shared", one, &ok_response(), now).await;
     assert_eq!(
         claim(&stores, 2, "shared", "fp-b", now).await,
         IdempotencyClaim::InProgress,
         "user 1's completion is not user 2's"
     );
-    stores.idempotency.release(uid(2), &key("shared")).await.expect("release works");
+    stores.idempotency.release(uid(2), &key("shared"), two).await.expect("release works");
     assert_eq!(
         claim(&stores, 1, "shared", "fp-a", now).await,
         IdempotencyClaim::Replay(ok_response()),
@@ -222,8 +249,7 @@ pub async fn purge_expired_deletes_only_records_past_the_ttl(stores: Stores) {
     let now = now();
     user(&stores, 1, now).await;
     let old = now - RESPONSE_TTL;
-    claim(&stores, 1, "old-done", "fp", old).await;
-    complete(&stores, 1, "old-done", &ok_response(), old).await;
+    claim_and_complete(&stores, 1, "old-done", &ok_response(), old).await;
     claim(&stores, 1, "old-running", "fp", old - secs(5)).await;
     claim(&stores, 1, "young", "fp", old + secs(1)).await;
     let purged = stores.idempotency.purge_expired(now, RESPONSE_TTL).await.expect("purge works");
@@ -240,11 +266,10 @@ pub async fn ten_concurrent_claims_of_a_new_key_have_exactly_one_winner(stores: 
     let now = now();
     user(&stores, 1, now).await;
     let outcomes = race(&stores, uid(1), "k1", now).await;
-    let claimed = outcomes.iter().filter(|outcome| **outcome == IdempotencyClaim::Claimed).count();
-    let running = outcomes.iter().filter(|outcome| **outcome == IdempotencyClaim::InProgress).count();
-    assert_eq!((claimed, running), (1, 9), "one claim, nine in progress: {outcomes:?}");
+    let (winners, running) = tally(&outcomes);
+    assert_eq!((winners.len(), running), (1, 9), "one claim, nine in progress: {outcomes:?}");
 
-    complete(&stores, 1, "k1", &ok_response(), now).await;
+    complete(&stores, 1, "k1", winners[0], &ok_response(), now).await;
     let outcomes = race(&stores, uid(1), "k1", now + secs(1)).await;
     assert!(
         outcomes.iter().all(|outcome| *outcome == IdempotencyClaim::Replay(ok_response())),
@@ -258,12 +283,23 @@ pub async fn ten_concurrent_claims_of_an_expired_key_have_exactly_one_winner(sto
     let now = now();
     user(&stores, 1, now).await;
     let old = now - RESPONSE_TTL - secs(1);
-    claim(&stores, 1, "k1", "fp-race", old).await;
-    complete(&stores, 1, "k1", &ok_response(), old).await;
+    let first = claimed(claim(&stores, 1, "k1", "fp-race", old).await);
+    complete(&stores, 1, "k1", first, &ok_response(), old).await;
     let outcomes = race(&stores, uid(1), "k1", now).await;
-    let claimed = outcomes.iter().filter(|outcome| **outcome == IdempotencyClaim::Claimed).count();
-    let running = outcomes.iter().filter(|outcome| **outcome == IdempotencyClaim::InProgress).count();
-    assert_eq!((claimed, running), (1, 9), "one take-over, nine in progress: {outcomes:?}");
+    let (winners, running) = tally(&outcomes);
+    assert_eq!((winners.len(), running), (1, 9), "one take-over, nine in progress: {outcomes:?}");
+}
+
+/// The claims among `outcomes`, and how many were in progress.
+fn tally(outcomes: &[IdempotencyClaim]) -> (Vec<ClaimId>, usize) {
+    let winners = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            IdempotencyClaim::Claimed(claim) => Some(*claim),
+            _ => None,
+        })
+        .collect();
+    (winners, outcomes.iter().filter(|outcome| **outcome == IdempotencyClaim::InProgress).count())
 }
 
 /// Ten claims of `user`'s `key` with one fingerprint, all at once.

@@ -28,6 +28,7 @@ use domain::ports::{
 
 pub mod admission;
 pub mod catalogue;
+pub mod exactly_once;
 mod fixture;
 pub mod holds;
 pub mod idempotency;
@@ -158,6 +159,12 @@ macro_rules! contract_suite {
             purge_expired_deletes_only_records_past_the_ttl,
             ten_concurrent_claims_of_a_new_key_have_exactly_one_winner,
             ten_concurrent_claims_of_an_expired_key_have_exactly_one_winner,
+        );
+        $crate::__contract_module!($factory; exactly_once:
+            a_keyed_credit_records_its_answer_in_the_same_step_as_its_effect,
+            a_write_under_a_claim_that_was_taken_over_changes_nothing,
+            a_second_write_under_an_answered_claim_changes_nothing,
+            twenty_retries_racing_a_lapsed_claim_credit_exactly_once,
         );
     };
 }

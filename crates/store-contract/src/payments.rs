@@ -14,13 +14,13 @@ use crate::fixture::{
 
 /// User 1 with `funds` and an active token, holding seat 20 (R zone) of the early show since
 /// `world.now`.
-struct Scene {
-    world: World,
-    token: QueueToken,
-    held: Reservation,
+pub(crate) struct Scene {
+    pub(crate) world: World,
+    pub(crate) token: QueueToken,
+    pub(crate) held: Reservation,
 }
 
-async fn scene(stores: &Stores, funds: i64) -> Scene {
+pub(crate) async fn scene(stores: &Stores, funds: i64) -> Scene {
     let world = seeded(stores).await;
     let issued =
         if funds > 0 { funded(stores, 1, funds, world.now).await } else { user(stores, 1, world.now).await };
@@ -49,7 +49,7 @@ async fn assert_refused_without_change(
     }
     let values: Vec<_> = tokens.iter().map(|token| token.value).collect();
     let before = snapshot(stores, users, &seats, reservations, &values).await;
-    let result = stores.payments.settle(plan).await;
+    let result = stores.payments.settle(plan, None).await;
     assert_eq!(result, Ok(None), "settle must be refused: {why}");
     let after = snapshot(stores, users, &seats, reservations, &values).await;
     assert_eq!(after, before, "a refused settle must change nothing: {why}");
@@ -64,7 +64,7 @@ pub async fn settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_
     let Scene { world, token: payer_token, held } = scene(&stores, 100_000).await;
     let bystander = user(&stores, 2, world.now).await;
     let plan = plan(&held, &payer_token, world.now + secs(60));
-    let payment = stores.payments.settle(&plan).await.expect("settle works");
+    let payment = stores.payments.settle(&plan, None).await.expect("settle works");
     let payment = payment.expect("settle of a valid plan must succeed");
     assert_eq!((payment.reservation_id, payment.user_id), (held.id, uid(1)), "what was paid, by whom");
     assert_eq!((payment.amount.get(), payment.paid_at), (R_PRICE, plan.paid_at), "amount and time");
@@ -94,7 +94,7 @@ pub async fn settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_
     assert_eq!(token(&stores, bystander.value).await, bystander, "another user's token is untouched");
 
     let again = plan.clone();
-    assert_eq!(stores.payments.settle(&again).await, Ok(None), "the same plan cannot pay twice");
+    assert_eq!(stores.payments.settle(&again, None).await, Ok(None), "the same plan cannot pay twice");
     let renewed = user(&stores, 1, world.now + secs(61)).await;
     assert_ne!(renewed.value, payer_token.value, "after paying, the user is issued a new token");
     assert_eq!(renewed.status, TokenStatus::Waiting, "the new token waits");
@@ -105,7 +105,7 @@ pub async fn settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_
 pub async fn settle_of_a_paid_reservation_is_refused_and_changes_nothing(stores: Stores) {
     let Scene { world, token, held } = scene(&stores, 100_000).await;
     let first = plan(&held, &token, world.now + secs(60));
-    let paid = stores.payments.settle(&first).await.expect("settle works");
+    let paid = stores.payments.settle(&first, None).await.expect("settle works");
     assert!(paid.is_some(), "the first payment must succeed");
     let fresh = user(&stores, 1, world.now + secs(61)).await;
     admit_everyone(&stores, world.now + secs(61)).await;
@@ -131,7 +131,7 @@ pub async fn settle_after_the_hold_lapsed_is_refused_and_changes_nothing(stores:
         let late = plan(&held, &token, at);
         assert_refused_without_change(&stores, &late, why, &[uid(1)], &[held.id], &[&token]).await;
     }
-    let in_time = stores.payments.settle(&plan(&held, &token, held.expires_at - secs(1))).await;
+    let in_time = stores.payments.settle(&plan(&held, &token, held.expires_at - secs(1)), None).await;
     assert!(matches!(in_time, Ok(Some(_))), "a second before expiry the plan must settle: {in_time:?}");
 }
 
@@ -161,7 +161,7 @@ pub async fn settle_without_enough_balance_is_refused_and_changes_nothing(stores
     let Scene { world, token, held } = scene(&stores, 40_000).await;
     let second = hold(&stores, &seat_of(&stores, &world.early, 21).await, 1, world.now).await;
     let first =
-        stores.payments.settle(&plan(&held, &token, world.now + secs(60))).await.expect("settle works");
+        stores.payments.settle(&plan(&held, &token, world.now + secs(60)), None).await.expect("settle works");
     assert!(first.is_some(), "the first seat is paid from the 40,000");
     let fresh = user(&stores, 1, world.now + secs(61)).await;
     let broke_token = user(&stores, 2, world.now + secs(61)).await;
@@ -224,7 +224,7 @@ pub async fn settle_refuses_when_the_presented_token_is_no_longer_active(stores:
     let Scene { world, token: payer, held } = scene(&stores, 200_000).await;
     let second = hold(&stores, &seat_of(&stores, &world.early, 21).await, 1, world.now).await;
     let paid =
-        stores.payments.settle(&plan(&held, &payer, world.now + secs(60))).await.expect("settle works");
+        stores.payments.settle(&plan(&held, &payer, world.now + secs(60)), None).await.expect("settle works");
     assert!(paid.is_some(), "the first payment with the token must succeed");
     let why = "a token already spent by another payment";
     let spent = plan(&second, &payer, world.now + secs(61));
@@ -245,7 +245,7 @@ pub async fn settle_refuses_when_the_presented_token_is_no_longer_active(stores:
     let why = "a token whose active time ran out, for a hold still live";
     let late = plan(&lapsed, &brief, world.now + secs(31));
     assert_refused_without_change(&stores, &late, why, &[uid(3)], &[lapsed.id], &[&brief]).await;
-    let in_time = stores.payments.settle(&plan(&lapsed, &brief, world.now + secs(30))).await;
+    let in_time = stores.payments.settle(&plan(&lapsed, &brief, world.now + secs(30)), None).await;
     assert!(matches!(in_time, Ok(Some(_))), "a second before the token runs out it pays: {in_time:?}");
 }
 

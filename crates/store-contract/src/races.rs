@@ -72,7 +72,7 @@ pub async fn a_thousand_concurrent_holds_of_one_seat_have_exactly_one_winner(sto
     let results = all_at_once(1_000, |n| {
         let stores = stores.clone();
         let attempt = NewHold { user_id: uid(n), ..template.clone() };
-        async move { stores.reservations.try_hold(&attempt).await }
+        async move { stores.reservations.try_hold(&attempt, None).await }
     })
     .await;
     let winners: Vec<Reservation> =
@@ -91,7 +91,7 @@ pub async fn two_hundred_concurrent_credits_lose_no_update(stores: Stores) {
     user(&stores, 1, now).await;
     let outcomes = all_at_once(200, |amount| {
         let stores = stores.clone();
-        async move { stores.wallet.credit(uid(1), charge(amount), now).await }
+        async move { stores.wallet.credit(uid(1), charge(amount), now, None).await }
     })
     .await;
     for outcome in outcomes {
@@ -128,7 +128,7 @@ pub async fn fifty_concurrent_settles_of_one_reservation_pay_once(stores: Stores
     let results = all_at_once(50, |_| {
         let stores = stores.clone();
         let paying = paying.clone();
-        async move { stores.payments.settle(&paying).await }
+        async move { stores.payments.settle(&paying, None).await }
     })
     .await;
     let payments: Vec<Payment> =
@@ -173,7 +173,7 @@ pub async fn two_concurrent_settles_by_one_token_pay_once_and_the_loser_changes_
     let results = all_at_once(plans.len(), |n| {
         let stores = stores.clone();
         let (paying, _) = plans[usize::try_from(n - 1).expect("small")].clone();
-        async move { stores.payments.settle(&paying).await.expect("settle works under contention") }
+        async move { stores.payments.settle(&paying, None).await.expect("settle works under contention") }
     })
     .await;
     for (index, token) in fans.iter().enumerate() {
@@ -223,7 +223,7 @@ pub async fn payment_racing_hold_expiry_never_lets_both_win(stores: Stores) {
         let rival = payer + 100;
         let free = seat_of(&stores, &world.early, number).await;
         let new_hold = short.hold(&free, free.concert_id, uid(payer), world.now).expect("the seat is free");
-        let held = stores.reservations.try_hold(&new_hold).await.expect("try_hold works");
+        let held = stores.reservations.try_hold(&new_hold, None).await.expect("try_hold works");
         let held = held.expect("the payer's short hold must succeed");
         let lapsed = seat(&stores, free.id).await;
         let after_expiry = held.expires_at + Duration::milliseconds(1);
@@ -237,9 +237,9 @@ pub async fn payment_racing_hold_expiry_never_lets_both_win(stores: Stores) {
         let (paying, rehold, _) = pairs[usize::try_from((n - 1) / 2).expect("small")].clone();
         async move {
             if n % 2 == 1 {
-                (stores.payments.settle(&paying).await.expect("settle works").map(|p| p.id.get()), None)
+                (stores.payments.settle(&paying, None).await.expect("settle works").map(|p| p.id.get()), None)
             } else {
-                (None, stores.reservations.try_hold(&rehold).await.expect("try_hold works"))
+                (None, stores.reservations.try_hold(&rehold, None).await.expect("try_hold works"))
             }
         }
     })

@@ -20,9 +20,9 @@ pub async fn credit_adds_the_amount_and_writes_a_charge_entry(stores: Stores) {
     let now = now();
     user(&stores, 1, now).await;
     user(&stores, 2, now).await;
-    let first = stores.wallet.credit(uid(1), charge(700), now).await;
+    let first = stores.wallet.credit(uid(1), charge(700), now, None).await;
     assert_eq!(first, Ok(CreditOutcome::Credited(balance(700))), "first credit");
-    let second = stores.wallet.credit(uid(1), charge(300), now + secs(1)).await;
+    let second = stores.wallet.credit(uid(1), charge(300), now + secs(1), None).await;
     assert_eq!(second, Ok(CreditOutcome::Credited(balance(1_000))), "second credit");
     let entry = |delta, after, at| LedgerEntry {
         user_id: uid(1),
@@ -46,22 +46,22 @@ pub async fn credit_above_the_ceiling_is_refused_and_changes_nothing(stores: Sto
     let near = MAX_BALANCE - 10;
     let full_charges = near / MAX_CHARGE;
     for _ in 0..full_charges {
-        let outcome = stores.wallet.credit(uid(1), charge(MAX_CHARGE), now).await;
+        let outcome = stores.wallet.credit(uid(1), charge(MAX_CHARGE), now, None).await;
         assert!(matches!(outcome, Ok(CreditOutcome::Credited(_))), "credit below the ceiling: {outcome:?}");
     }
     let rest = near - full_charges * MAX_CHARGE;
-    let outcome = stores.wallet.credit(uid(1), charge(rest), now).await;
+    let outcome = stores.wallet.credit(uid(1), charge(rest), now, None).await;
     assert_eq!(outcome, Ok(CreditOutcome::Credited(balance(near))), "10 won under the ceiling");
     let ledger_before = stores.wallet.ledger(uid(1)).await.expect("ledger works");
 
     for over in [11, MAX_CHARGE] {
-        let outcome = stores.wallet.credit(uid(1), charge(over), now + secs(1)).await;
+        let outcome = stores.wallet.credit(uid(1), charge(over), now + secs(1), None).await;
         assert_eq!(outcome, Ok(CreditOutcome::LimitExceeded), "a credit of {over} would pass the ceiling");
         assert_eq!(balance_of(&stores, uid(1)).await, balance(near), "a refused credit changes no balance");
         let ledger = stores.wallet.ledger(uid(1)).await.expect("ledger works");
         assert_eq!(ledger, ledger_before, "a refused credit writes no ledger entry");
     }
-    let exact = stores.wallet.credit(uid(1), charge(10), now + secs(2)).await;
+    let exact = stores.wallet.credit(uid(1), charge(10), now + secs(2), None).await;
     assert_eq!(
         exact,
         Ok(CreditOutcome::Credited(balance(MAX_BALANCE))),
@@ -82,7 +82,7 @@ pub async fn an_unknown_user_has_no_balance_and_cannot_be_credited(stores: Store
     let now = now();
     user(&stores, 1, now).await;
     assert_eq!(stores.wallet.balance(uid(9)).await, Ok(None), "balance of an unknown user");
-    let outcome = stores.wallet.credit(uid(9), charge(500), now).await;
+    let outcome = stores.wallet.credit(uid(9), charge(500), now, None).await;
     assert_eq!(outcome, Ok(CreditOutcome::UnknownUser), "credit of an unknown user");
     assert_eq!(stores.wallet.balance(uid(9)).await, Ok(None), "a refused credit creates nobody");
     assert_eq!(stores.wallet.ledger(uid(9)).await, Ok(vec![]), "an unknown user's ledger is empty");

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::errors::{ApiError, ErrorBody};
-use crate::idempotency::{Reply, idempotent};
+use crate::idempotency::{Reply, answer, idempotent, receipt};
 use crate::input;
 use crate::openapi::IDEMPOTENCY_KEY_DOC;
 use crate::state::HttpState;
@@ -76,15 +76,17 @@ pub async fn pay(
     idempotent(&state, &request, &body, |actor| {
         let parsed = input::json::<PayRequest>(&request, &body);
         let state = state.clone().into_inner();
-        async move {
+        move |claimed| async move {
             let body = parsed?;
+            let render = |payment| Reply::ok(&PaymentResponse::from(payment));
             let command = Pay {
                 actor: actor.user_id,
                 token: actor.token,
                 reservation_id: body.reservation_id,
                 amount: body.payment_amount,
+                receipt: receipt(claimed.as_ref(), render),
             };
-            let payment = input::to_completion(async move {
+            let paid = input::to_completion(async move {
                 let ports = &state.ports;
                 pay::execute(
                     ports.reservations.as_ref(),
@@ -96,8 +98,8 @@ pub async fn pay(
                 )
                 .await
             })
-            .await?;
-            Reply::ok(&PaymentResponse::from(payment))
+            .await;
+            answer(paid, render)
         }
     })
     .await

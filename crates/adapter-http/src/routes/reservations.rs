@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::errors::{ApiError, ErrorBody};
-use crate::idempotency::{Reply, idempotent};
+use crate::idempotency::{Reply, answer, idempotent, receipt};
 use crate::input;
 use crate::openapi::IDEMPOTENCY_KEY_DOC;
 use crate::state::HttpState;
@@ -87,16 +87,18 @@ pub async fn reserve(
         let parsed = input::json::<ReserveSeatRequest>(&request, &body);
         let concert = input::path_id(&request, "concertId");
         let state = state.clone().into_inner();
-        async move {
+        move |claimed| async move {
             let body = parsed?;
             let concert_id = concert?;
+            let render = |reservation| Reply::ok(&ReservationResponse::from(reservation));
             let command = ReserveSeat {
                 actor: actor.user_id,
                 user_id: body.user_id,
                 concert_id,
                 seat_id: body.seat_id,
+                receipt: receipt(claimed.as_ref(), render),
             };
-            let reservation = input::to_completion(async move {
+            let held = input::to_completion(async move {
                 let ports = &state.ports;
                 reserve_seat::execute(
                     ports.catalogue.as_ref(),
@@ -107,8 +109,8 @@ pub async fn reserve(
                 )
                 .await
             })
-            .await?;
-            Reply::ok(&ReservationResponse::from(reservation))
+            .await;
+            answer(held, render)
         }
     })
     .await

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::errors::{ApiError, ErrorBody};
-use crate::idempotency::{Reply, idempotent};
+use crate::idempotency::{Reply, answer, idempotent, receipt};
 use crate::input;
 use crate::openapi::IDEMPOTENCY_KEY_DOC;
 use crate::state::HttpState;
@@ -65,15 +65,21 @@ pub async fn charge(
     idempotent(&state, &request, &body, |actor| {
         let parsed = input::json::<ChargeRequest>(&request, &body);
         let state = state.clone().into_inner();
-        async move {
+        move |claimed| async move {
             let body = parsed?;
-            let command = ChargeBalance { actor: actor.user_id, user_id: body.user_id, amount: body.amount };
-            let balance = input::to_completion(async move {
+            let render = move |balance| Reply::ok(&BalanceResponse::new(actor.user_id, balance));
+            let command = ChargeBalance {
+                actor: actor.user_id,
+                user_id: body.user_id,
+                amount: body.amount,
+                receipt: receipt(claimed.as_ref(), render),
+            };
+            let charged = input::to_completion(async move {
                 charge_balance::execute(state.ports.wallet.as_ref(), state.ports.clock.as_ref(), command)
                     .await
             })
-            .await?;
-            Reply::ok(&BalanceResponse::new(actor.user_id, balance))
+            .await;
+            answer(charged, render)
         }
     })
     .await

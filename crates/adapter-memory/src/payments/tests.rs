@@ -55,7 +55,7 @@ async fn scene(funds: i64, seat: i64) -> Scene {
 
 async fn hold(store: &MemoryStore, seat: i64, holder: i64) -> Reservation {
     let hold = approved_hold(store, seat, holder, NOW).await;
-    store.try_hold(&hold).await.expect("hold").expect("seat was free")
+    store.try_hold(&hold, None).await.expect("hold").expect("seat was free")
 }
 
 /// The plan the domain approves a minute into the hold, with the holder's token (user `n`'s
@@ -71,7 +71,7 @@ async fn plan_for(store: &MemoryStore, reservation: &Reservation) -> SettlementP
 /// Asserts that settling `plan` fails and leaves everything as it was.
 async fn assert_refused_without_change(scene: &Scene, plan: &SettlementPlan) {
     let before = snapshot(&scene.store, plan, &scene.token).await;
-    assert_eq!(scene.store.settle(plan).await, Ok(None));
+    assert_eq!(scene.store.settle(plan, None).await, Ok(None));
     assert_eq!(snapshot(&scene.store, plan, &scene.token).await, before);
 }
 
@@ -79,7 +79,7 @@ async fn assert_refused_without_change(scene: &Scene, plan: &SettlementPlan) {
 async fn settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_expires_the_token() {
     let scene = scene(100_000, 20).await;
     let plan = plan_for(&scene.store, &scene.reservation).await;
-    let payment = scene.store.settle(&plan).await.expect("settle").expect("all guards pass");
+    let payment = scene.store.settle(&plan, None).await.expect("settle").expect("all guards pass");
     let expected = Payment {
         id: PaymentId::new(1).expect("valid id"),
         reservation_id: scene.reservation.id,
@@ -100,7 +100,7 @@ async fn settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_expi
 async fn settle_writes_a_payment_entry_so_the_ledger_still_sums_to_the_balance() {
     let scene = scene(100_000, 20).await;
     let plan = plan_for(&scene.store, &scene.reservation).await;
-    scene.store.settle(&plan).await.expect("settle").expect("all guards pass");
+    scene.store.settle(&plan, None).await.expect("settle").expect("all guards pass");
     let ledger = scene.store.ledger(user(1)).await.expect("ledger");
     let last = ledger.last().expect("two entries");
     assert_eq!(ledger.len(), 2);
@@ -116,7 +116,7 @@ async fn settle_writes_a_payment_entry_so_the_ledger_still_sums_to_the_balance()
 async fn a_sold_seat_cannot_be_held_again_even_after_the_hold_time() {
     let scene = scene(100_000, 20).await;
     let plan = plan_for(&scene.store, &scene.reservation).await;
-    scene.store.settle(&plan).await.expect("settle").expect("all guards pass");
+    scene.store.settle(&plan, None).await.expect("settle").expect("all guards pass");
     let seat = scene.store.seat(seat_id(20)).await.expect("seat").expect("exists");
     assert!(!seat.is_free_at(NOW + seconds(3_600)));
     assert_eq!(scene.store.release_expired(NOW + seconds(3_600)).await, Ok(0));
@@ -179,7 +179,7 @@ async fn settle_fails_when_another_hold_took_the_seat_and_changes_nothing() {
     let plan = plan_for(&scene.store, &scene.reservation).await;
     issue(&scene.store, 2).await;
     let later = approved_hold(&scene.store, 20, 2, scene.reservation.expires_at).await;
-    scene.store.try_hold(&later).await.expect("hold").expect("first hold lapsed");
+    scene.store.try_hold(&later, None).await.expect("hold").expect("first hold lapsed");
     assert_refused_without_change(&scene, &plan).await;
 }
 
@@ -189,7 +189,7 @@ async fn settle_fails_when_the_balance_was_spent_meanwhile_and_changes_nothing()
     let second = hold(&scene.store, 21, 1).await;
     let first_plan = plan_for(&scene.store, &scene.reservation).await;
     let second_plan = plan_for(&scene.store, &second).await;
-    scene.store.settle(&first_plan).await.expect("settle").expect("first payment passes");
+    scene.store.settle(&first_plan, None).await.expect("settle").expect("first payment passes");
     assert_refused_without_change(&scene, &second_plan).await;
     assert_eq!(scene.store.balance(user(1)).await, Ok(Some(Balance::new(10_000).expect("valid"))));
 }
@@ -198,7 +198,7 @@ async fn settle_fails_when_the_balance_was_spent_meanwhile_and_changes_nothing()
 async fn settle_of_a_paid_reservation_fails_and_changes_nothing() {
     let scene = scene(100_000, 20).await;
     let plan = plan_for(&scene.store, &scene.reservation).await;
-    scene.store.settle(&plan).await.expect("settle").expect("first payment passes");
+    scene.store.settle(&plan, None).await.expect("settle").expect("first payment passes");
     assert_refused_without_change(&scene, &plan).await;
 }
 
@@ -222,7 +222,7 @@ async fn settle_expires_only_the_presented_token_and_leaves_other_users_tokens_a
     let scene = scene(100_000, 20).await;
     let other = issue(&scene.store, 2).await;
     let plan = plan_for(&scene.store, &scene.reservation).await;
-    scene.store.settle(&plan).await.expect("settle").expect("all guards pass");
+    scene.store.settle(&plan, None).await.expect("settle").expect("all guards pass");
     let status = |token: Option<QueueToken>| token.map(|t| t.status);
     assert_eq!(
         status(scene.store.token(scene.token.value).await.expect("token")),
@@ -272,7 +272,12 @@ async fn settle_fails_with_a_token_another_payment_spent_and_changes_nothing() {
     let scene = scene(100_000, 20).await;
     let second = hold(&scene.store, 21, 1).await;
     let spent = plan_for(&scene.store, &scene.reservation).await;
-    scene.store.settle(&plan_for(&scene.store, &second).await).await.expect("settle").expect("first payment");
+    scene
+        .store
+        .settle(&plan_for(&scene.store, &second).await, None)
+        .await
+        .expect("settle")
+        .expect("first payment");
     assert_refused_without_change(&scene, &spent).await;
 }
 
@@ -285,7 +290,7 @@ async fn fifty_concurrent_settles_of_one_reservation_pay_once_and_debit_once() {
         .map(|_| {
             let store = Arc::clone(&store);
             let plan = plan.clone();
-            tokio::spawn(async move { store.settle(&plan).await })
+            tokio::spawn(async move { store.settle(&plan, None).await })
         })
         .collect();
     let mut payments = 0;

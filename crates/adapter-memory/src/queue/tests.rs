@@ -118,7 +118,7 @@ async fn issue_after_the_idle_timeout_replaces_the_abandoned_token_before_any_ti
 async fn issue_keeps_the_balance_of_a_returning_user() {
     let store = MemoryStore::new();
     let first = issue(&store, 1).await;
-    store.credit(user(1), ChargeAmount::new(500).expect("valid"), NOW).await.expect("credit");
+    store.credit(user(1), ChargeAmount::new(500).expect("valid"), NOW, None).await.expect("credit");
     expire_token_of(&store, 1);
     let renewed = store.issue(user(1), token_value(99), NOW, &QueuePolicy::default()).await.expect("issue");
     assert_ne!(renewed.value, first.value);

@@ -75,7 +75,7 @@ async fn of_fifty_concurrent_holds_of_one_seat_exactly_one_wins_and_a_lapsed_hol
         .map(|n| {
             let store = store.clone();
             let hold = NewHold { user_id: user(n), ..hold.clone() };
-            tokio::spawn(async move { store.try_hold(&hold).await })
+            tokio::spawn(async move { store.try_hold(&hold, None).await })
         })
         .collect();
     let mut winners = Vec::new();
@@ -94,12 +94,12 @@ async fn of_fifty_concurrent_holds_of_one_seat_exactly_one_wins_and_a_lapsed_hol
     assert_eq!(seat.hold, Some(SeatHold { reservation_id: first.id, until: NOW + seconds(300) }));
 
     let same_again = NewHold { held_at: NOW + seconds(299), until: NOW + seconds(599), ..hold.clone() };
-    assert_eq!(store.try_hold(&same_again).await, Ok(None));
+    assert_eq!(store.try_hold(&same_again, None).await, Ok(None));
     let other_concert = NewHold { concert_id: domain::ConcertId::new(2).expect("id"), ..hold.clone() };
-    assert_eq!(store.try_hold(&other_concert).await, Ok(None));
+    assert_eq!(store.try_hold(&other_concert, None).await, Ok(None));
 
     let later = approved_hold(&store, 20, 2, first.expires_at).await;
-    let second = store.try_hold(&later).await.expect("hold").expect("the first hold lapsed");
+    let second = store.try_hold(&later, None).await.expect("hold").expect("the first hold lapsed");
     let old = store.reservation(first.id).await.expect("read").expect("exists");
     assert_eq!(old.status, ReservationStatus::Expired);
     assert_eq!(
@@ -109,7 +109,7 @@ async fn of_fifty_concurrent_holds_of_one_seat_exactly_one_wins_and_a_lapsed_hol
 
     let too_late =
         NewHold { held_at: SHOW, until: SHOW + seconds(300), ..approved_hold(&store, 21, 3, NOW).await };
-    assert_eq!(store.try_hold(&too_late).await, Ok(None));
+    assert_eq!(store.try_hold(&too_late, None).await, Ok(None));
 }
 
 #[tokio::test]
@@ -118,7 +118,7 @@ async fn release_expired_expires_lapsed_holds_and_frees_their_seats() {
     issue_at(&store, 1, NOW).await;
     for (offset, seat) in [(0, 20), (10, 21), (20, 22)] {
         let hold = approved_hold(&store, seat, 1, NOW + seconds(offset)).await;
-        store.try_hold(&hold).await.expect("hold").expect("seat was free");
+        store.try_hold(&hold, None).await.expect("hold").expect("seat was free");
     }
     assert_eq!(store.release_expired(NOW + seconds(310)).await, Ok(2));
     for (seat, held) in [(20, false), (21, false), (22, true)] {
@@ -134,14 +134,14 @@ async fn credits_write_the_ledger_lose_no_update_and_respect_the_ceiling() {
     let db = TestDatabase::create().await;
     let store = db.store().await;
     let charge = |n| ChargeAmount::new(n).expect("valid charge");
-    assert_eq!(store.credit(user(9), charge(5), NOW).await, Ok(CreditOutcome::UnknownUser));
+    assert_eq!(store.credit(user(9), charge(5), NOW, None).await, Ok(CreditOutcome::UnknownUser));
     assert_eq!(store.balance(user(9)).await, Ok(None));
     issue_at(&store, 1, NOW).await;
     assert_eq!(store.balance(user(1)).await, Ok(Some(Balance::ZERO)));
     let tasks: Vec<_> = (1..=100)
         .map(|amount| {
             let store = store.clone();
-            tokio::spawn(async move { store.credit(user(1), charge(amount), NOW).await })
+            tokio::spawn(async move { store.credit(user(1), charge(amount), NOW, None).await })
         })
         .collect();
     for task in tasks {
@@ -161,12 +161,12 @@ async fn credits_write_the_ledger_lose_no_update_and_respect_the_ceiling() {
     }
     let room = 1_000_000_000 - expected;
     for _ in 0..(room / 10_000_000) {
-        store.credit(user(1), charge(10_000_000), NOW).await.expect("credit");
+        store.credit(user(1), charge(10_000_000), NOW, None).await.expect("credit");
     }
     let top_up = room % 10_000_000;
-    assert_eq!(store.credit(user(1), charge(top_up + 1), NOW).await, Ok(CreditOutcome::LimitExceeded));
+    assert_eq!(store.credit(user(1), charge(top_up + 1), NOW, None).await, Ok(CreditOutcome::LimitExceeded));
     assert_eq!(
-        store.credit(user(1), charge(top_up), NOW).await,
+        store.credit(user(1), charge(top_up), NOW, None).await,
         Ok(CreditOutcome::Credited(balance(1_000_000_000)))
     );
 }
@@ -178,7 +178,7 @@ async fn settle_pays_once_atomically_and_a_failed_guard_changes_nothing() {
     let other = funded_user(&store, 2, 0).await;
     store.admit(NOW, &policy(0, 0)).await.expect("admit");
     let reservation =
-        store.try_hold(&approved_hold(&store, 20, 1, NOW).await).await.expect("hold").expect("free");
+        store.try_hold(&approved_hold(&store, 20, 1, NOW).await, None).await.expect("hold").expect("free");
     let paid_at = NOW + seconds(60);
     let funds = balance(PRICE + 5_000);
     let plan = SettlementPlan::authorize(
@@ -196,7 +196,7 @@ async fn settle_pays_once_atomically_and_a_failed_guard_changes_nothing() {
     let someone_else = SettlementPlan { user_id: user(2), token: other.value, ..plan.clone() };
     let borrowed_token = SettlementPlan { token: other.value, ..plan.clone() };
     for refused in [wrong_amount, too_late, someone_else, borrowed_token] {
-        assert_eq!(store.settle(&refused).await, Ok(None));
+        assert_eq!(store.settle(&refused, None).await, Ok(None));
     }
     assert_eq!(store.balance(user(1)).await, Ok(Some(balance(PRICE + 5_000))));
     assert_eq!(
@@ -208,7 +208,7 @@ async fn settle_pays_once_atomically_and_a_failed_guard_changes_nothing() {
         .map(|_| {
             let store = store.clone();
             let plan = plan.clone();
-            tokio::spawn(async move { store.settle(&plan).await })
+            tokio::spawn(async move { store.settle(&plan, None).await })
         })
         .collect();
     let mut payments = Vec::new();
@@ -242,7 +242,7 @@ async fn settle_pays_once_atomically_and_a_failed_guard_changes_nothing() {
         until: NOW + seconds(3_900),
         ..approved_hold_unchecked(&store).await
     };
-    assert_eq!(store.try_hold(&rehold).await, Ok(None), "a sold seat stays sold");
+    assert_eq!(store.try_hold(&rehold, None).await, Ok(None), "a sold seat stays sold");
 }
 
 /// A hold of seat 20 by user 2 built by hand (the domain would refuse a sold seat).

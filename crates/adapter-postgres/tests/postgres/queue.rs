@@ -159,13 +159,13 @@ async fn a_payment_that_retires_a_token_above_the_watermark_frees_its_place_at_o
         .await
         .expect("forge an active straggler");
     let reservation =
-        store.try_hold(&approved_hold(&store, 20, 1, NOW).await).await.expect("hold").expect("free");
+        store.try_hold(&approved_hold(&store, 20, 1, NOW).await, None).await.expect("hold").expect("free");
     let balance = Balance::new(PRICE).expect("balance");
     let at = NOW + seconds(5);
     let plan =
         SettlementPlan::authorize(&reservation, user(1), payer.value, reservation.price, Some(balance), at)
             .expect("payable");
-    assert!(store.settle(&plan).await.expect("settle").is_some());
+    assert!(store.settle(&plan, None).await.expect("settle").is_some());
     assert_eq!(store.position(&payer).await, Ok(0), "the payer's place is gone");
     assert_eq!(store.position(&behind).await, Ok(1));
     assert_positions_exact(&store, &mut conn, &[payer, behind]).await;

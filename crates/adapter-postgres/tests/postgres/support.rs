@@ -74,7 +74,7 @@ pub async fn funded_user(store: &PgStore, n: i64, amount: i64) -> QueueToken {
     let token = issue_at(store, n, NOW).await;
     if amount > 0 {
         let amount = ChargeAmount::new(amount).expect("valid charge");
-        store.credit(user(n), amount, NOW).await.expect("credit");
+        store.credit(user(n), amount, NOW, None).await.expect("credit");
     }
     token
 }

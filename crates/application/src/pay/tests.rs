@@ -17,7 +17,7 @@ fn presented() -> QueueToken {
 }
 
 fn command(amount: i64) -> Pay {
-    Pay { actor: user(5), token: presented().value, reservation_id: 11, amount }
+    Pay { actor: user(5), token: presented().value, reservation_id: 11, amount, receipt: None }
 }
 
 /// A queue that answers `times` fresh reads of the presented token with `stored`.
@@ -86,7 +86,7 @@ fn settlements(outcomes: Vec<Option<Payment>>) -> MockPaymentRepository {
     let times = outcomes.len();
     let mut outcomes = outcomes.into_iter();
     let mut payments = MockPaymentRepository::new();
-    payments.expect_settle().times(times).returning(move |_| Ok(outcomes.next().flatten()));
+    payments.expect_settle().times(times).returning(move |_, _| Ok(outcomes.next().flatten()));
     payments
 }
 
@@ -115,7 +115,11 @@ fn pay_settles_the_plan_the_domain_approved_with_the_presented_token_and_returns
         paid_at: NOW,
     };
     let mut payments = MockPaymentRepository::new();
-    payments.expect_settle().with(eq(expected)).times(1).return_once(|_| Ok(Some(payment())));
+    payments
+        .expect_settle()
+        .withf(move |plan, receipt| *plan == expected && receipt.is_none())
+        .times(1)
+        .return_once(|_, _| Ok(Some(payment())));
     let mut wallet = MockWalletRepository::new();
     wallet.expect_balance().times(0);
     let paid = pay(&reservations_with(reservation(5)), &wallet, &payments, command(30_000));
@@ -321,7 +325,7 @@ fn pay_fails_with_store_when_the_balance_cannot_be_read() {
 #[test]
 fn pay_fails_with_store_when_the_settlement_cannot_be_committed() {
     let mut payments = MockPaymentRepository::new();
-    payments.expect_settle().times(1).return_once(|_| Err(store_down()));
+    payments.expect_settle().times(1).return_once(|_, _| Err(store_down()));
     let result = pay(&reservations_with(reservation(5)), &wallet_with(90_000), &payments, command(30_000));
     assert!(matches!(result, Err(PayError::Store(StoreError::Unavailable(_)))), "{result:?}");
 }

@@ -1,0 +1,2 @@
+ALTER TABLE idempotency_keys DROP COLUMN claim;
+DROP SEQUENCE idempotency_claims;
