@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, ReservationRepository, StoreResult};
 use domain::{
     Concert, ConcertId, NewConcert, NewHold, Receipt, Reservation, ReservationId, Schedule, ScheduleId, Seat,
-    SeatHold, SeatId,
+    SeatHold, SeatId, UserId,
 };
 use time::OffsetDateTime;
 
@@ -143,6 +143,10 @@ impl ReservationRepository for SeatCache {
         self.reservations.reservation(id).await
     }
 
+    async fn live_holds(&self, user: UserId, at: OffsetDateTime) -> StoreResult<u64> {
+        self.reservations.live_holds(user, at).await
+    }
+
     async fn release_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {
         self.reservations.release_expired(now).await
     }
@@ -186,6 +190,7 @@ mod tests {
             user_id: UserId::new(5).expect("valid id"),
             held_at: NOW,
             until: NOW + Duration::minutes(5),
+            max_live_holds: 0,
         }
     }
 

@@ -1,10 +1,10 @@
 //! Holds and their lifecycle, and the reservation port.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use domain::ports::{ReservationRepository, StoreResult};
-use domain::{NewHold, Receipt, Reservation, ReservationId, ReservationStatus, SeatHold};
+use domain::{NewHold, Receipt, Reservation, ReservationId, ReservationStatus, SeatHold, UserId};
 use time::OffsetDateTime;
 
 use crate::{MemoryStore, State, next_id, slot};
@@ -16,6 +16,9 @@ pub(crate) struct Reservations {
     rows: Vec<Reservation>,
     /// `(expires_at, id)` of every reservation whose stored status is `Held`.
     held: BTreeSet<(OffsetDateTime, ReservationId)>,
+    /// The same reservations by holder, to count a user's live holds without a scan; a user
+    /// with none has no entry.
+    held_by_user: HashMap<UserId, BTreeSet<ReservationId>>,
 }
 
 impl Reservations {
@@ -37,6 +40,7 @@ impl Reservations {
             expires_at: hold.until,
         };
         self.held.insert((reservation.expires_at, reservation.id));
+        self.held_by_user.entry(reservation.user_id).or_default().insert(reservation.id);
         self.rows.push(reservation.clone());
         Ok(reservation)
     }
@@ -49,8 +53,21 @@ impl Reservations {
             return false;
         }
         self.held.remove(&(reservation.expires_at, id));
+        if let Some(mine) = self.held_by_user.get_mut(&reservation.user_id) {
+            mine.remove(&id);
+            if mine.is_empty() {
+                self.held_by_user.remove(&reservation.user_id);
+            }
+        }
         reservation.status = status;
         true
+    }
+
+    /// How many of `user`'s holds are live at `at`.
+    fn live_holds(&self, user: UserId, at: OffsetDateTime) -> u64 {
+        let Some(mine) = self.held_by_user.get(&user) else { return 0 };
+        let live = mine.iter().filter_map(|&id| self.get(id)).filter(|held| held.expires_at > at).count();
+        u64::try_from(live).unwrap_or(u64::MAX)
     }
 
     /// Takes the stored-`Held` reservation that lapsed first, if it lapsed at or before `now`.
@@ -63,6 +80,9 @@ impl State {
     fn try_hold(&mut self, hold: &NewHold) -> StoreResult<Option<Reservation>> {
         let Some(seat) = self.catalogue.seat(hold.seat_id) else { return Ok(None) };
         if seat.concert_id != hold.concert_id || !seat.is_free_at(hold.held_at) {
+            return Ok(None);
+        }
+        if !hold.within_limit(self.reservations.live_holds(hold.user_id, hold.held_at)) {
             return Ok(None);
         }
         let lapsed = seat.hold;
@@ -103,6 +123,10 @@ impl ReservationRepository for MemoryStore {
 
     async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Reservation>> {
         self.with_state(|state| Ok(state.reservations.get(id).cloned()))
+    }
+
+    async fn live_holds(&self, user: UserId, at: OffsetDateTime) -> StoreResult<u64> {
+        self.with_state(|state| Ok(state.reservations.live_holds(user, at)))
     }
 
     async fn release_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {

@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Integer, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::{ReservationRepository, StoreError, StoreResult};
-use domain::{NewHold, Receipt, Reservation, ReservationId};
+use domain::{NewHold, Receipt, Reservation, ReservationId, UserId};
 use time::OffsetDateTime;
 
 use crate::PgStore;
@@ -17,40 +17,24 @@ use crate::pool::{TxConn, checkout};
 use crate::schema::reservations;
 use crate::statement::{bind, prepared};
 
-/// The compare-and-set hold, in ONE statement and without row locking ahead of the write:
-/// - `previous` reads the seat's current hold (the statement's snapshot);
-/// - `seat` takes the seat only if it belongs to the concert, is unsold, its show has not
-///   started and its previous hold lapsed at or before the decision instant; the new
-///   reservation id comes from the reservations sequence, so the seat and the reservation
-///   point at each other. Of racing holds, PostgreSQL lets exactly one update the row; the
-///   others re-check the guard against the winner's row and match nothing;
-/// - `lapsed` rewrites the previous, lapsed reservation as expired (tidying only, as the clock
-///   already says it is). `SKIP LOCKED`: if a settlement is working on that row, it is left to
-///   the sweeper rather than waited for, so a hold never waits on a payment (and the two can
-///   never deadlock; that settlement fails its seat guard anyway);
-/// - the insert writes the reservation, only when `seat` returned a row.
-///
-/// Binds: $1 seat, $2 concert, $3 held_at, $4 until, $5 user, $6 seat name, $7 price.
+/// The compare-and-set hold, with the per-user limit, in ONE statement: the `hold_seat`
+/// function (migration `2026-12-02-000002_hold_limit_per_user`, whose comments say what it
+/// checks and writes). Binds: $1 seat, $2 concert, $3 held_at, $4 until, $5 user, $6 seat name,
+/// $7 price, $8 most live holds (0 = no limit).
 const TRY_HOLD: &str = "\
-WITH previous AS (
-    SELECT held_by FROM seats WHERE id = $1
-), seat AS (
-    UPDATE seats
-       SET held_by = nextval(pg_get_serial_sequence('reservations', 'id')), held_until = $4
-     WHERE id = $1 AND concert_id = $2 AND NOT sold AND starts_at > $3
-       AND (held_until IS NULL OR held_until <= $3)
- RETURNING id, held_by, concert_id
-), lapsed AS (
-    UPDATE reservations SET status = 'EXPIRED'
-     WHERE id IN (SELECT r.id FROM reservations r
-                   WHERE r.id = (SELECT held_by FROM previous)
-                     AND r.status = 'HELD' AND r.expires_at <= $3
-                     AND EXISTS (SELECT 1 FROM seat)
-                     FOR UPDATE OF r SKIP LOCKED)
-)
-INSERT INTO reservations (id, user_id, seat_id, concert_id, seat_name, price, status, reserved_at, expires_at)
-SELECT held_by, $5, id, concert_id, $6, $7, 'HELD', $3, $4 FROM seat
-RETURNING id, user_id, seat_id, concert_id, seat_name, price, status, reserved_at, expires_at";
+SELECT id, user_id, seat_id, concert_id, seat_name, price, status, reserved_at, expires_at
+  FROM hold_seat($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// How many of a user's holds are live at an instant. Binds: $1 user, $2 at.
+const LIVE_HOLDS: &str = "\
+SELECT count(*) AS live FROM reservations WHERE user_id = $1 AND status = 'HELD' AND expires_at > $2";
+
+/// The row of [`LIVE_HOLDS`].
+#[derive(QueryableByName)]
+struct LiveHolds {
+    #[diesel(sql_type = BigInt)]
+    live: i64,
+}
 
 /// The sweep: expires lapsed holds (skipping any a settlement is working on; the next sweep
 /// gets them) and clears them from their seats. Bind: $1 now.
@@ -85,6 +69,7 @@ async fn try_hold_on(conn: &mut AsyncPgConnection, hold: &NewHold) -> Result<Opt
         bind::<BigInt, _>(hold.user_id.get()),
         bind::<Text, _>(hold.seat_name.as_str()),
         bind::<BigInt, _>(hold.price.get()),
+        bind::<Integer, _>(i32::try_from(hold.max_live_holds).unwrap_or(i32::MAX)),
     );
     let row: Option<ReservationRow> =
         prepared(TRY_HOLD, binds).get_result(conn).await.optional().map_err(|error| match error {
@@ -138,6 +123,13 @@ impl ReservationRepository for PgStore {
             .optional()
             .map_err(db_error)?;
         row.map(Reservation::try_from).transpose()
+    }
+
+    async fn live_holds(&self, user: UserId, at: OffsetDateTime) -> StoreResult<u64> {
+        let mut conn = checkout(&self.pool).await?;
+        let binds = (bind::<BigInt, _>(user.get()), bind::<Timestamptz, _>(at));
+        let counted: LiveHolds = prepared(LIVE_HOLDS, binds).get_result(&mut conn).await.map_err(db_error)?;
+        unsigned(counted.live)
     }
 
     async fn release_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {

@@ -32,13 +32,18 @@ pub enum ReserveSeatError {
     /// Sold, or held by anyone (the caller included), or the show has started.
     #[error("the seat is not available")]
     SeatUnavailable,
+    /// The caller already holds as many seats as one fan may.
+    #[error("you already hold as many seats as one fan may; pay for or wait out a hold first")]
+    HoldLimitReached,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 /// One read to decide, one compare-and-set to commit: a loser of a race costs about a read, and
-/// of any number of concurrent holds on one seat exactly one wins.
+/// of any number of concurrent holds on one seat exactly one wins. The store also enforces the
+/// per-user limit in that same step; a refused hold is told apart afterwards by counting the
+/// caller's live holds (a refusal wrote nothing, so its answer is recorded after it too).
 pub async fn execute(
     catalogue: &dyn CatalogueRepository,
     reservations: &dyn ReservationRepository,
@@ -54,15 +59,16 @@ pub async fn execute(
         HoldRejection::SeatNotInConcert => ReserveSeatError::SeatNotFound,
         HoldRejection::SeatUnavailable => ReserveSeatError::SeatUnavailable,
     })?;
-    let receipt = command
-        .receipt
-        .map(|receipt| receipt.before(|held: &Option<Reservation>| Some(result_of(held.clone()))));
-    result_of(reservations.try_hold(&hold, receipt).await?)
-}
-
-/// What the hold answers for what the compare-and-set did: `None` lost the race.
-fn result_of(held: Option<Reservation>) -> Result<Reservation, ReserveSeatError> {
-    held.ok_or(ReserveSeatError::SeatUnavailable)
+    let receipt =
+        command.receipt.map(|receipt| receipt.before(|held: &Option<Reservation>| held.clone().map(Ok)));
+    if let Some(reservation) = reservations.try_hold(&hold, receipt).await? {
+        return Ok(reservation);
+    }
+    if policy.allows_another(reservations.live_holds(user, hold.held_at).await?) {
+        Err(ReserveSeatError::SeatUnavailable)
+    } else {
+        Err(ReserveSeatError::HoldLimitReached)
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +122,7 @@ mod tests {
         let catalogue = catalogue_with(seat(7));
         let mut reservations = MockReservationRepository::new();
         reservations.expect_try_hold().return_once(|_, _| Ok(None));
+        reservations.expect_live_holds().with(eq(user(5)), eq(NOW)).return_once(|_, _| Ok(3));
         let result =
             block_on(execute(&catalogue, &reservations, &clock(), &HoldPolicy::default(), command(107)));
         assert!(matches!(result, Err(ReserveSeatError::SeatUnavailable)), "{result:?}");
@@ -218,5 +225,29 @@ mod tests {
         reservations.expect_try_hold().return_once(|_, _| Err(store_down()));
         let result = reserve(&catalogue_with(seat(7)), &reservations, command(107));
         assert!(matches!(result, Err(ReserveSeatError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+
+    #[test]
+    fn reserve_fails_with_hold_limit_reached_when_the_store_refuses_a_fan_at_the_limit() {
+        let catalogue = catalogue_with(seat(7));
+        let mut reservations = MockReservationRepository::new();
+        reservations
+            .expect_try_hold()
+            .withf(|hold, _| hold.max_live_holds == HoldPolicy::default().max_per_user)
+            .return_once(|_, _| Ok(None));
+        reservations.expect_live_holds().with(eq(user(5)), eq(NOW)).return_once(|_, _| Ok(4));
+        let result = reserve(&catalogue, &reservations, command(107));
+        assert!(matches!(result, Err(ReserveSeatError::HoldLimitReached)), "{result:?}");
+    }
+
+    #[test]
+    fn a_fan_without_a_limit_is_never_told_they_reached_it() {
+        let catalogue = catalogue_with(seat(7));
+        let mut reservations = MockReservationRepository::new();
+        reservations.expect_try_hold().withf(|hold, _| hold.max_live_holds == 0).return_once(|_, _| Ok(None));
+        reservations.expect_live_holds().return_once(|_, _| Ok(1_000));
+        let unlimited = HoldPolicy { max_per_user: 0, ..HoldPolicy::default() };
+        let result = block_on(execute(&catalogue, &reservations, &clock(), &unlimited, command(107)));
+        assert!(matches!(result, Err(ReserveSeatError::SeatUnavailable)), "{result:?}");
     }
 }

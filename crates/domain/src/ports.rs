@@ -89,7 +89,9 @@ pub trait CatalogueRepository: Send + Sync {
 pub trait ReservationRepository: Send + Sync {
     /// Compare-and-set: records `hold` and marks the seat held by it, only if at the moment the
     /// write lands the seat is unsold and its previous hold (if any) lapsed at or before
-    /// `hold.held_at`. `None` means another hold or a sale won the race. With a `receipt`, fenced
+    /// `hold.held_at`, and only if the holder has fewer than `hold.max_live_holds` live holds
+    /// then (unless that is 0), exact however many holds one user fires at once. `None` means
+    /// another hold or a sale won the race, or the holder is at the limit. With a `receipt`, fenced
     /// and answered in the same atomic step (see the module docs).
     async fn try_hold(
         &self,
@@ -98,6 +100,10 @@ pub trait ReservationRepository: Send + Sync {
     ) -> StoreResult<Option<Reservation>>;
     /// One reservation.
     async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Reservation>>;
+    /// How many holds `user` has that are live at `at` (held, not lapsed). `try_hold` enforces
+    /// `NewHold::max_live_holds` against this count atomically; this read tells a refused hold's
+    /// reason afterwards.
+    async fn live_holds(&self, user: UserId, at: OffsetDateTime) -> StoreResult<u64>;
     /// Tidies up: rewrites holds that lapsed before `now` as expired and clears them from their
     /// seats. Correctness never depends on it (expiry is decided by the clock at read time).
     async fn release_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;

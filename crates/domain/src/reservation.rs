@@ -51,16 +51,19 @@ impl Reservation {
     }
 }
 
-/// How long a hold lasts (SPEC: `SEAT_HOLD_SECONDS`, default 300).
+/// How long a hold lasts (`SEAT_HOLD_SECONDS`, default 300) and how many a fan may have at
+/// once (`MAX_HOLDS_PER_USER`, default 4; 0 = no limit), so one fan cannot block a whole show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HoldPolicy {
     /// The hold length.
     pub hold_for: Duration,
+    /// The most live holds one user may have at once, service-wide; 0 = no limit.
+    pub max_per_user: u32,
 }
 
 impl Default for HoldPolicy {
     fn default() -> Self {
-        Self { hold_for: Duration::minutes(5) }
+        Self { hold_for: Duration::minutes(5), max_per_user: 4 }
     }
 }
 
@@ -93,6 +96,9 @@ pub struct NewHold {
     pub held_at: OffsetDateTime,
     /// When the hold lapses.
     pub until: OffsetDateTime,
+    /// The most live holds the holder may have; the store refuses the hold when they already
+    /// have this many at `held_at` ([`HoldPolicy::allows_another`]). 0 = no limit.
+    pub max_live_holds: u32,
 }
 
 impl HoldPolicy {
@@ -118,8 +124,27 @@ impl HoldPolicy {
             user_id: user,
             held_at: now,
             until: now + self.hold_for,
+            max_live_holds: self.max_per_user,
         })
     }
+
+    /// Whether a user who has `live` live holds may take one more.
+    pub fn allows_another(&self, live: u64) -> bool {
+        below_limit(self.max_per_user, live)
+    }
+}
+
+impl NewHold {
+    /// Whether the holder, who has `live` live holds when this one would land, may take it:
+    /// the rule of [`HoldPolicy::allows_another`], with the limit the hold was approved under.
+    pub fn within_limit(&self, live: u64) -> bool {
+        below_limit(self.max_live_holds, live)
+    }
+}
+
+/// `live` is below `max` (0 = no limit).
+fn below_limit(max: u32, live: u64) -> bool {
+    max == 0 || live < u64::from(max)
 }
 
 #[cfg(test)]
@@ -152,7 +177,7 @@ pub(crate) mod tests {
 
     #[test]
     fn hold_of_a_free_seat_lasts_the_policy_length() {
-        let policy = HoldPolicy { hold_for: Duration::seconds(90) };
+        let policy = HoldPolicy { hold_for: Duration::seconds(90), ..HoldPolicy::default() };
         let hold = policy.hold(&seat_at(SHOW), id(ConcertId::new, 1), id(UserId::new, 5), NOW);
         let hold = hold.expect("free seat is holdable");
         assert_eq!(hold.until, NOW + Duration::seconds(90));
@@ -201,5 +226,15 @@ pub(crate) mod tests {
     fn paid_reservation_stays_paid_after_its_hold_time() {
         let reservation = Reservation { status: ReservationStatus::Paid, ..held_reservation(5, NOW) };
         assert_eq!(reservation.status_at(NOW + Duration::DAY), ReservationStatus::Paid);
+    }
+
+    #[test]
+    fn a_user_may_hold_up_to_the_limit_and_zero_means_no_limit() {
+        let four = HoldPolicy { max_per_user: 4, ..HoldPolicy::default() };
+        assert!(four.allows_another(0) && four.allows_another(3));
+        assert!(!four.allows_another(4) && !four.allows_another(50));
+        let unlimited = HoldPolicy { max_per_user: 0, ..HoldPolicy::default() };
+        assert!(unlimited.allows_another(u64::MAX));
+        assert_eq!(HoldPolicy::default().max_per_user, 4);
     }
 }

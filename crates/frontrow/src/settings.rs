@@ -117,7 +117,7 @@ impl Settings {
             token_cache: std::time::Duration::from_millis(number("TOKEN_CACHE_MS", 1_000)?),
             json_logs: read("LOG_FORMAT").is_some_and(|value| value.eq_ignore_ascii_case("json")),
             policies: Policies {
-                hold: HoldPolicy { hold_for: hold_seconds },
+                hold: HoldPolicy { hold_for: hold_seconds, ..HoldPolicy::default() },
                 queue: QueuePolicy {
                     max_active: count("QUEUE_MAX_ACTIVE", 100)?,
                     admit_per_tick: count("QUEUE_ADMIT_PER_TICK", 0)?,

@@ -30,6 +30,7 @@ pub mod admission;
 pub mod catalogue;
 pub mod exactly_once;
 mod fixture;
+pub mod hold_limit;
 pub mod holds;
 pub mod idempotency;
 pub mod payments;
@@ -159,6 +160,10 @@ macro_rules! contract_suite {
             purge_expired_deletes_only_records_past_the_ttl,
             ten_concurrent_claims_of_a_new_key_have_exactly_one_winner,
             ten_concurrent_claims_of_an_expired_key_have_exactly_one_winner,
+        );
+        $crate::__contract_module!($factory; hold_limit:
+            twenty_concurrent_holds_by_one_user_leave_exactly_the_limit_live,
+            a_user_at_the_limit_may_hold_again_once_one_of_their_holds_lapses,
         );
         $crate::__contract_module!($factory; exactly_once:
             a_keyed_credit_records_its_answer_in_the_same_step_as_its_effect,

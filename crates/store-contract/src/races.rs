@@ -210,7 +210,7 @@ pub async fn two_concurrent_settles_by_one_token_pay_once_and_the_loser_changes_
 pub async fn payment_racing_hold_expiry_never_lets_both_win(stores: Stores) {
     let world = seeded(&stores).await;
     let funds = 100_000;
-    let short = HoldPolicy { hold_for: Duration::seconds(2) };
+    let short = HoldPolicy { hold_for: Duration::seconds(2), ..HoldPolicy::default() };
     let mut pairs: Vec<(SettlementPlan, NewHold, Reservation)> = Vec::new();
     let mut payers = Vec::new();
     for number in 1..=50i64 {

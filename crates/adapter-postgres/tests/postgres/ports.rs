@@ -256,6 +256,7 @@ async fn approved_hold_unchecked(store: &PgStore) -> NewHold {
         user_id: user(2),
         held_at: NOW,
         until: NOW + seconds(300),
+        max_live_holds: 0,
     }
 }
 

@@ -1,0 +1,73 @@
+-- A hold in one round trip, with the per-user limit (`MAX_HOLDS_PER_USER`): `hold_seat` is the
+-- compare-and-set of the previous hold statement, preceded, when a limit is given, by a count
+-- of the holder's live holds under their user row's lock. Holds by one user therefore queue on
+-- that lock, and each counts (with a fresh snapshot, as every statement of a PL/pgSQL function
+-- under READ COMMITTED does) the holds the previous ones committed: however many holds a fan
+-- fires at once, at most `p_max_live` are live. Holds by different users never wait for each
+-- other; a seat already taken is refused before any lock, so a loser of a race costs a read.
+--
+-- The compare-and-set, as before:
+-- * `previous` reads the seat's current hold (the statement's snapshot);
+-- * `seat` takes the seat only if it belongs to the concert, is unsold, its show has not
+--   started and its previous hold lapsed at or before the decision instant; the new
+--   reservation id comes from the reservations sequence, so the seat and the reservation point
+--   at each other. Of racing holds, PostgreSQL lets exactly one update the row; the others
+--   re-check the guard against the winner's row and match nothing;
+-- * `lapsed` rewrites the previous, lapsed reservation as expired (tidying only, as the clock
+--   already says it is). `SKIP LOCKED`: if a settlement is working on that row, it is left to
+--   the sweeper rather than waited for;
+-- * the insert writes the reservation, only when `seat` returned a row.
+CREATE INDEX held_reservations_by_user ON reservations (user_id) WHERE status = 'HELD';
+
+CREATE FUNCTION hold_seat(
+    p_seat      BIGINT,
+    p_concert   BIGINT,
+    p_held_at   TIMESTAMPTZ,
+    p_until     TIMESTAMPTZ,
+    p_user      BIGINT,
+    p_seat_name TEXT,
+    p_price     BIGINT,
+    p_max_live  INTEGER
+)
+RETURNS SETOF reservations
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM FROM seats s
+     WHERE s.id = p_seat AND s.concert_id = p_concert AND NOT s.sold AND s.starts_at > p_held_at
+       AND (s.held_until IS NULL OR s.held_until <= p_held_at);
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+
+    IF p_max_live > 0 THEN
+        PERFORM FROM users u WHERE u.id = p_user FOR NO KEY UPDATE;
+        IF (SELECT count(*) FROM reservations r
+             WHERE r.user_id = p_user AND r.status = 'HELD' AND r.expires_at > p_held_at) >= p_max_live THEN
+            RETURN;
+        END IF;
+    END IF;
+
+    RETURN QUERY
+    WITH previous AS (
+        SELECT held_by FROM seats WHERE id = p_seat
+    ), seat AS (
+        UPDATE seats
+           SET held_by = nextval(pg_get_serial_sequence('reservations', 'id')), held_until = p_until
+         WHERE id = p_seat AND concert_id = p_concert AND NOT sold AND starts_at > p_held_at
+           AND (held_until IS NULL OR held_until <= p_held_at)
+     RETURNING id, held_by, concert_id
+    ), lapsed AS (
+        UPDATE reservations SET status = 'EXPIRED'
+         WHERE id IN (SELECT r.id FROM reservations r
+                       WHERE r.id = (SELECT held_by FROM previous)
+                         AND r.status = 'HELD' AND r.expires_at <= p_held_at
+                         AND EXISTS (SELECT 1 FROM seat)
+                         FOR UPDATE OF r SKIP LOCKED)
+    ), inserted AS (
+        INSERT INTO reservations (id, user_id, seat_id, concert_id, seat_name, price, status, reserved_at, expires_at)
+        SELECT held_by, p_user, id, concert_id, p_seat_name, p_price, 'HELD', p_held_at, p_until FROM seat
+        RETURNING *
+    )
+    SELECT * FROM inserted;
+END
+$$;
