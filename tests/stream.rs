@@ -47,7 +47,8 @@ async fn open(s: &TestServer, token: &str) -> reqwest::Response {
 }
 
 /// A client like the browser's EventSource: it reconnects whenever the stream ends while the
-/// token is still waiting, and hands back the first event that is not `WAITING`.
+/// token is still waiting, and hands back the first event that is not `WAITING` (after which
+/// the stream must end).
 async fn watch_until_admitted(s: &TestServer, token: &str, limit: Duration) -> Value {
     let deadline = Instant::now() + limit;
     let mut reconnects = 0;
@@ -57,6 +58,8 @@ async fn watch_until_admitted(s: &TestServer, token: &str, limit: Duration) -> V
         while let Some(event) = next_status(&mut stream, &mut buffer, Duration::from_secs(10)).await {
             if event["status"] != "WAITING" {
                 assert!(reconnects > 0, "the stream outlived the idle timeout without a reconnect");
+                let end = next_status(&mut stream, &mut buffer, Duration::from_secs(5)).await;
+                assert!(end.is_none(), "the stream ends after the news");
                 return event;
             }
         }
@@ -67,7 +70,8 @@ async fn watch_until_admitted(s: &TestServer, token: &str, limit: Duration) -> V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_fan_who_reconnects_is_told_live_when_admitted_and_the_stream_then_ends() {
-    let s = TestServer::start(&[("QUEUE_MAX_ACTIVE", "1"), ("QUEUE_IDLE_TIMEOUT_SECONDS", "2")]).await;
+    // Streams last 2 s; a reconnect lands well inside the 4 s idle timeout even on a busy machine.
+    let s = TestServer::start(&[("QUEUE_MAX_ACTIVE", "1"), ("QUEUE_IDLE_TIMEOUT_SECONDS", "4")]).await;
     let (first, second) = (s.uid(1), s.uid(2));
     let first_token = s.active_user(first).await;
     let second_token = TestServer::token_of(&s.issue_token(second).await);
@@ -85,7 +89,7 @@ async fn a_waiting_fan_who_reconnects_is_told_live_when_admitted_and_the_stream_
         async move { watch_until_admitted(s, &token, Duration::from_secs(30)).await }
     };
     let payer = async {
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
         let seat = s.some_free_seats(&first_token, 1).await.remove(0);
         s.charge(&first_token, first, seat.price).await.ok("charge");
         let held = s.hold(&first_token, first, &seat).await;
