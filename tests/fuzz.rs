@@ -36,6 +36,7 @@ const CODES: &[(&str, u16)] = &[
     ("FORBIDDEN", 403),
     ("NOT_FOUND", 404),
     ("METHOD_NOT_ALLOWED", 405),
+    ("REQUEST_TIMEOUT", 408),
     ("SEAT_UNAVAILABLE", 409),
     ("RESERVATION_EXPIRED", 409),
     ("RESERVATION_NOT_PAYABLE", 409),
@@ -45,6 +46,8 @@ const CODES: &[(&str, u16)] = &[
     ("PAYMENT_AMOUNT_MISMATCH", 422),
     ("BALANCE_LIMIT_EXCEEDED", 422),
     ("IDEMPOTENCY_KEY_REUSED", 422),
+    ("TOO_MANY_STREAMS", 429),
+    ("STREAMS_FULL", 429),
 ];
 /// The methods of RFC 9110 (+ PATCH); the metrics may only ever label these.
 const STANDARD_METHODS: &[&str] =

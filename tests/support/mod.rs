@@ -17,6 +17,8 @@ use serde_json::Value;
 mod api;
 mod clock;
 pub mod cluster;
+pub mod exit;
+pub mod wire;
 
 pub use clock::*;
 
@@ -30,12 +32,15 @@ const MANAGED_ENV: &[&str] = &[
     "DATABASE_URL",
     "DATABASE_TIMEOUT_MS",
     "REQUEST_TIMEOUT_MS",
+    "CLIENT_BODY_TIMEOUT_MS",
     "SEAT_HOLD_SECONDS",
     "QUEUE_MAX_ACTIVE",
     "QUEUE_ADMIT_PER_TICK",
     "QUEUE_TICK_MS",
     "QUEUE_ACTIVE_TTL_SECONDS",
     "QUEUE_IDLE_TIMEOUT_SECONDS",
+    "STREAMS_PER_TOKEN",
+    "STREAMS_PER_INSTANCE",
 ];
 /// The most log bytes kept from the server, shown when it fails to start.
 const LOG_TAIL: usize = 16 * 1024;

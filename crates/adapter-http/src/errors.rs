@@ -5,7 +5,7 @@
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use actix_web::middleware::{ErrorHandlerResponse, Next};
 use actix_web::{HttpResponse, ResponseError};
 use application::access::Forbidden;
@@ -22,6 +22,12 @@ use application::reserve_seat::ReserveSeatError;
 use domain::{InvalidIdempotencyKey, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::streams::StreamRefusal;
+
+/// `Retry-After` of 429 `STREAMS_FULL`, in seconds: streams end all the time (at admission,
+/// or after half the idle timeout), and the client can poll `GET /api/token` meanwhile.
+const STREAMS_FULL_RETRY_AFTER_SECONDS: u64 = 5;
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -42,11 +48,13 @@ pub struct ErrorBody {
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    /// Seconds for a `Retry-After` header, when the client should come back later.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, body: ErrorBody { code, message: message.into(), position: None } }
+        Self { status, body: ErrorBody { code, message: message.into(), position: None }, retry_after: None }
     }
 
     /// 400 `VALIDATION_ERROR`.
@@ -70,6 +78,16 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
             format!("bodies are limited to {limit} bytes"),
+        )
+    }
+
+    /// 408 `REQUEST_TIMEOUT`: the client did not send its whole body within `limit`. Its fault,
+    /// not an outage: never 503, and not logged as one.
+    pub fn request_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!("the request body did not arrive within {} ms; send it at once", limit.as_millis()),
         )
     }
 
@@ -119,6 +137,7 @@ impl ApiError {
             StatusCode::NOT_FOUND => ("NOT_FOUND", "no such resource"),
             StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "this method is not allowed here"),
             StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "the request body is too large"),
+            StatusCode::REQUEST_TIMEOUT => ("REQUEST_TIMEOUT", "the request did not arrive in time"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ("VALIDATION_ERROR", "send the body as application/json"),
             status if status.is_server_error() => ("INTERNAL", "something went wrong on our side"),
             _ => ("VALIDATION_ERROR", "the request is not valid"),
@@ -133,7 +152,27 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(&self.body)
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((RETRY_AFTER, seconds));
+        }
+        response.json(&self.body)
+    }
+}
+
+impl From<StreamRefusal> for ApiError {
+    fn from(refusal: StreamRefusal) -> Self {
+        let message = refusal.to_string();
+        match refusal {
+            StreamRefusal::TooManyForToken(_) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_STREAMS", message)
+            }
+            // Load shedding, not an outage: the service is up and polling still works.
+            StreamRefusal::InstanceFull => Self {
+                retry_after: Some(STREAMS_FULL_RETRY_AFTER_SECONDS),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "STREAMS_FULL", message)
+            },
+        }
     }
 }
 
@@ -337,5 +376,27 @@ mod tests {
         let from_gate = ApiError::from(AuthorizeError::Expired);
         assert_eq!((from_pay.status(), from_pay.code()), (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED"));
         assert_eq!(from_pay, from_gate, "one answer for one state, whoever notices it");
+    }
+
+    #[test]
+    fn a_slow_body_is_the_clients_408_request_timeout_never_a_5xx() {
+        let error = ApiError::request_timeout(std::time::Duration::from_millis(1500));
+        assert_eq!((error.status(), error.code()), (StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"));
+        assert!(error.body.message.contains("1500 ms"), "{}", error.body.message);
+    }
+
+    #[test]
+    fn too_many_streams_of_a_token_is_429_without_retry_after() {
+        let response = ApiError::from(StreamRefusal::TooManyForToken(2)).error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(response.headers().get(RETRY_AFTER).is_none(), "closing a stream frees one at once");
+    }
+
+    #[test]
+    fn a_full_instance_is_429_streams_full_with_retry_after() {
+        let error = ApiError::from(StreamRefusal::InstanceFull);
+        assert_eq!((error.status(), error.code()), (StatusCode::TOO_MANY_REQUESTS, "STREAMS_FULL"));
+        let response = error.error_response();
+        assert_eq!(response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("5"));
     }
 }

@@ -309,6 +309,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::streams::{StreamLimits, StreamSlots};
 
     const START: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
     const TOKEN: &str = "00000000-0000-0000-0000-000000000001";
@@ -356,7 +357,9 @@ mod tests {
                 idempotency: store.clone(),
                 health: store,
             };
-            let state = HttpState { ports, policies: Policies { queue: policy, ..Policies::default() } };
+            let streams = StreamSlots::new(StreamLimits { per_token: 1, per_instance: 1 });
+            let state =
+                HttpState { ports, policies: Policies { queue: policy, ..Policies::default() }, streams };
             Self { state, clock }
         }
 

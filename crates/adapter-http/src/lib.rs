@@ -3,26 +3,28 @@
 //! Prometheus metrics. Handlers parse, call one use case, and shape the answer; nothing else.
 
 use std::net::TcpListener;
-use std::time::Duration;
 
-use actix_web::dev::{Server, Service};
+use actix_web::dev::Server;
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, Resource, web};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
-use domain::StoreError;
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+mod deadlines;
 mod errors;
 mod idempotency;
 mod input;
 pub mod openapi;
 pub mod routes;
 mod state;
+mod streams;
 
+pub use deadlines::Deadlines;
 pub use errors::{ApiError, ErrorBody};
 pub use state::HttpState;
+pub use streams::{StreamLimits, StreamRefusal, StreamSlot, StreamSlots};
 
 use routes::{concerts, payments, reservations, system, token, token_stream, wallet};
 
@@ -59,35 +61,19 @@ fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(|| async { HttpResponse::MethodNotAllowed().finish() }))
 }
 
-/// Starts serving on `listener` (bind it to port 0 in tests) with `workers` threads. A request
-/// still unanswered after `request_timeout` is answered 503 `UNAVAILABLE` and its work dropped:
-/// a database that stops answering without closing its connections (frozen, or behind a network
-/// black hole) would otherwise hold the request for as long as TCP keeps the connection.
+/// Starts serving on `listener` (bind it to port 0 in tests) with `workers` threads, under the
+/// client's and the server's `deadlines` (see `deadlines`).
 pub fn serve(
     listener: TcpListener,
     state: HttpState,
     metrics: PrometheusMetrics,
     workers: usize,
-    request_timeout: Duration,
+    deadlines: Deadlines,
 ) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
-            // An error, not a response: building one needs the request, and holding a clone of
-            // it while the router matches would break the router. actix renders the error with
-            // `ApiError`'s JSON body; the Prometheus middleware does not count such answers.
-            .wrap_fn(move |request, service| {
-                let answer = service.call(request);
-                async move {
-                    match actix_web::rt::time::timeout(request_timeout, answer).await {
-                        Ok(answer) => answer,
-                        Err(_) => {
-                            let why = format!("no answer from the store within {request_timeout:?}");
-                            Err(ApiError::from(StoreError::Unavailable(why)).into())
-                        }
-                    }
-                }
-            })
+            .wrap(from_fn(move |request, next| deadlines::enforce(deadlines, request, next)))
             .wrap(ErrorHandlers::new().default_handler(errors::json_fallback))
             .wrap(metrics.clone())
             .wrap(from_fn(errors::known_methods_only))

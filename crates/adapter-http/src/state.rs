@@ -2,6 +2,8 @@
 
 use application::{Policies, Ports};
 
+use crate::streams::StreamSlots;
+
 /// The ports and settings handed to the HTTP adapter by the binary.
 #[derive(Clone)]
 pub struct HttpState {
@@ -9,4 +11,6 @@ pub struct HttpState {
     pub ports: Ports,
     /// The business settings.
     pub policies: Policies,
+    /// The waiting-room streams open on this instance, under their caps.
+    pub streams: StreamSlots,
 }

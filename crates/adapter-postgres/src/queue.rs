@@ -211,8 +211,7 @@ impl QueueRepository for PgStore {
 
     async fn admit(&self, now: OffsetDateTime, policy: &QueuePolicy) -> StoreResult<AdmissionReport> {
         let started = Instant::now();
-        let flushed =
-            self.queue.flush(&self.pool, self.queue.before_drops(now - policy.idle_timeout)).await?;
+        let flushed = self.queue.flush(&self.pool, self.queue.before_drops(policy.idle_cutoff(now))).await?;
         let attempt = admission::attempt(&self.pool, now, policy).await?;
         self.queue.snapshot_mut().advance(attempt.admitted_through, attempt.gone.iter().copied());
         let report = attempt.report;

@@ -36,14 +36,35 @@ pub async fn execute(
     policy: &QueuePolicy,
     token_text: &str,
 ) -> Result<TokenView, QueueStatusError> {
+    let (view, now) = look(queue, clock, policy, token_text).await?;
+    if view.state == TokenState::Waiting {
+        queue.touch(view.token.value, now).await?;
+    }
+    Ok(view)
+}
+
+/// Reports the token's state and place like [`execute`] but proves nothing: for a live stream,
+/// which counts as one poll when it opens and must not keep a place alive by merely staying open.
+pub async fn peek(
+    queue: &dyn QueueRepository,
+    clock: &dyn Clock,
+    policy: &QueuePolicy,
+    token_text: &str,
+) -> Result<TokenView, QueueStatusError> {
+    Ok(look(queue, clock, policy, token_text).await?.0)
+}
+
+/// The view of the token `token_text` names, and the instant it describes.
+async fn look(
+    queue: &dyn QueueRepository,
+    clock: &dyn Clock,
+    policy: &QueuePolicy,
+    token_text: &str,
+) -> Result<(TokenView, OffsetDateTime), QueueStatusError> {
     let value = TokenValue::parse(token_text).map_err(|_| QueueStatusError::Invalid)?;
     let token = queue.token(value).await?.ok_or(QueueStatusError::Invalid)?;
     let now = clock.now();
-    let view = describe(queue, token, now, policy).await?;
-    if view.state == TokenState::Waiting {
-        queue.touch(value, now).await?;
-    }
-    Ok(view)
+    Ok((describe(queue, token, now, policy).await?, now))
 }
 
 /// Builds the view of `token` at `now`; only waiting tokens cost a position lookup and a wait
@@ -112,6 +133,16 @@ mod tests {
             estimated_wait: Duration::seconds(5),
         };
         assert_eq!(view, expected, "95 ahead at the observed 19 admissions per second is 5 s");
+    }
+
+    #[test]
+    fn a_peek_at_a_waiting_token_reports_its_place_without_touching_it() {
+        let waiting = token(5, 7, Waiting);
+        // No touch expectation: the mock fails the test if the peek proves presence.
+        let queue = queue_placing(waiting.clone(), Ok(Some(19.0)));
+        let view = block_on(peek(&queue, &clock(), &policy(), &waiting.value.to_string()));
+        let view = view.expect("the status is given");
+        assert_eq!((view.state, view.position), (TokenState::Waiting, 95));
     }
 
     #[test]

@@ -90,7 +90,9 @@ impl QueueToken {
     pub fn state_at(&self, now: OffsetDateTime, policy: &QueuePolicy) -> TokenState {
         match (self.status, self.expires_at) {
             (TokenStatus::Active, Some(expires_at)) if now < expires_at => TokenState::Active { expires_at },
-            (TokenStatus::Waiting, _) if now < self.last_seen_at + policy.idle_timeout => TokenState::Waiting,
+            (TokenStatus::Waiting, _) if now < self.last_seen_at.saturating_add(policy.idle_timeout) => {
+                TokenState::Waiting
+            }
             _ => TokenState::Expired,
         }
     }
@@ -107,7 +109,9 @@ impl QueueToken {
     }
 }
 
-/// The queue settings of SPEC, as one value the rules and the stores share.
+/// The queue settings of SPEC, as one value the rules and the stores share. The binary checks
+/// their ranges at start-up; the arithmetic here saturates at the ends of the calendar anyway,
+/// so no setting can make a rule panic (inside a store's lock, say) at request time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueuePolicy {
     /// `QUEUE_MAX_ACTIVE`: most tokens active at once, service-wide; 0 = no cap.
@@ -148,14 +152,14 @@ impl QueuePolicy {
         }
     }
 
-    /// When a token admitted at `now` stops being active.
+    /// When a token admitted at `now` stops being active (the end of the calendar at the latest).
     pub fn active_until(&self, now: OffsetDateTime) -> OffsetDateTime {
-        now + self.active_ttl
+        now.saturating_add(self.active_ttl)
     }
 
     /// Waiting tokens last seen at or before this instant have been abandoned.
     pub fn idle_cutoff(&self, now: OffsetDateTime) -> OffsetDateTime {
-        now - self.idle_timeout
+        now.saturating_sub(self.idle_timeout)
     }
 
     /// Whether an admission step may run at `now`, given when the last one ran anywhere in the
@@ -186,7 +190,7 @@ impl QueuePolicy {
             .filter(|rate| rate.is_finite() && *rate > 0.0)
             .unwrap_or_else(|| self.allowed_per_second());
         let wait = if per_second.is_finite() { (position as f64 / per_second).max(tick) } else { tick };
-        Duration::seconds_f64(wait.ceil())
+        Duration::saturating_seconds_f64(wait.ceil())
     }
 
     /// The admission rate the caps allow at worst, in tokens per second; infinite without caps.
@@ -207,6 +211,7 @@ impl QueuePolicy {
 mod tests {
     use super::*;
     use time::macros::datetime;
+    use time::{Date, Time};
 
     const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
 
@@ -353,6 +358,17 @@ mod tests {
         assert!(policy.admission_due(None, NOW), "the first admission is always due");
         assert!(!policy.admission_due(Some(NOW), NOW + Duration::milliseconds(999)));
         assert!(policy.admission_due(Some(NOW), NOW + Duration::seconds(1)));
+    }
+
+    #[test]
+    fn durations_past_the_end_of_the_calendar_saturate_instead_of_panicking() {
+        let endless = Duration::MAX;
+        let policy = QueuePolicy { active_ttl: endless, idle_timeout: endless, ..QueuePolicy::default() };
+        assert_eq!(policy.active_until(NOW), OffsetDateTime::new_utc(Date::MAX, Time::MAX));
+        assert_eq!(policy.idle_cutoff(NOW), OffsetDateTime::new_utc(Date::MIN, Time::MIDNIGHT));
+        assert_eq!(token(TokenStatus::Waiting, None).state_at(NOW, &policy), TokenState::Waiting);
+        let crawling = QueuePolicy { max_active: 1, admit_per_tick: 0, ..policy };
+        assert_eq!(crawling.estimated_wait(u64::MAX, Some(f64::MIN_POSITIVE)), Duration::MAX);
     }
 
     #[test]

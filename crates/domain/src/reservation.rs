@@ -123,7 +123,8 @@ impl HoldPolicy {
             price: seat.price,
             user_id: user,
             held_at: now,
-            until: now + self.hold_for,
+            // Saturating: the binary bounds `SEAT_HOLD_SECONDS`, and no hold can panic anyway.
+            until: now.saturating_add(self.hold_for),
             max_live_holds: self.max_per_user,
         })
     }
@@ -184,6 +185,14 @@ pub(crate) mod tests {
         assert_eq!(hold.seat_name, "A7");
         assert_eq!(hold.price.get(), 30_000);
         assert_eq!(hold.held_at, NOW);
+    }
+
+    #[test]
+    fn a_hold_longer_than_the_calendar_ends_at_its_end_instead_of_panicking() {
+        let policy = HoldPolicy { hold_for: Duration::MAX, ..HoldPolicy::default() };
+        let hold = policy.hold(&seat_at(SHOW), id(ConcertId::new, 1), id(UserId::new, 5), NOW);
+        let last = time::OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX);
+        assert_eq!(hold.map(|hold| hold.until), Ok(last));
     }
 
     #[test]

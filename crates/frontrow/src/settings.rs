@@ -1,8 +1,10 @@
 //! Settings, all from environment variables named as in SPEC and README.
 
+use std::borrow::Cow;
 use std::env;
 use std::net::SocketAddr;
 
+use adapter_http::{Deadlines, StreamLimits};
 use application::Policies;
 use domain::{HoldPolicy, IdempotencyPolicy, QueuePolicy};
 use time::Duration;
@@ -20,9 +22,11 @@ pub struct Settings {
     pub database_max_connections: usize,
     /// `DATABASE_TIMEOUT_MS`: longest wait for a pooled connection before answering 503.
     pub database_timeout: std::time::Duration,
-    /// `REQUEST_TIMEOUT_MS`: longest a request may take before it is answered 503 (bounds a
-    /// request stuck on a database that stopped answering without closing its connections).
-    pub request_timeout: std::time::Duration,
+    /// `CLIENT_BODY_TIMEOUT_MS` and `REQUEST_TIMEOUT_MS`: how long a client may take to send
+    /// its body (408 past it), and how long the work may take then (503 past it).
+    pub deadlines: Deadlines,
+    /// `STREAMS_PER_TOKEN` and `STREAMS_PER_INSTANCE`: the caps on open waiting-room streams.
+    pub streams: StreamLimits,
     /// `SEED_DEMO`: load the demo catalogue into an empty store.
     pub seed_demo: bool,
     /// `CATALOGUE_CACHE_SECONDS`: how long concerts and performances are cached in process;
@@ -43,7 +47,77 @@ pub struct Settings {
 pub struct SettingError {
     name: &'static str,
     value: String,
-    reason: &'static str,
+    reason: Cow<'static, str>,
+}
+
+/// A whole-number setting and the range it must lie in, both ends included. The bounds keep
+/// every instant plus a setting far inside the calendar and every timer and cache far inside
+/// what tokio and moka accept, so no setting can fail a request; README states the same ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bounded {
+    /// The environment variable.
+    name: &'static str,
+    /// The smallest value accepted.
+    min: u32,
+    /// The largest value accepted.
+    max: u32,
+}
+
+const HTTP_WORKERS: Bounded = Bounded { name: "HTTP_WORKERS", min: 1, max: 1_024 };
+const DATABASE_MAX_CONNECTIONS: Bounded = Bounded { name: "DATABASE_MAX_CONNECTIONS", min: 1, max: 1_000 };
+const DATABASE_TIMEOUT_MS: Bounded = Bounded { name: "DATABASE_TIMEOUT_MS", min: 1, max: 600_000 };
+const REQUEST_TIMEOUT_MS: Bounded = Bounded { name: "REQUEST_TIMEOUT_MS", min: 1, max: 600_000 };
+const CLIENT_BODY_TIMEOUT_MS: Bounded = Bounded { name: "CLIENT_BODY_TIMEOUT_MS", min: 100, max: 60_000 };
+const SEAT_HOLD_SECONDS: Bounded = Bounded { name: "SEAT_HOLD_SECONDS", min: 1, max: 86_400 };
+const MAX_HOLDS_PER_USER: Bounded = Bounded { name: "MAX_HOLDS_PER_USER", min: 0, max: 50 };
+const IDEMPOTENCY_LEASE_SECONDS: Bounded = Bounded { name: "IDEMPOTENCY_LEASE_SECONDS", min: 1, max: 3_600 };
+const QUEUE_MAX_ACTIVE: Bounded = Bounded { name: "QUEUE_MAX_ACTIVE", min: 0, max: 1_000_000 };
+const QUEUE_ADMIT_PER_TICK: Bounded = Bounded { name: "QUEUE_ADMIT_PER_TICK", min: 0, max: 1_000_000 };
+const QUEUE_TICK_MS: Bounded = Bounded { name: "QUEUE_TICK_MS", min: 10, max: 3_600_000 };
+const QUEUE_ACTIVE_TTL_SECONDS: Bounded = Bounded { name: "QUEUE_ACTIVE_TTL_SECONDS", min: 1, max: 86_400 };
+const QUEUE_IDLE_TIMEOUT_SECONDS: Bounded =
+    Bounded { name: "QUEUE_IDLE_TIMEOUT_SECONDS", min: 1, max: 86_400 };
+const CATALOGUE_CACHE_SECONDS: Bounded = Bounded { name: "CATALOGUE_CACHE_SECONDS", min: 0, max: 86_400 };
+const TOKEN_CACHE_MS: Bounded = Bounded { name: "TOKEN_CACHE_MS", min: 0, max: 600_000 };
+const STREAMS_PER_TOKEN: Bounded = Bounded { name: "STREAMS_PER_TOKEN", min: 1, max: 100 };
+const STREAMS_PER_INSTANCE: Bounded = Bounded { name: "STREAMS_PER_INSTANCE", min: 1, max: 1_000_000 };
+
+/// Every whole-number setting, so tests can check each range and README's statement of it.
+#[cfg(test)]
+const NUMERIC: &[Bounded] = &[
+    HTTP_WORKERS,
+    DATABASE_MAX_CONNECTIONS,
+    DATABASE_TIMEOUT_MS,
+    REQUEST_TIMEOUT_MS,
+    CLIENT_BODY_TIMEOUT_MS,
+    SEAT_HOLD_SECONDS,
+    MAX_HOLDS_PER_USER,
+    IDEMPOTENCY_LEASE_SECONDS,
+    QUEUE_MAX_ACTIVE,
+    QUEUE_ADMIT_PER_TICK,
+    QUEUE_TICK_MS,
+    QUEUE_ACTIVE_TTL_SECONDS,
+    QUEUE_IDLE_TIMEOUT_SECONDS,
+    CATALOGUE_CACHE_SECONDS,
+    TOKEN_CACHE_MS,
+    STREAMS_PER_TOKEN,
+    STREAMS_PER_INSTANCE,
+];
+
+impl Bounded {
+    /// The value of this setting (`default` when unset), refused unless it is a whole number
+    /// within the range; the default is held to the range too.
+    fn read(&self, value: Option<String>, default: u32) -> Result<u32, SettingError> {
+        let value = value.unwrap_or_else(|| default.to_string());
+        match value.trim().parse::<u32>() {
+            Ok(number) if (self.min..=self.max).contains(&number) => Ok(number),
+            _ => Err(SettingError {
+                name: self.name,
+                value,
+                reason: format!("must be a whole number from {} to {}", self.min, self.max).into(),
+            }),
+        }
+    }
 }
 
 impl Settings {
@@ -55,78 +129,58 @@ impl Settings {
     /// Reads settings through `lookup`, so tests need not touch the real environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
         let read = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
-        let number = |name: &'static str, default: u64| -> Result<u64, SettingError> {
-            read(name).map_or(Ok(default), |value| {
-                value.trim().parse().map_err(|_| SettingError {
-                    name,
-                    value,
-                    reason: "expected a whole number",
-                })
-            })
-        };
-        let seconds = |name, default| -> Result<Duration, SettingError> {
-            let value = number(name, default)?;
-            Duration::try_from(std::time::Duration::from_secs(value)).map_err(|_| SettingError {
-                name,
-                value: value.to_string(),
-                reason: "too large",
-            })
-        };
-        let count = |name, default| -> Result<u32, SettingError> {
-            let value = number(name, default)?;
-            u32::try_from(value).map_err(|_| SettingError {
-                name,
-                value: value.to_string(),
-                reason: "too large",
-            })
-        };
+        let number = |setting: Bounded, default: u32| setting.read(read(setting.name), default);
+        let millis =
+            |setting, default| number(setting, default).map(|ms| std::time::Duration::from_millis(ms.into()));
+        let seconds = |setting, default| number(setting, default).map(|s| Duration::seconds(s.into()));
         let http_addr = read("HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let http_addr = http_addr.parse().map_err(|_| SettingError {
             name: "HTTP_ADDR",
             value: http_addr,
-            reason: "expected host:port, e.g. 127.0.0.1:8080",
+            reason: "expected host:port, e.g. 127.0.0.1:8080".into(),
         })?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let http_workers = usize::try_from(number("HTTP_WORKERS", cores as u64)?.max(1)).unwrap_or(cores);
+        let cores = u32::try_from(cores).unwrap_or(HTTP_WORKERS.max).min(HTTP_WORKERS.max);
+        let http_workers = number(HTTP_WORKERS, cores)? as usize;
         let database_url = read("DATABASE_URL");
-        let database_max_connections =
-            usize::try_from(number("DATABASE_MAX_CONNECTIONS", 16)?.max(1)).unwrap_or(16);
-        let database_timeout = std::time::Duration::from_millis(number("DATABASE_TIMEOUT_MS", 2000)?.max(1));
+        let database_max_connections = number(DATABASE_MAX_CONNECTIONS, 16)? as usize;
+        let database_timeout = millis(DATABASE_TIMEOUT_MS, 2000)?;
         let seed_demo = match read("SEED_DEMO") {
             None => database_url.is_none(),
             Some(value) => flag("SEED_DEMO", value)?,
         };
-        let tick_ms = number("QUEUE_TICK_MS", 1000)?.max(1);
-        let hold_seconds = seconds("SEAT_HOLD_SECONDS", 300)?;
-        if hold_seconds.is_zero() {
-            return Err(SettingError {
-                name: "SEAT_HOLD_SECONDS",
-                value: "0".into(),
-                reason: "must be at least 1",
-            });
-        }
         Ok(Self {
             http_addr,
             http_workers,
             database_url,
             database_max_connections,
             database_timeout,
-            request_timeout: std::time::Duration::from_millis(number("REQUEST_TIMEOUT_MS", 10_000)?.max(1)),
+            deadlines: Deadlines {
+                client_body: millis(CLIENT_BODY_TIMEOUT_MS, 5_000)?,
+                request: millis(REQUEST_TIMEOUT_MS, 10_000)?,
+            },
+            streams: StreamLimits {
+                per_token: number(STREAMS_PER_TOKEN, 2)?,
+                per_instance: number(STREAMS_PER_INSTANCE, 10_000)?,
+            },
             seed_demo,
-            catalogue_cache: std::time::Duration::from_secs(number("CATALOGUE_CACHE_SECONDS", 10)?),
-            token_cache: std::time::Duration::from_millis(number("TOKEN_CACHE_MS", 1_000)?),
+            catalogue_cache: std::time::Duration::from_secs(number(CATALOGUE_CACHE_SECONDS, 10)?.into()),
+            token_cache: millis(TOKEN_CACHE_MS, 1_000)?,
             json_logs: read("LOG_FORMAT").is_some_and(|value| value.eq_ignore_ascii_case("json")),
             policies: Policies {
-                hold: HoldPolicy { hold_for: hold_seconds, ..HoldPolicy::default() },
+                hold: HoldPolicy {
+                    hold_for: seconds(SEAT_HOLD_SECONDS, 300)?,
+                    max_per_user: number(MAX_HOLDS_PER_USER, 4)?,
+                },
                 queue: QueuePolicy {
-                    max_active: count("QUEUE_MAX_ACTIVE", 100)?,
-                    admit_per_tick: count("QUEUE_ADMIT_PER_TICK", 0)?,
-                    tick: Duration::milliseconds(i64::try_from(tick_ms).unwrap_or(i64::MAX)),
-                    active_ttl: seconds("QUEUE_ACTIVE_TTL_SECONDS", 600)?,
-                    idle_timeout: seconds("QUEUE_IDLE_TIMEOUT_SECONDS", 120)?,
+                    max_active: number(QUEUE_MAX_ACTIVE, 100)?,
+                    admit_per_tick: number(QUEUE_ADMIT_PER_TICK, 0)?,
+                    tick: Duration::milliseconds(number(QUEUE_TICK_MS, 1000)?.into()),
+                    active_ttl: seconds(QUEUE_ACTIVE_TTL_SECONDS, 600)?,
+                    idle_timeout: seconds(QUEUE_IDLE_TIMEOUT_SECONDS, 120)?,
                 },
                 idempotency: IdempotencyPolicy {
-                    lease: seconds("IDEMPOTENCY_LEASE_SECONDS", 60)?,
+                    lease: seconds(IDEMPOTENCY_LEASE_SECONDS, 60)?,
                     ..IdempotencyPolicy::default()
                 },
             },
@@ -138,7 +192,7 @@ fn flag(name: &'static str, value: String) -> Result<bool, SettingError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(SettingError { name, value, reason: "expected 1/0, true/false, yes/no or on/off" }),
+        _ => Err(SettingError { name, value, reason: "expected 1/0, true/false, yes/no or on/off".into() }),
     }
 }
 
@@ -161,7 +215,9 @@ mod tests {
         assert_eq!(settings.database_url, None);
         assert_eq!(settings.database_max_connections, 16);
         assert_eq!(settings.database_timeout, std::time::Duration::from_secs(2));
-        assert_eq!(settings.request_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(settings.deadlines.request, std::time::Duration::from_secs(10));
+        assert_eq!(settings.deadlines.client_body, std::time::Duration::from_secs(5));
+        assert_eq!((settings.streams.per_token, settings.streams.per_instance), (2, 10_000));
         assert_eq!(settings.catalogue_cache, std::time::Duration::from_secs(10));
         assert_eq!(settings.token_cache, std::time::Duration::from_secs(1));
         assert_eq!(settings.policies.hold.hold_for, Duration::seconds(300));
@@ -198,5 +254,43 @@ mod tests {
         assert!(settings(&[("HTTP_ADDR", "nowhere")]).is_err());
         assert!(settings(&[("SEED_DEMO", "maybe")]).is_err());
         assert!(settings(&[("SEAT_HOLD_SECONDS", "0")]).is_err());
+    }
+
+    #[test]
+    fn every_whole_number_setting_takes_its_range_and_refuses_beyond_it_naming_value_and_range() {
+        for setting in NUMERIC {
+            let (min, max) = (setting.min.to_string(), setting.max.to_string());
+            for inside in [&min, &max] {
+                if let Err(error) = settings(&[(setting.name, inside)]) {
+                    panic!("{}={inside} is in range: {error}", setting.name);
+                }
+            }
+            let mut outside =
+                vec![(u64::from(setting.max) + 1).to_string(), "999999999999".into(), "-1".into()];
+            outside.extend(setting.min.checked_sub(1).map(|below| below.to_string()));
+            outside.extend(["1.5", "lots", "99999999999999999999999"].map(String::from));
+            for value in outside {
+                let Err(error) = settings(&[(setting.name, &value)]) else {
+                    panic!("{}={value} is out of range, yet accepted", setting.name);
+                };
+                let line = error.to_string();
+                for part in [setting.name, &value, &min, &max] {
+                    assert!(line.contains(part), "{}={value}: {line:?} names {part:?}", setting.name);
+                }
+                assert!(!line.contains('\n'), "one line: {line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn readme_states_the_range_of_every_whole_number_setting() {
+        let readme = include_str!("../../../README.md");
+        for setting in NUMERIC {
+            let row = format!("| `{}` |", setting.name);
+            let row = readme.lines().find(|line| line.starts_with(&row));
+            let row = row.unwrap_or_else(|| panic!("README's settings table has a row for {}", setting.name));
+            let range = format!("| {}–{} |", setting.min, setting.max);
+            assert!(row.contains(&range), "README states {range} for {}: {row}", setting.name);
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 
 use actix_web::dev::Server;
 use adapter_cache::{CachedCatalogue, SeatCache};
-use adapter_http::HttpState;
+use adapter_http::{HttpState, StreamSlots};
 use adapter_memory::MemoryStore;
 use adapter_postgres::{PgOptions, PgStore, QueueTuning};
 use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue};
@@ -84,10 +84,10 @@ impl Application {
             .port();
         let tasks = background_tasks(&ports, settings.policies);
         let metrics = adapter_http::metrics().map_err(|error| StartupError::Metrics(error.to_string()))?;
-        let state = HttpState { ports, policies: settings.policies };
-        let server =
-            adapter_http::serve(listener, state, metrics, settings.http_workers, settings.request_timeout)
-                .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
+        let streams = StreamSlots::new(settings.streams);
+        let state = HttpState { ports, policies: settings.policies, streams };
+        let server = adapter_http::serve(listener, state, metrics, settings.http_workers, settings.deadlines)
+            .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
         tracing::info!(port, store, "frontrow listening");
         Ok(Self { server, tasks })
     }

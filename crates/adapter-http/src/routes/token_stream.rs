@@ -1,7 +1,13 @@
 //! `GET /api/token/stream`: the waiting room as Server-Sent Events, for clients that would
-//! rather be told than poll. Each event is the same JSON as `GET /api/token`; an open stream
-//! counts as polling, so a fan watching it is never dropped as idle. The stream ends after the
-//! event that says `ACTIVE` or `EXPIRED`.
+//! rather be told than poll. Each event is the same JSON as `GET /api/token`; the stream ends
+//! after the event that says `ACTIVE` or `EXPIRED`.
+//!
+//! A stream is worth one poll, not polling: opening it touches the token like
+//! `GET /api/token`, and while open it only looks. It closes itself half an idle timeout after
+//! it opened, having told EventSource (`retry:`) to reconnect within a second, so a client that
+//! is still there reconnects, which is its next poll, long before the idle timeout; one that
+//! does not is dropped like a fan who stopped polling. Open streams are capped per token and
+//! per instance (see `streams`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,26 +15,46 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use application::queue_status::{self, TokenView};
-use domain::TokenState;
+use domain::{QueuePolicy, TokenState};
 use futures_util::{StreamExt, stream};
+use tokio::time::Instant;
 
 use crate::errors::{ApiError, ErrorBody};
 use crate::input;
 use crate::routes::token::TokenResponse;
 use crate::state::HttpState;
+use crate::streams::StreamSlot;
 
-/// A stream still open: the token it watches and the last view it sent (a waiting one).
+/// The longest EventSource should wait before reconnecting after a stream closes itself.
+const RECONNECT_WITHIN: Duration = Duration::from_secs(1);
+
+/// A stream still open: the token it watches, the last view it sent (a waiting one), when it
+/// closes itself, and its place under the caps.
 struct Watch {
     state: Arc<HttpState>,
     token: String,
     last: TokenView,
+    closes_at: Instant,
+    _slot: StreamSlot,
 }
 
 /// How often the stream looks again: once per admission tick, within 200 ms..2 s.
-fn interval(state: &HttpState) -> Duration {
-    Duration::try_from(state.policies.queue.tick)
+fn interval(policy: &QueuePolicy) -> Duration {
+    Duration::try_from(policy.tick)
         .unwrap_or(Duration::from_secs(1))
         .clamp(Duration::from_millis(200), Duration::from_secs(2))
+}
+
+/// How long a stream lasts: half the idle timeout, so the reconnect lands well inside it.
+fn lifetime(policy: &QueuePolicy) -> Duration {
+    Duration::try_from(policy.idle_timeout / 2_i32).unwrap_or_default()
+}
+
+/// The SSE `retry:` frame: reconnect within a second, or a quarter of the idle timeout if that
+/// is shorter (lifetime plus reconnect then stays under three quarters of it).
+fn retry_frame(policy: &QueuePolicy) -> Bytes {
+    let quarter = Duration::try_from(policy.idle_timeout / 4_i32).unwrap_or_default();
+    Bytes::from(format!("retry: {}\n\n", RECONNECT_WITHIN.min(quarter).as_millis()))
 }
 
 /// One SSE frame: a `data:` event with the token as JSON.
@@ -38,32 +64,47 @@ fn event(view: &TokenView) -> Bytes {
 }
 
 /// Watch the token live: an event whenever status, position or estimated wait change, a
-/// comment line as heartbeat otherwise; the stream closes once the token is active or expired.
+/// comment line as heartbeat otherwise; the stream closes once the token is active or expired,
+/// and by itself after half the idle timeout (reconnect to keep watching: opening a stream
+/// counts as a poll, an open one does not).
 #[utoipa::path(get, path = "/api/token/stream", tag = "queue", security(("bearer" = [])),
     responses(
         (status = 200, content_type = "text/event-stream", body = String,
-            description = "`event: status` frames whose `data` is the JSON of `GET /api/token`"),
-        (status = 401, body = ErrorBody)))]
+            description = "`event: status` frames whose `data` is the JSON of `GET /api/token`; \
+                closes after `ACTIVE`/`EXPIRED`, or after half the idle timeout (reconnect)"),
+        (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody,
+            description = "`TOO_MANY_STREAMS`: the token has `STREAMS_PER_TOKEN` streams open; \
+                `STREAMS_FULL`: the instance has `STREAMS_PER_INSTANCE` open (poll meanwhile)",
+            headers(("Retry-After" = u64, description = "with `STREAMS_FULL`: seconds to wait")))))]
 pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let token = input::bearer(&request)?.to_owned();
-    // The first look happens before the response starts, so a bad token is a plain 401.
-    let ports = &state.ports;
-    let first =
-        queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), &state.policies.queue, &token)
-            .await?;
-    let every = interval(&state);
-    let opening = event(&first);
-    let watch = matches!(first.state, TokenState::Waiting).then(|| Watch {
-        state: state.into_inner(),
-        token,
-        last: first,
-    });
+    // The first look happens before the response starts, so a bad token is a plain 401. It is
+    // the one poll this stream is worth.
+    let (ports, policy) = (&state.ports, &state.policies.queue);
+    let first = queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), policy, &token).await?;
+    let (every, opening) = (interval(policy), [retry_frame(policy), event(&first)]);
+    let watch = match first.state {
+        TokenState::Waiting => Some(Watch {
+            _slot: state.streams.open(first.token.value)?,
+            closes_at: Instant::now().checked_add(lifetime(policy)).unwrap_or_else(Instant::now),
+            state: state.into_inner(),
+            token,
+            last: first,
+        }),
+        TokenState::Active { .. } | TokenState::Expired => None,
+    };
     // Then one look per interval while the token waits; `None` closes the stream.
     let looks = stream::unfold(watch, move |watch| async move {
         let mut watch = watch?;
-        tokio::time::sleep(every).await;
+        let wake =
+            Instant::now().checked_add(every).map_or(watch.closes_at, |wake| wake.min(watch.closes_at));
+        tokio::time::sleep_until(wake).await;
+        if wake >= watch.closes_at {
+            return Some((Bytes::from_static(b": reconnect to keep watching\n\n"), None));
+        }
         let (ports, policy) = (&watch.state.ports, &watch.state.policies.queue);
-        match queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), policy, &watch.token).await {
+        match queue_status::peek(ports.queue.as_ref(), ports.clock.as_ref(), policy, &watch.token).await {
             Ok(view) if view == watch.last => Some((Bytes::from_static(b": waiting\n\n"), Some(watch))),
             Ok(view) => {
                 let frame = event(&view);
@@ -78,9 +119,30 @@ pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result
             }
         }
     });
-    let frames = stream::iter([opening]).chain(looks).map(Ok::<_, ApiError>);
+    let frames = stream::iter(opening).chain(looks).map(Ok::<_, ApiError>);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .streaming(frames))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle(seconds: i64) -> QueuePolicy {
+        QueuePolicy { idle_timeout: time::Duration::seconds(seconds), ..QueuePolicy::default() }
+    }
+
+    #[test]
+    fn a_stream_lasts_half_the_idle_timeout() {
+        assert_eq!(lifetime(&idle(120)), Duration::from_secs(60));
+        assert_eq!(lifetime(&idle(1)), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn eventsource_reconnects_within_a_second_or_a_quarter_of_the_idle_timeout() {
+        assert_eq!(retry_frame(&idle(120)), Bytes::from_static(b"retry: 1000\n\n"));
+        assert_eq!(retry_frame(&idle(2)), Bytes::from_static(b"retry: 500\n\n"));
+    }
 }

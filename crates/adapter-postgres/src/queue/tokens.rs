@@ -46,7 +46,7 @@ const CAPACITY: u64 = 200_000;
 /// otherwise all be read again in the same second, a burst of queries every `ttl`.
 fn spread(ttl: Duration, token: TokenValue) -> Duration {
     let share = u32::from(token.as_uuid().as_bytes()[15]);
-    ttl / 2 + ttl * share / 2 / 255
+    ttl / 2 + ttl.saturating_mul(share) / 510
 }
 
 /// What is known of a token.
