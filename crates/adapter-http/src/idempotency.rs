@@ -298,7 +298,8 @@ mod tests {
                 idempotency: store.clone(),
                 health: store,
             };
-            let state = HttpState { ports, policies: Policies { queue: policy, ..Policies::default() } };
+            let policies = Policies { queue: policy, ..Policies::default() };
+            let state = HttpState { ports, policies, identity: None };
             Self { state, clock }
         }
 

@@ -1,6 +1,9 @@
 //! What every handler can reach.
 
+use std::sync::Arc;
+
 use application::{Policies, Ports};
+use domain::IdentityVerifier;
 
 /// The ports and settings handed to the HTTP adapter by the binary.
 #[derive(Clone)]
@@ -9,4 +12,7 @@ pub struct HttpState {
     pub ports: Ports,
     /// The business settings.
     pub policies: Policies,
+    /// `AUTH_MODE=jwt`: checks the identity token `POST /api/token` must carry. `None`
+    /// (`AUTH_MODE=none`): the request's `userId` is trusted.
+    pub identity: Option<Arc<dyn IdentityVerifier>>,
 }

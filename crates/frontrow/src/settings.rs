@@ -7,6 +7,9 @@ use application::Policies;
 use domain::{HoldPolicy, QueuePolicy};
 use time::Duration;
 
+mod identity;
+pub use identity::AuthMode;
+
 /// Everything the binary can be told.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -33,6 +36,8 @@ pub struct Settings {
     pub token_cache: std::time::Duration,
     /// `LOG_FORMAT=json` for JSON lines; anything else is human-readable.
     pub json_logs: bool,
+    /// `AUTH_MODE` and `AUTH_JWT_*`: who a token request comes from (see `settings/identity.rs`).
+    pub auth: AuthMode,
     /// The business settings.
     pub policies: Policies,
 }
@@ -89,6 +94,7 @@ impl Settings {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let http_workers = usize::try_from(number("HTTP_WORKERS", cores as u64)?.max(1)).unwrap_or(cores);
         let database_url = read("DATABASE_URL");
+        let auth = AuthMode::read(&read, database_url.is_some())?;
         let database_max_connections =
             usize::try_from(number("DATABASE_MAX_CONNECTIONS", 16)?.max(1)).unwrap_or(16);
         let database_timeout = std::time::Duration::from_millis(number("DATABASE_TIMEOUT_MS", 2000)?.max(1));
@@ -116,6 +122,7 @@ impl Settings {
             catalogue_cache: std::time::Duration::from_secs(number("CATALOGUE_CACHE_SECONDS", 10)?),
             token_cache: std::time::Duration::from_millis(number("TOKEN_CACHE_MS", 1_000)?),
             json_logs: read("LOG_FORMAT").is_some_and(|value| value.eq_ignore_ascii_case("json")),
+            auth,
             policies: Policies {
                 hold: HoldPolicy { hold_for: hold_seconds },
                 queue: QueuePolicy {
@@ -170,10 +177,9 @@ mod tests {
 
     #[test]
     fn demo_seeding_is_off_by_default_on_postgres_and_can_be_forced() {
-        let postgres = settings(&[("DATABASE_URL", "postgres://localhost/x")]).expect("valid");
-        assert!(!postgres.seed_demo);
-        let forced =
-            settings(&[("DATABASE_URL", "postgres://localhost/x"), ("SEED_DEMO", "1")]).expect("valid");
+        let postgres = [("DATABASE_URL", "postgres://localhost/x"), ("AUTH_MODE", "none")];
+        assert!(!settings(&postgres).expect("valid").seed_demo);
+        let forced = settings(&[postgres[0], postgres[1], ("SEED_DEMO", "1")]).expect("valid");
         assert!(forced.seed_demo);
     }
 
