@@ -42,6 +42,8 @@ const MANAGED_ENV: &[&str] = &[
     "STREAMS_PER_TOKEN",
     "STREAMS_PER_INSTANCE",
 ];
+/// Prefix of the identity settings (`AUTH_MODE`, `AUTH_JWT_*`), all removed like [`MANAGED_ENV`].
+const MANAGED_ENV_PREFIX: &str = "AUTH_";
 /// The most log bytes kept from the server, shown when it fails to start.
 const LOG_TAIL: usize = 16 * 1024;
 
@@ -137,10 +139,10 @@ impl Reply {
 }
 
 impl TestServer {
-    /// Starts a server with the demo catalogue, `QUEUE_TICK_MS=50`, and then `overrides`. The
-    /// store is the in-memory one, or with `FRONTROW_TEST_STORE=postgres` a fresh PostgreSQL
-    /// database of its own (cloned from a migrated template); with `FRONTROW_TEST_DATABASE_URL`
-    /// an existing, shared database.
+    /// Starts a server with the demo catalogue, `QUEUE_TICK_MS=50`, `AUTH_MODE=none`, and then
+    /// `overrides`. The store is the in-memory one, or with `FRONTROW_TEST_STORE=postgres` a
+    /// fresh PostgreSQL database of its own (cloned from a migrated template); with
+    /// `FRONTROW_TEST_DATABASE_URL` an existing, shared database.
     pub async fn start(overrides: &[(&str, &str)]) -> TestServer {
         let own_database = match std::env::var("FRONTROW_TEST_STORE").as_deref() {
             Ok("postgres") => Some(TestDatabase::create().await),
@@ -183,22 +185,7 @@ impl TestServer {
         let mut own_database = own_database;
         for _attempt in 0..3 {
             let port = free_port();
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_frontrow"));
-            for key in MANAGED_ENV {
-                cmd.env_remove(key);
-            }
-            cmd.env("HTTP_ADDR", format!("127.0.0.1:{port}"))
-                .env("SEED_DEMO", "1")
-                .env("QUEUE_TICK_MS", "50")
-                .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
-            if let Some(url) = &database_url {
-                cmd.env("DATABASE_URL", url);
-            }
-            for (key, value) in overrides {
-                cmd.env(key, value);
-            }
-            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-            let mut child = cmd.spawn().expect("spawn the frontrow binary");
+            let mut child = frontrow(port, database_url.as_deref(), overrides);
             let log = Arc::new(Mutex::new(Vec::new()));
             drain(child.stdout.take(), Arc::clone(&log));
             drain(child.stderr.take(), Arc::clone(&log));
@@ -399,6 +386,75 @@ pub fn seat_from_json(concert_id: i64, schedule_id: i64, seat: &Value) -> Seat {
             .to_owned(),
         price: seat["price"].as_i64().unwrap_or_else(|| panic!("price is an integer: {seat}")),
     }
+}
+
+/// What a `frontrow` process that refused to start left behind.
+#[derive(Debug)]
+pub struct Refusal {
+    /// How it ended.
+    pub status: std::process::ExitStatus,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
+/// Starts `frontrow` like [`TestServer::start`] does (in-memory store unless `overrides` say
+/// otherwise) and expects it to refuse: waits for it to exit and returns what it said. Panics,
+/// after killing it, if it is still running after [`STARTUP_TIMEOUT`].
+pub async fn refused_start(overrides: &[(&str, &str)]) -> Refusal {
+    let mut child = frontrow(free_port(), None, overrides);
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    drain(child.stderr.take(), Arc::clone(&stderr));
+    drain(child.stdout.take(), Arc::new(Mutex::new(Vec::new())));
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll the frontrow process") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let said =
+                String::from_utf8_lossy(&stderr.lock().map(|s| s.clone()).unwrap_or_default()).into_owned();
+            panic!(
+                "frontrow was still running after {STARTUP_TIMEOUT:?}; it should have refused to start. stderr:\n{said}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // The drain threads finish once the pipes close with the process; give them a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Arc::strong_count(&stderr) > 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stderr = String::from_utf8_lossy(&stderr.lock().map(|s| s.clone()).unwrap_or_default()).into_owned();
+    Refusal { status, stderr }
+}
+
+/// Spawns `frontrow` on `port` with the harness's settings (the demo catalogue,
+/// `QUEUE_TICK_MS=50`, `AUTH_MODE=none`), then `overrides`, its output piped.
+fn frontrow(port: u16, database_url: Option<&str>, overrides: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_frontrow"));
+    for key in MANAGED_ENV {
+        cmd.env_remove(key);
+    }
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with(MANAGED_ENV_PREFIX) {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("SEED_DEMO", "1")
+        .env("QUEUE_TICK_MS", "50")
+        .env("AUTH_MODE", "none")
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    for (key, value) in overrides {
+        cmd.env(key, value);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.spawn().expect("spawn the frontrow binary")
 }
 
 /// A port that was free a moment ago.

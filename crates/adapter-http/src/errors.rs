@@ -19,7 +19,7 @@ use application::list_concerts::ListConcertsError;
 use application::pay::PayError;
 use application::queue_status::QueueStatusError;
 use application::reserve_seat::ReserveSeatError;
-use domain::{InvalidIdempotencyKey, StoreError};
+use domain::{IdentityError, InvalidIdempotencyKey, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -70,6 +70,12 @@ impl ApiError {
     /// 401 `TOKEN_MISSING`.
     pub fn token_missing() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "TOKEN_MISSING", "send 'Authorization: Bearer <queue token>'")
+    }
+
+    /// 401 `TOKEN_MISSING` where an identity token is expected (`AUTH_MODE=jwt`).
+    pub fn identity_missing() -> Self {
+        let message = "send 'Authorization: Bearer <identity token>' from the identity provider";
+        Self::new(StatusCode::UNAUTHORIZED, "TOKEN_MISSING", message)
     }
 
     /// 413 `PAYLOAD_TOO_LARGE`.
@@ -223,10 +229,19 @@ impl From<AuthorizeError> for ApiError {
     }
 }
 
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        let code = if error == IdentityError::Expired { "IDENTITY_EXPIRED" } else { "IDENTITY_INVALID" };
+        Self::new(StatusCode::UNAUTHORIZED, code, error.to_string())
+    }
+}
+
 impl From<IssueTokenError> for ApiError {
     fn from(error: IssueTokenError) -> Self {
         match error {
             IssueTokenError::InvalidUserId(invalid) => Self::validation(format!("userId: {invalid}")),
+            IssueTokenError::MissingUserId => Self::validation("userId: is required"),
+            IssueTokenError::OtherUser => Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", error.to_string()),
             IssueTokenError::Store(store) => store.into(),
         }
     }

@@ -358,8 +358,8 @@ mod tests {
                 health: store,
             };
             let streams = StreamSlots::new(StreamLimits { per_token: 1, per_instance: 1 });
-            let state =
-                HttpState { ports, policies: Policies { queue: policy, ..Policies::default() }, streams };
+            let policies = Policies { queue: policy, ..Policies::default() };
+            let state = HttpState { ports, policies, streams, identity: None };
             Self { state, clock }
         }
 

@@ -6,6 +6,7 @@ use std::future::Future;
 use actix_web::HttpRequest;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use application::authorize::{self, Authorized};
+use application::issue_token::Caller;
 use serde::de::DeserializeOwned;
 
 use crate::errors::ApiError;
@@ -67,6 +68,15 @@ pub fn bearer(request: &HttpRequest) -> Result<&str, ApiError> {
         .map(str::trim)
         .filter(|token| !token.is_empty())
         .ok_or_else(ApiError::token_missing)
+}
+
+/// Who asks for a queue token: with `AUTH_MODE=jwt`, the user the bearer identity token
+/// proves (no identity token is 401 `TOKEN_MISSING`, one that proves nobody 401
+/// `IDENTITY_INVALID`/`IDENTITY_EXPIRED`); otherwise an unverified caller.
+pub fn caller(state: &HttpState, request: &HttpRequest) -> Result<Caller, ApiError> {
+    let Some(verifier) = &state.identity else { return Ok(Caller::Unverified) };
+    let credential = bearer(request).map_err(|_| ApiError::identity_missing())?;
+    Ok(Caller::Verified(verifier.verify(credential)?))
 }
 
 /// The token gate of every booking endpoint: an ACTIVE token or a 401/403.

@@ -1,6 +1,9 @@
 //! What every handler can reach.
 
+use std::sync::Arc;
+
 use application::{Policies, Ports};
+use domain::IdentityVerifier;
 
 use crate::streams::StreamSlots;
 
@@ -13,4 +16,7 @@ pub struct HttpState {
     pub policies: Policies,
     /// The waiting-room streams open on this instance, under their caps.
     pub streams: StreamSlots,
+    /// `AUTH_MODE=jwt`: checks the identity token `POST /api/token` must carry. `None`
+    /// (`AUTH_MODE=none`): the request's `userId` is trusted.
+    pub identity: Option<Arc<dyn IdentityVerifier>>,
 }

@@ -3,13 +3,27 @@
 use domain::ports::{Clock, QueueRepository, TokenMint};
 use domain::{InvalidId, QueuePolicy, StoreError, UserId};
 
+use crate::access::ensure_self;
 use crate::queue_status::{TokenView, describe};
+
+/// Who asks, as far as the service can tell (`AUTH_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// `AUTH_MODE=none`: nothing was proven, so the request's `userId` is taken at its word
+    /// (the demo, or a deployment whose gateway already authenticated the user).
+    Unverified,
+    /// `AUTH_MODE=jwt`: the user an identity token from the identity provider proved.
+    Verified(UserId),
+}
 
 /// The request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IssueToken {
-    /// The fan's id, as sent.
-    pub user_id: i64,
+    /// Who asks.
+    pub caller: Caller,
+    /// The `userId` sent, if any: required from an unverified caller; a verified caller may
+    /// leave it out, and may only name themselves.
+    pub user_id: Option<i64>,
 }
 
 /// Why no token was issued.
@@ -18,13 +32,20 @@ pub enum IssueTokenError {
     /// The id is not a positive integer.
     #[error(transparent)]
     InvalidUserId(#[from] InvalidId),
+    /// An unverified caller sent no `userId`.
+    #[error("userId is required")]
+    MissingUserId,
+    /// A verified caller named another user.
+    #[error("the identity token proves another user than userId; send your own id or leave it out")]
+    OtherUser,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 /// One token per user: a fan whose token is still waiting or active gets the same token and
-/// place back; a new or expired fan joins at the back of the queue.
+/// place back; a new or expired fan joins at the back of the queue. With a verified caller the
+/// token can only ever be that caller's.
 pub async fn execute(
     queue: &dyn QueueRepository,
     mint: &dyn TokenMint,
@@ -32,10 +53,20 @@ pub async fn execute(
     policy: &QueuePolicy,
     command: IssueToken,
 ) -> Result<TokenView, IssueTokenError> {
-    let user = UserId::new(command.user_id)?;
+    let user = whose(command)?;
     let now = clock.now();
     let token = queue.issue(user, mint.mint(), now, policy).await?;
     Ok(describe(queue, token, now, policy).await?)
+}
+
+/// The user the token is for.
+fn whose(command: IssueToken) -> Result<UserId, IssueTokenError> {
+    match (command.caller, command.user_id) {
+        (Caller::Unverified, None) => Err(IssueTokenError::MissingUserId),
+        (Caller::Unverified, Some(id)) => Ok(UserId::new(id)?),
+        (Caller::Verified(user), None) => Ok(user),
+        (Caller::Verified(user), Some(id)) => ensure_self(user, id).map_err(|_| IssueTokenError::OtherUser),
+    }
 }
 
 #[cfg(test)]
@@ -71,7 +102,66 @@ mod tests {
         mint: &MockTokenMint,
         user_id: i64,
     ) -> Result<TokenView, IssueTokenError> {
-        block_on(execute(queue, mint, &clock(), &policy(), IssueToken { user_id }))
+        issue_for(queue, mint, Caller::Unverified, Some(user_id))
+    }
+
+    fn issue_for(
+        queue: &MockQueueRepository,
+        mint: &MockTokenMint,
+        caller: Caller,
+        user_id: Option<i64>,
+    ) -> Result<TokenView, IssueTokenError> {
+        block_on(execute(queue, mint, &clock(), &policy(), IssueToken { caller, user_id }))
+    }
+
+    /// The use case with ports that fail the test if anything is called.
+    fn issue_untouched(caller: Caller, user_id: Option<i64>) -> Result<TokenView, IssueTokenError> {
+        let (queue, mint, clock) = (MockQueueRepository::new(), MockTokenMint::new(), MockClock::new());
+        block_on(execute(&queue, &mint, &clock, &policy(), IssueToken { caller, user_id }))
+    }
+
+    /// A store that must be asked to issue a token for `user` exactly once, and answers with an
+    /// active token of that user.
+    fn queue_issuing_for(n: i64) -> (MockQueueRepository, QueueToken) {
+        let active = token(n, 1, TokenStatus::Active);
+        let mut queue = MockQueueRepository::new();
+        let stored = active.clone();
+        queue
+            .expect_issue()
+            .with(eq(user(n)), eq(active.value), eq(NOW), eq(policy()))
+            .times(1)
+            .return_once(move |_, _, _, _| Ok(stored));
+        (queue, active)
+    }
+
+    #[test]
+    fn a_verified_caller_naming_themselves_gets_their_own_token() {
+        let (queue, active) = queue_issuing_for(7);
+        let view =
+            issue_for(&queue, &minting(active.value), Caller::Verified(user(7)), Some(7)).expect("issued");
+        assert_eq!(view.token.user_id, user(7));
+    }
+
+    #[test]
+    fn a_verified_caller_who_leaves_user_id_out_gets_their_own_token() {
+        let (queue, active) = queue_issuing_for(7);
+        let view =
+            issue_for(&queue, &minting(active.value), Caller::Verified(user(7)), None).expect("issued");
+        assert_eq!(view.token.user_id, user(7));
+    }
+
+    #[test]
+    fn a_verified_caller_naming_another_user_fails_with_other_user_without_calling_any_port() {
+        for other in [8, 0, -7, i64::MAX] {
+            let result = issue_untouched(Caller::Verified(user(7)), Some(other));
+            assert!(matches!(result, Err(IssueTokenError::OtherUser)), "userId {other}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn an_unverified_caller_without_user_id_fails_with_missing_user_id_without_calling_any_port() {
+        let result = issue_untouched(Caller::Unverified, None);
+        assert!(matches!(result, Err(IssueTokenError::MissingUserId)), "{result:?}");
     }
 
     #[test]
@@ -117,14 +207,7 @@ mod tests {
     #[test]
     fn issue_fails_with_invalid_user_id_for_zero_or_negative_ids_without_calling_any_port() {
         for bad in [0, -1, i64::MIN] {
-            let command = IssueToken { user_id: bad };
-            let result = block_on(execute(
-                &MockQueueRepository::new(),
-                &MockTokenMint::new(),
-                &MockClock::new(),
-                &policy(),
-                command,
-            ));
+            let result = issue_untouched(Caller::Unverified, Some(bad));
             assert!(
                 matches!(result, Err(IssueTokenError::InvalidUserId(InvalidId(n))) if n == bad),
                 "{result:?}"

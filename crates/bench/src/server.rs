@@ -34,6 +34,7 @@ const MANAGED_ENV: &[&str] = &[
     "QUEUE_IDLE_TIMEOUT_SECONDS",
     "CATALOGUE_CACHE_SECONDS",
     "LOG_FORMAT",
+    "AUTH_MODE",
 ];
 
 /// One running `frontrow`, killed when dropped.
@@ -70,6 +71,8 @@ impl Server {
             command
                 .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
                 .env("DATABASE_URL", database_url)
+                // The benchmark's fans name themselves, as the seed's API lets them.
+                .env("AUTH_MODE", "none")
                 .env("SEED_DEMO", "0")
                 .env("QUEUE_MAX_ACTIVE", "0")
                 .env("QUEUE_ADMIT_PER_TICK", "0")

@@ -7,6 +7,7 @@
 
 pub mod catalogue;
 pub mod idempotency;
+pub mod identity;
 pub mod ids;
 pub mod money;
 pub mod payment;
@@ -25,6 +26,7 @@ pub use idempotency::{
     ClaimDecision, ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord,
     InvalidIdempotencyKey, StoredResponse, decide_claim,
 };
+pub use identity::{IdentityError, IdentityVerifier};
 pub use ids::{ConcertId, InvalidId, PaymentId, ReservationId, ScheduleId, SeatId, UserId};
 pub use money::{Balance, ChargeAmount, MoneyError, Won};
 pub use payment::{LedgerEntry, LedgerReason, Payment, PaymentRejection, SettlementPlan};

@@ -9,6 +9,9 @@ use application::Policies;
 use domain::{HoldPolicy, IdempotencyPolicy, QueuePolicy};
 use time::Duration;
 
+mod identity;
+pub use identity::AuthMode;
+
 /// Everything the binary can be told.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -37,6 +40,8 @@ pub struct Settings {
     pub token_cache: std::time::Duration,
     /// `LOG_FORMAT=json` for JSON lines; anything else is human-readable.
     pub json_logs: bool,
+    /// `AUTH_MODE` and `AUTH_JWT_*`: who a token request comes from (see `settings/identity.rs`).
+    pub auth: AuthMode,
     /// The business settings.
     pub policies: Policies,
 }
@@ -143,6 +148,7 @@ impl Settings {
         let cores = u32::try_from(cores).unwrap_or(HTTP_WORKERS.max).min(HTTP_WORKERS.max);
         let http_workers = number(HTTP_WORKERS, cores)? as usize;
         let database_url = read("DATABASE_URL");
+        let auth = AuthMode::read(&read, database_url.is_some())?;
         let database_max_connections = number(DATABASE_MAX_CONNECTIONS, 16)? as usize;
         let database_timeout = millis(DATABASE_TIMEOUT_MS, 2000)?;
         let seed_demo = match read("SEED_DEMO") {
@@ -167,6 +173,7 @@ impl Settings {
             catalogue_cache: std::time::Duration::from_secs(number(CATALOGUE_CACHE_SECONDS, 10)?.into()),
             token_cache: millis(TOKEN_CACHE_MS, 1_000)?,
             json_logs: read("LOG_FORMAT").is_some_and(|value| value.eq_ignore_ascii_case("json")),
+            auth,
             policies: Policies {
                 hold: HoldPolicy {
                     hold_for: seconds(SEAT_HOLD_SECONDS, 300)?,
@@ -230,10 +237,9 @@ mod tests {
 
     #[test]
     fn demo_seeding_is_off_by_default_on_postgres_and_can_be_forced() {
-        let postgres = settings(&[("DATABASE_URL", "postgres://localhost/x")]).expect("valid");
-        assert!(!postgres.seed_demo);
-        let forced =
-            settings(&[("DATABASE_URL", "postgres://localhost/x"), ("SEED_DEMO", "1")]).expect("valid");
+        let postgres = [("DATABASE_URL", "postgres://localhost/x"), ("AUTH_MODE", "none")];
+        assert!(!settings(&postgres).expect("valid").seed_demo);
+        let forced = settings(&[postgres[0], postgres[1], ("SEED_DEMO", "1")]).expect("valid");
         assert!(forced.seed_demo);
     }
 

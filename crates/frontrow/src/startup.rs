@@ -8,16 +8,18 @@ use std::time::Duration as StdDuration;
 use actix_web::dev::Server;
 use adapter_cache::{CachedCatalogue, SeatCache};
 use adapter_http::{HttpState, StreamSlots};
+use adapter_jwt::JwtVerifier;
 use adapter_memory::MemoryStore;
 use adapter_postgres::{PgOptions, PgStore, QueueTuning};
 use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue};
+use domain::IdentityVerifier;
 use domain::idempotency::RESPONSE_TTL;
 use domain::ports::Store;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::demo;
-use crate::settings::Settings;
+use crate::settings::{AuthMode, Settings};
 use crate::system::{RandomMint, SystemClock};
 
 /// How often lapsed holds are tidied; correctness never waits for it.
@@ -46,6 +48,9 @@ pub enum StartupError {
     /// Metrics registry.
     #[error("cannot set up metrics: {0}")]
     Metrics(String),
+    /// The identity provider's keys (`AUTH_JWT_*`) cannot be used.
+    #[error("unusable identity settings (AUTH_JWT_*): {0}")]
+    Identity(#[from] adapter_jwt::SetupError),
 }
 
 /// A built service, ready to run.
@@ -57,6 +62,8 @@ pub struct Application {
 impl Application {
     /// Connects the store, seeds it if asked, binds the socket and starts the background tasks.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        // First: a deployment whose identity keys are unusable must not come up at all.
+        let identity = identity_verifier(&settings.auth)?;
         let (ports, store) = match &settings.database_url {
             Some(url) => {
                 let options = PgOptions {
@@ -85,7 +92,7 @@ impl Application {
         let tasks = background_tasks(&ports, settings.policies);
         let metrics = adapter_http::metrics().map_err(|error| StartupError::Metrics(error.to_string()))?;
         let streams = StreamSlots::new(settings.streams);
-        let state = HttpState { ports, policies: settings.policies, streams };
+        let state = HttpState { ports, policies: settings.policies, streams, identity };
         let server = adapter_http::serve(listener, state, metrics, settings.http_workers, settings.deadlines)
             .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
         tracing::info!(port, store, "frontrow listening");
@@ -100,6 +107,18 @@ impl Application {
         }
         result
     }
+}
+
+/// The identity token check of `AUTH_MODE=jwt`, its keys read now; none for `AUTH_MODE=none`.
+fn identity_verifier(auth: &AuthMode) -> Result<Option<Arc<dyn IdentityVerifier>>, StartupError> {
+    Ok(match auth {
+        AuthMode::None => None,
+        AuthMode::Jwt(jwt) => {
+            let verifier = JwtVerifier::load(jwt)?;
+            tracing::info!(issuer = ?jwt.issuer, audience = ?jwt.audience, "identity tokens required");
+            Some(Arc::new(verifier))
+        }
+    })
 }
 
 /// Plugs one store that implements every repository port into all of them.

@@ -1,10 +1,10 @@
 //! `POST /api/token` and `GET /api/token`: entering and watching the waiting room.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use application::issue_token::{self, IssueToken};
+use application::issue_token::{self, Caller, IssueToken};
 use application::queue_status::{self, TokenView};
 use domain::TokenState;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -13,12 +13,20 @@ use crate::input;
 use crate::state::HttpState;
 
 /// Body of `POST /api/token`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssueTokenRequest {
-    /// The fan; a new id creates the user with a zero balance.
-    #[schema(example = 1)]
-    pub user_id: i64,
+    /// The fan; a new id creates the user with a zero balance. Required with `AUTH_MODE=none`.
+    /// With `AUTH_MODE=jwt` the identity token says who asks: leave it out (or the whole body),
+    /// or send that same user's id (another is 403 `FORBIDDEN`).
+    #[schema(example = 1, nullable = false)]
+    #[serde(default, deserialize_with = "present")]
+    pub user_id: Option<i64>,
+}
+
+/// A field that may be absent, but when present is an integer: `null` is refused like `"1"`.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    i64::deserialize(deserializer).map(Some)
 }
 
 /// A queue token as its holder sees it.
@@ -61,22 +69,30 @@ impl From<TokenView> for TokenResponse {
 }
 
 /// Take a place in the waiting room. One token per user: asking again while waiting or active
-/// returns the same token and place; after expiry a new token joins at the back.
+/// returns the same token and place; after expiry a new token joins at the back. With
+/// `AUTH_MODE=jwt` the request carries `Authorization: Bearer <identity token>` from the
+/// identity provider, and the token is issued to the user it proves.
 #[utoipa::path(post, path = "/api/token", tag = "queue", request_body = IssueTokenRequest,
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn issue(
     state: web::Data<HttpState>,
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let request: IssueTokenRequest = input::json(&request, &body)?;
+    let caller = input::caller(&state, &request)?;
+    let request: IssueTokenRequest = match caller {
+        // The identity token says who asks, so a bare `curl -XPOST` with no body will do.
+        Caller::Verified(_) if body.is_empty() => IssueTokenRequest::default(),
+        _ => input::json(&request, &body)?,
+    };
     let ports = &state.ports;
     let view = issue_token::execute(
         ports.queue.as_ref(),
         ports.mint.as_ref(),
         ports.clock.as_ref(),
         &state.policies.queue,
-        IssueToken { user_id: request.user_id },
+        IssueToken { caller, user_id: request.user_id },
     )
     .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(view)))
