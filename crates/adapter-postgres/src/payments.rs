@@ -3,7 +3,9 @@
 //! ONE statement, one round trip: a call of the `settle_payment` function (migration
 //! `2026-11-24-000001_settle_in_one_round_trip`, whose comments say exactly what it checks and
 //! writes). A statement runs in an implicit transaction of its own, so no BEGIN/COMMIT is sent
-//! and the settlement commits whole or not at all, even if the caller vanishes mid-way.
+//! and the settlement commits whole or not at all, even if the caller vanishes mid-way. A keyed
+//! settlement (with a `Receipt`) runs the same statement inside a transaction that first fences
+//! the key's claim and last records the answer (`crate::idempotency::{fence, record}`).
 //!
 //! Each guard restates what the decision relied on, so a change since then (another payment,
 //! the hold lapsing or being replaced, the balance being spent, the token being spent or running
