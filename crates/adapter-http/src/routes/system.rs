@@ -4,7 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::errors::{ApiError, ErrorBody};
+use crate::errors::ApiError;
+use crate::openapi::StoreErrors;
 use crate::state::HttpState;
 
 /// A probe answer.
@@ -22,7 +23,7 @@ pub async fn health() -> HttpResponse {
 
 /// The process can reach its store; 503 `UNAVAILABLE` when it cannot.
 #[utoipa::path(get, path = "/ready", tag = "system",
-    responses((status = 200, body = ProbeResponse), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ProbeResponse), StoreErrors))]
 pub async fn ready(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
     state.ports.health.ping().await?;
     Ok(HttpResponse::Ok().json(ProbeResponse { status: "ready" }))

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::errors::{ApiError, ErrorBody};
 use crate::input;
+use crate::openapi::{BodyErrors, StoreErrors, UNKNOWN_TOKEN};
 use crate::state::HttpState;
 
 /// Body of `POST /api/token`.
@@ -17,7 +18,8 @@ use crate::state::HttpState;
 #[serde(rename_all = "camelCase")]
 pub struct IssueTokenRequest {
     /// The fan; a new id creates the user with a zero balance.
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 1)]
+    #[serde(deserialize_with = "input::json_integer")]
     pub user_id: i64,
 }
 
@@ -63,7 +65,11 @@ impl From<TokenView> for TokenResponse {
 /// Take a place in the waiting room. One token per user: asking again while waiting or active
 /// returns the same token and place; after expiry a new token joins at the back.
 #[utoipa::path(post, path = "/api/token", tag = "queue", request_body = IssueTokenRequest,
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse),
+        (status = 401, description = "With `AUTH_MODE=jwt`: the identity token is missing or not valid",
+            body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: the identity token names another user", body = ErrorBody),
+        BodyErrors, StoreErrors))]
 pub async fn issue(
     state: web::Data<HttpState>,
     request: HttpRequest,
@@ -84,7 +90,8 @@ pub async fn issue(
 
 /// Poll the token: status, place and expected wait. Polling keeps a waiting place alive.
 #[utoipa::path(get, path = "/api/token", tag = "queue", security(("bearer" = [])),
-    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse),
+        (status = 401, description = UNKNOWN_TOKEN, body = ErrorBody), StoreErrors))]
 pub async fn status(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let token = input::bearer(&request)?;
     let ports = &state.ports;

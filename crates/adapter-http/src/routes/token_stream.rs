@@ -14,6 +14,7 @@ use futures_util::{StreamExt, stream};
 
 use crate::errors::{ApiError, ErrorBody};
 use crate::input;
+use crate::openapi::{StoreErrors, TokenEvent, UNKNOWN_TOKEN};
 use crate::routes::token::TokenResponse;
 use crate::state::HttpState;
 
@@ -41,9 +42,12 @@ fn event(view: &TokenView) -> Bytes {
 /// comment line as heartbeat otherwise; the stream closes once the token is active or expired.
 #[utoipa::path(get, path = "/api/token/stream", tag = "queue", security(("bearer" = [])),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String,
+        (status = 200, content_type = "text/event-stream", body = TokenEvent,
             description = "`event: status` frames whose `data` is the JSON of `GET /api/token`"),
-        (status = 401, body = ErrorBody)))]
+        (status = 401, description = UNKNOWN_TOKEN, body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_STREAMS`: too many streams open; poll `GET /api/token` \
+            or retry later", body = ErrorBody),
+        StoreErrors))]
 pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let token = input::bearer(&request)?.to_owned();
     // The first look happens before the response starts, so a bad token is a plain 401.
