@@ -107,8 +107,12 @@ pub struct SeatsQuery {
 }
 
 /// Every concert.
-#[utoipa::path(get, path = "/api/concerts", tag = "catalogue", security(("bearer" = [])),
-    responses((status = 200, body = [ConcertResponse]), GatedErrors))]
+#[utoipa::path(get, path = "/api/concerts", operation_id = "listConcerts", tag = "catalogue",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = [ConcertResponse], links(("dates" = (operation_id = "availableDates",
+            parameters(("concertId" = "$response.body#/0/concertId")))))),
+        GatedErrors))]
 pub async fn list(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     input::gate(&state, &request).await?;
     let concerts = list_concerts::execute(state.ports.catalogue.as_ref()).await?;
@@ -116,9 +120,12 @@ pub async fn list(state: web::Data<HttpState>, request: HttpRequest) -> Result<H
 }
 
 /// Upcoming performances of a concert that still have a free seat.
-#[utoipa::path(get, path = "/api/{concertId}/available-dates", tag = "catalogue", security(("bearer" = [])),
-    params(ConcertPath),
-    responses((status = 200, body = [AvailableDateResponse]),
+#[utoipa::path(get, path = "/api/{concertId}/available-dates", operation_id = "availableDates",
+    tag = "catalogue", security(("bearer" = [])), params(ConcertPath),
+    responses(
+        (status = 200, body = [AvailableDateResponse], links(("seats" = (operation_id = "availableSeats",
+            parameters(("concertId" = "$request.path.concertId"),
+                ("scheduleId" = "$response.body#/0/scheduleId")))))),
         (status = 404, description = "`NOT_FOUND`: no such concert", body = ErrorBody), GatedErrors))]
 pub async fn dates(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     input::gate(&state, &request).await?;
@@ -129,7 +136,8 @@ pub async fn dates(state: web::Data<HttpState>, request: HttpRequest) -> Result<
 }
 
 /// The seats of one performance that are free right now.
-#[utoipa::path(get, path = "/api/{concertId}/available-seats", tag = "catalogue", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/{concertId}/available-seats", operation_id = "availableSeats",
+    tag = "catalogue", security(("bearer" = [])),
     params(ConcertPath, SeatsQuery),
     responses((status = 200, body = [SeatResponse]),
         (status = 400, description = "`VALIDATION_ERROR`: neither `date` nor `scheduleId`, an impossible \

@@ -59,7 +59,7 @@ impl From<Payment> for PaymentResponse {
 /// concurrent payments with it, the loser gets 401 `TOKEN_EXPIRED`. Any failure changes nothing.
 /// With an `Idempotency-Key`, a retry of the same request is answered from the first response,
 /// even with the token this payment expired.
-#[utoipa::path(post, path = "/api/pay", tag = "booking", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/pay", operation_id = "pay", tag = "booking", security(("bearer" = [])),
     params(IdempotencyKeyHeader),
     request_body = PayRequest,
     responses(

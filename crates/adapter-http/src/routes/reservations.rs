@@ -73,15 +73,16 @@ impl From<Reservation> for ReservationResponse {
 /// Hold a seat for `SEAT_HOLD_SECONDS`. Of any number of concurrent holds of one seat, exactly
 /// one succeeds; the others get 409 `SEAT_UNAVAILABLE`. With an `Idempotency-Key`, a retry of the
 /// same request is answered from the first response.
-#[utoipa::path(post, path = "/api/{concertId}/reserve-seat", tag = "booking", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/{concertId}/reserve-seat", operation_id = "reserveSeat",
+    tag = "booking", security(("bearer" = [])),
     params(ConcertPath, IdempotencyKeyHeader),
     request_body = ReserveSeatRequest,
     responses(
         (status = 200, body = ReservationResponse,
             headers(("Idempotent-Replayed" = String, description = "`true` on a replayed answer"))),
         (status = 404, description = "`NOT_FOUND`: no such concert, or no such seat of it", body = ErrorBody),
-        (status = 409, description = "`SEAT_UNAVAILABLE`, `HOLD_LIMIT_REACHED`, `IDEMPOTENCY_KEY_IN_PROGRESS`",
-            body = ErrorBody),
+        (status = 409, description = "`SEAT_UNAVAILABLE`, `HOLD_LIMIT_REACHED` (too many live holds), \
+            `IDEMPOTENCY_KEY_IN_PROGRESS`", body = ErrorBody),
         (status = 422, description = "`IDEMPOTENCY_KEY_REUSED`", body = ErrorBody),
         BodyErrors, GatedErrors, KeyLimit))]
 pub async fn reserve(

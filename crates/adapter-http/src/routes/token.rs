@@ -64,7 +64,8 @@ impl From<TokenView> for TokenResponse {
 
 /// Take a place in the waiting room. One token per user: asking again while waiting or active
 /// returns the same token and place; after expiry a new token joins at the back.
-#[utoipa::path(post, path = "/api/token", tag = "queue", request_body = IssueTokenRequest,
+#[utoipa::path(post, path = "/api/token", operation_id = "issueToken",
+    tag = "queue", request_body = IssueTokenRequest,
     responses((status = 200, body = TokenResponse),
         (status = 401, description = "With `AUTH_MODE=jwt`: the identity token is missing or not valid",
             body = ErrorBody),
@@ -89,7 +90,8 @@ pub async fn issue(
 }
 
 /// Poll the token: status, place and expected wait. Polling keeps a waiting place alive.
-#[utoipa::path(get, path = "/api/token", tag = "queue", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/token", operation_id = "tokenStatus",
+    tag = "queue", security(("bearer" = [])),
     responses((status = 200, body = TokenResponse),
         (status = 401, description = UNKNOWN_TOKEN, body = ErrorBody), StoreErrors))]
 pub async fn status(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -40,7 +40,8 @@ fn event(view: &TokenView) -> Bytes {
 
 /// Watch the token live: an event whenever status, position or estimated wait change, a
 /// comment line as heartbeat otherwise; the stream closes once the token is active or expired.
-#[utoipa::path(get, path = "/api/token/stream", tag = "queue", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/token/stream", operation_id = "watchToken",
+    tag = "queue", security(("bearer" = [])),
     responses(
         (status = 200, content_type = "text/event-stream", body = TokenEvent,
             description = "`event: status` frames whose `data` is the JSON of `GET /api/token`"),

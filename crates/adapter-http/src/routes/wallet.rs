@@ -55,7 +55,7 @@ impl BalanceResponse {
 
 /// Add money to the balance; the balance never passes 1,000,000,000. With an
 /// `Idempotency-Key`, a retry of the same request is answered from the first response.
-#[utoipa::path(post, path = "/api/charge", tag = "wallet", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/charge", operation_id = "charge", tag = "wallet", security(("bearer" = [])),
     params(IdempotencyKeyHeader),
     request_body = ChargeRequest,
     responses(
@@ -88,9 +88,11 @@ pub async fn charge(
 }
 
 /// The token's user's balance.
-#[utoipa::path(get, path = "/api/balance", tag = "wallet", security(("bearer" = [])), params(BalanceQuery),
+#[utoipa::path(get, path = "/api/balance", operation_id = "getBalance",
+    tag = "wallet", security(("bearer" = [])), params(BalanceQuery),
     responses((status = 200, body = BalanceResponse),
-        (status = 400, description = "`VALIDATION_ERROR`: `userId` is missing or not an integer", body = ErrorBody),
+        (status = 400, description = "`VALIDATION_ERROR`: `userId` is missing or not an integer",
+            body = ErrorBody),
         (status = 404, description = "`NOT_FOUND`: the user does not exist", body = ErrorBody),
         GatedErrors))]
 pub async fn balance(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
