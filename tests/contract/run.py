@@ -125,7 +125,7 @@ def main():
             f"{base}/api-docs/openapi.json", "--header", f"Authorization: Bearer {token}", *extra,
         ]
         print(f"contract check: {' '.join(command[:5])} … against {base}", flush=True)
-        result = subprocess.run(command, cwd=work, check=False)
+        result = subprocess.run(command, cwd=work, env={**os.environ, "CONTRACT_DIR": HERE}, check=False)
         if server.poll() is not None:
             fail(f"the server died during the run (exit {server.returncode})", log_path)
         if result.returncode != 0:
