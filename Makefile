@@ -7,21 +7,38 @@ export FRONTROW_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run test test-memory test-postgres pg-up bench bench-tools build release lint fmt check-layers clean
+.PHONY: run test test-memory test-postgres test-contract pg-up bench bench-tools build release lint fmt check-layers clean
 
 ## Serve the API on 127.0.0.1:8080 with the embedded store and demo data.
 run:
 	$(CARGO) run --release -p frontrow
 
 ## Every test: unit and contract tests of every crate, then the black-box tests that start the
-## real binary, once on the embedded store and once on PostgreSQL.
-test: pg-up test-memory test-postgres
+## real binary, once on the embedded store and once on PostgreSQL, then the OpenAPI contract
+## check against the live binary.
+test: pg-up test-memory test-postgres test-contract
 
 test-memory:
 	$(CARGO) test --workspace --lib --bins --tests
 
 test-postgres: pg-up
 	FRONTROW_TEST_STORE=postgres $(CARGO) test -p frontrow --tests
+
+## The OpenAPI contract check: schemathesis, with every check and a fixed seed, against the debug
+## `frontrow` on the embedded store with an ACTIVE token (tests/contract/). schemathesis is
+## installed from PyPI into $(CONTRACT_VENV) once, at the pinned version.
+SCHEMATHESIS_VERSION ?= 4.32.5
+CONTRACT_VENV ?= target/venv
+BIN_DIR ?= $(or $(CARGO_TARGET_DIR),target)/debug
+SCHEMATHESIS_STAMP := $(CONTRACT_VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
+test-contract: $(SCHEMATHESIS_STAMP)
+	$(CARGO) build -p frontrow
+	$(CONTRACT_VENV)/bin/python tests/contract/run.py $(BIN_DIR)/frontrow $(CONTRACT_VENV)/bin/schemathesis
+
+$(SCHEMATHESIS_STAMP):
+	python3 -m venv $(CONTRACT_VENV)
+	$(CONTRACT_VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+	touch $@
 
 ## Starts the machine's PostgreSQL cluster if it is not accepting connections.
 pg-up:

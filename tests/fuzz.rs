@@ -136,17 +136,15 @@ impl fmt::Display for Fuzz {
     }
 }
 
-/// A JSON value that is not a valid 64-bit integer (or not valid JSON at all).
+/// A JSON value that is not a valid 64-bit integer (or not valid JSON at all). Whole numbers
+/// written as `1.0` or `1e3` are integers (JSON Schema's rule, the document's).
 fn not_an_integer(rng: &mut Rng) -> String {
     const FIXED: &[&str] = &[
         "1.5",
-        "1.0",
-        "-0.0",
-        "0.1e1",
+        "1e-1",
+        "1.0000000000000000001",
         "1e30",
         "-1e30",
-        "1e3",
-        "1E2",
         "\"100\"",
         "\"\"",
         "\"1\\u0000\"",
@@ -1115,10 +1113,17 @@ async fn unknown_json_fields_are_ignored() {
 #[tokio::test]
 async fn invented_methods_are_405_json_and_leave_the_metrics_labels_alone() {
     let s = TestServer::start(&[]).await;
-    for (i, path) in ["/api/concerts", "/health", "/no-such-route"].into_iter().enumerate() {
+    for (i, (path, status, code)) in [
+        ("/api/concerts", 405, "METHOD_NOT_ALLOWED"),
+        ("/health", 405, "METHOD_NOT_ALLOWED"),
+        ("/no-such-route", 404, "NOT_FOUND"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let method = Method::from_bytes(format!("FUZZ{i}X").as_bytes()).expect("a method");
         let reply = s.send(s.client.request(method, s.url(path))).await;
-        reply.assert_error(405, "METHOD_NOT_ALLOWED", path);
+        reply.assert_error(status, code, path);
     }
     let reply = s.send(s.client.request(Method::DELETE, s.url("/api/concerts"))).await;
     reply.assert_error(405, "METHOD_NOT_ALLOWED", "DELETE /api/concerts");

@@ -3,10 +3,10 @@
 //! Store failures are logged here, once, and never shown to the client.
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use actix_web::middleware::{ErrorHandlerResponse, Next};
+use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use application::access::Forbidden;
 use application::authorize::AuthorizeError;
@@ -113,6 +113,14 @@ impl ApiError {
             "IDEMPOTENCY_KEY_REUSED",
             "this Idempotency-Key was already used for a different request; use a new key",
         )
+    }
+
+    /// 405 `METHOD_NOT_ALLOWED` with the `Allow` header RFC 9110 requires: the methods the path
+    /// does take.
+    pub(crate) fn method_not_allowed(allow: &HeaderValue) -> HttpResponse {
+        let mut response = Self::for_status(StatusCode::METHOD_NOT_ALLOWED).error_response();
+        response.headers_mut().insert(ALLOW, allow.clone());
+        response
     }
 
     /// 500 for a task that died; the cause is logged here.
@@ -361,24 +369,6 @@ pub fn json_fallback<B: MessageBody + 'static>(
     replacement.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let replacement: HttpResponse<BoxBody> = replacement;
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(request, replacement).map_into_right_body::<B>()))
-}
-
-/// Answers 405 to a method outside RFC 9110's set (and PATCH) before the metrics middleware
-/// sees it: the metrics label requests by method, so every invented method would otherwise add
-/// time series that are kept forever, a memory leak any client could drive.
-pub async fn known_methods_only(
-    request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> actix_web::Result<ServiceResponse<impl MessageBody>> {
-    let known = matches!(
-        request.method().as_str(),
-        "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH"
-    );
-    if known {
-        return next.call(request).await.map(ServiceResponse::map_into_left_body);
-    }
-    let response = ApiError::for_status(StatusCode::METHOD_NOT_ALLOWED).error_response();
-    Ok(request.into_response(response).map_into_right_body())
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use actix_web::HttpRequest;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use application::authorize::{self, Authorized};
 use application::issue_token::Caller;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 use crate::errors::ApiError;
 use crate::state::HttpState;
@@ -16,8 +18,8 @@ use crate::state::HttpState;
 pub const BODY_LIMIT: usize = 16 * 1024;
 
 /// Parses a JSON body. A `Content-Type` other than JSON is refused (a missing one is accepted,
-/// for minimal clients). Ids and amounts are `i64` fields, so `1.5`, `1e30`, `"100"`, `null`
-/// and integers past 64 bits are refused here; unknown fields are ignored (additive evolution).
+/// for minimal clients). Ids and amounts are read by [`json_integer`], so `1.5`, `1e30`, `"100"`,
+/// `null` and integers past 64 bits are refused here; unknown fields are ignored (additive evolution).
 /// The body must be UTF-8 and an object: serde would otherwise skip an unknown field's string
 /// without checking its bytes, and read a JSON array into the request field by field.
 pub fn json<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
@@ -35,6 +37,62 @@ pub fn json<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T
         return Err(ApiError::validation("the body must be a JSON object"));
     }
     serde_json::from_str(text).map_err(|error| ApiError::validation(format!("invalid JSON body: {error}")))
+}
+
+/// Reads an id or amount of a JSON body (`#[serde(deserialize_with = "input::json_integer")]`).
+/// JSON Schema, and so the OpenAPI document's `integer`, counts every number with a zero
+/// fractional part as an integer: `58.0` and `5.8e1` are the integer 58, as for any client or
+/// validator that follows the document. `1.5`, `"58"`, `null`, `true` and anything past 64 bits
+/// are refused. It is decided on the literal's digits, never through a float, so no rounding
+/// can turn `1.0000000000000000001` into 1 or pass a 20-digit id.
+pub fn json_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let raw = <&RawValue>::deserialize(deserializer)?;
+    let literal: String = raw.get().chars().take(40).collect();
+    whole_number(raw.get())
+        .ok_or_else(|| D::Error::custom(format!("expected a 64-bit integer, got {literal}")))
+}
+
+/// The integer a JSON value's text spells, if it is a number with no fractional part that fits
+/// in 64 bits. serde_json has already checked the grammar: `-? digits (. digits)? (e [+-]? digits)?`.
+fn whole_number(literal: &str) -> Option<i64> {
+    if let Ok(plain) = literal.parse::<i64>() {
+        return Some(plain);
+    }
+    if !literal.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return None; // a string, `null`, `true`, an array or an object
+    }
+    let (mantissa, exponent) = match literal.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
+        None => (literal, 0),
+    };
+    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |rest| ("-", rest));
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // The value is `digits` × 10^`shift`.
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    let shift = exponent.checked_sub(i64::try_from(fraction.len()).ok()?)?;
+    let integer = if shift >= 0 {
+        let zeros = usize::try_from(shift).ok()?;
+        if digits.is_empty() {
+            return Some(0);
+        }
+        // i64 has at most 19 digits; longer overflows (and is never built).
+        if zeros.checked_add(digits.len())? > 19 {
+            return None;
+        }
+        format!("{digits}{}", "0".repeat(zeros))
+    } else {
+        let cut = usize::try_from(shift.unsigned_abs()).ok()?;
+        let (kept, dropped) = digits.split_at(digits.len().saturating_sub(cut));
+        if dropped.bytes().any(|digit| digit != b'0') {
+            return None;
+        }
+        if kept.is_empty() {
+            return Some(0);
+        }
+        kept.to_owned()
+    };
+    format!("{sign}{integer}").parse().ok()
 }
 
 /// Parses the query string into `T`.
@@ -98,5 +156,69 @@ where
     match tokio::spawn(work).await {
         Ok(result) => result.map_err(Into::into),
         Err(join_error) => Err(ApiError::internal(&join_error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_with_no_fractional_part_is_the_integer_it_spells() {
+        let cases = [
+            ("58", 58),
+            ("58.0", 58),
+            ("5.8e1", 58),
+            ("580E-1", 58),
+            ("0.1e1", 1),
+            ("1e3", 1_000),
+            ("-0.0", 0),
+            ("0e999999999999", 0),
+            ("-7.000", -7),
+            ("9223372036854775807.0", i64::MAX),
+            ("-9223372036854775808", i64::MIN),
+            ("-92233720368547758.08e2", i64::MIN),
+        ];
+        for (literal, value) in cases {
+            assert_eq!(whole_number(literal), Some(value), "{literal}");
+        }
+    }
+
+    #[test]
+    fn fractions_values_past_64_bits_and_non_numbers_are_refused() {
+        let cases = [
+            "1.5",
+            "1e-1",
+            "1.0000000000000000001",
+            "1e30",
+            "1e999999999999999999999",
+            "9223372036854775808",
+            "9223372036854775808.0",
+            "-9223372036854775809",
+            "\"58\"",
+            "null",
+            "true",
+            "[1]",
+            "{}",
+        ];
+        for literal in cases {
+            assert_eq!(whole_number(literal), None, "{literal}");
+        }
+    }
+
+    #[test]
+    fn a_body_field_read_as_a_json_integer_takes_58_point_0_and_refuses_1_point_5() {
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[serde(deserialize_with = "json_integer")]
+            id: i64,
+        }
+        let read = |text: &str| serde_json::from_str::<Body>(text).map(|body| body.id);
+        assert_eq!(read(r#"{"id": 58.0}"#).ok(), Some(58));
+        let refused = read(r#"{"id": 1.5}"#).map_err(|error| error.to_string());
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("expected a 64-bit integer, got 1.5")),
+            "{refused:?}"
+        );
     }
 }

@@ -5,8 +5,9 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
+use actix_web::http::Method;
 use actix_web::middleware::{ErrorHandlers, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, Resource, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
@@ -16,6 +17,7 @@ mod deadlines;
 mod errors;
 mod idempotency;
 mod input;
+mod methods;
 pub mod openapi;
 pub mod routes;
 mod state;
@@ -26,6 +28,7 @@ pub use errors::{ApiError, ErrorBody};
 pub use state::HttpState;
 pub use streams::{StreamLimits, StreamRefusal, StreamSlot, StreamSlots};
 
+use methods::Paths;
 use routes::{concerts, payments, reservations, system, token, token_stream, wallet};
 
 /// Builds the Prometheus middleware; `/metrics` is served by it. Paths that match no route are
@@ -37,28 +40,27 @@ pub fn metrics() -> Result<PrometheusMetrics, Box<dyn std::error::Error + Send +
 
 /// Registers every route of the API on `config`; shared by the server and the tests.
 pub fn configure(config: &mut web::ServiceConfig) {
+    let mut paths = Paths::default();
+    config.app_data(web::PayloadConfig::new(input::BODY_LIMIT));
+    paths.add(
+        config,
+        "/api/token",
+        [(Method::POST, web::to(token::issue)), (Method::GET, web::to(token::status))],
+    );
+    paths.add(config, "/api/token/stream", [(Method::GET, web::to(token_stream::stream))]);
+    paths.add(config, "/api/concerts", [(Method::GET, web::to(concerts::list))]);
+    paths.add(config, "/api/charge", [(Method::POST, web::to(wallet::charge))]);
+    paths.add(config, "/api/balance", [(Method::GET, web::to(wallet::balance))]);
+    paths.add(config, "/api/pay", [(Method::POST, web::to(payments::pay))]);
+    paths.add(config, "/api/{concertId}/available-dates", [(Method::GET, web::to(concerts::dates))]);
+    paths.add(config, "/api/{concertId}/available-seats", [(Method::GET, web::to(concerts::seats))]);
+    paths.add(config, "/api/{concertId}/reserve-seat", [(Method::POST, web::to(reservations::reserve))]);
+    paths.add(config, "/health", [(Method::GET, web::to(system::health))]);
+    paths.add(config, "/ready", [(Method::GET, web::to(system::ready))]);
     config
-        .app_data(web::PayloadConfig::new(input::BODY_LIMIT))
-        .service(
-            resource("/api/token").route(web::post().to(token::issue)).route(web::get().to(token::status)),
-        )
-        .service(resource("/api/token/stream").route(web::get().to(token_stream::stream)))
-        .service(resource("/api/concerts").route(web::get().to(concerts::list)))
-        .service(resource("/api/charge").route(web::post().to(wallet::charge)))
-        .service(resource("/api/balance").route(web::get().to(wallet::balance)))
-        .service(resource("/api/pay").route(web::post().to(payments::pay)))
-        .service(resource("/api/{concertId}/available-dates").route(web::get().to(concerts::dates)))
-        .service(resource("/api/{concertId}/available-seats").route(web::get().to(concerts::seats)))
-        .service(resource("/api/{concertId}/reserve-seat").route(web::post().to(reservations::reserve)))
-        .service(resource("/health").route(web::get().to(system::health)))
-        .service(resource("/ready").route(web::get().to(system::ready)))
+        .app_data(paths.into_allowed())
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::ApiDoc::openapi()))
         .service(web::redirect("/docs", "/docs/"));
-}
-
-/// A resource that answers 405 (as JSON) to methods it has no route for.
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(|| async { HttpResponse::MethodNotAllowed().finish() }))
 }
 
 /// Starts serving on `listener` (bind it to port 0 in tests) with `workers` threads, under the
@@ -76,7 +78,7 @@ pub fn serve(
             .wrap(from_fn(move |request, next| deadlines::enforce(deadlines, request, next)))
             .wrap(ErrorHandlers::new().default_handler(errors::json_fallback))
             .wrap(metrics.clone())
-            .wrap(from_fn(errors::known_methods_only))
+            .wrap(from_fn(methods::known_methods_only))
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .configure(configure)

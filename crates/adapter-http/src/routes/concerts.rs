@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::errors::{ApiError, ErrorBody};
 use crate::input;
+use crate::openapi::{ConcertPath, GatedErrors};
 use crate::state::HttpState;
 
 /// A concert.
@@ -95,16 +96,23 @@ impl From<Seat> for SeatResponse {
 /// Query of `available-seats`: a date, or a performance id when a date has several.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct SeatsQuery {
     /// `YYYY-MM-DD` (UTC).
+    #[param(value_type = String, format = Date, required = false)]
     pub date: Option<String>,
     /// A performance id from `available-dates`.
+    #[param(value_type = i64, minimum = 1, required = false)]
     pub schedule_id: Option<i64>,
 }
 
 /// Every concert.
-#[utoipa::path(get, path = "/api/concerts", tag = "catalogue", security(("bearer" = [])),
-    responses((status = 200, body = [ConcertResponse]), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/concerts", operation_id = "listConcerts", tag = "catalogue",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = [ConcertResponse], links(("dates" = (operation_id = "availableDates",
+            parameters(("concertId" = "$response.body#/0/concertId")))))),
+        GatedErrors))]
 pub async fn list(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     input::gate(&state, &request).await?;
     let concerts = list_concerts::execute(state.ports.catalogue.as_ref()).await?;
@@ -112,9 +120,13 @@ pub async fn list(state: web::Data<HttpState>, request: HttpRequest) -> Result<H
 }
 
 /// Upcoming performances of a concert that still have a free seat.
-#[utoipa::path(get, path = "/api/{concertId}/available-dates", tag = "catalogue", security(("bearer" = [])),
-    params(("concertId" = i64, Path)),
-    responses((status = 200, body = [AvailableDateResponse]), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/{concertId}/available-dates", operation_id = "availableDates",
+    tag = "catalogue", security(("bearer" = [])), params(ConcertPath),
+    responses(
+        (status = 200, body = [AvailableDateResponse], links(("seats" = (operation_id = "availableSeats",
+            parameters(("concertId" = "$request.path.concertId"),
+                ("scheduleId" = "$response.body#/0/scheduleId")))))),
+        (status = 404, description = "`NOT_FOUND`: no such concert", body = ErrorBody), GatedErrors))]
 pub async fn dates(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     input::gate(&state, &request).await?;
     let concert_id = input::path_id(&request, "concertId")?;
@@ -124,9 +136,15 @@ pub async fn dates(state: web::Data<HttpState>, request: HttpRequest) -> Result<
 }
 
 /// The seats of one performance that are free right now.
-#[utoipa::path(get, path = "/api/{concertId}/available-seats", tag = "catalogue", security(("bearer" = [])),
-    params(("concertId" = i64, Path), SeatsQuery),
-    responses((status = 200, body = [SeatResponse]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/{concertId}/available-seats", operation_id = "availableSeats",
+    tag = "catalogue", security(("bearer" = [])),
+    params(ConcertPath, SeatsQuery),
+    responses((status = 200, body = [SeatResponse]),
+        (status = 400, description = "`VALIDATION_ERROR`: neither `date` nor `scheduleId`, an impossible \
+            date, or a date with several performances and no `scheduleId`", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such concert, or no performance of it on that date \
+            or with that id", body = ErrorBody),
+        GatedErrors))]
 pub async fn seats(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     input::gate(&state, &request).await?;
     let query: SeatsQuery = input::query(&request)?;

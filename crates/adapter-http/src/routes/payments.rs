@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::errors::{ApiError, ErrorBody};
 use crate::idempotency::{Reply, answer, idempotent, receipt};
 use crate::input;
-use crate::openapi::IDEMPOTENCY_KEY_DOC;
+use crate::openapi::{BodyErrors, GatedErrors, IdempotencyKeyHeader, KeyLimit};
 use crate::state::HttpState;
 
 /// Body of `POST /api/pay`.
@@ -18,10 +18,12 @@ use crate::state::HttpState;
 #[serde(rename_all = "camelCase")]
 pub struct PayRequest {
     /// A reservation of the token's user.
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 1)]
+    #[serde(deserialize_with = "input::json_integer")]
     pub reservation_id: i64,
     /// Must equal the seat's price.
-    #[schema(example = 30000)]
+    #[schema(example = 30000, minimum = 1)]
+    #[serde(deserialize_with = "input::json_integer")]
     pub payment_amount: i64,
 }
 
@@ -57,17 +59,18 @@ impl From<Payment> for PaymentResponse {
 /// concurrent payments with it, the loser gets 401 `TOKEN_EXPIRED`. Any failure changes nothing.
 /// With an `Idempotency-Key`, a retry of the same request is answered from the first response,
 /// even with the token this payment expired.
-#[utoipa::path(post, path = "/api/pay", tag = "booking", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
+#[utoipa::path(post, path = "/api/pay", operation_id = "pay", tag = "booking", security(("bearer" = [])),
+    params(IdempotencyKeyHeader),
     request_body = PayRequest,
-    responses((status = 200, body = PaymentResponse),
-        (status = 401, description = "TOKEN_EXPIRED also when a concurrent payment spent the token",
-            body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 409, description = "RESERVATION_EXPIRED, RESERVATION_NOT_PAYABLE, IDEMPOTENCY_KEY_IN_PROGRESS",
-            body = ErrorBody),
-        (status = 422, description = "PAYMENT_AMOUNT_MISMATCH, INSUFFICIENT_BALANCE, IDEMPOTENCY_KEY_REUSED",
-            body = ErrorBody)))]
+    responses(
+        (status = 200, body = PaymentResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` on a replayed answer"))),
+        (status = 404, description = "`NOT_FOUND`: no such reservation of this user", body = ErrorBody),
+        (status = 409, description = "`RESERVATION_EXPIRED`, `RESERVATION_NOT_PAYABLE`, \
+            `IDEMPOTENCY_KEY_IN_PROGRESS`", body = ErrorBody),
+        (status = 422, description = "`PAYMENT_AMOUNT_MISMATCH`, `INSUFFICIENT_BALANCE`, \
+            `IDEMPOTENCY_KEY_REUSED`", body = ErrorBody),
+        BodyErrors, GatedErrors, KeyLimit))]
 pub async fn pay(
     state: web::Data<HttpState>,
     request: HttpRequest,

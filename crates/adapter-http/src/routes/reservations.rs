@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::errors::{ApiError, ErrorBody};
 use crate::idempotency::{Reply, answer, idempotent, receipt};
 use crate::input;
-use crate::openapi::IDEMPOTENCY_KEY_DOC;
+use crate::openapi::{BodyErrors, ConcertPath, GatedErrors, IdempotencyKeyHeader, KeyLimit};
 use crate::state::HttpState;
 
 /// Body of `reserve-seat`.
@@ -18,10 +18,12 @@ use crate::state::HttpState;
 #[serde(rename_all = "camelCase")]
 pub struct ReserveSeatRequest {
     /// A seat of the concert in the path.
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 1)]
+    #[serde(deserialize_with = "input::json_integer")]
     pub seat_id: i64,
     /// Must be the token's user.
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 1)]
+    #[serde(deserialize_with = "input::json_integer")]
     pub user_id: i64,
 }
 
@@ -71,13 +73,18 @@ impl From<Reservation> for ReservationResponse {
 /// Hold a seat for `SEAT_HOLD_SECONDS`. Of any number of concurrent holds of one seat, exactly
 /// one succeeds; the others get 409 `SEAT_UNAVAILABLE`. With an `Idempotency-Key`, a retry of the
 /// same request is answered from the first response.
-#[utoipa::path(post, path = "/api/{concertId}/reserve-seat", tag = "booking", security(("bearer" = [])),
-    params(("concertId" = i64, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
+#[utoipa::path(post, path = "/api/{concertId}/reserve-seat", operation_id = "reserveSeat",
+    tag = "booking", security(("bearer" = [])),
+    params(ConcertPath, IdempotencyKeyHeader),
     request_body = ReserveSeatRequest,
-    responses((status = 200, body = ReservationResponse), (status = 404, body = ErrorBody),
-        (status = 409, description = "SEAT_UNAVAILABLE, IDEMPOTENCY_KEY_IN_PROGRESS", body = ErrorBody),
-        (status = 422, description = "IDEMPOTENCY_KEY_REUSED", body = ErrorBody)))]
+    responses(
+        (status = 200, body = ReservationResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` on a replayed answer"))),
+        (status = 404, description = "`NOT_FOUND`: no such concert, or no such seat of it", body = ErrorBody),
+        (status = 409, description = "`SEAT_UNAVAILABLE`, `HOLD_LIMIT_REACHED` (too many live holds), \
+            `IDEMPOTENCY_KEY_IN_PROGRESS`", body = ErrorBody),
+        (status = 422, description = "`IDEMPOTENCY_KEY_REUSED`", body = ErrorBody),
+        BodyErrors, GatedErrors, KeyLimit))]
 pub async fn reserve(
     state: web::Data<HttpState>,
     request: HttpRequest,

@@ -4,7 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::errors::{ApiError, ErrorBody};
+use crate::errors::ApiError;
+use crate::openapi::StoreErrors;
 use crate::state::HttpState;
 
 /// A probe answer.
@@ -15,14 +16,15 @@ pub struct ProbeResponse {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, body = ProbeResponse)))]
+#[utoipa::path(get, path = "/health", operation_id = "health",
+    tag = "system", responses((status = 200, body = ProbeResponse)))]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(ProbeResponse { status: "ok" })
 }
 
 /// The process can reach its store; 503 `UNAVAILABLE` when it cannot.
-#[utoipa::path(get, path = "/ready", tag = "system",
-    responses((status = 200, body = ProbeResponse), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/ready", operation_id = "ready", tag = "system",
+    responses((status = 200, body = ProbeResponse), StoreErrors))]
 pub async fn ready(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
     state.ports.health.ping().await?;
     Ok(HttpResponse::Ok().json(ProbeResponse { status: "ready" }))

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::errors::{ApiError, ErrorBody};
 use crate::input;
+use crate::openapi::{BodyErrors, StoreErrors, UNKNOWN_TOKEN};
 use crate::state::HttpState;
 
 /// Body of `POST /api/token`.
@@ -19,14 +20,14 @@ pub struct IssueTokenRequest {
     /// The fan; a new id creates the user with a zero balance. Required with `AUTH_MODE=none`.
     /// With `AUTH_MODE=jwt` the identity token says who asks: leave it out (or the whole body),
     /// or send that same user's id (another is 403 `FORBIDDEN`).
-    #[schema(example = 1, nullable = false)]
+    #[schema(example = 1, minimum = 1, nullable = false)]
     #[serde(default, deserialize_with = "present")]
     pub user_id: Option<i64>,
 }
 
 /// A field that may be absent, but when present is an integer: `null` is refused like `"1"`.
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    i64::deserialize(deserializer).map(Some)
+    input::json_integer(deserializer).map(Some)
 }
 
 /// A queue token as its holder sees it.
@@ -72,9 +73,13 @@ impl From<TokenView> for TokenResponse {
 /// returns the same token and place; after expiry a new token joins at the back. With
 /// `AUTH_MODE=jwt` the request carries `Authorization: Bearer <identity token>` from the
 /// identity provider, and the token is issued to the user it proves.
-#[utoipa::path(post, path = "/api/token", tag = "queue", request_body = IssueTokenRequest,
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/token", operation_id = "issueToken",
+    tag = "queue", request_body = IssueTokenRequest,
+    responses((status = 200, body = TokenResponse),
+        (status = 401, description = "With `AUTH_MODE=jwt`: `TOKEN_MISSING` (no identity token), \
+            `IDENTITY_EXPIRED`, `IDENTITY_INVALID`", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: the identity token names another user", body = ErrorBody),
+        BodyErrors, StoreErrors))]
 pub async fn issue(
     state: web::Data<HttpState>,
     request: HttpRequest,
@@ -99,8 +104,10 @@ pub async fn issue(
 }
 
 /// Poll the token: status, place and expected wait. Polling keeps a waiting place alive.
-#[utoipa::path(get, path = "/api/token", tag = "queue", security(("bearer" = [])),
-    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/token", operation_id = "tokenStatus",
+    tag = "queue", security(("bearer" = [])),
+    responses((status = 200, body = TokenResponse),
+        (status = 401, description = UNKNOWN_TOKEN, body = ErrorBody), StoreErrors))]
 pub async fn status(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let token = input::bearer(&request)?;
     let ports = &state.ports;

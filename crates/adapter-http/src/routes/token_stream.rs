@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::errors::{ApiError, ErrorBody};
 use crate::input;
+use crate::openapi::{StoreErrors, TokenEvent, UNKNOWN_TOKEN};
 use crate::routes::token::TokenResponse;
 use crate::state::HttpState;
 use crate::streams::StreamSlot;
@@ -67,16 +68,18 @@ fn event(view: &TokenView) -> Bytes {
 /// comment line as heartbeat otherwise; the stream closes once the token is active or expired,
 /// and by itself after half the idle timeout (reconnect to keep watching: opening a stream
 /// counts as a poll, an open one does not).
-#[utoipa::path(get, path = "/api/token/stream", tag = "queue", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/token/stream", operation_id = "watchToken",
+    tag = "queue", security(("bearer" = [])),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String,
+        (status = 200, content_type = "text/event-stream", body = TokenEvent,
             description = "`event: status` frames whose `data` is the JSON of `GET /api/token`; \
                 closes after `ACTIVE`/`EXPIRED`, or after half the idle timeout (reconnect)"),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = UNKNOWN_TOKEN, body = ErrorBody),
         (status = 429, body = ErrorBody,
             description = "`TOO_MANY_STREAMS`: the token has `STREAMS_PER_TOKEN` streams open; \
                 `STREAMS_FULL`: the instance has `STREAMS_PER_INSTANCE` open (poll meanwhile)",
-            headers(("Retry-After" = u64, description = "with `STREAMS_FULL`: seconds to wait")))))]
+            headers(("Retry-After" = u64, description = "with `STREAMS_FULL`: seconds to wait"))),
+        StoreErrors))]
 pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let token = input::bearer(&request)?.to_owned();
     // The first look happens before the response starts, so a bad token is a plain 401. It is

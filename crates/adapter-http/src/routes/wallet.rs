@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::errors::{ApiError, ErrorBody};
 use crate::idempotency::{Reply, answer, idempotent, receipt};
 use crate::input;
-use crate::openapi::IDEMPOTENCY_KEY_DOC;
+use crate::openapi::{BodyErrors, GatedErrors, IdempotencyKeyHeader, KeyLimit};
 use crate::state::HttpState;
 
 /// Body of `POST /api/charge`.
@@ -18,18 +18,22 @@ use crate::state::HttpState;
 #[serde(rename_all = "camelCase")]
 pub struct ChargeRequest {
     /// Must be the token's user.
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 1)]
+    #[serde(deserialize_with = "input::json_integer")]
     pub user_id: i64,
     /// Won to add: 1 to 10,000,000.
-    #[schema(example = 100000)]
+    #[schema(example = 100000, minimum = 1, maximum = 10_000_000)]
+    #[serde(deserialize_with = "input::json_integer")]
     pub amount: i64,
 }
 
 /// Query of `GET /api/balance`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct BalanceQuery {
     /// Must be the token's user.
+    #[param(minimum = 1)]
     pub user_id: i64,
 }
 
@@ -51,12 +55,16 @@ impl BalanceResponse {
 
 /// Add money to the balance; the balance never passes 1,000,000,000. With an
 /// `Idempotency-Key`, a retry of the same request is answered from the first response.
-#[utoipa::path(post, path = "/api/charge", tag = "wallet", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DOC)),
+#[utoipa::path(post, path = "/api/charge", operation_id = "charge", tag = "wallet", security(("bearer" = [])),
+    params(IdempotencyKeyHeader),
     request_body = ChargeRequest,
-    responses((status = 200, body = BalanceResponse), (status = 400, body = ErrorBody),
-        (status = 409, description = "IDEMPOTENCY_KEY_IN_PROGRESS", body = ErrorBody),
-        (status = 422, description = "BALANCE_LIMIT_EXCEEDED, IDEMPOTENCY_KEY_REUSED", body = ErrorBody)))]
+    responses(
+        (status = 200, body = BalanceResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` on a replayed answer"))),
+        (status = 404, description = "`NOT_FOUND`: the user does not exist", body = ErrorBody),
+        (status = 409, description = "`IDEMPOTENCY_KEY_IN_PROGRESS`", body = ErrorBody),
+        (status = 422, description = "`BALANCE_LIMIT_EXCEEDED`, `IDEMPOTENCY_KEY_REUSED`", body = ErrorBody),
+        BodyErrors, GatedErrors, KeyLimit))]
 pub async fn charge(
     state: web::Data<HttpState>,
     request: HttpRequest,
@@ -86,8 +94,13 @@ pub async fn charge(
 }
 
 /// The token's user's balance.
-#[utoipa::path(get, path = "/api/balance", tag = "wallet", security(("bearer" = [])), params(BalanceQuery),
-    responses((status = 200, body = BalanceResponse), (status = 400, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/balance", operation_id = "getBalance",
+    tag = "wallet", security(("bearer" = [])), params(BalanceQuery),
+    responses((status = 200, body = BalanceResponse),
+        (status = 400, description = "`VALIDATION_ERROR`: `userId` is missing or not an integer",
+            body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: the user does not exist", body = ErrorBody),
+        GatedErrors))]
 pub async fn balance(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let actor = input::gate(&state, &request).await?;
     let query: BalanceQuery = input::query(&request)?;
