@@ -51,7 +51,7 @@ pg-up:
 	echo "PostgreSQL did not come up at $(PG_HOST):$(PG_PORT). Start it (e.g. 'pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start') or point FRONTROW_TEST_PG_URL at one."; \
 	exit 1
 
-## Benchmarks (release builds; never part of `make test`): issue 6's scenarios (race, token spike,
+## Benchmarks (release builds; never part of `make test`): the benchmark scenarios (race, token spike,
 ## polling, booking flow + audit, raw-SQL race, catalogue with and without cache) against release
 ## `frontrow` instances on a fresh PostgreSQL database, plus what a waiting-room poll costs with
 ## 1,000 and 1,000,000 fans waiting. Writes docs/BENCHMARKS.md and docs/benchmarks.svg.

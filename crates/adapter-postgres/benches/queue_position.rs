@@ -10,7 +10,7 @@
 //!
 //! Run: `cargo bench -p adapter-postgres --features testing --bench queue_position`
 //! (PostgreSQL as for the tests: `FRONTROW_TEST_PG_URL`, by default the local server). The
-//! output is a markdown table; issue 4's bar is p99(1,000,000) / p99(1,000) <= 1.5.
+//! output is a markdown table; the bar is p99(1,000,000) / p99(1,000) <= 1.5.
 
 use std::error::Error;
 use std::sync::Arc;

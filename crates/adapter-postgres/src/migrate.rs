@@ -1,6 +1,5 @@
-//! The embedded migrations, run on a dedicated blocking connection (STACK-NOTES pitfall 2:
-//! diesel's migration harness is synchronous, so it runs on `AsyncConnectionWrapper` inside
-//! `spawn_blocking`). A session advisory lock around them lets any number of instances start
+//! The embedded migrations, run on a dedicated blocking connection (diesel's migration harness
+//! is synchronous, so it runs on `AsyncConnectionWrapper` inside `spawn_blocking`). A session advisory lock around them lets any number of instances start
 //! at the same moment: one migrates, the others wait and then find nothing pending.
 
 use diesel::RunQueryDsl;

@@ -1,6 +1,6 @@
 //! The connection pool, and the one way transactions check a connection out of it.
 //!
-//! Cancellation (STACK-NOTES pitfall 4): a future dropped inside `transaction` leaves the
+//! Cancellation: a future dropped inside `transaction` leaves the
 //! transaction open on its connection. diesel-async's recycling would refuse that connection
 //! at its next checkout, but until then it would sit idle in the pool still holding its locks
 //! (row locks, the admission tick's advisory lock). [`TxConn`] closes such a connection the

@@ -1,5 +1,5 @@
 //! Sizes and paths, from environment variables, so a smoke test can run small and the full
-//! run (`make bench` on a quiet machine) uses issue 6's sizes.
+//! run (`make bench` on a quiet machine) uses the full sizes.
 //!
 //! `BENCH_SCALE` (default 1) multiplies every count and duration that is not set explicitly;
 //! `BENCH_SCALE=0.1` is a quick smoke run. Each size can also be set on its own (below).

@@ -1,4 +1,4 @@
-//! `frontrow-bench`: issue 6's benchmark suite. It creates a fresh PostgreSQL database (a copy
+//! `frontrow-bench`: the benchmark suite. It creates a fresh PostgreSQL database (a copy
 //! of the tests' migrated template), fills a catalogue, starts release `frontrow` instance(s)
 //! on it, runs the six scenarios with the load generator on the same machine, checks the
 //! outcomes (one winner per race, zero 5xx, the booking audit), and writes

@@ -42,7 +42,7 @@ pub struct Anchor {
     pub source: &'static str,
 }
 
-/// A target of issue 6.
+/// A target the service is held to.
 #[derive(Debug, Clone, Copy)]
 pub struct Target(pub f64);
 

@@ -1,5 +1,5 @@
 //! Turns the scenarios' measurements into the report's rows (with the seed's and peers'
-//! figures from issue 6 as anchors, and issue 6's targets) and per-scenario notes.
+//! reference figures as anchors, and the targets) and per-scenario notes.
 
 use crate::cpu::Spent;
 use crate::db::{Audit, SEATS_PER_SCHEDULE};
