@@ -22,6 +22,9 @@
 //! Records past the TTL are deleted by [`IdempotencyRepository::purge_expired`] in batches
 //! (the binary calls it once a minute); until then they count as absent.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, SmallInt, Text, Timestamptz};
@@ -36,7 +39,7 @@ use time::{Duration, OffsetDateTime};
 use crate::PgStore;
 use crate::errors::{TxError, db_error};
 use crate::models::{corrupt, count};
-use crate::pool::{TxConn, checkout};
+use crate::pool::{PgPool, TxConn, checkout};
 use crate::statement::{bind, prepared};
 
 /// Claims a key nobody has: the `Claim` of [`decide_claim`] for a missing record.
@@ -239,11 +242,42 @@ async fn complete_on(
     Ok(())
 }
 
+/// One step of a write on a connection it borrows.
+pub(crate) type Step<'c, T> = Pin<Box<dyn Future<Output = Result<T, TxError>> + Send + 'c>>;
+
+/// A write that an idempotency key may guard: without a receipt, `effect` on a pooled
+/// connection (its own statement, its own implicit transaction); with one, in ONE transaction
+/// that [`fence`]s the claim first and [`record`]s the receipt's answer for the outcome last,
+/// so the answer commits with the effect or neither does. `at` is when the answer is recorded.
+pub(crate) async fn guarded<T: Send + Sync + 'static>(
+    pool: &PgPool,
+    receipt: Option<&Receipt<T>>,
+    at: OffsetDateTime,
+    effect: impl for<'c> FnOnce(&'c mut AsyncPgConnection) -> Step<'c, T> + Send,
+) -> Result<T, TxError> {
+    let Some(receipt) = receipt else {
+        let mut conn = checkout(pool).await?;
+        return effect(&mut conn).await;
+    };
+    let mut tx = TxConn::checkout(pool).await?;
+    let result = tx
+        .conn()?
+        .transaction::<_, TxError, _>(async |conn| {
+            fence(conn, receipt).await?;
+            let outcome = effect(conn).await?;
+            record(conn, receipt, &outcome, at).await?;
+            Ok(outcome)
+        })
+        .await;
+    tx.finish();
+    result
+}
+
 /// The first step of a keyed write's transaction: locks the key's row while it is in progress
 /// under the receipt's claim, so no take-over can decide on the key until the write has
 /// committed or rolled back; fails with [`StoreError::ClaimSuperseded`] (the transaction rolls
 /// back, nothing is written) when the claim is no longer the key's current one.
-pub(crate) async fn fence<T>(conn: &mut AsyncPgConnection, receipt: &Receipt<T>) -> Result<(), TxError> {
+async fn fence<T>(conn: &mut AsyncPgConnection, receipt: &Receipt<T>) -> Result<(), TxError> {
     let binds = (
         bind::<BigInt, _>(receipt.user.get()),
         bind::<Text, _>(receipt.key.as_str()),
@@ -255,7 +289,7 @@ pub(crate) async fn fence<T>(conn: &mut AsyncPgConnection, receipt: &Receipt<T>)
 
 /// The last step of a keyed write's transaction: stores the receipt's answer for `outcome`
 /// (if the outcome decides it), to commit with the effect.
-pub(crate) async fn record<T: 'static>(
+async fn record<T: 'static>(
     conn: &mut AsyncPgConnection,
     receipt: &Receipt<T>,
     outcome: &T,

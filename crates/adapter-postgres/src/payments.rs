@@ -5,7 +5,7 @@
 //! writes). A statement runs in an implicit transaction of its own, so no BEGIN/COMMIT is sent
 //! and the settlement commits whole or not at all, even if the caller vanishes mid-way. A keyed
 //! settlement (with a `Receipt`) runs the same statement inside a transaction that first fences
-//! the key's claim and last records the answer (`crate::idempotency::{fence, record}`).
+//! the key's claim and last records the answer (`crate::idempotency::guarded`).
 //!
 //! Each guard restates what the decision relied on, so a change since then (another payment,
 //! the hold lapsing or being replaced, the balance being spent, the token being spent or running
@@ -22,15 +22,14 @@
 use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Timestamptz, Uuid};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ports::{PaymentRepository, StoreResult};
 use domain::{Payment, PaymentId, Receipt, SettlementPlan};
 
 use crate::PgStore;
 use crate::errors::{TxError, is_unique_violation};
-use crate::idempotency::{fence, record};
+use crate::idempotency::guarded;
 use crate::models::{id, unsigned};
-use crate::pool::{TxConn, checkout};
 use crate::statement::{bind, prepared};
 
 /// The whole settlement. Binds: $1 reservation, $2 user, $3 seat, $4 amount, $5 token,
@@ -39,8 +38,8 @@ const SETTLE: &str = "SELECT payment_id, gone FROM settle_payment($1, $2, $3, $4
 
 /// A settlement that landed.
 struct Settled {
-    /// The new payment's id.
-    payment_id: i64,
+    /// The payment it made.
+    payment: Payment,
     /// The retired token's ticket, when it was above the watermark and so recorded as gone.
     gone: Option<i64>,
 }
@@ -56,19 +55,6 @@ struct SettleRow {
     gone: Option<i64>,
 }
 
-impl Settled {
-    /// The payment a landed settlement made.
-    fn payment(&self, plan: &SettlementPlan) -> StoreResult<Payment> {
-        Ok(Payment {
-            id: id(PaymentId::new, self.payment_id)?,
-            reservation_id: plan.reservation_id,
-            user_id: plan.user_id,
-            amount: plan.amount,
-            paid_at: plan.paid_at,
-        })
-    }
-}
-
 /// The settlement on `conn`: the row of a settlement that landed, `None` when a guard refused
 /// it, [`TxError::Refused`] when a unique index did (the statement, and any transaction around
 /// it, is aborted: nothing was written).
@@ -82,7 +68,16 @@ async fn settle_on(conn: &mut AsyncPgConnection, plan: &SettlementPlan) -> Resul
         bind::<Timestamptz, _>(plan.paid_at),
     );
     match prepared(SETTLE, binds).get_result::<SettleRow>(conn).await {
-        Ok(SettleRow { payment_id: Some(payment_id), gone }) => Ok(Some(Settled { payment_id, gone })),
+        Ok(SettleRow { payment_id: Some(raw), gone }) => {
+            let payment = Payment {
+                id: id(PaymentId::new, raw)?,
+                reservation_id: plan.reservation_id,
+                user_id: plan.user_id,
+                amount: plan.amount,
+                paid_at: plan.paid_at,
+            };
+            Ok(Some(Settled { payment, gone }))
+        }
         Ok(SettleRow { payment_id: None, .. }) => Ok(None),
         Err(error) if is_unique_violation(&error) => Err(TxError::Refused),
         Err(error) => Err(TxError::Db(error)),
@@ -96,27 +91,16 @@ impl PaymentRepository for PgStore {
         plan: &SettlementPlan,
         receipt: Option<Receipt<Option<Payment>>>,
     ) -> StoreResult<Option<Payment>> {
-        let result = match receipt {
-            None => {
-                let mut conn = checkout(&self.pool).await?;
-                settle_on(&mut conn, plan).await
-            }
-            Some(receipt) => {
-                let mut tx = TxConn::checkout(&self.pool).await?;
-                let result = tx
-                    .conn()?
-                    .transaction::<_, TxError, _>(async |conn| {
-                        fence(conn, &receipt).await?;
-                        let settled = settle_on(conn, plan).await?;
-                        let payment = settled.as_ref().map(|settled| settled.payment(plan)).transpose()?;
-                        record(conn, &receipt, &payment, plan.paid_at).await?;
-                        Ok(settled)
-                    })
-                    .await;
-                tx.finish();
-                result
-            }
-        };
+        // The receipt answers for the payment; the step owns its copy of the plan, as it may run
+        // inside a transaction's closure.
+        let receipt = receipt.map(|receipt| {
+            receipt.before(|settled: &Option<Settled>| Some(settled.as_ref().map(|s| s.payment.clone())))
+        });
+        let owned = plan.clone();
+        let settle = guarded(&self.pool, receipt.as_ref(), plan.paid_at, move |conn| {
+            Box::pin(async move { settle_on(conn, &owned).await })
+        });
+        let result = settle.await;
         // Paid, refused or failed, this instance's copy of the token may now be stale (spent
         // here, or by the payment that won a race, maybe on another instance): the next read of
         // it, the pay use case's check after a refusal included, must ask the database.
@@ -129,7 +113,7 @@ impl PaymentRepository for PgStore {
         let payment = match settled {
             Some(settled) => {
                 self.note_gone(settled.gone.map(unsigned).transpose()?);
-                Some(settled.payment(plan)?)
+                Some(settled.payment)
             }
             None => None,
         };

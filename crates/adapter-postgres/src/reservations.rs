@@ -4,16 +4,16 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Integer, Text, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ports::{ReservationRepository, StoreError, StoreResult};
 use domain::{NewHold, Receipt, Reservation, ReservationId, UserId};
 use time::OffsetDateTime;
 
 use crate::PgStore;
 use crate::errors::{TxError, db_error};
-use crate::idempotency::{fence, record};
+use crate::idempotency::guarded;
 use crate::models::{ReservationRow, unsigned};
-use crate::pool::{TxConn, checkout};
+use crate::pool::checkout;
 use crate::schema::reservations;
 use crate::statement::{bind, prepared};
 
@@ -88,27 +88,12 @@ impl ReservationRepository for PgStore {
         hold: &NewHold,
         receipt: Option<Receipt<Option<Reservation>>>,
     ) -> StoreResult<Option<Reservation>> {
-        let reservation = match receipt {
-            None => {
-                let mut conn = checkout(&self.pool).await?;
-                try_hold_on(&mut conn, hold).await
-            }
-            Some(receipt) => {
-                let mut tx = TxConn::checkout(&self.pool).await?;
-                let result = tx
-                    .conn()?
-                    .transaction::<_, TxError, _>(async |conn| {
-                        fence(conn, &receipt).await?;
-                        let outcome = try_hold_on(conn, hold).await?;
-                        record(conn, &receipt, &outcome, hold.held_at).await?;
-                        Ok(outcome)
-                    })
-                    .await;
-                tx.finish();
-                result
-            }
-        }
-        .map_err(TxError::into_store)?;
+        // The step owns its copy of the hold: it may run inside a transaction's closure.
+        let owned = hold.clone();
+        let take = guarded(&self.pool, receipt.as_ref(), hold.held_at, move |conn| {
+            Box::pin(async move { try_hold_on(conn, &owned).await })
+        });
+        let reservation = take.await.map_err(TxError::into_store)?;
         tracing::debug!(seat = hold.seat_id.get(), won = reservation.is_some(), "try_hold");
         Ok(reservation)
     }

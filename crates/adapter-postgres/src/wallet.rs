@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::money::MAX_BALANCE;
 use domain::ports::{CreditOutcome, StoreResult, WalletRepository};
 use domain::{Balance, ChargeAmount, LedgerEntry, Receipt, UserId};
@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 
 use crate::PgStore;
 use crate::errors::{TxError, db_error};
-use crate::idempotency::{fence, record};
+use crate::idempotency::guarded;
 use crate::models::{LedgerRow, balance, convert_all};
-use crate::pool::{TxConn, checkout};
+use crate::pool::checkout;
 use crate::schema::{ledger_entries, users};
 use crate::statement::{bind, prepared};
 
@@ -80,22 +80,9 @@ impl WalletRepository for PgStore {
         at: OffsetDateTime,
         receipt: Option<Receipt<CreditOutcome>>,
     ) -> StoreResult<CreditOutcome> {
-        let Some(receipt) = receipt else {
-            let mut conn = checkout(&self.pool).await?;
-            return credit_on(&mut conn, user, amount, at).await.map_err(TxError::into_store);
-        };
-        let mut tx = TxConn::checkout(&self.pool).await?;
-        let result = tx
-            .conn()?
-            .transaction::<_, TxError, _>(async |conn| {
-                fence(conn, &receipt).await?;
-                let outcome = credit_on(conn, user, amount, at).await?;
-                record(conn, &receipt, &outcome, at).await?;
-                Ok(outcome)
-            })
-            .await;
-        tx.finish();
-        result.map_err(TxError::into_store)
+        guarded(&self.pool, receipt.as_ref(), at, move |conn| Box::pin(credit_on(conn, user, amount, at)))
+            .await
+            .map_err(TxError::into_store)
     }
 
     async fn ledger(&self, user: UserId) -> StoreResult<Vec<LedgerEntry>> {
