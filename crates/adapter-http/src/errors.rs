@@ -5,7 +5,7 @@
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use application::access::Forbidden;
@@ -48,13 +48,13 @@ pub struct ErrorBody {
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
-    /// Seconds for a `Retry-After` header, when the client should come back later.
-    retry_after: Option<u64>,
+    /// A header the answer must carry (`Retry-After` when to come back, `Allow` after a 405).
+    header: Option<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, body: ErrorBody { code, message: message.into(), position: None }, retry_after: None }
+        Self { status, body: ErrorBody { code, message: message.into(), position: None }, header: None }
     }
 
     /// 400 `VALIDATION_ERROR`.
@@ -118,9 +118,8 @@ impl ApiError {
     /// 405 `METHOD_NOT_ALLOWED` with the `Allow` header RFC 9110 requires: the methods the path
     /// does take.
     pub(crate) fn method_not_allowed(allow: &HeaderValue) -> HttpResponse {
-        let mut response = Self::for_status(StatusCode::METHOD_NOT_ALLOWED).error_response();
-        response.headers_mut().insert(ALLOW, allow.clone());
-        response
+        Self { header: Some((ALLOW, allow.clone())), ..Self::for_status(StatusCode::METHOD_NOT_ALLOWED) }
+            .error_response()
     }
 
     /// 500 for a task that died; the cause is logged here.
@@ -167,8 +166,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
-        if let Some(seconds) = self.retry_after {
-            response.insert_header((RETRY_AFTER, seconds));
+        if let Some(header) = &self.header {
+            response.insert_header(header.clone());
         }
         response.json(&self.body)
     }
@@ -183,7 +182,7 @@ impl From<StreamRefusal> for ApiError {
             }
             // Load shedding, not an outage: the service is up and polling still works.
             StreamRefusal::InstanceFull => Self {
-                retry_after: Some(STREAMS_FULL_RETRY_AFTER_SECONDS),
+                header: Some((RETRY_AFTER, HeaderValue::from(STREAMS_FULL_RETRY_AFTER_SECONDS))),
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, "STREAMS_FULL", message)
             },
         }

@@ -47,9 +47,10 @@ pub fn json<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T
 /// can turn `1.0000000000000000001` into 1 or pass a 20-digit id.
 pub fn json_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
     let raw = <&RawValue>::deserialize(deserializer)?;
-    let literal: String = raw.get().chars().take(40).collect();
-    whole_number(raw.get())
-        .ok_or_else(|| D::Error::custom(format!("expected a 64-bit integer, got {literal}")))
+    whole_number(raw.get()).ok_or_else(|| {
+        let literal: String = raw.get().chars().take(40).collect();
+        D::Error::custom(format!("expected a 64-bit integer, got {literal}"))
+    })
 }
 
 /// The integer a JSON value's text spells, if it is a number with no fractional part that fits

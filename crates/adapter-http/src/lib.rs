@@ -26,7 +26,7 @@ mod streams;
 pub use deadlines::Deadlines;
 pub use errors::{ApiError, ErrorBody};
 pub use state::HttpState;
-pub use streams::{StreamLimits, StreamRefusal, StreamSlot, StreamSlots};
+pub use streams::{StreamLimits, StreamSlots};
 
 use methods::Paths;
 use routes::{concerts, payments, reservations, system, token, token_stream, wallet};

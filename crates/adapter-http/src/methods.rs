@@ -17,7 +17,7 @@ use crate::errors::ApiError;
 
 /// The `Allow` value of every path of the API, by route pattern (`/api/{concertId}/…`); app data,
 /// read by [`known_methods_only`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AllowedMethods(Arc<HashMap<String, HeaderValue>>);
 
 /// Collects the API's resources while they are registered; see [`Paths::add`].

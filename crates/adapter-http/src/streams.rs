@@ -72,6 +72,7 @@ impl StreamSlots {
     }
 
     /// Streams open now, for tests.
+    #[cfg(test)]
     pub fn open_now(&self) -> u32 {
         self.lock().total
     }

@@ -124,11 +124,10 @@ impl QueueTuning {
     /// never looks idle here, and is never dropped for long-unwritten polls.
     pub fn fitted(policy: &QueuePolicy, token_cache: Duration) -> QueueTuning {
         let defaults = QueueTuning::default();
-        let share = |part: i32| Duration::try_from(policy.idle_timeout / part).unwrap_or_default();
         QueueTuning {
             token_cache,
-            waiting_token_cache: defaults.waiting_token_cache.min(share(4)),
-            touch_granularity: defaults.touch_granularity.min(share(8)),
+            waiting_token_cache: defaults.waiting_token_cache.min(policy.idle_share(4)),
+            touch_granularity: defaults.touch_granularity.min(policy.idle_share(8)),
             ..defaults
         }
     }

@@ -2,9 +2,9 @@
 
 use domain::ports::MockClock;
 use domain::{
-    Balance, Concert, ConcertId, Payment, PaymentId, QueueToken, Reservation, ReservationId,
-    ReservationStatus, Schedule, ScheduleId, Seat, SeatHold, SeatId, SeatNumber, StoreError, TokenStatus,
-    TokenValue, UserId, Won,
+    Balance, ClaimId, Concert, ConcertId, IdempotencyKey, Payment, PaymentId, QueueToken, Receipt,
+    Reservation, ReservationId, ReservationStatus, Schedule, ScheduleId, Seat, SeatHold, SeatId, SeatNumber,
+    StoreError, StoredResponse, TokenStatus, TokenValue, UserId, Won,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -144,4 +144,17 @@ pub fn token(holder: i64, ticket: u64, status: TokenStatus) -> QueueToken {
 
 fn uuid_for(ticket: u64) -> uuid::Uuid {
     uuid::Uuid::from_u128(u128::from(ticket) + 0xF00D)
+}
+
+/// A receipt for user 5's key `k` under claim 8 that answers a use case's success with 200 and
+/// its debug text, and a refusal with 409 and its message, so a test can tell what a port was
+/// asked to record.
+pub fn receipt<T: std::fmt::Debug + 'static, E: std::fmt::Display + 'static>() -> Receipt<Result<T, E>> {
+    let key = IdempotencyKey::parse("k").expect("valid key");
+    Receipt::new(user(5), key, ClaimId::new(8), |result: &Result<T, E>| {
+        Some(match result {
+            Ok(done) => StoredResponse { status: 200, body: format!("{done:?}") },
+            Err(refusal) => StoredResponse { status: 409, body: refusal.to_string() },
+        })
+    })
 }

@@ -36,7 +36,8 @@ pub async fn execute(
     policy: &QueuePolicy,
     token_text: &str,
 ) -> Result<TokenView, QueueStatusError> {
-    let (view, now) = look(queue, clock, policy, token_text).await?;
+    let value = TokenValue::parse(token_text).map_err(|_| QueueStatusError::Invalid)?;
+    let (view, now) = look(queue, clock, policy, value).await?;
     if view.state == TokenState::Waiting {
         queue.touch(view.token.value, now).await?;
     }
@@ -49,19 +50,18 @@ pub async fn peek(
     queue: &dyn QueueRepository,
     clock: &dyn Clock,
     policy: &QueuePolicy,
-    token_text: &str,
+    value: TokenValue,
 ) -> Result<TokenView, QueueStatusError> {
-    Ok(look(queue, clock, policy, token_text).await?.0)
+    Ok(look(queue, clock, policy, value).await?.0)
 }
 
-/// The view of the token `token_text` names, and the instant it describes.
+/// The view of the token `value` names, and the instant it describes.
 async fn look(
     queue: &dyn QueueRepository,
     clock: &dyn Clock,
     policy: &QueuePolicy,
-    token_text: &str,
+    value: TokenValue,
 ) -> Result<(TokenView, OffsetDateTime), QueueStatusError> {
-    let value = TokenValue::parse(token_text).map_err(|_| QueueStatusError::Invalid)?;
     let token = queue.token(value).await?.ok_or(QueueStatusError::Invalid)?;
     let now = clock.now();
     Ok((describe(queue, token, now, policy).await?, now))
@@ -140,7 +140,7 @@ mod tests {
         let waiting = token(5, 7, Waiting);
         // No touch expectation: the mock fails the test if the peek proves presence.
         let queue = queue_placing(waiting.clone(), Ok(Some(19.0)));
-        let view = block_on(peek(&queue, &clock(), &policy(), &waiting.value.to_string()));
+        let view = block_on(peek(&queue, &clock(), &policy(), waiting.value));
         let view = view.expect("the status is given");
         assert_eq!((view.state, view.position), (TokenState::Waiting, 95));
     }

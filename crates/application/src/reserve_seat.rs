@@ -250,4 +250,19 @@ mod tests {
         let result = block_on(execute(&catalogue, &reservations, &clock(), &unlimited, command(107)));
         assert!(matches!(result, Err(ReserveSeatError::SeatUnavailable)), "{result:?}");
     }
+
+    #[test]
+    fn a_keyed_hold_hands_the_compare_and_set_a_receipt_that_answers_only_a_hold_taken() {
+        let catalogue = catalogue_with(seat(7));
+        let mut reservations = MockReservationRepository::new();
+        reservations.expect_try_hold().times(1).return_once(|_, receipt| {
+            let receipt = receipt.expect("the hold records the answer with its effect");
+            let held = domain::StoredResponse { status: 200, body: format!("{:?}", reservation(5)) };
+            assert_eq!(receipt.answer(&Some(reservation(5))), Some(held));
+            assert_eq!(receipt.answer(&None), None, "a refused hold is told apart, and answered, afterwards");
+            Ok(Some(reservation(5)))
+        });
+        let command = ReserveSeat { receipt: Some(crate::fixtures::receipt()), ..command(107) };
+        assert_eq!(reserve(&catalogue, &reservations, command).expect("hold succeeds"), reservation(5));
+    }
 }

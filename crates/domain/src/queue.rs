@@ -139,6 +139,16 @@ impl Default for QueuePolicy {
 }
 
 impl QueuePolicy {
+    /// `1/part` of the idle timeout, as a std duration: what the adapters size their proofs of
+    /// presence by (how long a stream lasts, how stale a copy of a waiting token may be), so a
+    /// fan who polls is never dropped. Zero for a `part` of 0 or below.
+    pub fn idle_share(&self, part: i32) -> std::time::Duration {
+        self.idle_timeout
+            .checked_div(part)
+            .and_then(|share| std::time::Duration::try_from(share).ok())
+            .unwrap_or_default()
+    }
+
     /// How many waiting tokens one tick may admit when `active_now` are active: the smaller of
     /// the room under `max_active` and `admit_per_tick`, each ignored when 0.
     pub fn admission_slots(&self, active_now: u64) -> u64 {
@@ -377,5 +387,13 @@ mod tests {
         assert_eq!(policy.attempt_every(), Duration::milliseconds(250));
         let fast = QueuePolicy { tick: Duration::milliseconds(20), ..QueuePolicy::default() };
         assert_eq!(fast.attempt_every(), Duration::milliseconds(10));
+    }
+
+    #[test]
+    fn a_share_of_the_idle_timeout_is_exact_and_zero_for_no_parts() {
+        let policy = QueuePolicy { idle_timeout: Duration::seconds(120), ..QueuePolicy::default() };
+        assert_eq!(policy.idle_share(4), std::time::Duration::from_secs(30));
+        assert_eq!(policy.idle_share(8), std::time::Duration::from_secs(15));
+        assert_eq!(policy.idle_share(0), std::time::Duration::ZERO);
     }
 }

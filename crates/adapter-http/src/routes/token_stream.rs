@@ -29,11 +29,10 @@ use crate::streams::StreamSlot;
 /// The longest EventSource should wait before reconnecting after a stream closes itself.
 const RECONNECT_WITHIN: Duration = Duration::from_secs(1);
 
-/// A stream still open: the token it watches, the last view it sent (a waiting one), when it
+/// A stream still open: the last view it sent (a waiting one, of the token it watches), when it
 /// closes itself, and its place under the caps.
 struct Watch {
     state: Arc<HttpState>,
-    token: String,
     last: TokenView,
     closes_at: Instant,
     _slot: StreamSlot,
@@ -48,14 +47,13 @@ fn interval(policy: &QueuePolicy) -> Duration {
 
 /// How long a stream lasts: half the idle timeout, so the reconnect lands well inside it.
 fn lifetime(policy: &QueuePolicy) -> Duration {
-    Duration::try_from(policy.idle_timeout / 2_i32).unwrap_or_default()
+    policy.idle_share(2)
 }
 
 /// The SSE `retry:` frame: reconnect within a second, or a quarter of the idle timeout if that
 /// is shorter (lifetime plus reconnect then stays under three quarters of it).
 fn retry_frame(policy: &QueuePolicy) -> Bytes {
-    let quarter = Duration::try_from(policy.idle_timeout / 4_i32).unwrap_or_default();
-    Bytes::from(format!("retry: {}\n\n", RECONNECT_WITHIN.min(quarter).as_millis()))
+    Bytes::from(format!("retry: {}\n\n", RECONNECT_WITHIN.min(policy.idle_share(4)).as_millis()))
 }
 
 /// One SSE frame: a `data:` event with the token as JSON.
@@ -81,18 +79,17 @@ fn event(view: &TokenView) -> Bytes {
             headers(("Retry-After" = u64, description = "with `STREAMS_FULL`: seconds to wait"))),
         StoreErrors))]
 pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let token = input::bearer(&request)?.to_owned();
+    let token = input::bearer(&request)?;
     // The first look happens before the response starts, so a bad token is a plain 401. It is
     // the one poll this stream is worth.
     let (ports, policy) = (&state.ports, &state.policies.queue);
-    let first = queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), policy, &token).await?;
+    let first = queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), policy, token).await?;
     let (every, opening) = (interval(policy), [retry_frame(policy), event(&first)]);
     let watch = match first.state {
         TokenState::Waiting => Some(Watch {
             _slot: state.streams.open(first.token.value)?,
             closes_at: Instant::now().checked_add(lifetime(policy)).unwrap_or_else(Instant::now),
             state: state.into_inner(),
-            token,
             last: first,
         }),
         TokenState::Active { .. } | TokenState::Expired => None,
@@ -107,7 +104,9 @@ pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result
             return Some((Bytes::from_static(b": reconnect to keep watching\n\n"), None));
         }
         let (ports, policy) = (&watch.state.ports, &watch.state.policies.queue);
-        match queue_status::peek(ports.queue.as_ref(), ports.clock.as_ref(), policy, &watch.token).await {
+        match queue_status::peek(ports.queue.as_ref(), ports.clock.as_ref(), policy, watch.last.token.value)
+            .await
+        {
             Ok(view) if view == watch.last => Some((Bytes::from_static(b": waiting\n\n"), Some(watch))),
             Ok(view) => {
                 let frame = event(&view);

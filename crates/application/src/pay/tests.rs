@@ -2,12 +2,12 @@
 
 use super::*;
 use crate::fixtures::{
-    NOW, balance, clock, payment, reservation, reservation_id, seat_id, store_down, token, user, won,
+    NOW, balance, clock, payment, receipt, reservation, reservation_id, seat_id, store_down, token, user, won,
 };
 use domain::ports::{
     MockClock, MockPaymentRepository, MockQueueRepository, MockReservationRepository, MockWalletRepository,
 };
-use domain::{QueueToken, Reservation, ReservationStatus, TokenStatus};
+use domain::{QueueToken, Reservation, ReservationStatus, StoredResponse, TokenStatus};
 use futures::executor::block_on;
 use mockall::predicate::eq;
 
@@ -328,4 +328,19 @@ fn pay_fails_with_store_when_the_settlement_cannot_be_committed() {
     payments.expect_settle().times(1).return_once(|_, _| Err(store_down()));
     let result = pay(&reservations_with(reservation(5)), &wallet_with(90_000), &payments, command(30_000));
     assert!(matches!(result, Err(PayError::Store(StoreError::Unavailable(_)))), "{result:?}");
+}
+
+#[test]
+fn a_keyed_payment_hands_the_settlement_a_receipt_that_answers_only_a_landed_payment() {
+    let mut payments = MockPaymentRepository::new();
+    payments.expect_settle().times(1).return_once(|_, receipt| {
+        let receipt = receipt.expect("the settlement records the answer with its effect");
+        let paid = StoredResponse { status: 200, body: format!("{:?}", payment()) };
+        assert_eq!(receipt.answer(&Some(payment())), Some(paid));
+        assert_eq!(receipt.answer(&None), None, "a refusal is told apart, and answered, afterwards");
+        Ok(Some(payment()))
+    });
+    let command = Pay { receipt: Some(receipt()), ..command(30_000) };
+    let paid = pay(&reservations_with(reservation(5)), &MockWalletRepository::new(), &payments, command);
+    assert_eq!(paid.expect("payment succeeds"), payment());
 }
