@@ -49,7 +49,8 @@ pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
     /// A header the answer must carry (`Retry-After` when to come back, `Allow` after a 405).
-    header: Option<(HeaderName, HeaderValue)>,
+    /// Boxed: rare, and it keeps every `Result<_, ApiError>` small.
+    header: Option<Box<(HeaderName, HeaderValue)>>,
 }
 
 impl ApiError {
@@ -118,8 +119,11 @@ impl ApiError {
     /// 405 `METHOD_NOT_ALLOWED` with the `Allow` header RFC 9110 requires: the methods the path
     /// does take.
     pub(crate) fn method_not_allowed(allow: &HeaderValue) -> HttpResponse {
-        Self { header: Some((ALLOW, allow.clone())), ..Self::for_status(StatusCode::METHOD_NOT_ALLOWED) }
-            .error_response()
+        Self {
+            header: Some(Box::new((ALLOW, allow.clone()))),
+            ..Self::for_status(StatusCode::METHOD_NOT_ALLOWED)
+        }
+        .error_response()
     }
 
     /// 500 for a task that died; the cause is logged here.
@@ -167,7 +171,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         if let Some(header) = &self.header {
-            response.insert_header(header.clone());
+            response.insert_header((**header).clone());
         }
         response.json(&self.body)
     }
@@ -182,7 +186,7 @@ impl From<StreamRefusal> for ApiError {
             }
             // Load shedding, not an outage: the service is up and polling still works.
             StreamRefusal::InstanceFull => Self {
-                header: Some((RETRY_AFTER, HeaderValue::from(STREAMS_FULL_RETRY_AFTER_SECONDS))),
+                header: Some(Box::new((RETRY_AFTER, HeaderValue::from(STREAMS_FULL_RETRY_AFTER_SECONDS)))),
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, "STREAMS_FULL", message)
             },
         }
