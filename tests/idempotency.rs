@@ -333,3 +333,24 @@ async fn a_charge_whose_client_vanished_is_credited_once_and_its_retry_gets_the_
     // before the server had read it (then the retry ran it). Either way the money moved once.
     assert!(replays > 0, "the server should finish keyed requests whose clients vanished");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_user_past_the_key_cap_gets_429_for_a_new_key_while_old_keys_still_answer() {
+    let s = TestServer::start(&[("QUEUE_MAX_ACTIVE", "0"), ("IDEMPOTENCY_KEYS_PER_USER", "3")]).await;
+    let user = s.uid(1);
+    let token = s.active_user(user).await;
+    let body = json!({"userId": user, "amount": 1_000});
+    let mut answers = Vec::new();
+    for key in ["cap-1", "cap-2", "cap-3"] {
+        let answer = post(&s, "/api/charge", &token, Some(key), &body).await;
+        assert_eq!((answer.status, answer.is_replay()), (200, false), "{key}: {}", answer.text);
+        answers.push(answer);
+    }
+    let refused = post(&s, "/api/charge", &token, Some("cap-4"), &body).await;
+    assert_eq!((refused.status, refused.code()), (429, Some("TOO_MANY_KEYS")), "{}", refused.text);
+    assert_eq!(s.balance_of(&token, user).await, 3_000, "the refused key moved no money");
+    let retry = post(&s, "/api/charge", &token, Some("cap-1"), &body).await;
+    assert_replay_of(&retry, &answers[0], "a retry with a key the user already has");
+    let plain = post(&s, "/api/charge", &token, None, &body).await;
+    assert_eq!((plain.status, plain.json["currentBalance"].as_i64()), (200, Some(4_000)), "no key: no cap");
+}

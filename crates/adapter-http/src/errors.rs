@@ -116,6 +116,16 @@ impl ApiError {
         )
     }
 
+    /// 429 `TOO_MANY_KEYS`: the user already has as many live idempotency keys as they may.
+    pub fn too_many_keys() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_KEYS",
+            "you have too many Idempotency-Keys from the last 24 hours; retry without a new key later, \
+             or reuse the key of the request you are retrying",
+        )
+    }
+
     /// 405 `METHOD_NOT_ALLOWED` with the `Allow` header RFC 9110 requires: the methods the path
     /// does take.
     pub(crate) fn method_not_allowed(allow: &HeaderValue) -> HttpResponse {

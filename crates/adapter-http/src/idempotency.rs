@@ -172,7 +172,7 @@ where
     let task = tokio::spawn(async move {
         let now = ports.clock.now();
         let user = actor.user_id;
-        match ports.idempotency.claim(user, &key, &fingerprint, now, policy.ttl, policy.lease).await? {
+        match ports.idempotency.claim(user, &key, &fingerprint, now, &policy).await? {
             IdempotencyClaim::Claimed(claim) => {
                 let claimed = Claimed { user, key, claim };
                 let work = work(Some(claimed.clone()));
@@ -181,6 +181,7 @@ where
             IdempotencyClaim::Replay(stored) => Ok(Answer::Replayed(stored)),
             IdempotencyClaim::InProgress => Err(ApiError::idempotency_key_in_progress()),
             IdempotencyClaim::Reused => Err(ApiError::idempotency_key_reused()),
+            IdempotencyClaim::TooManyKeys => Err(ApiError::too_many_keys()),
         }
     });
     match task.await {
@@ -302,7 +303,7 @@ mod tests {
     use actix_web::test::TestRequest;
     use adapter_memory::MemoryStore;
     use application::Policies;
-    use domain::idempotency::{CLAIM_LEASE, RESPONSE_TTL};
+    use domain::IdempotencyPolicy;
     use domain::ports::{Clock, QueueRepository, TokenMint};
     use domain::{QueuePolicy, QueueToken};
     use time::OffsetDateTime;
@@ -513,7 +514,7 @@ mod tests {
         let request = TestRequest::post().uri("/api/charge").to_http_request();
         let fingerprint = fingerprint(&request, b"{}");
         let claimed =
-            world.state.ports.idempotency.claim(user, &key, &fingerprint, START, RESPONSE_TTL, CLAIM_LEASE);
+            world.state.ports.idempotency.claim(user, &key, &fingerprint, START, &IdempotencyPolicy::default());
         assert!(matches!(claimed.await, Ok(IdempotencyClaim::Claimed(_))));
         let runs = Arc::new(AtomicUsize::new(0));
         let (busy, _) = world.send(Some("k"), "{}", &runs, ok_answer).await;

@@ -5,18 +5,19 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use domain::ports::{IdempotencyRepository, StoreError, StoreResult};
 use domain::{
-    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, Receipt, StoredResponse, UserId,
+    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, Receipt, StoredResponse, UserId,
     decide_claim,
 };
 use time::{Duration, OffsetDateTime};
 
 use crate::{MemoryStore, State};
 
-/// Every user's keys. A claim reads, decides and writes under the store's one lock, so it is
-/// atomic however many requests race for a key.
+/// Every user's keys, by user, so a user's live keys are counted (and capped) without a scan.
+/// A claim reads, decides and writes under the store's one lock, so it is atomic however many
+/// requests race for a key; a user with no key has no entry.
 #[derive(Debug, Default)]
 pub(crate) struct Idempotency {
-    records: HashMap<(UserId, IdempotencyKey), Entry>,
+    records: HashMap<UserId, HashMap<IdempotencyKey, Entry>>,
     /// The last claim id handed out; ids are never reused.
     last_claim: i64,
 }
@@ -35,21 +36,32 @@ impl Idempotency {
         key: &IdempotencyKey,
         fingerprint: &str,
         now: OffsetDateTime,
-        ttl: Duration,
-        lease: Duration,
+        policy: &IdempotencyPolicy,
     ) -> StoreResult<IdempotencyClaim> {
-        let slot = (user, key.clone());
-        let existing = self.records.get(&slot).map(|entry| &entry.record);
-        let decision = decide_claim(existing, fingerprint, now, ttl, lease);
+        let keys = self.records.entry(user).or_default();
+        let existing = keys.get(key).map(|entry| &entry.record);
+        let new_key = existing.is_none_or(|record| record.is_expired_at(now, policy.ttl));
+        let decision = decide_claim(existing, fingerprint, now, policy.ttl, policy.lease);
         if let Some(outcome) = decision.unless_claimed() {
             return Ok(outcome);
+        }
+        if new_key {
+            // The user's expired keys go first; only live ones count against the cap.
+            keys.retain(|_, entry| !entry.record.is_expired_at(now, policy.ttl));
+            if !policy.admits_new_key(u64::try_from(keys.len()).unwrap_or(u64::MAX)) {
+                if keys.is_empty() {
+                    self.records.remove(&user);
+                }
+                return Ok(IdempotencyClaim::TooManyKeys);
+            }
         }
         self.last_claim = self
             .last_claim
             .checked_add(1)
             .ok_or_else(|| StoreError::Internal("the in-memory store ran out of claim ids".into()))?;
         let claim = ClaimId::new(self.last_claim);
-        self.records.insert(slot, Entry { claim, record: IdempotencyRecord::claimed(fingerprint, now) });
+        let entry = Entry { claim, record: IdempotencyRecord::claimed(fingerprint, now) };
+        self.records.entry(user).or_default().insert(key.clone(), entry);
         Ok(IdempotencyClaim::Claimed(claim))
     }
 
@@ -61,7 +73,8 @@ impl Idempotency {
         claim: ClaimId,
     ) -> Option<&mut IdempotencyRecord> {
         self.records
-            .get_mut(&(user, key.clone()))
+            .get_mut(&user)
+            .and_then(|keys| keys.get_mut(key))
             .filter(|entry| entry.claim == claim && entry.record.response.is_none())
             .map(|entry| &mut entry.record)
     }
@@ -73,15 +86,29 @@ impl Idempotency {
     }
 
     fn release(&mut self, user: UserId, key: &IdempotencyKey, claim: ClaimId) {
-        if self.in_progress(user, key, claim).is_some() {
-            self.records.remove(&(user, key.clone()));
+        if self.in_progress(user, key, claim).is_some()
+            && let Some(keys) = self.records.get_mut(&user)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.records.remove(&user);
+            }
         }
     }
 
+    fn find(&self, user: UserId, key: &IdempotencyKey) -> Option<IdempotencyRecord> {
+        self.records.get(&user).and_then(|keys| keys.get(key)).map(|entry| entry.record.clone())
+    }
+
     fn purge_expired(&mut self, now: OffsetDateTime, ttl: Duration) -> u64 {
-        let before = self.records.len();
-        self.records.retain(|_, entry| !entry.record.is_expired_at(now, ttl));
-        u64::try_from(before - self.records.len()).unwrap_or(u64::MAX)
+        let mut purged = 0_u64;
+        self.records.retain(|_, keys| {
+            let before = keys.len();
+            keys.retain(|_, entry| !entry.record.is_expired_at(now, ttl));
+            purged = purged.saturating_add(u64::try_from(before - keys.len()).unwrap_or(u64::MAX));
+            !keys.is_empty()
+        });
+        purged
     }
 }
 
@@ -114,10 +141,9 @@ impl IdempotencyRepository for MemoryStore {
         key: &IdempotencyKey,
         fingerprint: &str,
         now: OffsetDateTime,
-        ttl: Duration,
-        lease: Duration,
+        policy: &IdempotencyPolicy,
     ) -> StoreResult<IdempotencyClaim> {
-        self.with_state(|state| state.idempotency.claim(user, key, fingerprint, now, ttl, lease))
+        self.with_state(|state| state.idempotency.claim(user, key, fingerprint, now, policy))
     }
 
     async fn complete(
@@ -142,9 +168,7 @@ impl IdempotencyRepository for MemoryStore {
     }
 
     async fn find(&self, user: UserId, key: &IdempotencyKey) -> StoreResult<Option<IdempotencyRecord>> {
-        self.with_state(|state| {
-            Ok(state.idempotency.records.get(&(user, key.clone())).map(|entry| entry.record.clone()))
-        })
+        self.with_state(|state| Ok(state.idempotency.find(user, key)))
     }
 
     async fn purge_expired(&self, now: OffsetDateTime, ttl: Duration) -> StoreResult<u64> {
@@ -156,7 +180,7 @@ impl IdempotencyRepository for MemoryStore {
 mod tests {
     use super::*;
     use crate::testkit::{NOW, seconds, user};
-    use domain::idempotency::{CLAIM_LEASE, RESPONSE_TTL};
+    use domain::idempotency::RESPONSE_TTL;
 
     fn key(text: &str) -> IdempotencyKey {
         IdempotencyKey::parse(text).expect("valid key")
@@ -167,7 +191,7 @@ mod tests {
     }
 
     async fn claim(store: &MemoryStore, n: i64, fingerprint: &str, now: OffsetDateTime) -> IdempotencyClaim {
-        store.claim(user(n), &key("k"), fingerprint, now, RESPONSE_TTL, CLAIM_LEASE).await.expect("claim")
+        store.claim(user(n), &key("k"), fingerprint, now, &IdempotencyPolicy::default()).await.expect("claim")
     }
 
     #[tokio::test]

@@ -20,7 +20,8 @@
 //! writes nothing.
 //!
 //! Records past the TTL are deleted by [`IdempotencyRepository::purge_expired`] in batches
-//! (the binary calls it once a minute); until then they count as absent.
+//! until none is left, one instance at a time (the binary calls it once a minute); until then
+//! they count as absent.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,23 +32,29 @@ use diesel::sql_types::{BigInt, Nullable, SmallInt, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::{IdempotencyRepository, StoreError, StoreResult};
 use domain::{
-    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, Receipt, StoredResponse, UserId,
+    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, Receipt, StoredResponse, UserId,
     decide_claim,
 };
 use time::{Duration, OffsetDateTime};
 
 use crate::PgStore;
 use crate::errors::{TxError, db_error};
-use crate::models::{corrupt, count};
+use crate::models::{corrupt, count, unsigned};
 use crate::pool::{PgPool, TxConn, checkout};
 use crate::statement::{bind, prepared};
 
-/// Claims a key nobody has: the `Claim` of [`decide_claim`] for a missing record.
-/// Binds: $1 user, $2 key, $3 fingerprint, $4 now.
+/// Claims a key nobody has: the `Claim` of [`decide_claim`] for a missing record, unless the
+/// user already has as many live keys as they may. Binds: $1 user, $2 key, $3 fingerprint,
+/// $4 now, $5 the expiry cutoff, $6 the most live keys.
 const INSERT_CLAIM: &str = "\
-INSERT INTO idempotency_keys (user_id, key, fingerprint, claimed_at) VALUES ($1, $2, $3, $4)
+INSERT INTO idempotency_keys (user_id, key, fingerprint, claimed_at)
+SELECT $1, $2, $3, $4
+ WHERE (SELECT count(*) FROM idempotency_keys WHERE user_id = $1 AND claimed_at > $5) < $6
 ON CONFLICT (user_id, key) DO NOTHING
 RETURNING claim";
+
+/// How many keys a user has claimed since the expiry cutoff. Binds: $1 user, $2 cutoff.
+const LIVE_KEYS: &str = "SELECT count(*) AS live FROM idempotency_keys WHERE user_id = $1 AND claimed_at > $2";
 
 /// The stored record, locked until the claim's transaction ends; nothing if another
 /// transaction holds it. Binds: $1 user, $2 key.
@@ -96,8 +103,21 @@ DELETE FROM idempotency_keys
                            LIMIT $2
                              FOR UPDATE SKIP LOCKED)";
 
-/// Most records one purge deletes (a purge a minute keeps up with 14 million keys a day).
+/// Most records one purge batch deletes (one short transaction).
 const PURGE_BATCH: i64 = 10_000;
+
+/// The advisory lock one purging instance holds per batch (ASCII "frontrow" + 4).
+const PURGE_LOCK: i64 = 0x6672_6f6e_7472_6f04;
+
+/// Takes [`PURGE_LOCK`] for the transaction if no other instance holds it. Bind: $1 the key.
+const TRY_PURGE_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1) AS locked";
+
+/// The row of [`TRY_PURGE_LOCK`].
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
 
 /// How often a claim starts over when its row vanishes between the insert and the lock.
 const CLAIM_ATTEMPTS: u32 = 5;
@@ -107,6 +127,25 @@ const CLAIM_ATTEMPTS: u32 = 5;
 struct ClaimRow {
     #[diesel(sql_type = BigInt)]
     claim: i64,
+}
+
+/// The row of [`LIVE_KEYS`].
+#[derive(QueryableByName)]
+struct LiveKeys {
+    #[diesel(sql_type = BigInt)]
+    live: i64,
+}
+
+/// Whether `user` may claim a new key now under `policy`.
+async fn admits_new_key(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    now: OffsetDateTime,
+    policy: &IdempotencyPolicy,
+) -> Result<bool, TxError> {
+    let binds = (bind::<BigInt, _>(user.get()), bind::<Timestamptz, _>(policy.expiry_cutoff(now)));
+    let counted: LiveKeys = prepared(LIVE_KEYS, binds).get_result(conn).await?;
+    Ok(policy.admits_new_key(unsigned(counted.live)?))
 }
 
 /// A row of `idempotency_keys`.
@@ -147,7 +186,7 @@ async fn claim_stored(
     key: &IdempotencyKey,
     fingerprint: &str,
     now: OffsetDateTime,
-    (ttl, lease): (Duration, Duration),
+    policy: &IdempotencyPolicy,
 ) -> Result<IdempotencyClaim, TxError> {
     let locked: Option<RecordRow> =
         prepared(LOCK_RECORD, (bind::<BigInt, _>(user.get()), bind::<Text, _>(key.as_str())))
@@ -163,12 +202,15 @@ async fn claim_stored(
             return Err(TxError::Refused);
         };
         let record = IdempotencyRecord::try_from(row)?;
-        let outcome = decide_claim(Some(&record), fingerprint, now, ttl, lease).unless_claimed();
+        let outcome = decide_claim(Some(&record), fingerprint, now, policy.ttl, policy.lease).unless_claimed();
         return Ok(outcome.unwrap_or(IdempotencyClaim::InProgress));
     };
     let record = IdempotencyRecord::try_from(row)?;
-    if let Some(outcome) = decide_claim(Some(&record), fingerprint, now, ttl, lease).unless_claimed() {
+    if let Some(outcome) = decide_claim(Some(&record), fingerprint, now, policy.ttl, policy.lease).unless_claimed() {
         return Ok(outcome);
+    }
+    if record.is_expired_at(now, policy.ttl) && !admits_new_key(conn, user, now, policy).await? {
+        return Ok(IdempotencyClaim::TooManyKeys);
     }
     let binds = (
         bind::<BigInt, _>(user.get()),
@@ -188,7 +230,7 @@ async fn claim_on(
     key: &IdempotencyKey,
     fingerprint: &str,
     now: OffsetDateTime,
-    limits: (Duration, Duration),
+    policy: &IdempotencyPolicy,
 ) -> StoreResult<IdempotencyClaim> {
     for _ in 0..CLAIM_ATTEMPTS {
         let binds = (
@@ -196,6 +238,8 @@ async fn claim_on(
             bind::<Text, _>(key.as_str()),
             bind::<Text, _>(fingerprint),
             bind::<Timestamptz, _>(now),
+            bind::<Timestamptz, _>(policy.expiry_cutoff(now)),
+            bind::<BigInt, _>(i64::from(policy.max_keys_per_user)),
         );
         let inserted: Option<ClaimRow> =
             prepared(INSERT_CLAIM, binds).get_results(conn).await.map_err(db_error)?.pop();
@@ -204,12 +248,17 @@ async fn claim_on(
         }
         let result = conn
             .transaction::<IdempotencyClaim, TxError, _>(async |conn| {
-                claim_stored(conn, user, key, fingerprint, now, limits).await
+                claim_stored(conn, user, key, fingerprint, now, policy).await
             })
             .await;
         match result {
             Ok(outcome) => return Ok(outcome),
-            Err(TxError::Refused) => {}
+            // No row: either the insert met the cap, or the row vanished in between (start over).
+            Err(TxError::Refused) => {
+                if !admits_new_key(conn, user, now, policy).await.map_err(TxError::into_store)? {
+                    return Ok(IdempotencyClaim::TooManyKeys);
+                }
+            }
             Err(TxError::Db(error)) => return Err(db_error(error)),
             Err(TxError::Store(error)) => return Err(error),
         }
@@ -309,11 +358,10 @@ impl IdempotencyRepository for PgStore {
         key: &IdempotencyKey,
         fingerprint: &str,
         now: OffsetDateTime,
-        ttl: Duration,
-        lease: Duration,
+        policy: &IdempotencyPolicy,
     ) -> StoreResult<IdempotencyClaim> {
         let mut tx = TxConn::checkout(&self.pool).await?;
-        let outcome = claim_on(tx.conn()?, user, key, fingerprint, now, (ttl, lease)).await;
+        let outcome = claim_on(tx.conn()?, user, key, fingerprint, now, policy).await;
         tx.finish();
         outcome
     }
@@ -345,10 +393,35 @@ impl IdempotencyRepository for PgStore {
         row.map(IdempotencyRecord::try_from).transpose()
     }
 
+    /// Batch after batch until a batch comes back short, each in a transaction of its own under
+    /// [`PURGE_LOCK`] (so one instance purges at a time, and a dropped purge frees the lock with
+    /// its connection): the table never grows faster than it is purged.
     async fn purge_expired(&self, now: OffsetDateTime, ttl: Duration) -> StoreResult<u64> {
-        let mut conn = checkout(&self.pool).await?;
-        let binds = (bind::<Timestamptz, _>(now - ttl), bind::<BigInt, _>(PURGE_BATCH));
-        let purged = prepared(PURGE, binds).execute(&mut conn).await.map_err(db_error)?;
-        Ok(count(purged))
+        let cutoff = now.saturating_sub(ttl);
+        let mut purged = 0_u64;
+        loop {
+            let mut tx = TxConn::checkout(&self.pool).await?;
+            let batch = tx
+                .conn()?
+                .transaction::<Option<u64>, TxError, _>(async |conn| {
+                    let lock: Locked = prepared(TRY_PURGE_LOCK, bind::<BigInt, _>(PURGE_LOCK)).get_result(conn).await?;
+                    if !lock.locked {
+                        return Ok(None);
+                    }
+                    let binds = (bind::<Timestamptz, _>(cutoff), bind::<BigInt, _>(PURGE_BATCH));
+                    Ok(Some(count(prepared(PURGE, binds).execute(conn).await?)))
+                })
+                .await;
+            tx.finish();
+            match batch.map_err(TxError::into_store)? {
+                None => return Ok(purged),
+                Some(deleted) => {
+                    purged = purged.saturating_add(deleted);
+                    if deleted < PURGE_BATCH.unsigned_abs() {
+                        return Ok(purged);
+                    }
+                }
+            }
+        }
     }
 }

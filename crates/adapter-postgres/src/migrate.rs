@@ -1,6 +1,7 @@
 //! The embedded migrations, run on a dedicated blocking connection (diesel's migration harness
-//! is synchronous, so it runs on `AsyncConnectionWrapper` inside `spawn_blocking`). A session advisory lock around them lets any number of instances start
-//! at the same moment: one migrates, the others wait and then find nothing pending.
+//! is synchronous, so it runs on `AsyncConnectionWrapper` inside `spawn_blocking`). A session
+//! advisory lock around them lets any number of instances start at the same moment: one
+//! migrates, the others wait and then find nothing pending.
 
 use diesel::RunQueryDsl;
 use diesel::sql_types::BigInt;

@@ -21,19 +21,38 @@ pub const RESPONSE_TTL: Duration = Duration::hours(24);
 /// twice: every keyed write is fenced by its [`ClaimId`] (see [`crate::Receipt`]).
 pub const CLAIM_LEASE: Duration = Duration::seconds(60);
 
-/// How long keys live and how long an unanswered claim is trusted: `RESPONSE_TTL` and
-/// `CLAIM_LEASE` unless configured otherwise.
+/// How many live keys one user may have, unless configured otherwise: far more keyed writes
+/// than a fan makes in a day, yet a bound on what one user can make a store remember.
+pub const KEYS_PER_USER: u32 = 1_000;
+
+/// How long keys live, how long an unanswered claim is trusted and how many live keys a user
+/// may have: `RESPONSE_TTL`, `CLAIM_LEASE` and `KEYS_PER_USER` unless configured otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdempotencyPolicy {
     /// How long a key and its answer are remembered after the key was claimed.
     pub ttl: Duration,
     /// How long an unanswered claim stays in progress before a retry may take it over.
     pub lease: Duration,
+    /// The most keys one user may have within the TTL; a new key beyond it is refused
+    /// ([`IdempotencyClaim::TooManyKeys`]) until the oldest run out.
+    pub max_keys_per_user: u32,
 }
 
 impl Default for IdempotencyPolicy {
     fn default() -> Self {
-        Self { ttl: RESPONSE_TTL, lease: CLAIM_LEASE }
+        Self { ttl: RESPONSE_TTL, lease: CLAIM_LEASE, max_keys_per_user: KEYS_PER_USER }
+    }
+}
+
+impl IdempotencyPolicy {
+    /// Whether a user who has `live` keys within the TTL may claim a new one.
+    pub fn admits_new_key(&self, live: u64) -> bool {
+        live < u64::from(self.max_keys_per_user)
+    }
+
+    /// The instant before which a key counts as gone: claimed a TTL or more before `now`.
+    pub fn expiry_cutoff(&self, now: OffsetDateTime) -> OffsetDateTime {
+        now.saturating_sub(self.ttl)
     }
 }
 
@@ -165,6 +184,9 @@ pub enum IdempotencyClaim {
     InProgress,
     /// The key was used for a different request.
     Reused,
+    /// A new key, but the user already has as many live keys as they may
+    /// ([`IdempotencyPolicy::max_keys_per_user`]); nothing was stored.
+    TooManyKeys,
 }
 
 impl ClaimDecision {
@@ -344,5 +366,20 @@ mod tests {
     fn a_fresh_claim_is_in_progress_since_now() {
         let claim = IdempotencyRecord::claimed("fp-a", NOW);
         assert_eq!(claim, IdempotencyRecord { fingerprint: "fp-a".into(), claimed_at: NOW, response: None });
+    }
+
+    #[test]
+    fn a_user_may_claim_new_keys_up_to_the_cap() {
+        let policy = IdempotencyPolicy { max_keys_per_user: 3, ..IdempotencyPolicy::default() };
+        assert!(policy.admits_new_key(0) && policy.admits_new_key(2));
+        assert!(!policy.admits_new_key(3) && !policy.admits_new_key(1_000));
+        assert_eq!(IdempotencyPolicy::default().max_keys_per_user, KEYS_PER_USER);
+    }
+
+    #[test]
+    fn keys_claimed_a_ttl_or_more_ago_are_past_the_cutoff() {
+        let policy = IdempotencyPolicy::default();
+        assert_eq!(policy.expiry_cutoff(NOW), NOW - RESPONSE_TTL);
+        assert!(finished(policy.expiry_cutoff(NOW)).is_expired_at(NOW, policy.ttl));
     }
 }

@@ -18,7 +18,9 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use crate::catalogue::{Concert, NewConcert, Schedule, Seat};
-use crate::idempotency::{ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, StoredResponse};
+use crate::idempotency::{
+    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, StoredResponse,
+};
 use crate::ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
 use crate::money::{Balance, ChargeAmount};
 use crate::payment::{LedgerEntry, Payment, SettlementPlan};
@@ -218,20 +220,22 @@ pub trait QueueRepository: Send + Sync {
 #[async_trait]
 pub trait IdempotencyRepository: Send + Sync {
     /// Claims `user`'s `key` for the request with `fingerprint`, atomically across instances:
-    /// reads the record, applies [`crate::idempotency::decide_claim`] with `now`, `ttl` and
-    /// `lease`, and on `Claim` stores a fresh in-progress record in its place under a new
+    /// reads the record, applies [`crate::idempotency::decide_claim`] with `now` and the
+    /// policy's TTL and lease, and on `Claim` stores a fresh in-progress record in its place under a new
     /// [`ClaimId`], never one handed out before. Of any number of concurrent claims of one key
     /// with one fingerprint, exactly one is `Claimed` (the others are `InProgress`, or `Replay`
     /// once it has completed). A key whose keyed write is running right now is `InProgress`,
-    /// whatever its lease says. The user must exist.
+    /// whatever its lease says. A key with no live record is a new key: it is refused as
+    /// `TooManyKeys` when the user already has `policy.max_keys_per_user` keys claimed within
+    /// the TTL (exact on the embedded store; on PostgreSQL, new keys of one user claimed at the
+    /// same instant may pass it by as many as race). The user must exist.
     async fn claim(
         &self,
         user: UserId,
         key: &IdempotencyKey,
         fingerprint: &str,
         now: OffsetDateTime,
-        ttl: Duration,
-        lease: Duration,
+        policy: &IdempotencyPolicy,
     ) -> StoreResult<IdempotencyClaim>;
     /// Records the response of a request that wrote nothing under `claim` (a refusal): only a
     /// record still in progress under that claim is completed; a completed one keeps its first

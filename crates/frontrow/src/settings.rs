@@ -76,6 +76,8 @@ const CLIENT_BODY_TIMEOUT_MS: Bounded = Bounded { name: "CLIENT_BODY_TIMEOUT_MS"
 const SEAT_HOLD_SECONDS: Bounded = Bounded { name: "SEAT_HOLD_SECONDS", min: 1, max: 86_400 };
 const MAX_HOLDS_PER_USER: Bounded = Bounded { name: "MAX_HOLDS_PER_USER", min: 0, max: 50 };
 const IDEMPOTENCY_LEASE_SECONDS: Bounded = Bounded { name: "IDEMPOTENCY_LEASE_SECONDS", min: 1, max: 3_600 };
+const IDEMPOTENCY_KEYS_PER_USER: Bounded =
+    Bounded { name: "IDEMPOTENCY_KEYS_PER_USER", min: 1, max: 100_000 };
 const QUEUE_MAX_ACTIVE: Bounded = Bounded { name: "QUEUE_MAX_ACTIVE", min: 0, max: 1_000_000 };
 const QUEUE_ADMIT_PER_TICK: Bounded = Bounded { name: "QUEUE_ADMIT_PER_TICK", min: 0, max: 1_000_000 };
 const QUEUE_TICK_MS: Bounded = Bounded { name: "QUEUE_TICK_MS", min: 10, max: 3_600_000 };
@@ -98,6 +100,7 @@ const NUMERIC: &[Bounded] = &[
     SEAT_HOLD_SECONDS,
     MAX_HOLDS_PER_USER,
     IDEMPOTENCY_LEASE_SECONDS,
+    IDEMPOTENCY_KEYS_PER_USER,
     QUEUE_MAX_ACTIVE,
     QUEUE_ADMIT_PER_TICK,
     QUEUE_TICK_MS,
@@ -188,6 +191,7 @@ impl Settings {
                 },
                 idempotency: IdempotencyPolicy {
                     lease: seconds(IDEMPOTENCY_LEASE_SECONDS, 60)?,
+                    max_keys_per_user: number(IDEMPOTENCY_KEYS_PER_USER, 1_000)?,
                     ..IdempotencyPolicy::default()
                 },
             },

@@ -13,7 +13,6 @@ use adapter_memory::MemoryStore;
 use adapter_postgres::{PgOptions, PgStore, QueueTuning};
 use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue};
 use domain::IdentityVerifier;
-use domain::idempotency::RESPONSE_TTL;
 use domain::ports::Store;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
@@ -201,13 +200,13 @@ fn background_tasks(ports: &Ports, policies: Policies) -> Vec<JoinHandle<()>> {
             }
         }
     });
-    let purger = ports.clone();
+    let (purger, key_ttl) = (ports.clone(), policies.idempotency.ttl);
     let purge = tokio::spawn(async move {
         let mut interval = tokio::time::interval(PURGE_IDEMPOTENCY_EVERY);
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            match purger.idempotency.purge_expired(purger.clock.now(), RESPONSE_TTL).await {
+            match purger.idempotency.purge_expired(purger.clock.now(), key_ttl).await {
                 Ok(0) => {}
                 Ok(purged) => tracing::debug!(purged, "expired idempotency keys purged"),
                 Err(error) => tracing::warn!(error = %error, "idempotency purge failed"),

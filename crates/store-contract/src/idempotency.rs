@@ -3,7 +3,7 @@
 //! keeping keys per user, and exactly one winner among racing claims.
 
 use domain::idempotency::{CLAIM_LEASE, RESPONSE_TTL};
-use domain::{ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, StoredResponse, UserId};
+use domain::{ClaimId, IdempotencyClaim, IdempotencyPolicy, IdempotencyKey, IdempotencyRecord, StoredResponse, UserId};
 use time::OffsetDateTime;
 
 use crate::Stores;
@@ -30,7 +30,7 @@ pub(crate) async fn claim(
 ) -> IdempotencyClaim {
     stores
         .idempotency
-        .claim(uid(n), &key(key_text), fingerprint, at, RESPONSE_TTL, CLAIM_LEASE)
+        .claim(uid(n), &key(key_text), fingerprint, at, &IdempotencyPolicy::default())
         .await
         .expect("claim works")
 }
@@ -302,6 +302,28 @@ fn tally(outcomes: &[IdempotencyClaim]) -> (Vec<ClaimId>, usize) {
     (winners, outcomes.iter().filter(|outcome| **outcome == IdempotencyClaim::InProgress).count())
 }
 
+/// A user has at most `max_keys_per_user` live keys: a new key beyond them is `TooManyKeys`
+/// and stores nothing, their existing keys still answer, another user is not affected, and
+/// once the oldest key is past the TTL a new one is claimed again.
+pub async fn a_new_key_beyond_the_users_cap_is_refused_until_the_oldest_expires(stores: Stores) {
+    let now = now();
+    user(&stores, 1, now).await;
+    user(&stores, 2, now).await;
+    let policy = IdempotencyPolicy { max_keys_per_user: 3, ..IdempotencyPolicy::default() };
+    let claim_with = |n: i64, key_text: &'static str, at: OffsetDateTime| {
+        let stores = stores.clone();
+        async move { stores.idempotency.claim(uid(n), &key(key_text), "fp-a", at, &policy).await.expect("claim works") }
+    };
+    for (offset, key_text) in [(0, "k1"), (1, "k2"), (2, "k3")] {
+        claimed(claim_with(1, key_text, now + secs(offset)).await);
+    }
+    assert_eq!(claim_with(1, "k4", now + secs(10)).await, IdempotencyClaim::TooManyKeys, "a fourth key");
+    assert_eq!(find(&stores, 1, "k4").await, None, "a refused key stores nothing");
+    assert_eq!(claim_with(1, "k1", now + secs(10)).await, IdempotencyClaim::InProgress, "an existing key");
+    claimed(claim_with(2, "k4", now + secs(10)).await);
+    claimed(claim_with(1, "k4", now + RESPONSE_TTL).await);
+}
+
 /// Ten claims of `user`'s `key` with one fingerprint, all at once.
 async fn race(
     stores: &Stores,
@@ -314,7 +336,7 @@ async fn race(
         async move {
             stores
                 .idempotency
-                .claim(user, &key(key_text), "fp-race", at, RESPONSE_TTL, CLAIM_LEASE)
+                .claim(user, &key(key_text), "fp-race", at, &IdempotencyPolicy::default())
                 .await
                 .expect("claim works under contention")
         }

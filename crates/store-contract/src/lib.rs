@@ -160,6 +160,7 @@ macro_rules! contract_suite {
             purge_expired_deletes_only_records_past_the_ttl,
             ten_concurrent_claims_of_a_new_key_have_exactly_one_winner,
             ten_concurrent_claims_of_an_expired_key_have_exactly_one_winner,
+            a_new_key_beyond_the_users_cap_is_refused_until_the_oldest_expires,
         );
         $crate::__contract_module!($factory; hold_limit:
             twenty_concurrent_holds_by_one_user_leave_exactly_the_limit_live,
