@@ -4,14 +4,20 @@
 
 mod support;
 
+use std::time::Duration;
+
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use support::{Refusal, Reply, TestServer, now_unix, refused_start};
+use support::exit::run_until_exit;
+use support::{Reply, TestServer, now_unix};
 
 /// The identity provider's shared secret in these tests (HS256).
 const SECRET: &str = "the-identity-providers-test-secret-0123456789";
 const ISSUER: &str = "https://id.example.test";
 const AUDIENCE: &str = "frontrow";
+/// How long a start that must be refused may take (it happens before anything is bound or
+/// connected).
+const REFUSED_WITHIN: Duration = Duration::from_secs(20);
 
 /// A server that checks identity tokens signed with [`SECRET`], for [`ISSUER`] and [`AUDIENCE`],
 /// with no clock leeway.
@@ -57,15 +63,6 @@ fn identity_with(user: i64, change: impl FnOnce(&mut Value)) -> String {
 fn segments(jwt: &str) -> [String; 3] {
     let parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
     parts.try_into().unwrap_or_else(|parts| panic!("a JWT has three segments: {parts:?}"))
-}
-
-/// The one line a refused start wrote to stderr, after checking it exited non-zero and wrote
-/// exactly one.
-fn one_line(refusal: &Refusal) -> String {
-    assert!(!refusal.status.success(), "exit status {}", refusal.status);
-    let lines: Vec<&str> = refusal.stderr.lines().filter(|line| !line.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one line on stderr, got {lines:?}");
-    lines[0].to_owned()
 }
 
 /// `POST /api/token` with `body`, carrying `identity` as the bearer credential when given.
@@ -190,26 +187,29 @@ async fn with_auth_mode_jwt_nobody_can_obtain_another_users_queue_token() {
     assert_eq!(TestServer::token_of(again.ok("the victim asks again")), victims_token);
 }
 
-#[tokio::test]
-async fn on_postgres_without_an_explicit_auth_mode_the_service_refuses_to_start_in_one_line() {
+#[test]
+fn on_postgres_without_an_explicit_auth_mode_the_service_refuses_to_start_in_one_line() {
     // Nothing listens on port 1: the service must refuse before it ever tries the database.
     let database_url = "postgres://postgres@127.0.0.1:1/frontrow";
-    let refusal = refused_start(&[("DATABASE_URL", database_url), ("AUTH_MODE", "")]).await;
-    let line = one_line(&refusal);
+    let refusal = run_until_exit(&[("DATABASE_URL", database_url), ("AUTH_MODE", "")], REFUSED_WITHIN)
+        .expect("frontrow refuses to start");
+    let line = refusal.one_line();
     assert!(line.contains("AUTH_MODE") && line.contains("DATABASE_URL"), "{line}");
 }
 
-#[tokio::test]
-async fn an_identity_key_file_that_cannot_be_read_stops_start_up_in_one_line() {
+#[test]
+fn an_identity_key_file_that_cannot_be_read_stops_start_up_in_one_line() {
     let missing = "/nonexistent/identity-provider.pem";
-    let refusal = refused_start(&[("AUTH_MODE", "jwt"), ("AUTH_JWT_PUBLIC_KEY_FILE", missing)]).await;
-    let line = one_line(&refusal);
+    let refusal =
+        run_until_exit(&[("AUTH_MODE", "jwt"), ("AUTH_JWT_PUBLIC_KEY_FILE", missing)], REFUSED_WITHIN)
+            .expect("frontrow refuses to start");
+    let line = refusal.one_line();
     assert!(line.contains(missing), "the line names the file: {line}");
 }
 
-#[tokio::test]
-async fn auth_mode_jwt_without_any_identity_key_is_refused_in_one_line() {
-    let refusal = refused_start(&[("AUTH_MODE", "jwt")]).await;
-    let line = one_line(&refusal);
+#[test]
+fn auth_mode_jwt_without_any_identity_key_is_refused_in_one_line() {
+    let refusal = run_until_exit(&[("AUTH_MODE", "jwt")], REFUSED_WITHIN).expect("frontrow refuses to start");
+    let line = refusal.one_line();
     assert!(line.contains("AUTH_JWT_SECRET"), "the line says what to set: {line}");
 }

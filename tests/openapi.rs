@@ -11,7 +11,9 @@ use support::TestServer;
 
 const METHODS: [&str; 4] = ["get", "post", "put", "delete"];
 
-async fn document(s: &TestServer) -> Value {
+/// The OpenAPI document a freshly started server serves.
+async fn document() -> Value {
+    let s = TestServer::start(&[]).await;
     let reply = s.get("/api-docs/openapi.json", None).await;
     reply.ok("GET /api-docs/openapi.json").clone()
 }
@@ -36,9 +38,14 @@ fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
     found
 }
 
+/// The parameters of an operation, none when it declares none.
+fn parameters(operation: &Value) -> &[Value] {
+    operation["parameters"].as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
 /// The parameter `name` of an operation.
 fn parameter<'a>(operation: &'a Value, name: &str) -> &'a Value {
-    let parameters = operation["parameters"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let parameters = parameters(operation);
     parameters
         .iter()
         .find(|p| p["name"] == name)
@@ -49,18 +56,19 @@ fn statuses(operation: &Value) -> Vec<String> {
     operation["responses"].as_object().map(|r| r.keys().cloned().collect()).unwrap_or_default()
 }
 
-/// A `$ref` to a response component resolved, or the response itself.
-fn resolve<'a>(doc: &'a Value, response: &'a Value) -> &'a Value {
-    match response["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/responses/")) {
-        Some(name) => &doc["components"]["responses"][name],
-        None => response,
+/// What a local `$ref` (`#/components/...`) points to in `doc` (null when nothing), or `value`
+/// itself when it is no reference.
+fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    static NOTHING: Value = Value::Null;
+    match value["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+        Some(pointer) => doc.pointer(pointer).unwrap_or(&NOTHING),
+        None => value,
     }
 }
 
 #[tokio::test]
 async fn query_parameters_are_declared_in_the_query_and_path_ids_in_the_path() {
-    let s = TestServer::start(&[]).await;
-    let doc = document(&s).await;
+    let doc = document().await;
 
     let balance = operation(&doc, "get", "/api/balance");
     let user = parameter(balance, "userId");
@@ -76,8 +84,7 @@ async fn query_parameters_are_declared_in_the_query_and_path_ids_in_the_path() {
     assert_eq!(parameter(seats, "date")["schema"]["format"], "date", "date is YYYY-MM-DD");
 
     for (method, path, operation) in operations(&doc) {
-        let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
-        for p in parameters.iter().filter(|p| p["in"] == "path") {
+        for p in parameters(&operation).iter().filter(|p| p["in"] == "path") {
             let name = p["name"].as_str().unwrap_or_default();
             assert!(
                 path.contains(&format!("{{{name}}}")),
@@ -89,8 +96,7 @@ async fn query_parameters_are_declared_in_the_query_and_path_ids_in_the_path() {
 
 #[tokio::test]
 async fn ids_are_declared_as_positive_64_bit_integers() {
-    let s = TestServer::start(&[]).await;
-    let doc = document(&s).await;
+    let doc = document().await;
     let ids = [
         ("get", "/api/balance", "userId"),
         ("get", "/api/{concertId}/available-seats", "concertId"),
@@ -112,8 +118,7 @@ async fn ids_are_declared_as_positive_64_bit_integers() {
 
 #[tokio::test]
 async fn the_idempotency_key_header_is_declared_as_the_server_checks_it() {
-    let s = TestServer::start(&[]).await;
-    let doc = document(&s).await;
+    let doc = document().await;
     for path in ["/api/charge", "/api/{concertId}/reserve-seat", "/api/pay"] {
         let key = parameter(operation(&doc, "post", path), "Idempotency-Key");
         assert_eq!(key["in"], "header", "{path}: {key}");
@@ -126,8 +131,7 @@ async fn the_idempotency_key_header_is_declared_as_the_server_checks_it() {
 
 #[tokio::test]
 async fn every_operation_documents_the_errors_it_can_answer_with_the_error_schema() {
-    let s = TestServer::start(&[]).await;
-    let doc = document(&s).await;
+    let doc = document().await;
     for (method, path, operation) in operations(&doc) {
         let listed = statuses(&operation);
         let has = |status: &str| listed.iter().any(|s| s == status);
@@ -138,8 +142,8 @@ async fn every_operation_documents_the_errors_it_can_answer_with_the_error_schem
         if path != "/health" {
             assert!(has("503"), "{what}: the store can be unavailable");
         }
-        let takes_input = operation["requestBody"].is_object()
-            || operation["parameters"].as_array().is_some_and(|p| p.iter().any(|p| p["in"] == "query"));
+        let takes_input =
+            operation["requestBody"].is_object() || parameters(&operation).iter().any(|p| p["in"] == "query");
         if takes_input {
             assert!(has("400"), "{what}: its input can be invalid");
         }
@@ -172,16 +176,11 @@ async fn every_operation_documents_the_errors_it_can_answer_with_the_error_schem
 
 #[tokio::test]
 async fn the_token_stream_is_documented_as_server_sent_events_carrying_the_token() {
-    let s = TestServer::start(&[]).await;
-    let doc = document(&s).await;
+    let doc = document().await;
     let ok = &operation(&doc, "get", "/api/token/stream")["responses"]["200"];
     let content = ok["content"].as_object().expect("the stream's 200 has content");
     assert_eq!(content.keys().collect::<Vec<_>>(), ["text/event-stream"], "{ok}");
-    let event = &content["text/event-stream"]["schema"];
-    let event = match event["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
-        Some(name) => &doc["components"]["schemas"][name],
-        None => event,
-    };
+    let event = resolve(&doc, &content["text/event-stream"]["schema"]);
     let text = event.to_string();
     assert!(
         text.contains("\"contentMediaType\":\"application/json\"")

@@ -16,6 +16,13 @@ const BODY_TIMEOUT_MS: &str = "1000";
 const ANSWER_WITHIN: Duration = Duration::from_secs(6);
 const HEAD: &str = "POST /api/token HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100";
 
+/// The 100 bytes [`HEAD`] announces: user 1's token request, padded with spaces.
+fn body() -> String {
+    let body = format!("{{\"userId\": 1{}}}", " ".repeat(87));
+    assert_eq!(body.len(), 100);
+    body
+}
+
 /// Asserts a JSON 408 `REQUEST_TIMEOUT` that closes the connection.
 #[track_caller]
 fn assert_request_timeout(reply: &RawReply, what: &str) {
@@ -55,8 +62,7 @@ async fn a_body_shorter_than_its_content_length_is_408_request_timeout_within_th
 async fn a_body_trickled_in_slower_than_the_body_deadline_is_408_request_timeout() {
     let s = TestServer::start(&[("CLIENT_BODY_TIMEOUT_MS", BODY_TIMEOUT_MS)]).await;
     // 100 bytes, 5 every 200 ms: each byte arrives, the whole body would take 4 s.
-    let body = format!("{{\"userId\": 1{}}}", " ".repeat(87));
-    assert_eq!(body.len(), 100);
+    let body = body();
     let parts: Vec<(Duration, &[u8])> =
         body.as_bytes().chunks(5).map(|chunk| (Duration::from_millis(200), chunk)).collect();
     let reply = s.raw_exchange(HEAD, &parts, ANSWER_WITHIN).await;
@@ -67,7 +73,7 @@ async fn a_body_trickled_in_slower_than_the_body_deadline_is_408_request_timeout
 #[tokio::test]
 async fn a_whole_body_sent_in_time_is_served() {
     let s = TestServer::start(&[("CLIENT_BODY_TIMEOUT_MS", BODY_TIMEOUT_MS)]).await;
-    let body = format!("{{\"userId\": 1{}}}", " ".repeat(87));
+    let body = body();
     let parts: Vec<(Duration, &[u8])> =
         vec![(Duration::ZERO, &body.as_bytes()[..50]), (Duration::from_millis(100), &body.as_bytes()[50..])];
     let reply = s.raw_exchange(HEAD, &parts, ANSWER_WITHIN).await;

@@ -1,9 +1,7 @@
 //! Starting the binary to see it refuse: a process that must exit on its own, and what it said.
 
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
-
-use super::MANAGED_ENV;
 
 /// How a process that was expected to stop by itself ended.
 #[derive(Debug)]
@@ -16,23 +14,27 @@ pub struct Exited {
     pub stderr: String,
 }
 
-/// Runs `frontrow` with the embedded store on a free port and `overrides`, and waits up to
-/// `limit` for it to exit by itself; `None` (after killing it) when it was still running.
+impl Exited {
+    /// The one line it wrote to stderr, after checking it exited with failure and wrote exactly
+    /// one (blank lines aside).
+    #[track_caller]
+    pub fn one_line(&self) -> &str {
+        assert!(!self.status.success(), "exits with failure, got {}; stderr {:?}", self.status, self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "one line on stderr, got {:?}", self.stderr);
+        lines[0]
+    }
+}
+
+/// Runs `frontrow` as [`super::TestServer::start`] would with the in-memory store (unless
+/// `overrides` say otherwise) and `RUST_LOG=warn`, on a free port, and waits up to `limit` for
+/// it to exit by itself; `None` (after killing it) when it was still running.
 pub fn run_until_exit(overrides: &[(&str, &str)], limit: Duration) -> Option<Exited> {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_frontrow"));
-    for key in MANAGED_ENV {
-        command.env_remove(key);
-    }
-    command.env("HTTP_ADDR", "127.0.0.1:0").env("RUST_LOG", "warn");
-    for (key, value) in overrides {
-        command.env(key, value);
-    }
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the frontrow binary");
+    // `RUST_LOG=warn` first so `overrides` may still change it: at that level a refused start
+    // writes nothing to stdout.
+    let settings: Vec<(&str, &str)> =
+        [("RUST_LOG", "warn")].into_iter().chain(overrides.iter().copied()).collect();
+    let mut child = super::frontrow(super::free_port(), None, &settings);
     let deadline = Instant::now() + limit;
     while child.try_wait().expect("poll the child").is_none() {
         if Instant::now() >= deadline {

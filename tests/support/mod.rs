@@ -388,48 +388,6 @@ pub fn seat_from_json(concert_id: i64, schedule_id: i64, seat: &Value) -> Seat {
     }
 }
 
-/// What a `frontrow` process that refused to start left behind.
-#[derive(Debug)]
-pub struct Refusal {
-    /// How it ended.
-    pub status: std::process::ExitStatus,
-    /// Everything it wrote to stderr.
-    pub stderr: String,
-}
-
-/// Starts `frontrow` like [`TestServer::start`] does (in-memory store unless `overrides` say
-/// otherwise) and expects it to refuse: waits for it to exit and returns what it said. Panics,
-/// after killing it, if it is still running after [`STARTUP_TIMEOUT`].
-pub async fn refused_start(overrides: &[(&str, &str)]) -> Refusal {
-    let mut child = frontrow(free_port(), None, overrides);
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    drain(child.stderr.take(), Arc::clone(&stderr));
-    drain(child.stdout.take(), Arc::new(Mutex::new(Vec::new())));
-    let deadline = Instant::now() + STARTUP_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll the frontrow process") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let said =
-                String::from_utf8_lossy(&stderr.lock().map(|s| s.clone()).unwrap_or_default()).into_owned();
-            panic!(
-                "frontrow was still running after {STARTUP_TIMEOUT:?}; it should have refused to start. stderr:\n{said}"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    // The drain threads finish once the pipes close with the process; give them a moment.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Arc::strong_count(&stderr) > 1 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let stderr = String::from_utf8_lossy(&stderr.lock().map(|s| s.clone()).unwrap_or_default()).into_owned();
-    Refusal { status, stderr }
-}
-
 /// Spawns `frontrow` on `port` with the harness's settings (the demo catalogue,
 /// `QUEUE_TICK_MS=50`, `AUTH_MODE=none`), then `overrides`, its output piped.
 fn frontrow(port: u16, database_url: Option<&str>, overrides: &[(&str, &str)]) -> Child {

@@ -33,7 +33,7 @@ impl RawReply {
 
 impl TestServer {
     /// Opens a raw connection to the server.
-    pub async fn connect_raw(&self) -> TcpStream {
+    async fn connect_raw(&self) -> TcpStream {
         TcpStream::connect(self.base_url.trim_start_matches("http://")).await.expect("connect to the server")
     }
 

@@ -98,16 +98,14 @@ fn signing_algorithm(jwk: &Jwk) -> Option<Algorithm> {
     if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) {
         return None;
     }
-    let (algorithm, expected) = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => (Algorithm::RS256, KeyAlgorithm::RS256),
-        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
-            (Algorithm::ES256, KeyAlgorithm::ES256)
-        }
+    let algorithm = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
         _ => return None,
     };
     match jwk.common.key_algorithm {
         None => Some(algorithm),
-        Some(stated) if stated == expected => Some(algorithm),
+        Some(stated) if stated == KeyAlgorithm::from(algorithm) => Some(algorithm),
         Some(_) => None,
     }
 }

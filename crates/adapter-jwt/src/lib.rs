@@ -152,16 +152,15 @@ fn validation(algorithm: Algorithm, settings: &JwtSettings) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.leeway = settings.leeway_seconds;
     validation.validate_nbf = true;
-    let mut required = vec!["exp"];
+    // `Validation::new` already requires `exp`.
     if let Some(issuer) = &settings.issuer {
         validation.set_issuer(&[issuer]);
-        required.push("iss");
+        validation.required_spec_claims.insert("iss".to_owned());
     }
     if let Some(audience) = &settings.audience {
         validation.set_audience(&[audience]);
-        required.push("aud");
+        validation.required_spec_claims.insert("aud".to_owned());
     }
-    validation.set_required_spec_claims(&required);
     validation
 }
 

@@ -120,23 +120,23 @@ mod tests {
         block_on(execute(&queue, &mint, &clock, &policy(), IssueToken { caller, user_id }))
     }
 
-    /// A store that must be asked to issue a token for `user` exactly once, and answers with an
-    /// active token of that user.
-    fn queue_issuing_for(n: i64) -> (MockQueueRepository, QueueToken) {
-        let active = token(n, 1, TokenStatus::Active);
+    /// A store that must be asked to issue a token for user `n` exactly once (with that token's
+    /// value, now, and the policy), and answers with a token of that user in `status`.
+    fn queue_issuing_for(n: i64, status: TokenStatus) -> (MockQueueRepository, QueueToken) {
+        let issued = token(n, 1, status);
         let mut queue = MockQueueRepository::new();
-        let stored = active.clone();
+        let stored = issued.clone();
         queue
             .expect_issue()
-            .with(eq(user(n)), eq(active.value), eq(NOW), eq(policy()))
+            .with(eq(user(n)), eq(issued.value), eq(NOW), eq(policy()))
             .times(1)
             .return_once(move |_, _, _, _| Ok(stored));
-        (queue, active)
+        (queue, issued)
     }
 
     #[test]
     fn a_verified_caller_naming_themselves_gets_their_own_token() {
-        let (queue, active) = queue_issuing_for(7);
+        let (queue, active) = queue_issuing_for(7, TokenStatus::Active);
         let view =
             issue_for(&queue, &minting(active.value), Caller::Verified(user(7)), Some(7)).expect("issued");
         assert_eq!(view.token.user_id, user(7));
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn a_verified_caller_who_leaves_user_id_out_gets_their_own_token() {
-        let (queue, active) = queue_issuing_for(7);
+        let (queue, active) = queue_issuing_for(7, TokenStatus::Active);
         let view =
             issue_for(&queue, &minting(active.value), Caller::Verified(user(7)), None).expect("issued");
         assert_eq!(view.token.user_id, user(7));
@@ -166,14 +166,7 @@ mod tests {
 
     #[test]
     fn issue_gives_a_new_waiting_token_its_position_and_estimated_wait() {
-        let waiting = token(5, 1, TokenStatus::Waiting);
-        let mut queue = MockQueueRepository::new();
-        let stored = waiting.clone();
-        queue
-            .expect_issue()
-            .with(eq(user(5)), eq(waiting.value), eq(NOW), eq(policy()))
-            .times(1)
-            .return_once(move |_, _, _, _| Ok(stored));
+        let (mut queue, waiting) = queue_issuing_for(5, TokenStatus::Waiting);
         queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(95));
         queue.expect_admission_rate().return_once(|| Ok(None));
         let view = issue(&queue, &minting(waiting.value), 5).expect("token is issued");

@@ -41,7 +41,6 @@ pub enum IdentityError {
 }
 
 /// Checks an identity credential and says which user it proves.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait IdentityVerifier: Send + Sync {
     /// The user `credential` proves, or why it proves nobody. Time claims are judged by the
     /// verifier against the real clock (with its configured leeway), as the identity provider

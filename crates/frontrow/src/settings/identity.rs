@@ -5,25 +5,18 @@ use std::path::PathBuf;
 
 use adapter_jwt::{JwtSettings, KeySource};
 
-use super::SettingError;
+use super::{Bounded, SettingError};
 
-/// Clock skew tolerated on identity tokens' `exp` and `nbf` unless `AUTH_JWT_LEEWAY_SECONDS`
-/// says otherwise.
-const DEFAULT_LEEWAY_SECONDS: u64 = 60;
-/// Longest leeway accepted: more would keep expired identity tokens usable for long.
-const MAX_LEEWAY_SECONDS: u64 = 600;
+/// Clock skew tolerated on identity tokens' `exp` and `nbf`; at most ten minutes, as more would
+/// keep expired identity tokens usable for long.
+const AUTH_JWT_LEEWAY_SECONDS: Bounded = Bounded { name: "AUTH_JWT_LEEWAY_SECONDS", min: 0, max: 600 };
+/// [`AUTH_JWT_LEEWAY_SECONDS`] when unset.
+const DEFAULT_LEEWAY_SECONDS: u32 = 60;
 /// The variables naming the identity provider's key; `AUTH_MODE=jwt` needs exactly one.
 const KEY_VARIABLES: [&str; 3] = ["AUTH_JWT_SECRET", "AUTH_JWT_PUBLIC_KEY_FILE", "AUTH_JWT_JWKS_FILE"];
-/// Every variable that only means something with `AUTH_MODE=jwt`.
-const JWT_VARIABLES: [&str; 7] = [
-    "AUTH_JWT_SECRET",
-    "AUTH_JWT_PUBLIC_KEY_FILE",
-    "AUTH_JWT_JWKS_FILE",
-    "AUTH_JWT_ISSUER",
-    "AUTH_JWT_AUDIENCE",
-    "AUTH_JWT_LEEWAY_SECONDS",
-    "AUTH_JWT_USER_CLAIM",
-];
+/// With [`KEY_VARIABLES`], every variable that only means something with `AUTH_MODE=jwt`.
+const OTHER_JWT_VARIABLES: [&str; 4] =
+    ["AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE", AUTH_JWT_LEEWAY_SECONDS.name, "AUTH_JWT_USER_CLAIM"];
 
 /// Who a token request comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +45,14 @@ impl AuthMode {
                          the request's userId (only behind a gateway that authenticates users)"
                     .into(),
             }),
-            None | Some("none") => match JWT_VARIABLES.into_iter().find(|name| read(name).is_some()) {
-                Some(name) => Err(SettingError {
+            None | Some("none") => match KEY_VARIABLES
+                .into_iter()
+                .chain(OTHER_JWT_VARIABLES)
+                .find_map(|name| read(name).map(|value| (name, value)))
+            {
+                Some((name, value)) => Err(SettingError {
                     name,
-                    value: shown(name, read(name)),
+                    value: shown(name, value),
                     reason: "is only used with AUTH_MODE=jwt; set AUTH_MODE=jwt, or unset it".into(),
                 }),
                 None => Ok(Self::None),
@@ -88,35 +85,26 @@ fn jwt(read: &dyn Fn(&'static str) -> Option<String>) -> Result<JwtSettings, Set
         (Some(_), Some((name, value))) => {
             return Err(SettingError {
                 name,
-                value: shown(name, Some(value)),
+                value: shown(name, value),
                 reason: "set only one of AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY_FILE, AUTH_JWT_JWKS_FILE"
                     .into(),
             });
         }
     };
-    let leeway_seconds = match read("AUTH_JWT_LEEWAY_SECONDS") {
-        None => DEFAULT_LEEWAY_SECONDS,
-        Some(value) => {
-            value.trim().parse().ok().filter(|s| *s <= MAX_LEEWAY_SECONDS).ok_or(SettingError {
-                name: "AUTH_JWT_LEEWAY_SECONDS",
-                value,
-                reason: "expected whole seconds from 0 to 600".into(),
-            })?
-        }
-    };
+    let leeway = AUTH_JWT_LEEWAY_SECONDS.read(read(AUTH_JWT_LEEWAY_SECONDS.name), DEFAULT_LEEWAY_SECONDS)?;
     let text = |name| read(name).map(|value| value.trim().to_owned());
     Ok(JwtSettings {
         keys,
         issuer: text("AUTH_JWT_ISSUER"),
         audience: text("AUTH_JWT_AUDIENCE"),
-        leeway_seconds,
+        leeway_seconds: leeway.into(),
         user_claim: text("AUTH_JWT_USER_CLAIM").unwrap_or_else(|| "sub".to_owned()),
     })
 }
 
 /// A value as an error may show it: never the secret.
-fn shown(name: &str, value: Option<String>) -> String {
-    if name == "AUTH_JWT_SECRET" { "[hidden]".to_owned() } else { value.unwrap_or_default() }
+fn shown(name: &str, value: String) -> String {
+    if name == "AUTH_JWT_SECRET" { "[hidden]".to_owned() } else { value }
 }
 
 #[cfg(test)]
