@@ -513,8 +513,8 @@ mod tests {
         let key = IdempotencyKey::parse("k").expect("valid key");
         let request = TestRequest::post().uri("/api/charge").to_http_request();
         let fingerprint = fingerprint(&request, b"{}");
-        let claimed =
-            world.state.ports.idempotency.claim(user, &key, &fingerprint, START, &IdempotencyPolicy::default());
+        let policy = IdempotencyPolicy::default();
+        let claimed = world.state.ports.idempotency.claim(user, &key, &fingerprint, START, &policy);
         assert!(matches!(claimed.await, Ok(IdempotencyClaim::Claimed(_))));
         let runs = Arc::new(AtomicUsize::new(0));
         let (busy, _) = world.send(Some("k"), "{}", &runs, ok_answer).await;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use domain::ports::{IdempotencyRepository, StoreError, StoreResult};
 use domain::{
-    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, Receipt, StoredResponse, UserId,
-    decide_claim,
+    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, Receipt, StoredResponse,
+    UserId, decide_claim,
 };
 use time::{Duration, OffsetDateTime};
 

@@ -32,8 +32,8 @@ use diesel::sql_types::{BigInt, Nullable, SmallInt, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::{IdempotencyRepository, StoreError, StoreResult};
 use domain::{
-    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, Receipt, StoredResponse, UserId,
-    decide_claim,
+    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, Receipt, StoredResponse,
+    UserId, decide_claim,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -54,7 +54,8 @@ ON CONFLICT (user_id, key) DO NOTHING
 RETURNING claim";
 
 /// How many keys a user has claimed since the expiry cutoff. Binds: $1 user, $2 cutoff.
-const LIVE_KEYS: &str = "SELECT count(*) AS live FROM idempotency_keys WHERE user_id = $1 AND claimed_at > $2";
+const LIVE_KEYS: &str =
+    "SELECT count(*) AS live FROM idempotency_keys WHERE user_id = $1 AND claimed_at > $2";
 
 /// The stored record, locked until the claim's transaction ends; nothing if another
 /// transaction holds it. Binds: $1 user, $2 key.
@@ -202,11 +203,14 @@ async fn claim_stored(
             return Err(TxError::Refused);
         };
         let record = IdempotencyRecord::try_from(row)?;
-        let outcome = decide_claim(Some(&record), fingerprint, now, policy.ttl, policy.lease).unless_claimed();
+        let outcome =
+            decide_claim(Some(&record), fingerprint, now, policy.ttl, policy.lease).unless_claimed();
         return Ok(outcome.unwrap_or(IdempotencyClaim::InProgress));
     };
     let record = IdempotencyRecord::try_from(row)?;
-    if let Some(outcome) = decide_claim(Some(&record), fingerprint, now, policy.ttl, policy.lease).unless_claimed() {
+    if let Some(outcome) =
+        decide_claim(Some(&record), fingerprint, now, policy.ttl, policy.lease).unless_claimed()
+    {
         return Ok(outcome);
     }
     if record.is_expired_at(now, policy.ttl) && !admits_new_key(conn, user, now, policy).await? {
@@ -404,7 +408,8 @@ impl IdempotencyRepository for PgStore {
             let batch = tx
                 .conn()?
                 .transaction::<Option<u64>, TxError, _>(async |conn| {
-                    let lock: Locked = prepared(TRY_PURGE_LOCK, bind::<BigInt, _>(PURGE_LOCK)).get_result(conn).await?;
+                    let lock: Locked =
+                        prepared(TRY_PURGE_LOCK, bind::<BigInt, _>(PURGE_LOCK)).get_result(conn).await?;
                     if !lock.locked {
                         return Ok(None);
                     }

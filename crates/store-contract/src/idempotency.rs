@@ -3,7 +3,9 @@
 //! keeping keys per user, and exactly one winner among racing claims.
 
 use domain::idempotency::{CLAIM_LEASE, RESPONSE_TTL};
-use domain::{ClaimId, IdempotencyClaim, IdempotencyPolicy, IdempotencyKey, IdempotencyRecord, StoredResponse, UserId};
+use domain::{
+    ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, StoredResponse, UserId,
+};
 use time::OffsetDateTime;
 
 use crate::Stores;
@@ -312,7 +314,9 @@ pub async fn a_new_key_beyond_the_users_cap_is_refused_until_the_oldest_expires(
     let policy = IdempotencyPolicy { max_keys_per_user: 3, ..IdempotencyPolicy::default() };
     let claim_with = |n: i64, key_text: &'static str, at: OffsetDateTime| {
         let stores = stores.clone();
-        async move { stores.idempotency.claim(uid(n), &key(key_text), "fp-a", at, &policy).await.expect("claim works") }
+        async move {
+            stores.idempotency.claim(uid(n), &key(key_text), "fp-a", at, &policy).await.expect("claim works")
+        }
     };
     for (offset, key_text) in [(0, "k1"), (1, "k2"), (2, "k3")] {
         claimed(claim_with(1, key_text, now + secs(offset)).await);
