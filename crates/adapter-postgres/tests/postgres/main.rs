@@ -5,5 +5,6 @@
 
 mod lifecycle;
 mod ports;
+mod purge;
 mod queue;
 mod support;

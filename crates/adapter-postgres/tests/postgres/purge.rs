@@ -1,0 +1,69 @@
+//! The idempotency purge keeps up with any write rate: one call deletes every record past the
+//! TTL, batch after batch, and only one instance purges at a time.
+
+use adapter_postgres::testing::TestDatabase;
+use diesel::QueryableByName;
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::idempotency::RESPONSE_TTL;
+use domain::ports::IdempotencyRepository;
+use time::OffsetDateTime;
+
+use crate::support::issue_at;
+
+/// The advisory lock the purge takes per batch (the adapter's `PURGE_LOCK`).
+const PURGE_LOCK: i64 = 0x6672_6f6e_7472_6f04;
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn keys(conn: &mut AsyncPgConnection) -> i64 {
+    let sql = "SELECT count(*) AS n FROM idempotency_keys";
+    diesel::sql_query(sql).get_result::<Count>(conn).await.expect("count keys").n
+}
+
+/// 25,000 keys of user 1 claimed two days ago (three batches' worth) and five claimed now.
+async fn flood(conn: &mut AsyncPgConnection) {
+    let sql = "INSERT INTO idempotency_keys (user_id, key, fingerprint, claimed_at)
+               SELECT 1, 'old-' || g, 'fp', now() - interval '2 days' FROM generate_series(1, 25000) g
+               UNION ALL
+               SELECT 1, 'new-' || g, 'fp', now() FROM generate_series(1, 5) g";
+    diesel::sql_query(sql).execute(conn).await.expect("flood the keys");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_purge_deletes_every_expired_key_however_many_batches_it_takes() {
+    let db = TestDatabase::create().await;
+    let store = db.store().await;
+    let now = OffsetDateTime::now_utc();
+    issue_at(&store, 1, now).await;
+    let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
+    flood(&mut conn).await;
+    assert_eq!(store.purge_expired(now, RESPONSE_TTL).await, Ok(25_000), "all of them, in one call");
+    assert_eq!(keys(&mut conn).await, 5, "the live keys stay");
+    assert_eq!(store.purge_expired(now, RESPONSE_TTL).await, Ok(0), "nothing left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_while_another_instance_purges_leaves_the_work_to_it() {
+    let db = TestDatabase::create().await;
+    let store = db.store().await;
+    let now = OffsetDateTime::now_utc();
+    issue_at(&store, 1, now).await;
+    let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
+    flood(&mut conn).await;
+    let mut other = AsyncPgConnection::establish(db.url()).await.expect("connect");
+    diesel::sql_query("BEGIN").execute(&mut other).await.expect("begin");
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<BigInt, _>(PURGE_LOCK)
+        .execute(&mut other)
+        .await
+        .expect("another instance purges");
+    assert_eq!(store.purge_expired(now, RESPONSE_TTL).await, Ok(0), "it does not wait, it leaves");
+    assert_eq!(keys(&mut conn).await, 25_005, "nothing deleted meanwhile");
+    diesel::sql_query("COMMIT").execute(&mut other).await.expect("commit");
+    assert_eq!(store.purge_expired(now, RESPONSE_TTL).await, Ok(25_000), "once it is done, this one purges");
+}
