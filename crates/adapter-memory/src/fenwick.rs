@@ -1,12 +1,26 @@
 //! A Fenwick (binary indexed) tree: counts at positions 1, 2, 3… with point updates and prefix
 //! sums in O(log n). The queue keeps one over ticket numbers, holding 1 for every waiting
 //! ticket, so "waiting tokens up to this ticket" costs a logarithm instead of a queue scan.
+//!
+//! Only a window of positions is stored: positions below `start` are known to hold 0 (tickets
+//! long admitted or gone), so the tree is as large as the span of tickets still waiting, not
+//! as the number of tickets ever issued.
 
-/// Counts at positions `1..=len`, growing at the end as positions are appended.
-#[derive(Debug, Default)]
+/// Counts at positions `1..=len`, growing at the end as positions are appended; positions
+/// before `start` hold 0 and take no memory.
+#[derive(Debug)]
 pub(crate) struct Fenwick {
-    /// `nodes[i - 1]` holds the sum of the counts at positions `(i - lowbit(i), i]`.
+    /// The first stored position.
+    start: u64,
+    /// `nodes[i - 1]` holds the sum of the counts at stored positions `(i - lowbit(i), i]`,
+    /// where stored position `i` is position `start + i - 1`.
     nodes: Vec<u64>,
+}
+
+impl Default for Fenwick {
+    fn default() -> Self {
+        Self { start: 1, nodes: Vec::new() }
+    }
 }
 
 /// The lowest set bit of `i`: how many positions node `i` covers.
@@ -15,9 +29,16 @@ fn lowbit(i: usize) -> usize {
 }
 
 impl Fenwick {
-    /// How many positions exist.
+    /// The last position (0 while none exists).
     pub(crate) fn len(&self) -> u64 {
-        u64::try_from(self.nodes.len()).unwrap_or(u64::MAX)
+        let stored = u64::try_from(self.nodes.len()).unwrap_or(u64::MAX);
+        (self.start - 1).saturating_add(stored)
+    }
+
+    /// The stored index (1-based) of `position`, if it is stored.
+    fn index_of(&self, position: u64) -> Option<usize> {
+        let offset = position.checked_sub(self.start)?;
+        usize::try_from(offset).ok()?.checked_add(1)
     }
 
     /// Appends position `len + 1` holding `count`, in O(log n): the new node sums its own count
@@ -33,13 +54,10 @@ impl Fenwick {
         self.nodes.push(node);
     }
 
-    /// Takes one from `position`, which must hold at least one; positions outside `1..=len` are
-    /// ignored.
+    /// Takes one from `position`, which must hold at least one; positions outside the stored
+    /// window are ignored.
     pub(crate) fn decrement(&mut self, position: u64) {
-        let Ok(mut i) = usize::try_from(position) else { return };
-        if i == 0 {
-            return;
-        }
+        let Some(mut i) = self.index_of(position) else { return };
         while let Some(node) = self.nodes.get_mut(i - 1) {
             *node = node.saturating_sub(1);
             i += lowbit(i);
@@ -48,13 +66,49 @@ impl Fenwick {
 
     /// The sum of the counts at positions `1..=position`, clamped to the positions that exist.
     pub(crate) fn prefix(&self, position: u64) -> u64 {
-        let mut i = usize::try_from(position).unwrap_or(usize::MAX).min(self.nodes.len());
+        let Some(i) = self.index_of(position) else { return 0 };
+        let mut i = i.min(self.nodes.len());
         let mut sum = 0;
         while i > 0 {
             sum += self.nodes.get(i - 1).copied().unwrap_or(0);
             i -= lowbit(i);
         }
         sum
+    }
+
+    /// How many positions are stored: the window's width.
+    pub(crate) fn window(&self) -> u64 {
+        u64::try_from(self.nodes.len()).unwrap_or(u64::MAX)
+    }
+
+    /// How many stored positions lie before `position` (0 if it is not past `start`).
+    pub(crate) fn stored_before(&self, position: u64) -> u64 {
+        position.saturating_sub(self.start).min(self.window())
+    }
+
+    /// Drops the positions before `start`, which the caller knows all hold 0, and rebuilds the
+    /// rest in O(n) with 1 at each of `ones` (the positions from `start` on that hold 1, and
+    /// no others hold anything). Positions up to [`Fenwick::len`] stay; a `start` beyond it
+    /// leaves an empty window that the next push continues.
+    pub(crate) fn rebase(&mut self, start: u64, ones: impl IntoIterator<Item = u64>) {
+        let end = self.len();
+        let start = start.clamp(self.start, end.saturating_add(1));
+        let size = usize::try_from(end + 1 - start).unwrap_or(0);
+        let mut nodes = vec![0_u64; size];
+        for position in ones {
+            let index = position.checked_sub(start).and_then(|i| usize::try_from(i).ok());
+            if let Some(node) = index.and_then(|i| nodes.get_mut(i)) {
+                *node += 1;
+            }
+        }
+        for i in 1..=size {
+            let parent = i + lowbit(i);
+            if parent <= size {
+                nodes[parent - 1] += nodes[i - 1];
+            }
+        }
+        self.start = start;
+        self.nodes = nodes;
     }
 }
 
@@ -136,5 +190,53 @@ mod tests {
             assert_eq!(tree.prefix(probe), naive_prefix(&counts, probe), "prefix({probe})");
         }
         assert_eq!(tree.len(), counts.len() as u64);
+    }
+
+    #[test]
+    fn a_rebased_tree_keeps_every_prefix_and_drops_the_dead_positions() {
+        let mut seed = 11;
+        let mut tree = Fenwick::default();
+        let mut counts: Vec<u64> = Vec::new();
+        for round in 0..40 {
+            for _ in 0..100 {
+                let count = lcg(&mut seed) % 2;
+                tree.push(count);
+                counts.push(count);
+            }
+            // Positions die from the front, as tickets are admitted in order.
+            let alive_from = counts.len() / 2 + round;
+            for (index, count) in counts.iter_mut().enumerate().take(alive_from) {
+                if *count > 0 {
+                    tree.decrement(index as u64 + 1);
+                    *count = 0;
+                }
+            }
+            let start = alive_from as u64 + 1;
+            let ones: Vec<u64> =
+                (start..=counts.len() as u64).filter(|&p| counts[p as usize - 1] == 1).collect();
+            tree.rebase(start, ones);
+            assert_eq!(tree.len(), counts.len() as u64);
+            assert!(tree.nodes.len() <= counts.len() - alive_from, "only the live span is stored");
+            for probe in 0..=counts.len() as u64 + 1 {
+                assert_eq!(
+                    tree.prefix(probe),
+                    naive_prefix(&counts, probe),
+                    "prefix({probe}) in round {round}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_rebase_past_the_end_leaves_an_empty_window_that_pushes_continue() {
+        let mut tree = Fenwick::default();
+        tree.push(1);
+        tree.push(0);
+        tree.decrement(1);
+        tree.rebase(99, []);
+        assert_eq!((tree.len(), tree.nodes.len()), (2, 0));
+        tree.push(1);
+        assert_eq!((tree.len(), tree.prefix(2), tree.prefix(3)), (3, 0, 1));
+        assert_eq!(tree.stored_before(3), 0);
     }
 }

@@ -96,6 +96,11 @@ impl Idempotency {
         }
     }
 
+    /// Whether any record of `user` is kept, expired or not.
+    pub(crate) fn any_of(&self, user: UserId) -> bool {
+        self.records.contains_key(&user)
+    }
+
     fn find(&self, user: UserId, key: &IdempotencyKey) -> Option<IdempotencyRecord> {
         self.records.get(&user).and_then(|keys| keys.get(key)).map(|entry| entry.record.clone())
     }

@@ -1,13 +1,18 @@
 //! The waiting room: queue tokens, their indexes, and the queue port.
 //!
-//! Every stored token sits at `ticket - 1` of one vector. Three ordered indexes cover the
-//! tokens whose stored status is live, so no operation walks the whole queue:
+//! Tokens are kept by ticket. Three ordered indexes cover the tokens whose stored status is
+//! live, so no operation walks the whole queue:
 //! - `waiting` holds the tickets of waiting tokens, smallest (oldest) first, for FIFO admission;
 //! - `idle` orders the same tokens by their last poll, so abandoned ones come off the front;
 //! - `active` orders active tokens by expiry, so lapsed ones come off the front.
 //!
 //! A Fenwick tree over ticket numbers holds 1 for each waiting ticket, which turns a position
 //! (waiting tokens up to one's own ticket) into an O(log n) prefix sum.
+//!
+//! A fourth index, `ended`, orders expired tokens by when they were last live, so
+//! [`Queue::forget`] drops those past the retention window from the front. With it the tree's
+//! window moves up past the oldest waiting ticket, and the queue's memory follows the fans of
+//! the last retention window rather than every fan who ever came.
 //!
 //! Admission runs at most once per tick: the queue remembers the instant of its last admission
 //! step (this store serves one process, so that is the last admission in the service) and an
@@ -31,8 +36,10 @@ use crate::{MemoryStore, State};
 /// The token table and its indexes.
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
-    /// Every token ever issued, at `ticket - 1`.
-    tokens: Vec<QueueToken>,
+    /// Every token not yet forgotten, by ticket.
+    tokens: HashMap<u64, QueueToken>,
+    /// The last ticket issued.
+    issued: u64,
     by_value: HashMap<TokenValue, u64>,
     /// Each user's latest ticket: the only one of theirs that can be live.
     by_user: HashMap<UserId, u64>,
@@ -42,6 +49,8 @@ pub(crate) struct Queue {
     idle: BTreeSet<(OffsetDateTime, u64)>,
     /// `(expires_at, ticket)` of stored-`Active` tokens.
     active: BTreeSet<(OffsetDateTime, u64)>,
+    /// `(last live instant, ticket)` of stored-`Expired` tokens, for forgetting them in order.
+    ended: BTreeSet<(OffsetDateTime, u64)>,
     /// 1 at each waiting ticket.
     ranks: Fenwick,
     /// The `now` of the last admission step, which decides when the next one is due.
@@ -50,14 +59,9 @@ pub(crate) struct Queue {
     admissions: AdmissionLog,
 }
 
-/// The vector slot of a ticket: tickets start at 1.
-fn ticket_slot(ticket: u64) -> Option<usize> {
-    usize::try_from(ticket.checked_sub(1)?).ok()
-}
-
 impl Queue {
     fn get(&self, ticket: u64) -> Option<&QueueToken> {
-        self.tokens.get(ticket_slot(ticket)?)
+        self.tokens.get(&ticket)
     }
 
     fn by_value(&self, value: TokenValue) -> Option<&QueueToken> {
@@ -71,7 +75,7 @@ impl Queue {
     /// Takes a token out of the live indexes and stores it as `Expired` (a payment spends its
     /// token this way); says what it was.
     pub(crate) fn retire(&mut self, ticket: u64) -> Option<TokenStatus> {
-        let token = self.tokens.get_mut(ticket_slot(ticket)?)?;
+        let token = self.tokens.get_mut(&ticket)?;
         let was = token.status;
         match was {
             TokenStatus::Waiting => {
@@ -84,9 +88,10 @@ impl Queue {
                     self.active.remove(&(until, ticket));
                 }
             }
-            TokenStatus::Expired => {}
+            TokenStatus::Expired => return Some(was),
         }
         token.status = TokenStatus::Expired;
+        self.ended.insert((token.expires_at.unwrap_or(token.last_seen_at), ticket));
         Some(was)
     }
 
@@ -103,13 +108,12 @@ impl Queue {
         self.by_value(value).filter(|token| token.pays_for(payer, at)).map(|token| token.ticket)
     }
 
-    /// The ticket the next token gets, checking that the table and the Fenwick tree agree.
+    /// The ticket the next token gets, checking that the ticket count and the Fenwick tree agree.
     fn next_ticket(&self) -> StoreResult<u64> {
-        let issued = self.ranks.len();
-        if u64::try_from(self.tokens.len()).ok() != Some(issued) {
+        if self.ranks.len() != self.issued {
             return Err(StoreError::Internal("the queue's ticket index is out of step".into()));
         }
-        issued.checked_add(1).ok_or_else(|| StoreError::Internal("the queue ran out of tickets".into()))
+        self.issued.checked_add(1).ok_or_else(|| StoreError::Internal("the queue ran out of tickets".into()))
     }
 
     /// Stores a new waiting token for `user` at the back of the queue under `ticket`, which
@@ -124,7 +128,8 @@ impl Queue {
             last_seen_at: now,
             expires_at: None,
         };
-        self.tokens.push(token.clone());
+        self.tokens.insert(ticket, token.clone());
+        self.issued = ticket;
         self.by_value.insert(value, ticket);
         self.by_user.insert(user, ticket);
         self.waiting.insert(ticket);
@@ -135,7 +140,7 @@ impl Queue {
 
     /// Makes a waiting token active until `until`; says whether it was waiting.
     fn activate(&mut self, ticket: u64, until: OffsetDateTime) -> bool {
-        let Some(token) = ticket_slot(ticket).and_then(|i| self.tokens.get_mut(i)) else { return false };
+        let Some(token) = self.tokens.get_mut(&ticket) else { return false };
         if token.status != TokenStatus::Waiting {
             return false;
         }
@@ -157,7 +162,7 @@ impl Queue {
 
     fn touch(&mut self, value: TokenValue, now: OffsetDateTime) {
         let Some(&ticket) = self.by_value.get(&value) else { return };
-        let Some(token) = ticket_slot(ticket).and_then(|i| self.tokens.get_mut(i)) else { return };
+        let Some(token) = self.tokens.get_mut(&ticket) else { return };
         if token.status != TokenStatus::Waiting || now <= token.last_seen_at {
             return;
         }
@@ -204,6 +209,44 @@ impl Queue {
         self.admissions.record(now, report.admitted);
         report
     }
+
+    /// Forgets every token [`QueueToken::forgettable_before`] `cutoff`, and narrows the Fenwick
+    /// tree to the tickets that may still wait. Says how many it forgot and whose latest token
+    /// each was (those users have no token left).
+    fn forget(&mut self, cutoff: OffsetDateTime) -> (u64, Vec<UserId>) {
+        let (mut forgotten, mut tokenless) = (0_u64, Vec::new());
+        while let Some(&(ended, ticket)) = self.ended.first() {
+            if ended >= cutoff {
+                break;
+            }
+            self.ended.pop_first();
+            let Some(token) = self.tokens.remove(&ticket) else { continue };
+            forgotten += 1;
+            self.by_value.remove(&token.value);
+            if self.by_user.get(&token.user_id) == Some(&ticket) {
+                self.by_user.remove(&token.user_id);
+                tokenless.push(token.user_id);
+            }
+        }
+        // Rebuilding costs the window's width, so it waits until half the window is dead: the
+        // cost is spread over the tickets issued meanwhile.
+        let first_waiting = self.waiting.first().copied().unwrap_or(self.issued.saturating_add(1));
+        if self.ranks.stored_before(first_waiting).saturating_mul(2) > self.ranks.window() {
+            self.ranks.rebase(first_waiting, self.waiting.iter().copied());
+        }
+        shrink(&mut self.tokens);
+        shrink(&mut self.by_value);
+        shrink(&mut self.by_user);
+        (forgotten, tokenless)
+    }
+}
+
+/// Gives back a map's spare room once it is mostly empty (maps never shrink by themselves), so
+/// a burst of fans long gone does not pin its peak size.
+fn shrink<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len().saturating_mul(2));
+    }
 }
 
 impl State {
@@ -227,6 +270,17 @@ impl State {
         self.queue.retire_live_of(user);
         self.wallets.open(user);
         Ok(self.queue.enqueue(ticket, user, candidate, now))
+    }
+
+    /// The queue's forgetting, then the users it left with nothing to keep.
+    fn forget_ended(&mut self, cutoff: OffsetDateTime) -> u64 {
+        let (forgotten, tokenless) = self.queue.forget(cutoff);
+        for user in tokenless {
+            if !self.reservations.any_of(user) && !self.idempotency.any_of(user) {
+                self.wallets.close_if_empty(user);
+            }
+        }
+        forgotten
     }
 }
 
@@ -268,5 +322,9 @@ impl QueueRepository for MemoryStore {
 
     async fn admission_rate(&self) -> StoreResult<Option<f64>> {
         self.with_state(|state| Ok(state.queue.admissions.per_second()))
+    }
+
+    async fn forget_ended(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        self.with_state(|state| Ok(state.forget_ended(cutoff)))
     }
 }

@@ -1,6 +1,6 @@
 //! Holds and their lifecycle, and the reservation port.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use domain::ports::{ReservationRepository, StoreResult};
@@ -19,6 +19,8 @@ pub(crate) struct Reservations {
     /// The same reservations by holder, to count a user's live holds without a scan; a user
     /// with none has no entry.
     held_by_user: HashMap<UserId, BTreeSet<ReservationId>>,
+    /// Every user who ever held a seat: their reservations are kept, and so are they.
+    holders: HashSet<UserId>,
 }
 
 impl Reservations {
@@ -41,6 +43,7 @@ impl Reservations {
         };
         self.held.insert((reservation.expires_at, reservation.id));
         self.held_by_user.entry(reservation.user_id).or_default().insert(reservation.id);
+        self.holders.insert(reservation.user_id);
         self.rows.push(reservation.clone());
         Ok(reservation)
     }
@@ -61,6 +64,11 @@ impl Reservations {
         }
         reservation.status = status;
         true
+    }
+
+    /// Whether `user` ever held a seat.
+    pub(crate) fn any_of(&self, user: UserId) -> bool {
+        self.holders.contains(&user)
     }
 
     /// How many of `user`'s holds are live at `at`.

@@ -30,6 +30,21 @@ impl Wallets {
         self.accounts.entry(user).or_default();
     }
 
+    /// Forgets `user`'s account if it never held money: a zero balance and an empty ledger
+    /// (the same as the account a new visit opens).
+    pub(crate) fn close_if_empty(&mut self, user: UserId) {
+        if self
+            .accounts
+            .get(&user)
+            .is_some_and(|account| account.balance == Balance::ZERO && account.ledger.is_empty())
+        {
+            self.accounts.remove(&user);
+        }
+        if self.accounts.capacity() > 64 && self.accounts.len() < self.accounts.capacity() / 4 {
+            self.accounts.shrink_to(self.accounts.len().saturating_mul(2));
+        }
+    }
+
     /// `user`'s balance; `None` for an unknown user.
     pub(crate) fn balance(&self, user: UserId) -> Option<Balance> {
         self.accounts.get(&user).map(|account| account.balance)

@@ -39,7 +39,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::PgStore;
 use crate::errors::{TxError, db_error};
-use crate::models::{corrupt, count, unsigned};
+use crate::housekeeping::Purge;
+use crate::models::{corrupt, unsigned};
 use crate::pool::{PgPool, TxConn, checkout};
 use crate::statement::{bind, prepared};
 
@@ -94,31 +95,24 @@ SELECT claim FROM idempotency_keys
  WHERE user_id = $1 AND key = $2 AND claim = $3 AND status IS NULL
    FOR UPDATE";
 
-/// Deletes one batch of records claimed at or before the cutoff, oldest first, skipping rows a
-/// claim holds locked. Binds: $1 cutoff, $2 batch size.
-const PURGE: &str = "\
-DELETE FROM idempotency_keys
- WHERE (user_id, key) IN (SELECT user_id, key FROM idempotency_keys
-                           WHERE claimed_at <= $1
-                           ORDER BY claimed_at
-                           LIMIT $2
-                             FOR UPDATE SKIP LOCKED)";
-
-/// Most records one purge batch deletes (one short transaction).
-const PURGE_BATCH: i64 = 10_000;
-
-/// The advisory lock one purging instance holds per batch (ASCII "frontrow" + 4).
-const PURGE_LOCK: i64 = 0x6672_6f6e_7472_6f04;
-
-/// Takes [`PURGE_LOCK`] for the transaction if no other instance holds it. Bind: $1 the key.
-const TRY_PURGE_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1) AS locked";
-
-/// The row of [`TRY_PURGE_LOCK`].
-#[derive(QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    locked: bool,
-}
+/// The expired records: one batch at a time, oldest first, skipping rows a claim holds locked
+/// (see [`Purge`]).
+const PURGE: Purge = Purge {
+    // ASCII "frontrow" + 4.
+    lock: 0x6672_6f6e_7472_6f04,
+    batch: "\
+WITH purged AS (
+    DELETE FROM idempotency_keys
+     WHERE (user_id, key) IN (SELECT user_id, key FROM idempotency_keys
+                               WHERE claimed_at <= $1
+                               ORDER BY claimed_at
+                               LIMIT $2
+                                 FOR UPDATE SKIP LOCKED)
+    RETURNING 1
+)
+SELECT count(*) AS done FROM purged",
+    size: 10_000,
+};
 
 /// How often a claim starts over when its row vanishes between the insert and the lock.
 const CLAIM_ATTEMPTS: u32 = 5;
@@ -397,36 +391,8 @@ impl IdempotencyRepository for PgStore {
         row.map(IdempotencyRecord::try_from).transpose()
     }
 
-    /// Batch after batch until a batch comes back short, each in a transaction of its own under
-    /// [`PURGE_LOCK`] (so one instance purges at a time, and a dropped purge frees the lock with
-    /// its connection): the table never grows faster than it is purged.
+    /// See [`Purge::run`].
     async fn purge_expired(&self, now: OffsetDateTime, ttl: Duration) -> StoreResult<u64> {
-        let cutoff = now.saturating_sub(ttl);
-        let mut purged = 0_u64;
-        loop {
-            let mut tx = TxConn::checkout(&self.pool).await?;
-            let batch = tx
-                .conn()?
-                .transaction::<Option<u64>, TxError, _>(async |conn| {
-                    let lock: Locked =
-                        prepared(TRY_PURGE_LOCK, bind::<BigInt, _>(PURGE_LOCK)).get_result(conn).await?;
-                    if !lock.locked {
-                        return Ok(None);
-                    }
-                    let binds = (bind::<Timestamptz, _>(cutoff), bind::<BigInt, _>(PURGE_BATCH));
-                    Ok(Some(count(prepared(PURGE, binds).execute(conn).await?)))
-                })
-                .await;
-            tx.finish();
-            match batch.map_err(TxError::into_store)? {
-                None => return Ok(purged),
-                Some(deleted) => {
-                    purged = purged.saturating_add(deleted);
-                    if deleted < PURGE_BATCH.unsigned_abs() {
-                        return Ok(purged);
-                    }
-                }
-            }
-        }
+        PURGE.run(&self.pool, now.saturating_sub(ttl)).await
     }
 }

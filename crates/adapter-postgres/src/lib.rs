@@ -23,6 +23,7 @@
 
 mod catalogue;
 mod errors;
+mod housekeeping;
 mod idempotency;
 mod migrate;
 mod models;

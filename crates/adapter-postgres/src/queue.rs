@@ -65,6 +65,7 @@ use self::snapshot::Place;
 use self::tokens::{Lookup, Refill};
 use crate::PgStore;
 use crate::errors::db_error;
+use crate::housekeeping::Purge;
 use crate::models::{TokenRow, token_status_text, unsigned};
 use crate::pool::checkout;
 use crate::schema::queue_tokens;
@@ -104,7 +105,7 @@ async fn issue_in(
     candidate: TokenValue,
     now: OffsetDateTime,
     policy: &QueuePolicy,
-) -> StoreResult<(QueueToken, Option<u64>)> {
+) -> Result<(QueueToken, Option<u64>), Retry> {
     let binds = (
         bind::<BigInt, _>(user.get()),
         bind::<Uuid, _>(candidate.as_uuid()),
@@ -116,17 +117,52 @@ async fn issue_in(
     Ok((QueueToken::try_from(issued.token)?, gone))
 }
 
+/// How an issue failed: worth running once more, or not.
+enum Retry {
+    /// The token's insert found its user deleted by [`FORGET`] after the function saw them.
+    UserForgotten,
+    /// Anything else.
+    Fail(StoreError),
+}
+
+impl Retry {
+    fn into_store(self) -> StoreError {
+        match self {
+            Self::UserForgotten => StoreError::Internal("a user was forgotten twice during one issue".into()),
+            Self::Fail(error) => error,
+        }
+    }
+}
+
+impl From<StoreError> for Retry {
+    fn from(error: StoreError) -> Self {
+        Self::Fail(error)
+    }
+}
+
 /// A candidate that is already stored (a random UUID that repeated: a bug, not a conflict to
 /// resolve) is refused by the function with a unique violation naming the primary key, as the
 /// insert itself would refuse it; other failures as any statement's.
-fn issue_error(error: DieselError) -> StoreError {
-    if let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &error
-        && info.constraint_name() == Some("queue_tokens_pkey")
-    {
-        return StoreError::Internal("a freshly minted token value is already in use".into());
+fn issue_error(error: DieselError) -> Retry {
+    match &error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some("queue_tokens_pkey") =>
+        {
+            Retry::Fail(StoreError::Internal("a freshly minted token value is already in use".into()))
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => Retry::UserForgotten,
+        _ => Retry::Fail(db_error(error)),
     }
-    db_error(error)
 }
+
+/// Tokens past their retention and the users they leave with nothing: batches of the function
+/// `forget_ended_tokens` (migration `2026-12-02-000003_forget_ended_tokens`).
+const FORGET: Purge = Purge {
+    // ASCII "frontrow" + 5.
+    lock: 0x6672_6f6e_7472_6f05,
+    batch: "SELECT forget_ended_tokens($1, $2) AS done",
+    size: 5_000,
+};
 
 impl PgStore {
     /// Reads a token from the database and stores the copy as `refill` says.
@@ -172,7 +208,13 @@ impl QueueRepository for PgStore {
         policy: &QueuePolicy,
     ) -> StoreResult<QueueToken> {
         let mut conn = checkout(&self.pool).await?;
-        let (token, gone) = issue_in(&mut conn, user, candidate, now, policy).await?;
+        let (token, gone) = match issue_in(&mut conn, user, candidate, now, policy).await {
+            // The user was forgotten between the function's two inserts (see `FORGET`): once
+            // more, and they are created anew.
+            Err(Retry::UserForgotten) => issue_in(&mut conn, user, candidate, now, policy).await,
+            other => other,
+        }
+        .map_err(Retry::into_store)?;
         drop(conn);
         self.note_gone(gone);
         tracing::debug!(user = user.get(), ticket = token.ticket, retired = ?gone, "issue");
@@ -232,6 +274,11 @@ impl QueueRepository for PgStore {
 
     async fn admission_rate(&self) -> StoreResult<Option<f64>> {
         Ok(self.queue.snapshot().rate())
+    }
+
+    /// See [`Purge::run`]. Forgotten tokens were expired, so no copy of them can let a fan in.
+    async fn forget_ended(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        FORGET.run(&self.pool, cutoff).await
     }
 }
 

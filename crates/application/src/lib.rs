@@ -27,6 +27,7 @@ pub mod queue_status;
 pub mod release_expired_holds;
 pub mod reserve_seat;
 pub mod seed_catalogue;
+pub mod tidy_up;
 
 /// Every port a use case may need, as wired by the binary.
 #[derive(Clone)]

@@ -213,6 +213,13 @@ pub trait QueueRepository: Send + Sync {
     /// Admissions per second the service has made lately (over the last half minute or so), for
     /// wait estimates; `None` until there is something to measure. Must not cost a query per call.
     async fn admission_rate(&self) -> StoreResult<Option<f64>>;
+    /// Tidies up, so the waiting room's storage does not grow with every fan who ever came:
+    /// forgets every token that [`QueueToken::forgettable_before`] `cutoff`, and each of their
+    /// users who is left with nothing to keep (no token, a zero balance, no ledger entry, no
+    /// reservation, no idempotency record; a user who comes back is created anew, as on their
+    /// first visit). Says how many tokens it forgot. Works through any backlog before it
+    /// returns; concurrent calls (several instances) must not step on each other.
+    async fn forget_ended(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
 }
 
 /// Idempotency keys and the responses kept for them, per user, shared by every instance.

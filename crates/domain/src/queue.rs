@@ -107,6 +107,15 @@ impl QueueToken {
             && self.status == TokenStatus::Active
             && self.expires_at.is_some_and(|expires_at| at < expires_at)
     }
+
+    /// Whether the store may forget this token: it is stored expired and was last live before
+    /// `cutoff` ([`QueuePolicy::forget_cutoff`]). The last instant a token was live is its
+    /// `expires_at` once it was admitted (a payment retires it earlier, never later), and its
+    /// last poll otherwise. Until it is forgotten, a fan presenting it is told it expired; after,
+    /// it is an unknown token.
+    pub fn forgettable_before(&self, cutoff: OffsetDateTime) -> bool {
+        self.status == TokenStatus::Expired && self.expires_at.unwrap_or(self.last_seen_at) < cutoff
+    }
 }
 
 /// The queue settings of SPEC, as one value the rules and the stores share. The binary checks
@@ -124,6 +133,9 @@ pub struct QueuePolicy {
     pub active_ttl: Duration,
     /// `QUEUE_IDLE_TIMEOUT_SECONDS`: a waiting token not polled for this long is dropped.
     pub idle_timeout: Duration,
+    /// `QUEUE_TOKEN_RETENTION_SECONDS`: how long an ended token is remembered (and answered
+    /// as expired) before the store forgets it, and with it a user who has nothing else.
+    pub retention: Duration,
 }
 
 impl Default for QueuePolicy {
@@ -134,6 +146,7 @@ impl Default for QueuePolicy {
             tick: Duration::seconds(1),
             active_ttl: Duration::minutes(10),
             idle_timeout: Duration::minutes(2),
+            retention: Duration::days(1),
         }
     }
 }
@@ -170,6 +183,11 @@ impl QueuePolicy {
     /// Waiting tokens last seen at or before this instant have been abandoned.
     pub fn idle_cutoff(&self, now: OffsetDateTime) -> OffsetDateTime {
         now.saturating_sub(self.idle_timeout)
+    }
+
+    /// Tokens that ended before this instant may be forgotten ([`QueueToken::forgettable_before`]).
+    pub fn forget_cutoff(&self, now: OffsetDateTime) -> OffsetDateTime {
+        now.saturating_sub(self.retention)
     }
 
     /// Whether an admission step may run at `now`, given when the last one ran anywhere in the
@@ -243,6 +261,28 @@ mod tests {
         assert_eq!(TokenValue::parse(&value.to_string()), Ok(value));
         assert_eq!(TokenValue::parse("not-a-token"), Err(MalformedToken));
         assert_eq!(TokenValue::parse(""), Err(MalformedToken));
+    }
+
+    #[test]
+    fn only_a_stored_expired_token_that_ended_before_the_cutoff_may_be_forgotten() {
+        let cutoff = NOW + Duration::hours(1);
+        let dropped = token(TokenStatus::Expired, None);
+        assert!(dropped.forgettable_before(cutoff));
+        assert!(!dropped.forgettable_before(NOW), "it was last seen at the cutoff itself");
+        let paid = token(TokenStatus::Expired, Some(cutoff + Duration::seconds(1)));
+        assert!(!paid.forgettable_before(cutoff), "an admitted token counts until its expiry");
+        let lapsed = token(TokenStatus::Expired, Some(cutoff - Duration::seconds(1)));
+        assert!(lapsed.forgettable_before(cutoff));
+        assert!(!token(TokenStatus::Waiting, None).forgettable_before(cutoff));
+        assert!(!token(TokenStatus::Active, Some(NOW)).forgettable_before(cutoff));
+    }
+
+    #[test]
+    fn the_forget_cutoff_is_the_retention_before_now_and_saturates() {
+        let policy = QueuePolicy::default();
+        assert_eq!(policy.forget_cutoff(NOW), NOW - Duration::days(1));
+        let at_the_start = OffsetDateTime::new_utc(Date::MIN, Time::MIDNIGHT);
+        assert_eq!(policy.forget_cutoff(at_the_start), at_the_start);
     }
 
     #[test]

@@ -76,6 +76,8 @@ const CLIENT_BODY_TIMEOUT_MS: Bounded = Bounded { name: "CLIENT_BODY_TIMEOUT_MS"
 const SEAT_HOLD_SECONDS: Bounded = Bounded { name: "SEAT_HOLD_SECONDS", min: 1, max: 86_400 };
 const MAX_HOLDS_PER_USER: Bounded = Bounded { name: "MAX_HOLDS_PER_USER", min: 0, max: 50 };
 const IDEMPOTENCY_LEASE_SECONDS: Bounded = Bounded { name: "IDEMPOTENCY_LEASE_SECONDS", min: 1, max: 3_600 };
+const IDEMPOTENCY_RETENTION_SECONDS: Bounded =
+    Bounded { name: "IDEMPOTENCY_RETENTION_SECONDS", min: 1, max: 604_800 };
 const IDEMPOTENCY_KEYS_PER_USER: Bounded =
     Bounded { name: "IDEMPOTENCY_KEYS_PER_USER", min: 1, max: 100_000 };
 const QUEUE_MAX_ACTIVE: Bounded = Bounded { name: "QUEUE_MAX_ACTIVE", min: 0, max: 1_000_000 };
@@ -84,6 +86,8 @@ const QUEUE_TICK_MS: Bounded = Bounded { name: "QUEUE_TICK_MS", min: 10, max: 3_
 const QUEUE_ACTIVE_TTL_SECONDS: Bounded = Bounded { name: "QUEUE_ACTIVE_TTL_SECONDS", min: 1, max: 86_400 };
 const QUEUE_IDLE_TIMEOUT_SECONDS: Bounded =
     Bounded { name: "QUEUE_IDLE_TIMEOUT_SECONDS", min: 1, max: 86_400 };
+const QUEUE_TOKEN_RETENTION_SECONDS: Bounded =
+    Bounded { name: "QUEUE_TOKEN_RETENTION_SECONDS", min: 1, max: 2_592_000 };
 const CATALOGUE_CACHE_SECONDS: Bounded = Bounded { name: "CATALOGUE_CACHE_SECONDS", min: 0, max: 86_400 };
 const TOKEN_CACHE_MS: Bounded = Bounded { name: "TOKEN_CACHE_MS", min: 0, max: 600_000 };
 const STREAMS_PER_TOKEN: Bounded = Bounded { name: "STREAMS_PER_TOKEN", min: 1, max: 100 };
@@ -100,12 +104,14 @@ const NUMERIC: &[Bounded] = &[
     SEAT_HOLD_SECONDS,
     MAX_HOLDS_PER_USER,
     IDEMPOTENCY_LEASE_SECONDS,
+    IDEMPOTENCY_RETENTION_SECONDS,
     IDEMPOTENCY_KEYS_PER_USER,
     QUEUE_MAX_ACTIVE,
     QUEUE_ADMIT_PER_TICK,
     QUEUE_TICK_MS,
     QUEUE_ACTIVE_TTL_SECONDS,
     QUEUE_IDLE_TIMEOUT_SECONDS,
+    QUEUE_TOKEN_RETENTION_SECONDS,
     CATALOGUE_CACHE_SECONDS,
     TOKEN_CACHE_MS,
     STREAMS_PER_TOKEN,
@@ -188,11 +194,12 @@ impl Settings {
                     tick: Duration::milliseconds(number(QUEUE_TICK_MS, 1000)?.into()),
                     active_ttl: seconds(QUEUE_ACTIVE_TTL_SECONDS, 600)?,
                     idle_timeout: seconds(QUEUE_IDLE_TIMEOUT_SECONDS, 120)?,
+                    retention: seconds(QUEUE_TOKEN_RETENTION_SECONDS, 86_400)?,
                 },
                 idempotency: IdempotencyPolicy {
+                    ttl: seconds(IDEMPOTENCY_RETENTION_SECONDS, 86_400)?,
                     lease: seconds(IDEMPOTENCY_LEASE_SECONDS, 60)?,
                     max_keys_per_user: number(IDEMPOTENCY_KEYS_PER_USER, 1_000)?,
-                    ..IdempotencyPolicy::default()
                 },
             },
         })
@@ -237,6 +244,8 @@ mod tests {
         assert_eq!(queue.tick, Duration::seconds(1));
         assert_eq!(queue.active_ttl, Duration::seconds(600));
         assert_eq!(queue.idle_timeout, Duration::seconds(120));
+        assert_eq!(queue.retention, Duration::days(1));
+        assert_eq!(settings.policies.idempotency, IdempotencyPolicy::default());
     }
 
     #[test]

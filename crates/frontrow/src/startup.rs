@@ -11,7 +11,7 @@ use adapter_http::{HttpState, StreamSlots};
 use adapter_jwt::JwtVerifier;
 use adapter_memory::MemoryStore;
 use adapter_postgres::{PgOptions, PgStore, QueueTuning};
-use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue};
+use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue, tidy_up};
 use domain::IdentityVerifier;
 use domain::ports::Store;
 use tokio::task::JoinHandle;
@@ -23,10 +23,6 @@ use crate::system::{RandomMint, SystemClock};
 
 /// How often lapsed holds are tidied; correctness never waits for it.
 const SWEEP_EVERY: StdDuration = StdDuration::from_secs(1);
-/// How often idempotency records past their 24 h retention are purged (a batch at a time);
-/// correctness never waits for it either (an expired record counts as absent).
-const PURGE_IDEMPOTENCY_EVERY: StdDuration = StdDuration::from_secs(60);
-
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -159,7 +155,7 @@ fn with_seat_cache(mut ports: Ports) -> Ports {
     ports
 }
 
-/// The admission attempts, the hold sweeper and the idempotency purge.
+/// The admission attempts, the hold sweeper and the tidying up.
 fn background_tasks(ports: &Ports, policies: Policies) -> Vec<JoinHandle<()>> {
     // Several attempts per tick; the store admits only when a tick is due service-wide.
     let every =
@@ -200,18 +196,22 @@ fn background_tasks(ports: &Ports, policies: Policies) -> Vec<JoinHandle<()>> {
             }
         }
     });
-    let (purger, key_ttl) = (ports.clone(), policies.idempotency.ttl);
-    let purge = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(PURGE_IDEMPOTENCY_EVERY);
+    let tidier = ports.clone();
+    let every = StdDuration::try_from(tidy_up::every(&policies.queue, &policies.idempotency))
+        .unwrap_or(StdDuration::from_secs(60));
+    let tidy = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            match purger.idempotency.purge_expired(purger.clock.now(), key_ttl).await {
-                Ok(0) => {}
-                Ok(purged) => tracing::debug!(purged, "expired idempotency keys purged"),
-                Err(error) => tracing::warn!(error = %error, "idempotency purge failed"),
+            let (queue, keys, clock) =
+                (tidier.queue.as_ref(), tidier.idempotency.as_ref(), tidier.clock.as_ref());
+            match tidy_up::execute(queue, keys, clock, &policies.queue, &policies.idempotency).await {
+                Ok(tidied) if tidied == Default::default() => {}
+                Ok(tidied) => tracing::debug!(tokens = tidied.tokens, keys = tidied.keys, "tidied up"),
+                Err(error) => tracing::warn!(error = %error, "tidying up failed"),
             }
         }
     });
-    vec![admission, sweep, purge]
+    vec![admission, sweep, tidy]
 }

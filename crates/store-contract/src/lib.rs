@@ -30,6 +30,7 @@ pub mod admission;
 pub mod catalogue;
 pub mod exactly_once;
 mod fixture;
+pub mod forget;
 pub mod hold_limit;
 pub mod holds;
 pub mod idempotency;
@@ -165,6 +166,11 @@ macro_rules! contract_suite {
         $crate::__contract_module!($factory; hold_limit:
             twenty_concurrent_holds_by_one_user_leave_exactly_the_limit_live,
             a_user_at_the_limit_may_hold_again_once_one_of_their_holds_lapses,
+        );
+        $crate::__contract_module!($factory; forget:
+            forget_ended_drops_ended_tokens_and_the_users_left_with_nothing,
+            a_forgotten_fan_who_comes_back_is_created_anew_behind_everyone,
+            forget_ended_works_through_a_backlog_larger_than_a_batch_in_one_call,
         );
         $crate::__contract_module!($factory; exactly_once:
             a_keyed_credit_records_its_answer_in_the_same_step_as_its_effect,

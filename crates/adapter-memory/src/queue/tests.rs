@@ -374,3 +374,45 @@ async fn admission_rate_is_none_until_two_admission_steps_then_counts_admitted_p
     assert_eq!(admit(&store, NOW + seconds(4), &two_per_tick).await, report(2, 0, 0));
     assert_eq!(store.admission_rate().await, Ok(Some(1.5)), "6 admitted in 4 s");
 }
+
+#[tokio::test]
+async fn forgetting_ended_tokens_keeps_every_position_exact_and_the_tree_narrow() {
+    let store = MemoryStore::new();
+    let early = issue_many(&store, 1..=200).await;
+    let late = issue_many(&store, 201..=300).await;
+    assert_eq!(admit(&store, NOW, &policy(200, 0)).await, report(200, 0, 0));
+    for token in &late {
+        store.touch(token.value, NOW + seconds(500)).await.expect("touch");
+    }
+    let no_admission = QueuePolicy { tick: seconds(10_000), ..policy(0, 0) };
+    assert_eq!(admit(&store, NOW + seconds(600), &no_admission).await, report(0, 200, 0));
+
+    assert_eq!(store.forget_ended(NOW + seconds(600)).await, Ok(0), "they ended at the cutoff itself");
+    assert_eq!(store.forget_ended(NOW + seconds(601)).await, Ok(200));
+    assert_eq!(positions(&store, &late).await, (1..=100).collect::<Vec<u64>>());
+    assert_eq!(store.token(early[0].value).await, Ok(None));
+    assert_eq!(store.balance(user(1)).await, Ok(None), "a user with nothing is forgotten with the token");
+    let window = store.with_state(|state| Ok(state.queue.ranks.window()));
+    assert!(
+        window.as_ref().is_ok_and(|&width| width <= 100),
+        "the tree covers only the waiting span: {window:?}"
+    );
+
+    let back = issue_at(&store, 1, NOW + seconds(601)).await;
+    assert_eq!((back.ticket, store.position(&back).await), (301, Ok(101)));
+    assert_eq!(store.balance(user(1)).await, Ok(Some(Balance::ZERO)));
+}
+
+#[tokio::test]
+async fn a_user_who_charged_keeps_their_account_when_their_token_is_forgotten() {
+    let store = MemoryStore::new();
+    issue(&store, 1).await;
+    issue(&store, 2).await;
+    let ten = ChargeAmount::new(10).expect("valid charge");
+    store.credit(user(1), ten, NOW, None).await.expect("credit");
+    expire_token_of(&store, 1);
+    expire_token_of(&store, 2);
+    assert_eq!(store.forget_ended(NOW + seconds(1)).await, Ok(2));
+    assert_eq!(store.balance(user(1)).await.map(|b| b.map(|b| b.won().get())), Ok(Some(10)));
+    assert_eq!(store.balance(user(2)).await, Ok(None));
+}
