@@ -21,8 +21,12 @@ test: pg-up test-memory test-postgres test-contract
 test-memory:
 	$(CARGO) test --workspace --lib --bins --tests
 
+## The black-box tests again, on PostgreSQL: those that follow FRONTROW_TEST_STORE (every file in
+## tests/ but the ones that pick their stores themselves, which test-memory has run already).
+FIXED_STORE_TESTS := bounded_memory exactly_once instances outage restart
+STORE_TESTS := $(filter-out $(FIXED_STORE_TESTS),$(basename $(notdir $(wildcard tests/*.rs))))
 test-postgres: pg-up
-	FRONTROW_TEST_STORE=postgres $(CARGO) test -p frontrow --tests
+	FRONTROW_TEST_STORE=postgres $(CARGO) test -p frontrow $(addprefix --test ,$(STORE_TESTS))
 
 ## The OpenAPI contract check: schemathesis, with every check and a fixed seed, against the debug
 ## `frontrow` on the embedded store with an ACTIVE token (tests/contract/). schemathesis is

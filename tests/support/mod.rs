@@ -24,26 +24,10 @@ pub use clock::*;
 
 /// How long a freshly spawned server may take to answer `GET /health` with 200.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-/// Settings the harness controls; inherited values are removed so a developer's shell cannot
-/// change what a test runs against.
-const MANAGED_ENV: &[&str] = &[
-    "HTTP_ADDR",
-    "SEED_DEMO",
-    "DATABASE_URL",
-    "DATABASE_TIMEOUT_MS",
-    "REQUEST_TIMEOUT_MS",
-    "CLIENT_BODY_TIMEOUT_MS",
-    "SEAT_HOLD_SECONDS",
-    "QUEUE_MAX_ACTIVE",
-    "QUEUE_ADMIT_PER_TICK",
-    "QUEUE_TICK_MS",
-    "QUEUE_ACTIVE_TTL_SECONDS",
-    "QUEUE_IDLE_TIMEOUT_SECONDS",
-    "STREAMS_PER_TOKEN",
-    "STREAMS_PER_INSTANCE",
-];
-/// Prefix of the identity settings (`AUTH_MODE`, `AUTH_JWT_*`), all removed like [`MANAGED_ENV`].
-const MANAGED_ENV_PREFIX: &str = "AUTH_";
+/// What the server inherits from the test's environment: nothing but logging. Every setting it
+/// runs with is one the harness or the test sets, so a developer's shell cannot change what a
+/// test runs against.
+const INHERITED_ENV: &[&str] = &["RUST_LOG", "RUST_BACKTRACE"];
 /// The most log bytes kept from the server, shown when it fails to start.
 const LOG_TAIL: usize = 16 * 1024;
 
@@ -152,6 +136,11 @@ impl TestServer {
         let shared_url = std::env::var("FRONTROW_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty());
         let database_url = own_database.as_ref().map(|db| db.url().to_owned()).or(shared_url.clone());
         Self::launch(database_url, shared_url.is_some(), own_database, overrides).await
+    }
+
+    /// Starts a server on the embedded store, whatever `FRONTROW_TEST_STORE` says.
+    pub async fn start_embedded(overrides: &[(&str, &str)]) -> TestServer {
+        Self::launch(None, false, None, overrides).await
     }
 
     /// Starts a server on an existing PostgreSQL database (several servers may share one).
@@ -392,12 +381,10 @@ pub fn seat_from_json(concert_id: i64, schedule_id: i64, seat: &Value) -> Seat {
 /// `QUEUE_TICK_MS=50`, `AUTH_MODE=none`), then `overrides`, its output piped.
 fn frontrow(port: u16, database_url: Option<&str>, overrides: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_frontrow"));
-    for key in MANAGED_ENV {
-        cmd.env_remove(key);
-    }
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with(MANAGED_ENV_PREFIX) {
-            cmd.env_remove(key);
+    cmd.env_clear();
+    for key in INHERITED_ENV {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
         }
     }
     cmd.env("HTTP_ADDR", format!("127.0.0.1:{port}"))

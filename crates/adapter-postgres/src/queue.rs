@@ -1,8 +1,10 @@
 //! The waiting room: the queue port.
 //!
 //! **Tickets and the watermark.** Tickets come from the `queue_tickets` sequence (issue order
-//! across every instance). Admission is FIFO, so `queue_state.admitted_through` (the highest
-//! ticket ever admitted) is a served watermark, and every ticket above it either still waits
+//! across every instance). Admission is FIFO, so `queue_state.admitted_through` is a served
+//! watermark: every ticket at or below it was admitted or is gone (each admission step raises
+//! it to the highest ticket admitted, and over the gone tickets before the oldest waiting one,
+//! so it moves even while a full room admits nobody), and every ticket above it either still waits
 //! or is recorded in `queue_drops` (dropped for idling, retired by a new issue, expired by a
 //! payment; the row is written by the statement that retires the token). So a waiting token's
 //! position is `ticket - admitted_through - (drops between them)`, at least 1: arithmetic and

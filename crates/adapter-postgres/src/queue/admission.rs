@@ -49,6 +49,12 @@ SELECT (SELECT count(*) FROM dropped) AS dropped,
 
 /// The admission step: activates the oldest waiting tokens and records the step, the new
 /// watermark and the admission count. Binds: $1 active until, $2 how many, $3 now.
+///
+/// The watermark rises to the highest ticket admitted, and also over tickets that are all
+/// gone: to just below the oldest token waiting at the statement's start, or, when nobody
+/// waits, to the newest drop. Otherwise a full room that fans keep joining and leaving (no
+/// admission moving the watermark) would record every one of them in `queue_drops` and in
+/// every instance's snapshot, for as long as the room stays full.
 const ADMIT: &str = "\
 WITH admitted AS (
     UPDATE queue_tokens SET status = 'ACTIVE', expires_at = $1
@@ -57,12 +63,16 @@ WITH admitted AS (
  RETURNING ticket
 ), totals AS (
     SELECT count(*) AS admitted, max(ticket) AS highest FROM admitted
+), passed AS (
+    SELECT COALESCE((SELECT min(ticket) - 1 FROM queue_tokens WHERE status = 'WAITING'),
+                    (SELECT max(ticket) FROM queue_drops),
+                    0) AS through
 )
 UPDATE queue_state
    SET last_admission_at = $3,
-       admitted_through = GREATEST(admitted_through, COALESCE(totals.highest, 0)),
+       admitted_through = GREATEST(admitted_through, COALESCE(totals.highest, 0), passed.through),
        admitted_total = admitted_total + totals.admitted
-  FROM totals
+  FROM totals, passed
 RETURNING totals.admitted, queue_state.admitted_through";
 
 /// Forgets the drops the watermark has passed. Bind: $1 watermark.

@@ -1,15 +1,18 @@
-//! The idempotency purge keeps up with any write rate: one call deletes every record past the
-//! TTL, batch after batch, and only one instance purges at a time.
+//! Nothing the waiting room or the idempotency keys leave behind piles up: the purge keeps up
+//! with any write rate (one call deletes every record past the TTL, batch after batch, one
+//! instance at a time), and a full room that fans keep joining and leaving keeps no record of
+//! them once an admission step has passed them.
 
 use adapter_postgres::testing::TestDatabase;
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::idempotency::RESPONSE_TTL;
-use domain::ports::IdempotencyRepository;
+use domain::QueuePolicy;
+use domain::ports::{IdempotencyRepository, QueueRepository};
 use time::OffsetDateTime;
 
-use crate::support::issue_at;
+use crate::support::{issue_at, seconds};
 
 /// The advisory lock the purge takes per batch (the adapter's `PURGE_LOCK`).
 const PURGE_LOCK: i64 = 0x6672_6f6e_7472_6f04;
@@ -66,4 +69,30 @@ async fn a_purge_while_another_instance_purges_leaves_the_work_to_it() {
     assert_eq!(keys(&mut conn).await, 25_005, "nothing deleted meanwhile");
     diesel::sql_query("COMMIT").execute(&mut other).await.expect("commit");
     assert_eq!(store.purge_expired(now, RESPONSE_TTL).await, Ok(25_000), "once it is done, this one purges");
+}
+
+async fn rows(conn: &mut AsyncPgConnection, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) AS n FROM {table}");
+    diesel::sql_query(sql).get_result::<Count>(conn).await.expect("count rows").n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_room_that_fans_join_and_leave_keeps_no_record_of_them() {
+    let db = TestDatabase::create().await;
+    let store = db.store().await;
+    let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
+    let one_place = QueuePolicy { max_active: 1, ..QueuePolicy::default() };
+    let now = OffsetDateTime::now_utc();
+    issue_at(&store, 1, now).await;
+    assert_eq!(store.admit(now, &one_place).await.map(|report| report.admitted), Ok(1));
+    for n in 2..=101 {
+        issue_at(&store, n, now + seconds(1)).await;
+    }
+    let later = now + seconds(200);
+    let report = store.admit(later, &one_place).await.expect("admit works");
+    assert_eq!((report.admitted, report.dropped), (0, 100), "the room is full; the hundred idled out");
+    assert_eq!(rows(&mut conn, "queue_drops").await, 0, "the watermark passed every drop");
+
+    let next = issue_at(&store, 200, later).await;
+    assert_eq!(store.position(&next).await, Ok(1), "the next fan is first in line");
 }
