@@ -3,8 +3,9 @@
 //! get a 4xx JSON error from SPEC's table, never a 5xx, and must change nothing. Plus a few
 //! focused cases of the strictness decisions documented in the README.
 //!
-//! The generator is a seeded PRNG; the seed is printed, and `FRONTROW_FUZZ_SEED=<seed>` replays
-//! a run exactly (the requests, not their interleaving).
+//! The generator is a seeded PRNG. Every run uses [`DEFAULT_SEED`], so a failure in CI replays
+//! exactly (the requests, not their interleaving); `FRONTROW_FUZZ_SEED=<seed>` runs another
+//! seed, and `FRONTROW_FUZZ_SEED=random` a fresh one, printed for its replay.
 
 mod support;
 
@@ -22,8 +23,13 @@ use support::{Reply, TestServer};
 const REQUESTS: usize = 3_000;
 /// How many are in flight at once.
 const CONCURRENCY: usize = 32;
-/// Requests not started within this budget are skipped (and counted), so the test stays short.
-const BUDGET: Duration = Duration::from_secs(20);
+/// Requests not started within this budget are skipped (and counted), so the test stays short
+/// on a machine far slower than expected; at most [`MAX_SKIPPED`] of them may be.
+const BUDGET: Duration = Duration::from_secs(60);
+/// The most requests the budget may skip before the run counts as failed.
+const MAX_SKIPPED: usize = REQUESTS / 10;
+/// The seed of every run unless `FRONTROW_FUZZ_SEED` names another.
+const DEFAULT_SEED: u64 = 0x6672_6f6e_7472_6f77;
 /// Longer than this without an answer is a hang.
 const PER_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// SPEC's error codes with their statuses, plus the framework-level 405 and 413.
@@ -899,10 +905,11 @@ async fn metric_methods(s: &TestServer) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thousands_of_malformed_requests_get_4xx_json_and_change_nothing() {
-    let seed = std::env::var("FRONTROW_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(support::random_u64);
+    let seed = match std::env::var("FRONTROW_FUZZ_SEED").as_deref() {
+        Err(_) | Ok("") => DEFAULT_SEED,
+        Ok("random") => support::random_u64(),
+        Ok(number) => number.parse().unwrap_or_else(|_| panic!("FRONTROW_FUZZ_SEED={number:?} is not a u64")),
+    };
     println!("fuzz seed: {seed} (replay with FRONTROW_FUZZ_SEED={seed})");
     let (s, target) = arena().await;
     let before = snapshot(&s, &target).await;
@@ -956,7 +963,7 @@ async fn thousands_of_malformed_requests_get_4xx_json_and_change_nothing() {
         failures.iter().take(15).cloned().collect::<Vec<_>>().join("\n"),
         s.log_tail()
     );
-    assert!(sent >= REQUESTS / 2, "only {sent} requests ran within {BUDGET:?}");
+    assert!(skipped <= MAX_SKIPPED, "{skipped} of {REQUESTS} requests did not start within {BUDGET:?}");
 
     assert_eq!(s.get("/health", None).await.status, 200, "the server is alive");
     let after = snapshot(&s, &target).await;

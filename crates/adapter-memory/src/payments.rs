@@ -80,4 +80,12 @@ impl PaymentRepository for MemoryStore {
     ) -> StoreResult<Option<Payment>> {
         self.with_state(|state| state.keyed(receipt.as_ref(), |state| state.settle(plan)))
     }
+
+    async fn payment_for(&self, reservation: ReservationId) -> StoreResult<Option<Payment>> {
+        self.with_state(|state| {
+            let payments = &state.payments;
+            let id = payments.by_reservation.get(&reservation);
+            Ok(id.and_then(|id| payments.rows.get(crate::slot(id.get())?)).cloned())
+        })
+    }
 }

@@ -24,12 +24,13 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Timestamptz, Uuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ports::{PaymentRepository, StoreResult};
-use domain::{Payment, PaymentId, Receipt, SettlementPlan};
+use domain::{Payment, PaymentId, Receipt, ReservationId, SettlementPlan, UserId};
 
 use crate::PgStore;
-use crate::errors::{TxError, is_unique_violation};
+use crate::errors::{TxError, db_error, is_unique_violation};
 use crate::idempotency::guarded;
-use crate::models::{id, unsigned};
+use crate::models::{id, unsigned, won};
+use crate::pool::checkout;
 use crate::statement::{bind, prepared};
 
 /// The whole settlement. Binds: $1 reservation, $2 user, $3 seat, $4 amount, $5 token,
@@ -120,4 +121,42 @@ impl PaymentRepository for PgStore {
         tracing::debug!(reservation = plan.reservation_id.get(), paid = payment.is_some(), "settle");
         Ok(payment)
     }
+
+    async fn payment_for(&self, reservation: ReservationId) -> StoreResult<Option<Payment>> {
+        let mut conn = checkout(&self.pool).await?;
+        let row: Option<PaymentRow> = prepared(PAYMENT_FOR, bind::<BigInt, _>(reservation.get()))
+            .get_results(&mut conn)
+            .await
+            .map_err(db_error)?
+            .pop();
+        row.map(|row| {
+            Ok(Payment {
+                id: id(PaymentId::new, row.id)?,
+                reservation_id: id(ReservationId::new, row.reservation_id)?,
+                user_id: id(UserId::new, row.user_id)?,
+                amount: won(row.amount)?,
+                paid_at: row.paid_at,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// The payment of one reservation. Bind: $1 reservation.
+const PAYMENT_FOR: &str =
+    "SELECT id, reservation_id, user_id, amount, paid_at FROM payments WHERE reservation_id = $1";
+
+/// A row of [`PAYMENT_FOR`].
+#[derive(QueryableByName)]
+struct PaymentRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    reservation_id: i64,
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = BigInt)]
+    amount: i64,
+    #[diesel(sql_type = Timestamptz)]
+    paid_at: time::OffsetDateTime,
 }

@@ -173,7 +173,7 @@ async fn copy_template(admin: &mut AsyncPgConnection, template: &str, name: &str
     let sql = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
     for _ in 0..COPY_ATTEMPTS {
         match diesel::sql_query(&sql).execute(admin).await {
-            Ok(_) => return,
+            Ok(_) => return without_waiting_for_the_disk(admin, name).await,
             Err(error) if error.to_string().contains("is being accessed by other users") => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -181,6 +181,17 @@ async fn copy_template(admin: &mut AsyncPgConnection, template: &str, name: &str
         }
     }
     panic!("cannot create test database {name}: the template {template} stayed busy");
+}
+
+/// Commits on a test database do not wait for the disk (`synchronous_commit = off`): what
+/// every other session sees is the same, and only a crash of the PostgreSQL server itself could
+/// lose the last commits, which no test does to these databases (the outage tests run a cluster
+/// of their own). The floods in the black-box tests run about twice as fast.
+async fn without_waiting_for_the_disk(admin: &mut AsyncPgConnection, name: &str) {
+    let sql = format!("ALTER DATABASE \"{name}\" SET synchronous_commit = off");
+    if let Err(error) = diesel::sql_query(&sql).execute(admin).await {
+        panic!("cannot configure test database {name}: {error}");
+    }
 }
 
 /// The template's name: `frontrow_tpl_` and a hash of the migration set.

@@ -159,6 +159,8 @@ pub trait PaymentRepository: Send + Sync {
         plan: &SettlementPlan,
         receipt: Option<Receipt<Option<Payment>>>,
     ) -> StoreResult<Option<Payment>>;
+    /// The payment of `reservation`, if it was paid (there is at most one).
+    async fn payment_for(&self, reservation: ReservationId) -> StoreResult<Option<Payment>>;
 }
 
 /// What one admission tick did.

@@ -6,8 +6,8 @@ use std::future::Future;
 
 use domain::{
     Balance, ChargeAmount, ConcertId, HoldPolicy, LedgerEntry, NewConcert, NewHold, NewSchedule, NewSeat,
-    QueuePolicy, QueueToken, Reservation, ReservationId, Schedule, Seat, SeatId, SeatNumber, SettlementPlan,
-    TokenValue, UserId, Won,
+    Payment, QueuePolicy, QueueToken, Reservation, ReservationId, Schedule, Seat, SeatId, SeatNumber,
+    SettlementPlan, TokenValue, UserId, Won,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -265,13 +265,15 @@ pub(crate) fn plan(reservation: &Reservation, token: &QueueToken, paid_at: Offse
     }
 }
 
-/// Everything a settlement may touch, for the users, seats, reservations and tokens named.
+/// Everything a settlement may touch, for the users, seats, reservations (and their payments)
+/// and tokens named.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Snapshot {
     balances: Vec<(UserId, Option<Balance>)>,
     ledgers: Vec<(UserId, Vec<LedgerEntry>)>,
     seats: Vec<Option<Seat>>,
     reservations: Vec<Option<Reservation>>,
+    payments: Vec<Option<Payment>>,
     tokens: Vec<Option<QueueToken>>,
 }
 
@@ -288,6 +290,7 @@ pub(crate) async fn snapshot(
         ledgers: Vec::new(),
         seats: Vec::new(),
         reservations: Vec::new(),
+        payments: Vec::new(),
         tokens: Vec::new(),
     };
     for &user in users {
@@ -299,6 +302,7 @@ pub(crate) async fn snapshot(
     }
     for &id in reservations {
         shot.reservations.push(stores.reservations.reservation(id).await.expect("reservation works"));
+        shot.payments.push(stores.payments.payment_for(id).await.expect("payment_for works"));
     }
     for &value in tokens {
         shot.tokens.push(stores.queue.token(value).await.expect("token works"));

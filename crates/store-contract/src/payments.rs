@@ -68,6 +68,11 @@ pub async fn settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_
     let payment = payment.expect("settle of a valid plan must succeed");
     assert_eq!((payment.reservation_id, payment.user_id), (held.id, uid(1)), "what was paid, by whom");
     assert_eq!((payment.amount.get(), payment.paid_at), (R_PRICE, plan.paid_at), "amount and time");
+    assert_eq!(
+        stores.payments.payment_for(held.id).await,
+        Ok(Some(payment.clone())),
+        "the payment reads back"
+    );
 
     let left = 100_000 - R_PRICE;
     assert_eq!(balance_of(&stores, uid(1)).await, balance(left), "the price is debited");

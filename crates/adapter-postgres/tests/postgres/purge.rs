@@ -7,8 +7,8 @@ use adapter_postgres::testing::TestDatabase;
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use domain::idempotency::RESPONSE_TTL;
 use domain::QueuePolicy;
+use domain::idempotency::RESPONSE_TTL;
 use domain::ports::{IdempotencyRepository, QueueRepository};
 use time::OffsetDateTime;
 

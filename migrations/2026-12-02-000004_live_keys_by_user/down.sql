@@ -1,0 +1,1 @@
+DROP INDEX live_keys_by_user;
