@@ -109,7 +109,8 @@ async fn admission_follows_issue_order_and_the_cap_holds_across_three_instances(
     let mut admitted: Vec<Option<(u32, u64)>> = vec![None; USERS]; // first seen ACTIVE: (round, seq)
     let mut paid = [false; USERS];
     let mut seats: Vec<Seat> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
+    // Generous: a loaded machine makes each round slower, never the rules different.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut round = 0u32;
     while paid.contains(&false) {
         round += 1;
@@ -155,7 +156,7 @@ async fn admission_follows_issue_order_and_the_cap_holds_across_three_instances(
         }
         assert!(
             Instant::now() < deadline,
-            "not every user was admitted and paid within 15 s; round {round}, status/position per user: \
+            "not every user was admitted and paid within 60 s; round {round}, status/position per user: \
              {seen:?}"
         );
         sleep_ms(20).await;

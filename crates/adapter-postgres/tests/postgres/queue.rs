@@ -64,6 +64,17 @@ async fn brute_force_position(conn: &mut AsyncPgConnection, token: &QueueToken) 
 
 /// Every token's position as the store reports it (after a fresh read, as a poll does)
 /// equals the brute-force count.
+/// Waits (bounded) until `store`'s snapshot has caught up with what another instance wrote:
+/// its position of the last token is the brute-force one.
+async fn until_caught_up(store: &PgStore, conn: &mut AsyncPgConnection, tokens: &[QueueToken]) {
+    let last = tokens.last().expect("tokens");
+    let started = Instant::now();
+    while store.position(last).await != Ok(brute_force_position(conn, last).await) {
+        assert!(started.elapsed() < StdDuration::from_secs(10), "the snapshot never caught up");
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+}
+
 async fn assert_positions_exact(store: &PgStore, conn: &mut AsyncPgConnection, tokens: &[QueueToken]) {
     for issued in tokens {
         let now = store.token(issued.value).await.expect("token").expect("exists");
@@ -131,7 +142,7 @@ async fn positions_match_a_brute_force_count_after_admissions_and_drops_in_the_m
     let other = tuned(&db, StdDuration::from_millis(50), HOUR).await;
     assert_positions_exact(&other, &mut conn, &tokens).await;
     assert_eq!(store.admit(NOW + seconds(151), &policy(0, 4)).await, Ok(report(4, 0, 0)));
-    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    until_caught_up(&other, &mut conn, &tokens).await;
     assert_positions_exact(&other, &mut conn, &tokens).await;
     assert_eq!(
         count(&mut conn, "SELECT count(*) AS n FROM queue_drops WHERE ticket <= 14").await,
@@ -366,11 +377,23 @@ async fn the_admission_rate_follows_admissions_without_a_query() {
     let other = tuned(&db, StdDuration::from_millis(50), HOUR).await;
     issue_many(&store, 1..=6, NOW).await;
     tokio::time::sleep(StdDuration::from_millis(300)).await;
+    while store.admission_rate().await == Ok(None) {
+        assert!(connected.elapsed() < StdDuration::from_secs(10), "the refresher took no second sample");
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
     assert_eq!(store.admission_rate().await, Ok(Some(0.0)), "nothing admitted yet");
     assert_eq!(store.admit(NOW + seconds(1), &policy(0, 0)).await, Ok(report(6, 0, 0)));
-    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let admitted = Instant::now();
     for instance in [&store, &other] {
-        let rate = instance.admission_rate().await.expect("rate").expect("measured");
+        // Until the refresher has sampled the admission (bounded; a loaded machine is slower).
+        let rate = loop {
+            match instance.admission_rate().await.expect("rate") {
+                Some(rate) if rate > 0.0 => break rate,
+                _ => assert!(admitted.elapsed() < StdDuration::from_secs(10), "no rate measured"),
+            }
+            tokio::time::sleep(StdDuration::from_millis(20)).await;
+        };
+        // Six admissions over at least the 300 ms slept before them, at most since connecting.
         let most = 6.0 / 0.3;
         let least = 6.0 / connected.elapsed().as_secs_f64();
         assert!((least..=most).contains(&rate), "{rate} admissions per second");
