@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use support::{Seat, TestServer};
+use support::TestServer;
 
 /// A server and one active user (user 1).
 async fn with_active_user() -> (TestServer, String, i64) {
@@ -14,13 +14,6 @@ async fn with_active_user() -> (TestServer, String, i64) {
     let user = s.uid(1);
     let token = s.active_user(user).await;
     (s, token, user)
-}
-
-/// One free seat, held by `user`; returns the seat and the reservation id.
-async fn held_seat(s: &TestServer, token: &str, user: i64) -> (Seat, i64) {
-    let seat = s.some_free_seats(token, 1).await.remove(0);
-    let held = s.hold(token, user, &seat).await;
-    (seat, held["reservationId"].as_i64().expect("reservationId"))
 }
 
 #[tokio::test]
@@ -117,7 +110,7 @@ async fn amounts_and_ids_must_be_json_integers() {
         "VALIDATION_ERROR",
         "float userId",
     );
-    let (_seat, reservation) = held_seat(&s, &token, user).await;
+    let (_seat, reservation) = s.held_seat(&token, user).await;
     let body = format!(r#"{{"reservationId": {reservation}, "paymentAmount": "1000"}}"#);
     s.post_raw("/api/pay", Some(&token), &body).await.assert_error(
         400,
@@ -246,7 +239,7 @@ async fn holding_a_seat_under_a_live_hold_is_409_even_for_the_holder() {
     let (s, token, user) = with_active_user().await;
     let other = s.uid(2);
     let other_token = s.active_user(other).await;
-    let (seat, _) = held_seat(&s, &token, user).await;
+    let (seat, _) = s.held_seat(&token, user).await;
     let reply = s.reserve(&other_token, seat.concert_id, seat.seat_id, other).await;
     reply.assert_error(409, "SEAT_UNAVAILABLE", "seat held by someone else");
     let reply = s.reserve(&token, seat.concert_id, seat.seat_id, user).await;
@@ -260,7 +253,7 @@ async fn paying_someone_elses_or_an_unknown_reservation_is_404() {
     let (s, token, user) = with_active_user().await;
     let other = s.uid(2);
     let other_token = s.active_user(other).await;
-    let (seat, reservation) = held_seat(&s, &token, user).await;
+    let (seat, reservation) = s.held_seat(&token, user).await;
     s.charge(&other_token, other, 1_000_000).await.ok("charge");
     s.pay(&other_token, reservation, seat.price).await.assert_error(
         404,
@@ -275,7 +268,7 @@ async fn paying_someone_elses_or_an_unknown_reservation_is_404() {
 #[tokio::test]
 async fn a_wrong_amount_is_422_mismatch_and_is_checked_before_the_balance() {
     let (s, token, user) = with_active_user().await;
-    let (seat, reservation) = held_seat(&s, &token, user).await;
+    let (seat, reservation) = s.held_seat(&token, user).await;
     let reply = s.pay(&token, reservation, seat.price + 1).await;
     reply.assert_error(422, "PAYMENT_AMOUNT_MISMATCH", "wrong amount with a zero balance");
     s.charge(&token, user, seat.price * 3).await.ok("charge");
@@ -287,7 +280,7 @@ async fn a_wrong_amount_is_422_mismatch_and_is_checked_before_the_balance() {
 #[tokio::test]
 async fn not_enough_balance_is_422_and_leaves_everything_as_it_was() {
     let (s, token, user) = with_active_user().await;
-    let (seat, reservation) = held_seat(&s, &token, user).await;
+    let (seat, reservation) = s.held_seat(&token, user).await;
     s.charge(&token, user, seat.price - 1).await.ok("charge one won short");
     s.pay(&token, reservation, seat.price).await.assert_error(422, "INSUFFICIENT_BALANCE", "one won short");
     assert_eq!(s.balance_of(&token, user).await, seat.price - 1, "no money moved");
@@ -301,7 +294,7 @@ async fn not_enough_balance_is_422_and_leaves_everything_as_it_was() {
 #[tokio::test]
 async fn paying_a_paid_reservation_is_409_not_payable() {
     let (s, token, user) = with_active_user().await;
-    let (seat, reservation) = held_seat(&s, &token, user).await;
+    let (seat, reservation) = s.held_seat(&token, user).await;
     s.charge(&token, user, seat.price * 2).await.ok("charge");
     s.pay(&token, reservation, seat.price).await.ok("first payment");
     let fresh = TestServer::token_of(&s.issue_token(user).await);

@@ -78,9 +78,7 @@ async fn a_hold_that_expired_is_not_payable_even_if_no_one_else_took_the_seat() 
     let s = TestServer::start(&[("SEAT_HOLD_SECONDS", "1")]).await;
     let user = s.uid(1);
     let token = s.active_user(user).await;
-    let seat = s.some_free_seats(&token, 1).await.remove(0);
-    let held = s.hold(&token, user, &seat).await;
-    let reservation = held["reservationId"].as_i64().expect("reservationId");
+    let (seat, reservation) = s.held_seat(&token, user).await;
     s.charge(&token, user, seat.price).await.ok("charge");
     sleep_ms(1_600).await;
     let reply = s.pay(&token, reservation, seat.price).await;

@@ -43,8 +43,7 @@ async fn an_expired_hold_paid_with_the_wrong_amount_is_409_expired_not_422() {
     let s = TestServer::start(&[("SEAT_HOLD_SECONDS", "1")]).await;
     let user = s.uid(1);
     let token = s.active_user(user).await;
-    let seat = s.some_free_seats(&token, 1).await.remove(0);
-    let reservation = s.hold(&token, user, &seat).await["reservationId"].as_i64().expect("reservationId");
+    let (seat, reservation) = s.held_seat(&token, user).await;
     s.charge(&token, user, seat.price * 2).await.ok("enough money for either amount");
     // The hold has lapsed once its seat is free again (seats are decided by the clock).
     let deadline = Instant::now() + Duration::from_secs(20);

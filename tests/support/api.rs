@@ -137,6 +137,13 @@ impl TestServer {
         body
     }
 
+    /// Holds one free seat for `user_id`; returns the seat and the reservation id.
+    pub async fn held_seat(&self, token: &str, user_id: i64) -> (Seat, i64) {
+        let seat = self.some_free_seats(token, 1).await.remove(0);
+        let held = self.hold(token, user_id, &seat).await;
+        (seat, held["reservationId"].as_i64().expect("reservationId"))
+    }
+
     /// `POST /api/charge`.
     pub async fn charge(&self, token: &str, user_id: i64, amount: i64) -> Reply {
         self.post("/api/charge", Some(token), &json!({ "userId": user_id, "amount": amount })).await

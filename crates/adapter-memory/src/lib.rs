@@ -75,6 +75,14 @@ impl HealthCheck for MemoryStore {
     }
 }
 
+/// Gives back a map's spare room once it is mostly empty (maps never shrink by themselves), so
+/// a burst of fans long gone does not pin the map at its peak size.
+fn shrink_if_sparse<K: std::hash::Hash + Eq, V>(map: &mut std::collections::HashMap<K, V>) {
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len().saturating_mul(2));
+    }
+}
+
 /// The vector slot of a stored id: ids start at 1, slots at 0.
 fn slot(id: i64) -> Option<usize> {
     usize::try_from(id.checked_sub(1)?).ok()

@@ -31,7 +31,7 @@ use time::OffsetDateTime;
 
 use self::rate::AdmissionLog;
 use crate::fenwick::Fenwick;
-use crate::{MemoryStore, State};
+use crate::{MemoryStore, State, shrink_if_sparse};
 
 /// The token table and its indexes.
 #[derive(Debug, Default)]
@@ -91,7 +91,7 @@ impl Queue {
             TokenStatus::Expired => return Some(was),
         }
         token.status = TokenStatus::Expired;
-        self.ended.insert((token.expires_at.unwrap_or(token.last_seen_at), ticket));
+        self.ended.insert((token.last_live_at(), ticket));
         Some(was)
     }
 
@@ -234,18 +234,10 @@ impl Queue {
         if self.ranks.stored_before(first_waiting).saturating_mul(2) > self.ranks.window() {
             self.ranks.rebase(first_waiting, self.waiting.iter().copied());
         }
-        shrink(&mut self.tokens);
-        shrink(&mut self.by_value);
-        shrink(&mut self.by_user);
+        shrink_if_sparse(&mut self.tokens);
+        shrink_if_sparse(&mut self.by_value);
+        shrink_if_sparse(&mut self.by_user);
         (forgotten, tokenless)
-    }
-}
-
-/// Gives back a map's spare room once it is mostly empty (maps never shrink by themselves), so
-/// a burst of fans long gone does not pin its peak size.
-fn shrink<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
-    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
-        map.shrink_to(map.len().saturating_mul(2));
     }
 }
 
@@ -280,6 +272,7 @@ impl State {
                 self.wallets.close_if_empty(user);
             }
         }
+        self.wallets.shrink_if_sparse();
         forgotten
     }
 }

@@ -40,9 +40,11 @@ impl Wallets {
         {
             self.accounts.remove(&user);
         }
-        if self.accounts.capacity() > 64 && self.accounts.len() < self.accounts.capacity() / 4 {
-            self.accounts.shrink_to(self.accounts.len().saturating_mul(2));
-        }
+    }
+
+    /// See [`crate::shrink_if_sparse`].
+    pub(crate) fn shrink_if_sparse(&mut self) {
+        crate::shrink_if_sparse(&mut self.accounts);
     }
 
     /// `user`'s balance; `None` for an unknown user.

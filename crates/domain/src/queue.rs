@@ -108,13 +108,17 @@ impl QueueToken {
             && self.expires_at.is_some_and(|expires_at| at < expires_at)
     }
 
+    /// The last instant this token was (or may be) live: its `expires_at` once it was admitted
+    /// (a payment retires it earlier, never later), its last poll otherwise.
+    pub fn last_live_at(&self) -> OffsetDateTime {
+        self.expires_at.unwrap_or(self.last_seen_at)
+    }
+
     /// Whether the store may forget this token: it is stored expired and was last live before
-    /// `cutoff` ([`QueuePolicy::forget_cutoff`]). The last instant a token was live is its
-    /// `expires_at` once it was admitted (a payment retires it earlier, never later), and its
-    /// last poll otherwise. Until it is forgotten, a fan presenting it is told it expired; after,
-    /// it is an unknown token.
+    /// `cutoff` ([`QueuePolicy::forget_cutoff`]). Until it is forgotten, a fan presenting it is
+    /// told it expired; after, it is an unknown token.
     pub fn forgettable_before(&self, cutoff: OffsetDateTime) -> bool {
-        self.status == TokenStatus::Expired && self.expires_at.unwrap_or(self.last_seen_at) < cutoff
+        self.status == TokenStatus::Expired && self.last_live_at() < cutoff
     }
 }
 

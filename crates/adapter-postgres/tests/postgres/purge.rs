@@ -23,9 +23,13 @@ struct Count {
     n: i64,
 }
 
+async fn rows(conn: &mut AsyncPgConnection, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) AS n FROM {table}");
+    diesel::sql_query(sql).get_result::<Count>(conn).await.expect("count rows").n
+}
+
 async fn keys(conn: &mut AsyncPgConnection) -> i64 {
-    let sql = "SELECT count(*) AS n FROM idempotency_keys";
-    diesel::sql_query(sql).get_result::<Count>(conn).await.expect("count keys").n
+    rows(conn, "idempotency_keys").await
 }
 
 /// 25,000 keys of user 1 claimed two days ago (three batches' worth) and five claimed now.
@@ -69,11 +73,6 @@ async fn a_purge_while_another_instance_purges_leaves_the_work_to_it() {
     assert_eq!(keys(&mut conn).await, 25_005, "nothing deleted meanwhile");
     diesel::sql_query("COMMIT").execute(&mut other).await.expect("commit");
     assert_eq!(store.purge_expired(now, RESPONSE_TTL).await, Ok(25_000), "once it is done, this one purges");
-}
-
-async fn rows(conn: &mut AsyncPgConnection, table: &str) -> i64 {
-    let sql = format!("SELECT count(*) AS n FROM {table}");
-    diesel::sql_query(sql).get_result::<Count>(conn).await.expect("count rows").n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
