@@ -466,9 +466,10 @@ fn bad_path_id(rng: &mut Rng) -> String {
     if rng.chance(15) { format!("z{}", "9".repeat(rng.below(4_000))) } else { (*rng.pick(FIXED)).to_owned() }
 }
 
-/// Query strings of `GET /api/balance` that are not `userId=<the user>`.
-fn bad_balance_query(rng: &mut Rng, user: i64) -> String {
-    let fixed = [
+/// Query strings of `GET /api/balance` that are not `userId=<the user>`, and the one status
+/// each must get: 400 when it names no user id, 403 when it names another user.
+fn bad_balance_query(rng: &mut Rng, user: i64) -> (String, &'static [u16]) {
+    let malformed = [
         String::new(),
         "userId=".to_owned(),
         "userId=abc".to_owned(),
@@ -491,20 +492,25 @@ fn bad_balance_query(rng: &mut Rng, user: i64) -> String {
         "userId=%D9%A1".to_owned(),
         "userId=true".to_owned(),
         "userId=null".to_owned(),
-        "userId=0".to_owned(),
-        "userId=-1".to_owned(),
         "%ZZ".to_owned(),
         "&&&".to_owned(),
         "=".to_owned(),
         "==&=".to_owned(),
         format!("userId={}", "9".repeat(4_000)),
     ];
-    rng.pick(&fixed).clone()
+    let someone_else = ["userId=0".to_owned(), "userId=-1".to_owned(), format!("userId={}", user + 1)];
+    if rng.chance(20) {
+        (rng.pick(&someone_else).clone(), &[403])
+    } else {
+        (rng.pick(&malformed).clone(), &[400])
+    }
 }
 
-/// Query strings of `available-seats` that select no performance or are malformed.
-fn bad_seats_query(rng: &mut Rng) -> String {
-    const FIXED: &[&str] = &[
+/// Query strings of `available-seats` that select no performance, and the one status each must
+/// get: 400 when malformed or not a real `YYYY-MM-DD` date, 404 when well-formed but naming no
+/// performance.
+fn bad_seats_query(rng: &mut Rng) -> (String, &'static [u16]) {
+    const MALFORMED: &[&str] = &[
         "",
         "date=",
         "date=2024-13-01",
@@ -518,9 +524,10 @@ fn bad_seats_query(rng: &mut Rng) -> String {
         "date=%FF%FE",
         "date=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%94-01-01",
         "date=2024-01-01&date=2024-01-02",
-        "date=9999-12-31",
         "date=0000-00-00",
         "date=-2024-01-01",
+        "date=%2B2024-01-01",
+        "date=+2024-01-01",
         "date=2024-01-01%00",
         "scheduleId=",
         "scheduleId=abc",
@@ -530,19 +537,23 @@ fn bad_seats_query(rng: &mut Rng) -> String {
         "scheduleId=-99999999999999999999",
         "scheduleId=1&scheduleId=1",
         "scheduleId=%ZZ",
-        "scheduleId=0",
-        "scheduleId=-1",
-        "scheduleId=9223372036854775807",
         "schedule_id=1",
         "ScheduleId=1",
         "%ZZ",
         "&",
         "=",
     ];
-    if rng.chance(10) {
-        format!("date={}", "2".repeat(rng.below(4_000)))
-    } else {
-        (*rng.pick(FIXED)).to_owned()
+    const NAMING_NOTHING: &[&str] = &[
+        "date=9999-12-31",
+        "date=1970-01-01",
+        "scheduleId=0",
+        "scheduleId=-1",
+        "scheduleId=9223372036854775807",
+    ];
+    match rng.below(10) {
+        0 => (format!("date={}", "2".repeat(rng.below(4_000))), &[400]),
+        1 | 2 => ((*rng.pick(NAMING_NOTHING)).to_owned(), &[404]),
+        _ => ((*rng.pick(MALFORMED)).to_owned(), &[400]),
     }
 }
 
@@ -715,14 +726,16 @@ fn generate(rng: &mut Rng, t: &Target) -> Fuzz {
         }
         // Bad query strings.
         62..=71 => {
-            let path = if rng.chance(50) {
-                format!("/api/balance?{}", bad_balance_query(rng, t.user))
+            let (path, expect) = if rng.chance(50) {
+                let (query, expect) = bad_balance_query(rng, t.user);
+                (format!("/api/balance?{query}"), expect)
             } else {
-                format!("/api/{}/available-seats?{}", t.concert, bad_seats_query(rng))
+                let (query, expect) = bad_seats_query(rng);
+                (format!("/api/{}/available-seats?{query}", t.concert), expect)
             };
             let headers = vec![("authorization", bearer)];
             let body = Vec::new();
-            Fuzz { category: "bad query", method: Method::GET, path, headers, body, expect: &[400, 403, 404] }
+            Fuzz { category: "bad query", method: Method::GET, path, headers, body, expect }
         }
         // Path ids that are not ids, on every route that has one.
         72..=79 => {

@@ -5,9 +5,9 @@ use std::fmt::Debug;
 use std::future::Future;
 
 use domain::{
-    Balance, ChargeAmount, ConcertId, HoldPolicy, LedgerEntry, NewConcert, NewHold, NewSchedule, NewSeat,
-    Payment, QueuePolicy, QueueToken, Reservation, ReservationId, Schedule, Seat, SeatId, SeatNumber,
-    SettlementPlan, TokenValue, UserId, Won,
+    Balance, ChargeAmount, ConcertId, HoldPolicy, IdempotencyKey, IdempotencyRecord, LedgerEntry, NewConcert,
+    NewHold, NewSchedule, NewSeat, Payment, QueuePolicy, QueueToken, Reservation, ReservationId, Schedule,
+    Seat, SeatId, SeatNumber, SettlementPlan, TokenValue, UserId, Won,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -265,12 +265,13 @@ pub(crate) fn plan(reservation: &Reservation, token: &QueueToken, paid_at: Offse
     }
 }
 
-/// Everything a settlement may touch, for the users, seats, reservations (and their payments)
-/// and tokens named.
+/// Everything a settlement may touch, for the users (and their idempotency keys), seats,
+/// reservations (and their payments) and tokens named.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Snapshot {
     balances: Vec<(UserId, Option<Balance>)>,
     ledgers: Vec<(UserId, Vec<LedgerEntry>)>,
+    keys: Vec<Option<IdempotencyRecord>>,
     seats: Vec<Option<Seat>>,
     reservations: Vec<Option<Reservation>>,
     payments: Vec<Option<Payment>>,
@@ -281,6 +282,7 @@ pub(crate) struct Snapshot {
 pub(crate) async fn snapshot(
     stores: &Stores,
     users: &[UserId],
+    keys: &[(UserId, IdempotencyKey)],
     seats: &[SeatId],
     reservations: &[ReservationId],
     tokens: &[TokenValue],
@@ -288,6 +290,7 @@ pub(crate) async fn snapshot(
     let mut shot = Snapshot {
         balances: Vec::new(),
         ledgers: Vec::new(),
+        keys: Vec::new(),
         seats: Vec::new(),
         reservations: Vec::new(),
         payments: Vec::new(),
@@ -296,6 +299,9 @@ pub(crate) async fn snapshot(
     for &user in users {
         shot.balances.push((user, stores.wallet.balance(user).await.expect("balance works")));
         shot.ledgers.push((user, stores.wallet.ledger(user).await.expect("ledger works")));
+    }
+    for (user, key) in keys {
+        shot.keys.push(stores.idempotency.find(*user, key).await.expect("find works"));
     }
     for &id in seats {
         shot.seats.push(stores.catalogue.seat(id).await.expect("seat works"));

@@ -1,9 +1,11 @@
 //! Payment checks: `settle` as one unit of work. It either does everything (money, seat,
 //! reservation, ledger, token) or, when any guard fails, nothing at all.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use domain::{
-    LedgerEntry, LedgerReason, QueuePolicy, QueueToken, Reservation, ReservationId, ReservationStatus,
-    SettlementPlan, TokenStatus, UserId,
+    IdempotencyPolicy, LedgerEntry, LedgerReason, Payment, QueuePolicy, QueueToken, Receipt, Reservation,
+    ReservationId, ReservationStatus, SettlementPlan, StoredResponse, TokenStatus, UserId,
 };
 
 use crate::Stores;
@@ -11,6 +13,7 @@ use crate::fixture::{
     R_PRICE, World, admit_everyone, balance, balance_of, funded, hold, plan, reservation, seat, seat_of,
     secs, seeded, snapshot, token, uid, uncapped, unknown_id, user,
 };
+use crate::idempotency::{claimed, key};
 
 /// User 1 with `funds` and an active token, holding seat 20 (R zone) of the early show since
 /// `world.now`.
@@ -32,7 +35,10 @@ pub(crate) async fn scene(stores: &Stores, funds: i64) -> Scene {
     Scene { world, token, held }
 }
 
-/// Settles `plan`, which must be refused, and checks that nothing named changed.
+/// Settles `plan`, which must be refused, once without and once with an `Idempotency-Key`
+/// receipt (the first user's key, claimed for it and answered as the payment use case answers:
+/// a refusal is answered later, by the caller), and checks that nothing named changed: the key
+/// stays claimed and unanswered.
 async fn assert_refused_without_change(
     stores: &Stores,
     plan: &SettlementPlan,
@@ -41,6 +47,8 @@ async fn assert_refused_without_change(
     reservations: &[ReservationId],
     tokens: &[&QueueToken],
 ) {
+    /// Every refusal claims a key of its own.
+    static KEYS: AtomicU64 = AtomicU64::new(0);
     let mut seats = vec![plan.seat_id];
     for &id in reservations {
         if let Some(held) = stores.reservations.reservation(id).await.expect("reservation works") {
@@ -48,11 +56,24 @@ async fn assert_refused_without_change(
         }
     }
     let values: Vec<_> = tokens.iter().map(|token| token.value).collect();
-    let before = snapshot(stores, users, &seats, reservations, &values).await;
-    let result = stores.payments.settle(plan, None).await;
-    assert_eq!(result, Ok(None), "settle must be refused: {why}");
-    let after = snapshot(stores, users, &seats, reservations, &values).await;
-    assert_eq!(after, before, "a refused settle must change nothing: {why}");
+    let keyholder = users[0];
+    let key = key(&format!("refused-{}", KEYS.fetch_add(1, Ordering::Relaxed)));
+    let policy = IdempotencyPolicy::default();
+    let claim = stores.idempotency.claim(keyholder, &key, "settle", plan.paid_at, &policy).await;
+    let claim = claimed(claim.expect("claim works"));
+    let receipt = Receipt::new(keyholder, key.clone(), claim, |paid: &Option<Payment>| {
+        paid.as_ref().map(|payment| StoredResponse { status: 200, body: format!("{payment:?}") })
+    });
+    let keys = [(keyholder, key)];
+
+    let before = snapshot(stores, users, &keys, &seats, reservations, &values).await;
+    for receipt in [None, Some(receipt)] {
+        let keyed = receipt.is_some();
+        let result = stores.payments.settle(plan, receipt).await;
+        assert_eq!(result, Ok(None), "settle must be refused: {why} (keyed: {keyed})");
+        let after = snapshot(stores, users, &keys, &seats, reservations, &values).await;
+        assert_eq!(after, before, "a refused settle must change nothing: {why} (keyed: {keyed})");
+    }
 }
 
 /// A valid plan settles: the payment is returned, the balance is debited, the ledger gains the

@@ -151,8 +151,12 @@ pub async fn seats(state: web::Data<HttpState>, request: HttpRequest) -> Result<
     let date = query
         .date
         .map(|text| {
-            time::Date::parse(&text, format_description!("[year]-[month]-[day]"))
-                .map_err(|_| ApiError::validation(format!("date: '{text}' is not a real YYYY-MM-DD date")))
+            // `[year]` alone also takes a signed or longer year (`-2024`, `+02024`): the contract's
+            // `YYYY-MM-DD` is exactly ten characters.
+            let date = (text.len() == 10)
+                .then(|| time::Date::parse(&text, format_description!("[year]-[month]-[day]")).ok())
+                .flatten();
+            date.ok_or_else(|| ApiError::validation(format!("date: '{text}' is not a real YYYY-MM-DD date")))
         })
         .transpose()?;
     let concert_id = input::path_id(&request, "concertId")?;
