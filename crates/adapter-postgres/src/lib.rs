@@ -12,8 +12,9 @@
 //! - issuing a token serialises on the user's row, and the admission tick and the catalogue
 //!   seed each take a transaction-scoped advisory lock;
 //! - a queue position is arithmetic on tickets, served from an in-process snapshot of the
-//!   served watermark that a background task keeps fresh, and polls are buffered in process
-//!   and written in batches (see `queue`);
+//!   served watermark; every change to it, and to the token copies the gate uses, is pushed to
+//!   every instance by `LISTEN/NOTIFY`, and nothing is trusted while that push is down; polls
+//!   are buffered in process and written in batches (see `queue`);
 //! - an idempotency key is claimed by one insert, or decided under its row's lock when it is
 //!   already stored (see `idempotency`);
 //! - the schema's constraints are the second line of defence.
@@ -176,7 +177,7 @@ impl PgStore {
         let applied = migrate::run(url).await?;
         let queue = Arc::new(QueueRuntime::new(tuning));
         queue.refresh(&pool).await?;
-        let worker = Arc::new(queue::spawn_worker(pool.clone(), Arc::clone(&queue)));
+        let worker = Arc::new(queue::spawn_worker(url, pool.clone(), Arc::clone(&queue)));
         tracing::info!(applied, max_connections = options.max_connections, "postgres store ready");
         Ok(PgStore { pool, queue, _worker: worker })
     }

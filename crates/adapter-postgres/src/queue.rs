@@ -14,11 +14,11 @@
 //! incrementally: the rows of `queue_drops` carry the writing transaction's id, and a refresh
 //! reads only those at or above the previous read's snapshot xmin, so an idle refresh is one
 //! single-row read. Writes of this instance (an admission, a retirement) are applied to it at
-//! once; other instances' show up within a refresh (so a token copy read before another
-//! instance admitted or dropped it may show its old place for that long; a fresh read shows
-//! the new status, and positions of non-waiting tokens are 0). A position is never computed
-//! from a snapshot older than 1 s (it is refreshed inline first), so a dead refresher cannot
-//! serve stale positions.
+//! once; other instances' are pushed ([`listener`]: the refresh runs as soon as PostgreSQL
+//! delivers the notification of their commit). A position is never computed from a snapshot
+//! older than 1 s, nor, while this store is not listening, from one older than the request (it
+//! is refreshed inline first), so neither a dead refresher nor a lost listener can serve stale
+//! positions.
 //!
 //! **Known inexactness**, both rare and transient: a ticket drawn by an issue whose
 //! transaction never committed leaves a gap that counts as one place ahead for the tokens
@@ -36,9 +36,9 @@
 //! timeout of minutes (a fan polling only other instances, silent for the whole timeout but
 //! that much, could be dropped that much early).
 //!
-//! **Tokens** read by `token()` (the gate, polls) are kept briefly in process ([`tokens`]), so
-//! most requests of an admitted fan and most polls cost no round trip; what may shorten or
-//! bound that trust is described there.
+//! **Tokens** read by `token()` (the gate, polls) are kept in process ([`tokens`]), so most
+//! requests of an admitted fan and most polls cost no round trip; how changes reach those
+//! copies is described there and in [`listener`].
 //!
 //! **Issue** is one statement, the function `issue_queue_token` (see [`ISSUE`]): concurrent
 //! issues for one user queue behind each other (on the new user's uncommitted row, or on an
@@ -46,6 +46,7 @@
 //! insert. A returning fan whose token is live costs one read and no write.
 
 mod admission;
+mod listener;
 mod runtime;
 mod snapshot;
 mod tokens;

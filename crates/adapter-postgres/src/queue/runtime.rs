@@ -1,7 +1,8 @@
 //! The waiting room's in-process state, shared by the clones of one store: the snapshot, the
-//! poll buffer, and the background task that refreshes the one and writes the other.
+//! poll buffer, the token copies, and the background tasks: one refreshes the snapshot and
+//! writes the polls, one listens for changes (see the `listener` module).
 
-use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use diesel::QueryableByName;
@@ -15,6 +16,7 @@ use crate::QueueTuning;
 use crate::errors::db_error;
 use crate::models::unsigned;
 use crate::pool::{PgPool, checkout};
+use crate::queue::listener::{self, Change, Listening};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
 use crate::queue::tokens::TokenCache;
 use crate::queue::touches::{Due, InFlight, TouchBuffer};
@@ -61,6 +63,8 @@ pub(crate) struct QueueRuntime {
     snapshot: RwLock<Snapshot>,
     touches: Mutex<TouchBuffer>,
     tokens: TokenCache,
+    /// Whether changes are being pushed to this store; nothing is trusted while they are not.
+    listening: Arc<Listening>,
     /// One refresh at a time (the background one or an inline one).
     refreshing: tokio::sync::Mutex<()>,
     /// One flush at a time, so a flush that returns has written everything before it.
@@ -73,10 +77,12 @@ pub(crate) struct QueueRuntime {
 impl QueueRuntime {
     /// Empty state; call [`QueueRuntime::refresh`] before serving positions.
     pub(crate) fn new(tuning: QueueTuning) -> Self {
+        let listening = Arc::new(Listening::new());
         Self {
             snapshot: RwLock::new(Snapshot::default()),
             touches: Mutex::new(TouchBuffer::default()),
-            tokens: TokenCache::new(tuning.token_cache, tuning.waiting_token_cache),
+            tokens: TokenCache::new(tuning.token_cache, tuning.waiting_token_cache, Arc::clone(&listening)),
+            listening,
             refreshing: tokio::sync::Mutex::new(()),
             flushing: tokio::sync::Mutex::new(()),
             last_failure: Mutex::new(None),
@@ -119,6 +125,40 @@ impl QueueRuntime {
         &self.tokens
     }
 
+    /// Changes are pushed from now on, and the snapshot was refreshed after `caught_up`: copies
+    /// may be used again, once those made before are dropped.
+    pub(crate) fn start_trusting(&self, caught_up: Instant) {
+        self.tokens.clear();
+        self.listening.start(caught_up);
+    }
+
+    /// Changes are no longer pushed: from now on every read goes to the database.
+    pub(crate) fn stop_trusting(&self) {
+        self.listening.stop();
+    }
+
+    /// Whether changes are pushed to this store now.
+    pub(crate) fn is_listening(&self) -> bool {
+        self.listening.since().is_some()
+    }
+
+    /// Applies changes heard from the database: tokens first, then one refresh if the queue
+    /// moved.
+    pub(crate) async fn apply(&self, pool: &PgPool, changes: Vec<Change>) -> StoreResult<()> {
+        let mut moved = false;
+        for change in changes {
+            match change {
+                Change::QueueMoved => moved = true,
+                Change::TokenEnded(value) => self.tokens.retired(value).await,
+                Change::TokensForgotten => self.tokens.forget_ended(),
+            }
+        }
+        if moved {
+            self.refresh(pool).await?;
+        }
+        Ok(())
+    }
+
     /// Reads what changed since the last refresh and applies it.
     pub(crate) async fn refresh(&self, pool: &PgPool) -> StoreResult<()> {
         let _one_at_a_time = self.refreshing.lock().await;
@@ -154,9 +194,10 @@ impl QueueRuntime {
         Ok(())
     }
 
-    /// Where `ticket` stands, from a snapshot no older than `snapshot_max_age`: one that is
-    /// older (its refresher is late or gone) is refreshed first, so a position is never
-    /// computed from a stale watermark.
+    /// Where `ticket` stands, from a snapshot no older than `snapshot_max_age` while changes are
+    /// pushed, and otherwise from one refreshed after this call began: a snapshot that is too
+    /// old is refreshed first (requests waiting together share one refresh), so a position is
+    /// never computed from a stale watermark.
     ///
     /// Callers that queued behind a refresh that failed fail too, at once, instead of each
     /// retrying in turn while the database is away.
@@ -169,6 +210,13 @@ impl QueueRuntime {
         if let Some(place) = self.fresh_place(ticket) {
             return Ok(place);
         }
+        let refreshed_since_asked = {
+            let snapshot = self.snapshot();
+            snapshot.refreshed_at().is_some_and(|at| at >= asked).then(|| snapshot.place(ticket))
+        };
+        if let Some(place) = refreshed_since_asked {
+            return Ok(place);
+        }
         let failed = *self.last_failure.lock().unwrap_or_else(PoisonError::into_inner);
         if failed.is_some_and(|at| at >= asked) {
             return Err(StoreError::Unavailable("the queue snapshot cannot be refreshed".into()));
@@ -178,8 +226,12 @@ impl QueueRuntime {
         Ok(self.snapshot().place(ticket))
     }
 
-    /// [`Snapshot::place`], if the snapshot is fresh enough (one read of the snapshot).
+    /// [`Snapshot::place`], if changes are pushed and the snapshot is fresh enough (one read of
+    /// the snapshot).
     pub(crate) fn fresh_place(&self, ticket: u64) -> Option<Place> {
+        if !self.is_listening() {
+            return None;
+        }
         let snapshot = self.snapshot();
         let fresh = snapshot.age(Instant::now()).is_some_and(|age| age <= self.tuning.snapshot_max_age);
         fresh.then(|| snapshot.place(ticket))
@@ -209,18 +261,23 @@ impl QueueRuntime {
     }
 }
 
-/// Stops the background task of a store when dropped (the last clone of the store owns it).
-/// The task then writes the polls still buffered and ends, releasing its pool.
+/// Stops the background tasks of a store when dropped (the last clone of the store owns it).
+/// The periodic task then writes the polls still buffered and ends, releasing its pool; the
+/// listener closes its connection.
 #[derive(Debug)]
 pub(crate) struct Worker {
     _stop: oneshot::Sender<()>,
+    _stop_listening: oneshot::Sender<()>,
 }
 
-/// Starts the background task of `queue` on the current tokio runtime.
-pub(crate) fn spawn_worker(pool: PgPool, queue: std::sync::Arc<QueueRuntime>) -> Worker {
+/// Starts the background tasks of `queue` on the current tokio runtime: the periodic one, and
+/// the listener on a connection of its own to `url`.
+pub(crate) fn spawn_worker(url: &str, pool: PgPool, queue: Arc<QueueRuntime>) -> Worker {
     let (stop, stopped) = oneshot::channel();
+    let (stop_listening, stopped_listening) = oneshot::channel();
+    tokio::spawn(listener::run(url.to_owned(), pool.clone(), Arc::clone(&queue), stopped_listening));
     tokio::spawn(run(pool, queue, stopped));
-    Worker { _stop: stop }
+    Worker { _stop: stop, _stop_listening: stop_listening }
 }
 
 /// Logs a failing background job once when it starts failing and once when it recovers,
@@ -251,7 +308,7 @@ fn period(duration: Duration) -> Duration {
     duration.max(Duration::from_millis(1))
 }
 
-async fn run(pool: PgPool, queue: std::sync::Arc<QueueRuntime>, mut stopped: oneshot::Receiver<()>) {
+async fn run(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: oneshot::Receiver<()>) {
     let mut refresh = tokio::time::interval(period(queue.tuning.snapshot_refresh));
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut flush = tokio::time::interval(period(queue.tuning.touch_flush));

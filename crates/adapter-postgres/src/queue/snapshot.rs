@@ -55,6 +55,11 @@ impl Snapshot {
         self.horizon
     }
 
+    /// When the query of the latest refresh applied was sent; `None` if it was never loaded.
+    pub(crate) fn refreshed_at(&self) -> Option<Instant> {
+        self.refreshed_at
+    }
+
     /// How old the snapshot is at `now`; `None` if it was never loaded.
     pub(crate) fn age(&self, now: Instant) -> Option<Duration> {
         self.refreshed_at.map(|at| now.saturating_duration_since(at))

@@ -18,17 +18,21 @@
 //!   the payer's next request here reads the expired row;
 //! - an **expired** token never changes again, so it is kept until evicted.
 //!
-//! What no instance can know without asking: a payment on *another* instance. For up to the
-//! TTL this instance may still let that token through the gate. Nothing is written on the
-//! strength of it: the settlement re-checks the token in its own statement (one token pays
-//! once), so the worst case is a read, a refused hold or charge answered as if the token were
-//! live, or a hold the fan cannot pay. `token_cache: 0` turns the cache off.
+//! What no copy shows by itself, a payment (spending an active token) on any instance and the
+//! deletion of ended tokens, is pushed (see the `listener` module): the copy is replaced by a
+//! tombstone, or dropped, as soon as the notification arrives. While the store is not
+//! listening, no copy is used and none is stored: every read goes to the database. A copy is
+//! stored only if its read was sent after listening (re)started, so nothing read before a
+//! break outlives it. Nothing is written on the strength of a copy alone: the settlement
+//! re-checks the token in its own statement (one token pays once). `token_cache: 0` turns the
+//! cache off.
 //!
 //! Ordering: a copy read before a payment committed must not outlive the payment's tombstone.
 //! The payment inserts the tombstone after its commit; a read stores its copy only if no entry
 //! is present (so it never overwrites a tombstone); a tombstone is replaced only by a read
 //! that started after it was seen, i.e. after the commit.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::{QueueToken, TokenStatus, TokenValue};
@@ -37,6 +41,7 @@ use moka::ops::compute::Op;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::listener::Listening;
 use super::snapshot::Place;
 
 /// Most tokens kept (a token is ~100 bytes; 200,000 ≈ 20 MB).
@@ -86,6 +91,7 @@ pub(crate) struct TokenCache {
     ttl: Duration,
     waiting_ttl: Duration,
     entries: Cache<Uuid, Entry>,
+    listening: Arc<Listening>,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -99,15 +105,39 @@ impl std::fmt::Debug for TokenCache {
 
 impl TokenCache {
     /// Trusts active copies for `ttl` (zero turns the cache off) and waiting ones for
-    /// `waiting_ttl` while the snapshot agrees.
-    pub(crate) fn new(ttl: Duration, waiting_ttl: Duration) -> Self {
-        Self { ttl, waiting_ttl, entries: Cache::builder().max_capacity(CAPACITY).build() }
+    /// `waiting_ttl` while the snapshot agrees, and only while `listening`.
+    pub(crate) fn new(ttl: Duration, waiting_ttl: Duration, listening: Arc<Listening>) -> Self {
+        let entries = Cache::builder().max_capacity(CAPACITY).support_invalidation_closures().build();
+        Self { ttl, waiting_ttl, entries, listening }
+    }
+
+    /// Drops every copy: called when listening starts again, as changes made while it was not
+    /// were not told.
+    pub(crate) fn clear(&self) {
+        self.entries.invalidate_all();
+    }
+
+    /// Drops every copy of an ended token: some were deleted, and a deleted token is no longer
+    /// "expired" but unknown.
+    pub(crate) fn forget_ended(&self) {
+        let ended = self.entries.invalidate_entries_if(
+            |_, entry| matches!(entry, Entry::Read { token, .. } if token.status == TokenStatus::Expired),
+        );
+        if let Err(error) = ended {
+            tracing::warn!(%error, "cannot drop ended token copies; dropping every copy");
+            self.clear();
+        }
+    }
+
+    /// Whether copies may be used or stored now: the cache is on and the store is listening.
+    fn trusted(&self) -> bool {
+        !self.ttl.is_zero() && self.listening.since().is_some()
     }
 
     /// A usable copy of `value`, if one is known; `place` says where the queue snapshot puts a
     /// waiting ticket right now (`None` when the snapshot is too old to say).
     pub(crate) async fn get(&self, value: TokenValue, place: impl FnOnce(u64) -> Option<Place>) -> Lookup {
-        if self.ttl.is_zero() {
+        if !self.trusted() {
             return Lookup::Miss(Refill::Never);
         }
         let key = value.as_uuid();
@@ -136,8 +166,12 @@ impl TokenCache {
         }
     }
 
-    /// Stores a copy read from the database at `at` (taken before the read was sent).
+    /// Stores a copy read from the database at `at` (taken before the read was sent), unless
+    /// the read was sent before listening last started.
     pub(crate) async fn remember(&self, token: &QueueToken, at: Instant, refill: Refill) {
+        if self.listening.since().is_none_or(|since| at < since) {
+            return;
+        }
         let entry = Entry::Read { token: token.clone(), at };
         self.update(token.value, move |current| match (refill, current) {
             (Refill::Never, _) | (Refill::IfAbsent, Some(_)) | (Refill::Fresh, Some(Entry::Retired)) => {
@@ -172,7 +206,7 @@ impl TokenCache {
     /// Every write goes through moka's per-key serialised compute, so the ordering rules above
     /// hold between concurrent writers of one token.
     async fn update(&self, value: TokenValue, decide: impl FnOnce(Option<Entry>) -> Op<Entry>) {
-        if self.ttl.is_zero() {
+        if !self.trusted() {
             return;
         }
         let computed = self
@@ -203,6 +237,13 @@ mod tests {
         }
     }
 
+    /// A cache whose store has been listening since before the test.
+    fn cache(ttl: Duration, waiting_ttl: Duration) -> TokenCache {
+        let listening = Arc::new(Listening::new());
+        listening.start(Instant::now());
+        TokenCache::new(ttl, waiting_ttl, listening)
+    }
+
     fn waiting_place(_: u64) -> Option<Place> {
         Some(Place::Waiting(3))
     }
@@ -220,7 +261,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_copy_is_served_within_the_ttl_and_read_again_after_it() {
-        let cache = TokenCache::new(Duration::from_millis(80), Duration::from_millis(80));
+        let cache = cache(Duration::from_millis(80), Duration::from_millis(80));
         let active = token(TokenStatus::Active, 3);
         cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
@@ -230,7 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_copy_is_read_again_once_the_snapshot_no_longer_places_it_as_waiting() {
-        let cache = TokenCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
         cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
         assert_eq!(cached(&cache, &waiting, waiting_place).await, Some(waiting.clone()));
@@ -243,7 +284,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_payment_tombstone_is_never_overwritten_by_a_copy_read_before_it() {
-        let cache = TokenCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
         cache.retired(active.value).await;
         cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
@@ -255,7 +296,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_poll_moves_the_last_seen_instant_of_a_waiting_copy_forward_only() {
-        let cache = TokenCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
         cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
         let later = waiting.last_seen_at + time::Duration::seconds(30);
@@ -267,7 +308,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_fresh_read_replaces_an_outdated_copy_but_never_a_tombstone() {
-        let cache = TokenCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
         let active = token(TokenStatus::Active, 3);
         cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
@@ -280,10 +321,41 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_ttl_turns_the_cache_off() {
-        let cache = TokenCache::new(Duration::ZERO, Duration::from_secs(60));
+        let cache = cache(Duration::ZERO, Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
         assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Never)));
         cache.remember(&active, Instant::now(), Refill::Never).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, None);
+    }
+
+    #[tokio::test]
+    async fn nothing_is_served_or_stored_while_not_listening_nor_read_before_listening_restarted() {
+        let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
+        let active = token(TokenStatus::Active, 3);
+        let sent_before_the_break = Instant::now();
+        cache.remember(&active, sent_before_the_break, Refill::IfAbsent).await;
+        assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
+        cache.listening.stop();
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Never)));
+        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
+        cache.clear();
+        cache.listening.start(Instant::now());
+        cache.remember(&active, sent_before_the_break, Refill::IfAbsent).await;
+        assert_eq!(cached(&cache, &active, waiting_place).await, None, "read before listening restarted");
+        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
+        assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
+    }
+
+    #[tokio::test]
+    async fn deleted_tokens_drop_the_copies_of_ended_tokens_only() {
+        let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
+        let ended = token(TokenStatus::Expired, 3);
+        let live =
+            QueueToken { value: TokenValue::from_uuid(Uuid::from_u128(8)), ..token(TokenStatus::Active, 4) };
+        cache.remember(&ended, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&live, Instant::now(), Refill::IfAbsent).await;
+        cache.forget_ended();
+        assert_eq!(cached(&cache, &ended, waiting_place).await, None);
+        assert_eq!(cached(&cache, &live, waiting_place).await, Some(live.clone()));
     }
 }

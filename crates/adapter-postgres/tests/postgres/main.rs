@@ -4,6 +4,7 @@
 //! `testing::TestDatabase`).
 
 mod lifecycle;
+mod listener;
 mod ports;
 mod purge;
 mod queue;

@@ -1,0 +1,243 @@
+//! Changes pushed by PostgreSQL: what keeps every instance's copies coherent.
+//!
+//! Every write that changes what an instance keeps in memory notifies the channel
+//! [`CHANNEL`] from its own transaction (migration `2026-12-02-000005_push_changes` lists the
+//! writers and the payloads), and PostgreSQL delivers the notification at commit. Each store
+//! keeps one connection of its own (not a pooled one) listening, and applies what it hears at
+//! once: a moved queue is read again (one incremental snapshot refresh), an ended token's copy
+//! is replaced by a tombstone, deleted tokens' copies are dropped.
+//!
+//! **While not listening, nothing is trusted.** Until the listening connection is open, its
+//! `LISTEN` acknowledged and the snapshot refreshed after that, and from the moment a failure
+//! is noticed, every token is read from the database and every position from a snapshot
+//! refreshed after the request arrived ([`Listening`] is the switch). A silent connection is
+//! noticed by a heartbeat (a statement every [`HEARTBEAT`] of silence, answered within
+//! [`PATIENCE`]), so a connection cut without a word is given up within their sum.
+//!
+//! The periodic snapshot refresh and the token copies' time-to-live stay as the safety net.
+
+use std::convert::Infallible;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::{IntoSql, sql_query};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::TokenValue;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::oneshot;
+
+use crate::pool::PgPool;
+use crate::queue::QueueRuntime;
+
+/// The channel every change is notified on.
+pub(crate) const CHANNEL: &str = "frontrow";
+
+/// Longest silence on the listening connection before it must answer a statement.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Longest wait to open the listening connection, or for its answer to a heartbeat.
+pub(crate) const PATIENCE: Duration = Duration::from_secs(2);
+
+/// First wait before opening the connection again after a failure; doubled up to
+/// [`RETRY_MAX`] while failures repeat.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// What one notification says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// The served watermark rose, or tickets were recorded as gone.
+    QueueMoved,
+    /// An active token ended: a payment spent it, or its time ran out.
+    TokenEnded(TokenValue),
+    /// Ended tokens were deleted.
+    TokensForgotten,
+}
+
+impl Change {
+    /// Reads a payload; `None` for one this version does not know (a newer instance's), which
+    /// is ignored.
+    pub(crate) fn parse(payload: &str) -> Option<Change> {
+        match payload.split_at_checked(1)? {
+            ("q", "") => Some(Change::QueueMoved),
+            ("f", "") => Some(Change::TokensForgotten),
+            ("t", token) => {
+                uuid::Uuid::parse_str(token).ok().map(|uuid| Change::TokenEnded(TokenValue::from_uuid(uuid)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Since when this store has been listening without a break: `None` while it is not, and then
+/// no copy may be trusted. Lock-free, as every token read asks.
+#[derive(Debug)]
+pub(crate) struct Listening {
+    base: Instant,
+    /// Nanoseconds after `base` plus one; 0 while not listening.
+    since: AtomicU64,
+}
+
+impl Listening {
+    /// Not listening yet.
+    pub(crate) fn new() -> Self {
+        Self { base: Instant::now(), since: AtomicU64::new(0) }
+    }
+
+    /// Since when, if listening now.
+    pub(crate) fn since(&self) -> Option<Instant> {
+        match AtomicU64::load(&self.since, Ordering::Acquire) {
+            0 => None,
+            nanos => Some(self.base + Duration::from_nanos(nanos - 1)),
+        }
+    }
+
+    /// Listening (and caught up) from `at`.
+    pub(crate) fn start(&self, at: Instant) {
+        let nanos = u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX - 1);
+        self.since.store(nanos + 1, Ordering::Release);
+    }
+
+    /// Not listening any more.
+    pub(crate) fn stop(&self) {
+        self.since.store(0, Ordering::Release);
+    }
+}
+
+/// Listens for the store until `stopped` fires, opening the connection again whenever it
+/// fails.
+pub(crate) async fn run(
+    url: String,
+    pool: PgPool,
+    queue: Arc<QueueRuntime>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let mut wait = RETRY_FIRST;
+    loop {
+        let session = listen(&url, &pool, &queue);
+        let ended = tokio::select! {
+            _ = &mut stopped => break,
+            ended = session => ended,
+        };
+        queue.stop_trusting();
+        let lasted = ended.lasted;
+        tracing::warn!(error = %ended.why, lasted_ms = lasted.as_millis() as u64, "not listening for changes; reading the database until listening again");
+        wait = if lasted > RETRY_MAX { RETRY_FIRST } else { (wait * 2).min(RETRY_MAX) };
+        tokio::select! {
+            _ = &mut stopped => break,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    queue.stop_trusting();
+    tracing::debug!("change listener stopped");
+}
+
+/// Why a listening session ended, and how long it had been listening.
+struct Ended {
+    why: String,
+    lasted: Duration,
+}
+
+/// One listening session: open, `LISTEN`, catch up, then apply changes until the connection
+/// fails. Never returns otherwise.
+async fn listen(url: &str, pool: &PgPool, queue: &QueueRuntime) -> Ended {
+    let opened = Instant::now();
+    let Err(why) = session(url, pool, queue).await;
+    Ended { why, lasted: opened.elapsed() }
+}
+
+async fn session(url: &str, pool: &PgPool, queue: &QueueRuntime) -> Result<Infallible, String> {
+    let mut conn = tokio::time::timeout(PATIENCE, AsyncPgConnection::establish(url))
+        .await
+        .map_err(|_| format!("no connection within {PATIENCE:?}"))?
+        .map_err(|error| format!("cannot connect: {error}"))?;
+    // Named, so operators (and tests) can tell it in `pg_stat_activity`.
+    sql_query("SET application_name = 'frontrow listener'")
+        .execute(&mut conn)
+        .await
+        .map_err(|error| format!("cannot name the connection: {error}"))?;
+    sql_query(format!("LISTEN {CHANNEL}"))
+        .execute(&mut conn)
+        .await
+        .map_err(|error| format!("LISTEN failed: {error}"))?;
+    // Everything committed before the LISTEN is read now; everything after it will be told.
+    let caught_up = Instant::now();
+    queue.refresh(pool).await.map_err(|error| format!("cannot catch up: {error}"))?;
+    queue.start_trusting(caught_up);
+    tracing::info!("listening for changes");
+    loop {
+        let heard = {
+            let mut stream = pin!(conn.notifications_stream());
+            tokio::time::timeout(HEARTBEAT, stream.next()).await
+        };
+        let first = match heard {
+            Err(_silent) => {
+                heartbeat(&mut conn).await?;
+                continue;
+            }
+            Ok(heard) => notification(heard)?,
+        };
+        let mut changes: Vec<Change> = Change::parse(&first).into_iter().collect();
+        // Take every notification already here, so a burst costs one refresh.
+        loop {
+            let ready = pin!(conn.notifications_stream()).next().now_or_never();
+            match ready {
+                None => break,
+                Some(heard) => changes.extend(Change::parse(&notification(heard)?)),
+            }
+        }
+        queue.apply(pool, changes).await.map_err(|error| format!("cannot apply a change: {error}"))?;
+    }
+}
+
+/// The payload of what the stream gave, or why the connection is no longer usable.
+fn notification(heard: Option<diesel::QueryResult<diesel::pg::PgNotification>>) -> Result<String, String> {
+    match heard {
+        None => Err("the listening connection closed".to_owned()),
+        Some(Err(error)) => Err(format!("the listening connection failed: {error}")),
+        Some(Ok(notification)) => Ok(notification.payload),
+    }
+}
+
+/// A statement on a connection that has been silent, so a dead one is noticed.
+async fn heartbeat(conn: &mut AsyncPgConnection) -> Result<(), String> {
+    let ping = diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>()).get_result::<i32>(conn);
+    match tokio::time::timeout(PATIENCE, ping).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(format!("heartbeat failed: {error}")),
+        Err(_) => Err(format!("no heartbeat answer within {PATIENCE:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_read_as_the_changes_they_name_and_unknown_ones_as_nothing() {
+        let token = uuid::Uuid::from_u128(42);
+        assert_eq!(Change::parse("q"), Some(Change::QueueMoved));
+        assert_eq!(Change::parse("f"), Some(Change::TokensForgotten));
+        assert_eq!(
+            Change::parse(&format!("t{token}")),
+            Some(Change::TokenEnded(TokenValue::from_uuid(token)))
+        );
+        for unknown in ["", "x", "qq", "t", "tnot-a-uuid", "é"] {
+            assert_eq!(Change::parse(unknown), None, "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn listening_reads_back_the_instant_it_started_until_it_stops() {
+        let listening = Listening::new();
+        assert_eq!(listening.since(), None);
+        let at = Instant::now() + Duration::from_millis(3);
+        listening.start(at);
+        let since = listening.since().expect("listening");
+        assert!(since.max(at) - since.min(at) < Duration::from_micros(1), "{since:?} vs {at:?}");
+        listening.stop();
+        assert_eq!(listening.since(), None);
+    }
+}
