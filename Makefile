@@ -23,7 +23,7 @@ test-memory:
 
 ## The black-box tests again, on PostgreSQL: those that follow FRONTROW_TEST_STORE (every file in
 ## tests/ but the ones that pick their stores themselves, which test-memory has run already).
-FIXED_STORE_TESTS := bounded_memory coherence exactly_once instances outage restart
+FIXED_STORE_TESTS := bounded_memory coherence exactly_once instances outage restart signed_tokens
 STORE_TESTS := $(filter-out $(FIXED_STORE_TESTS),$(basename $(notdir $(wildcard tests/*.rs))))
 test-postgres: pg-up
 	FRONTROW_TEST_STORE=postgres $(CARGO) test -p frontrow $(addprefix --test ,$(STORE_TESTS))
@@ -90,13 +90,14 @@ lint: check-layers
 fmt:
 	$(CARGO) fmt --all
 
-## The domain and application crates must not depend on a framework, a driver or serde.
+## The domain and application crates must not depend on a framework, a driver, serde or crypto
+## (names matched whole, with their family: actix-web, diesel-async, tokio-postgres, serde_json…).
 check-layers:
 	@for crate in domain application; do \
-		if $(CARGO) tree -p $$crate -e normal --prefix none | grep -E '^(actix|diesel|tokio-postgres|serde|tokio) '; then \
+		if $(CARGO) tree -p $$crate -e normal --prefix none | grep -E '^(actix[-_a-z]*|diesel[-_a-z]*|tokio[-_a-z]*|serde[-_a-z]*|hmac|sha2|jsonwebtoken) '; then \
 			echo "layering violated: $$crate depends on the crates above"; exit 1; \
 		fi; \
-	done; echo "layers ok: domain and application know no framework, driver or serde"
+	done; echo "layers ok: domain and application know no framework, driver, serde or crypto"
 
 clean:
 	$(CARGO) clean

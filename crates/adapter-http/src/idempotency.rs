@@ -42,7 +42,7 @@ use application::Ports;
 use application::authorize::{self, AuthorizeError, Authorized};
 use domain::{
     ClaimDecision, ClaimId, IdempotencyClaim, IdempotencyKey, InvalidIdempotencyKey, Receipt, StoredResponse,
-    TokenValue, UserId, decide_claim,
+    UserId, decide_claim,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -149,9 +149,14 @@ where
 {
     let ports = &state.ports;
     let token_text = input::bearer(request)?;
-    let gate =
-        authorize::execute(ports.queue.as_ref(), ports.clock.as_ref(), &state.policies.queue, token_text)
-            .await;
+    let gate = authorize::execute(
+        ports.queue.as_ref(),
+        ports.clock.as_ref(),
+        ports.seal.as_ref(),
+        &state.policies.queue,
+        token_text,
+    )
+    .await;
     let actor = match gate {
         Ok(actor) => actor,
         Err(refusal @ (AuthorizeError::Expired | AuthorizeError::NotActive { .. })) => {
@@ -250,8 +255,8 @@ async fn replay_for_inactive_token(
     let ports = &state.ports;
     let policy = state.policies.idempotency;
     let Ok(Some(key)) = key_of(request) else { return Err(refusal.into()) };
-    let Ok(value) = TokenValue::parse(token_text) else { return Err(refusal.into()) };
-    let Some(token) = ports.queue.token(value).await? else { return Err(refusal.into()) };
+    let Some(claims) = ports.seal.open(token_text) else { return Err(refusal.into()) };
+    let Some(token) = ports.queue.token(claims.value).await? else { return Err(refusal.into()) };
     let record = ports.idempotency.find(token.user_id, &key).await?;
     let now = ports.clock.now();
     match decide_claim(record.as_ref(), &fingerprint(request, body), now, policy.ttl, policy.lease) {
@@ -302,10 +307,11 @@ mod tests {
     use actix_web::http::header::HeaderValue;
     use actix_web::test::TestRequest;
     use adapter_memory::MemoryStore;
+    use adapter_seal::HmacSeal;
     use application::Policies;
     use domain::IdempotencyPolicy;
-    use domain::ports::{Clock, QueueRepository, TokenMint};
-    use domain::{QueuePolicy, QueueToken};
+    use domain::ports::{Clock, QueueRepository, TokenMint, TokenSeal};
+    use domain::{QueuePolicy, QueueToken, TokenClaims, TokenValue};
     use time::OffsetDateTime;
     use time::macros::datetime;
 
@@ -331,10 +337,12 @@ mod tests {
         }
     }
 
-    /// An in-memory service with user 1 holding the active token [`TOKEN`].
+    /// An in-memory service with user 1 holding the active token [`TOKEN`], whose holder
+    /// carries `bearer`.
     struct World {
         state: HttpState,
         clock: Arc<TestClock>,
+        bearer: String,
     }
 
     impl World {
@@ -347,9 +355,12 @@ mod tests {
             let token: QueueToken = store.issue(user, value, START, &policy).await.expect("issue");
             store.admit(START, &policy).await.expect("admit");
             assert_eq!(token.user_id, user);
+            let seal = HmacSeal::new(&[7; 32], None).expect("a long enough key");
+            let bearer = format!("Bearer {}", seal.seal(&TokenClaims::from(&token)));
             let ports = Ports {
                 clock: clock.clone(),
                 mint: Arc::new(FixedMint),
+                seal: Arc::new(seal),
                 catalogue: store.clone(),
                 reservations: store.clone(),
                 wallet: store.clone(),
@@ -361,7 +372,7 @@ mod tests {
             let streams = StreamSlots::new(StreamLimits { per_token: 1, per_instance: 1 });
             let policies = Policies { queue: policy, ..Policies::default() };
             let state = HttpState { ports, policies, streams, identity: None };
-            Self { state, clock }
+            Self { state, clock, bearer }
         }
 
         fn advance(&self, by: time::Duration) {
@@ -377,9 +388,8 @@ mod tests {
             runs: &Arc<AtomicUsize>,
             answer: fn() -> Result<Reply, ApiError>,
         ) -> (Result<HttpResponse, ApiError>, Option<String>) {
-            let mut request = TestRequest::post()
-                .uri("/api/charge")
-                .insert_header(("Authorization", format!("Bearer {TOKEN}")));
+            let mut request =
+                TestRequest::post().uri("/api/charge").insert_header(("Authorization", self.bearer.clone()));
             if let Some(key) = key {
                 request = request.insert_header((KEY_HEADER, key));
             }

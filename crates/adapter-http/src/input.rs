@@ -142,7 +142,8 @@ pub fn caller(state: &HttpState, request: &HttpRequest) -> Result<Caller, ApiErr
 pub async fn gate(state: &HttpState, request: &HttpRequest) -> Result<Authorized, ApiError> {
     let token = bearer(request)?;
     let ports = &state.ports;
-    Ok(authorize::execute(ports.queue.as_ref(), ports.clock.as_ref(), &state.policies.queue, token).await?)
+    let (queue, clock, seal) = (ports.queue.as_ref(), ports.clock.as_ref(), ports.seal.as_ref());
+    Ok(authorize::execute(queue, clock, seal, &state.policies.queue, token).await?)
 }
 
 /// Runs a writing use case on its own task so it finishes even if the client disconnects and

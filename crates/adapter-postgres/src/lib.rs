@@ -33,6 +33,7 @@ mod pool;
 mod queue;
 mod reservations;
 mod schema;
+mod signing_key;
 mod statement;
 #[cfg(feature = "testing")]
 pub mod testing;

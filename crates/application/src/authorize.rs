@@ -1,6 +1,6 @@
 //! The token gate: every booking endpoint needs an ACTIVE queue token.
 
-use domain::ports::{Clock, QueueRepository};
+use domain::ports::{Clock, QueueRepository, TokenSeal};
 use domain::{QueuePolicy, StoreError, TokenState, TokenValue, UserId};
 use time::OffsetDateTime;
 
@@ -35,22 +35,26 @@ pub enum AuthorizeError {
     Store(#[from] StoreError),
 }
 
-/// Checks the bearer token text a client sent. A token the store's (possibly cached) copy shows
-/// active passes; any other answer is checked against a fresh read before the request is
-/// refused, so a fan admitted a moment ago by another instance is let in, not told to wait.
+/// Checks the bearer token text a client sent. Text the seal does not vouch for is refused
+/// before anything is read, so made-up tokens cost no store read. A token the store's
+/// (possibly cached) copy shows active passes; any other answer is checked against a fresh read
+/// before the request is refused, so a fan admitted a moment ago by another instance is let
+/// in, not told to wait.
 pub async fn execute(
     queue: &dyn QueueRepository,
     clock: &dyn Clock,
+    seal: &dyn TokenSeal,
     policy: &QueuePolicy,
     token_text: &str,
 ) -> Result<Authorized, AuthorizeError> {
-    let value = TokenValue::parse(token_text).map_err(|_| AuthorizeError::Invalid)?;
+    let claims = seal.open(token_text).ok_or(AuthorizeError::Invalid)?;
+    let value = claims.value;
     let now = clock.now();
     let mut token = queue.token(value).await?;
     if !token.as_ref().is_some_and(|copy| matches!(copy.state_at(now, policy), TokenState::Active { .. })) {
         token = queue.fresh_token(value).await?;
     }
-    let token = token.ok_or(AuthorizeError::Invalid)?;
+    let token = token.filter(|token| claims.describe(token)).ok_or(AuthorizeError::Invalid)?;
     match token.state_at(now, policy) {
         TokenState::Active { expires_at } => {
             Ok(Authorized { user_id: token.user_id, token: value, expires_at })
@@ -63,7 +67,7 @@ pub async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{NOW, clock, store_down, token, user};
+    use crate::fixtures::{NOW, clock, seal, store_down, text_of, token, user};
     use domain::QueueToken;
     use domain::TokenStatus::{Active, Expired, Waiting};
     use domain::ports::{MockClock, MockQueueRepository, StoreResult};
@@ -94,7 +98,7 @@ mod tests {
     }
 
     fn authorize(queue: &MockQueueRepository, token: &QueueToken) -> Result<Authorized, AuthorizeError> {
-        block_on(execute(queue, &clock(), &QueuePolicy::default(), &token.value.to_string()))
+        block_on(execute(queue, &clock(), &seal(), &QueuePolicy::default(), &text_of(token)))
     }
 
     #[test]
@@ -107,16 +111,28 @@ mod tests {
     }
 
     #[test]
-    fn authorize_fails_with_invalid_for_malformed_text_without_calling_any_port() {
-        for text in ["", "not-a-token", "12345"] {
+    fn authorize_fails_with_invalid_for_text_the_seal_refuses_without_reading_anything() {
+        let bare_value = token(5, 7, Active).value.to_string();
+        for text in ["", "not-a-token", "12345", bare_value.as_str()] {
             let result = block_on(execute(
                 &MockQueueRepository::new(),
                 &MockClock::new(),
+                &seal(),
                 &QueuePolicy::default(),
                 text,
             ));
             assert!(matches!(result, Err(AuthorizeError::Invalid)), "{text:?}: {result:?}");
         }
+    }
+
+    #[test]
+    fn authorize_fails_with_invalid_when_the_stored_token_is_not_the_one_the_claims_describe() {
+        let stored = token(5, 7, Active);
+        let other_holder = QueueToken { user_id: user(6), ..stored.clone() };
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().return_once(move |_| Ok(Some(stored)));
+        let result = authorize(&queue, &other_holder);
+        assert!(matches!(result, Err(AuthorizeError::Invalid)), "{result:?}");
     }
 
     #[test]

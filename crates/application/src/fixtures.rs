@@ -1,10 +1,10 @@
 //! Shared test data for the use-case tests: a fixed clock and ready-made entities.
 
-use domain::ports::MockClock;
+use domain::ports::{MockClock, MockTokenSeal};
 use domain::{
     Balance, ClaimId, Concert, ConcertId, IdempotencyKey, Payment, PaymentId, QueueToken, Receipt,
     Reservation, ReservationId, ReservationStatus, Schedule, ScheduleId, Seat, SeatHold, SeatId, SeatNumber,
-    StoreError, StoredResponse, TokenStatus, TokenValue, UserId, Won,
+    StoreError, StoredResponse, TokenClaims, TokenStatus, TokenValue, UserId, Won,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -19,6 +19,35 @@ pub fn clock() -> MockClock {
     let mut clock = MockClock::new();
     clock.expect_now().return_const(NOW);
     clock
+}
+
+/// What the fake [`seal`] makes of `claims`: their fields in the clear, marked as sealed.
+pub fn sealed(claims: &TokenClaims) -> String {
+    let issued = claims.issued_at.unix_timestamp();
+    format!("sealed:{}:{}:{}:{issued}", claims.value, claims.user_id.get(), claims.ticket)
+}
+
+/// The text a fan holding `token` carries.
+pub fn text_of(token: &QueueToken) -> String {
+    sealed(&TokenClaims::from(token))
+}
+
+/// A seal that opens only what it sealed: any other text, a token's bare value included, is
+/// refused as a forgery would be.
+pub fn seal() -> MockTokenSeal {
+    let mut seal = MockTokenSeal::new();
+    seal.expect_seal().returning(sealed);
+    seal.expect_open().returning(|text| {
+        let fields: Vec<&str> = text.strip_prefix("sealed:")?.split(':').collect();
+        let [value, user_id, ticket, issued] = fields.as_slice() else { return None };
+        Some(TokenClaims {
+            value: TokenValue::parse(value).ok()?,
+            user_id: UserId::new(user_id.parse().ok()?).ok()?,
+            ticket: ticket.parse().ok()?,
+            issued_at: OffsetDateTime::from_unix_timestamp(issued.parse().ok()?).ok()?,
+        })
+    });
+    seal
 }
 
 pub fn user(n: i64) -> UserId {

@@ -1,6 +1,6 @@
 //! `POST /api/token`: a fan asks for a place in the waiting room.
 
-use domain::ports::{Clock, QueueRepository, TokenMint};
+use domain::ports::{Clock, QueueRepository, TokenMint, TokenSeal};
 use domain::{InvalidId, QueuePolicy, StoreError, UserId};
 
 use crate::access::ensure_self;
@@ -49,6 +49,7 @@ pub enum IssueTokenError {
 pub async fn execute(
     queue: &dyn QueueRepository,
     mint: &dyn TokenMint,
+    seal: &dyn TokenSeal,
     clock: &dyn Clock,
     policy: &QueuePolicy,
     command: IssueToken,
@@ -56,7 +57,7 @@ pub async fn execute(
     let user = whose(command)?;
     let now = clock.now();
     let token = queue.issue(user, mint.mint(), now, policy).await?;
-    Ok(describe(queue, token, now, policy).await?)
+    Ok(describe(queue, seal, token, now, policy).await?)
 }
 
 /// The user the token is for.
@@ -72,8 +73,8 @@ fn whose(command: IssueToken) -> Result<UserId, IssueTokenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{NOW, clock, store_down, token, user};
-    use domain::ports::{MockClock, MockQueueRepository, MockTokenMint};
+    use crate::fixtures::{NOW, clock, seal, store_down, text_of, token, user};
+    use domain::ports::{MockClock, MockQueueRepository, MockTokenMint, MockTokenSeal};
     use domain::{QueueToken, TokenState, TokenStatus, TokenValue};
     use futures::executor::block_on;
     use mockall::predicate::eq;
@@ -111,13 +112,14 @@ mod tests {
         caller: Caller,
         user_id: Option<i64>,
     ) -> Result<TokenView, IssueTokenError> {
-        block_on(execute(queue, mint, &clock(), &policy(), IssueToken { caller, user_id }))
+        block_on(execute(queue, mint, &seal(), &clock(), &policy(), IssueToken { caller, user_id }))
     }
 
     /// The use case with ports that fail the test if anything is called.
     fn issue_untouched(caller: Caller, user_id: Option<i64>) -> Result<TokenView, IssueTokenError> {
         let (queue, mint, clock) = (MockQueueRepository::new(), MockTokenMint::new(), MockClock::new());
-        block_on(execute(&queue, &mint, &clock, &policy(), IssueToken { caller, user_id }))
+        let seal = MockTokenSeal::new();
+        block_on(execute(&queue, &mint, &seal, &clock, &policy(), IssueToken { caller, user_id }))
     }
 
     /// A store that must be asked to issue a token for user `n` exactly once (with that token's
@@ -171,6 +173,7 @@ mod tests {
         queue.expect_admission_rate().return_once(|| Ok(None));
         let view = issue(&queue, &minting(waiting.value), 5).expect("token is issued");
         let expected = TokenView {
+            text: text_of(&waiting),
             token: waiting,
             state: TokenState::Waiting,
             position: 95,
@@ -194,7 +197,11 @@ mod tests {
         // No position expectation: only waiting tokens cost a lookup.
         let view = issue(&queue_issuing(active.clone()), &minting(active.value), 5).expect("token is issued");
         let state = TokenState::Active { expires_at: NOW + Duration::minutes(10) };
-        assert_eq!(view, TokenView { token: active, state, position: 0, estimated_wait: Duration::ZERO });
+        let text = text_of(&active);
+        assert_eq!(
+            view,
+            TokenView { token: active, text, state, position: 0, estimated_wait: Duration::ZERO }
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use domain::ports::{
     CatalogueRepository, Clock, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
-    ReservationRepository, TokenMint, WalletRepository,
+    ReservationRepository, TokenMint, TokenSeal, WalletRepository,
 };
 use domain::{HoldPolicy, IdempotencyPolicy, QueuePolicy};
 
@@ -36,6 +36,8 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// Fresh token values.
     pub mint: Arc<dyn TokenMint>,
+    /// Seals tokens' claims into the text fans carry, and opens it.
+    pub seal: Arc<dyn TokenSeal>,
     /// Concerts, performances, seats.
     pub catalogue: Arc<dyn CatalogueRepository>,
     /// Holds.

@@ -1,7 +1,7 @@
 //! `GET /api/token`: the polling endpoint of the waiting room.
 
-use domain::ports::{Clock, QueueRepository};
-use domain::{QueuePolicy, QueueToken, StoreError, TokenState, TokenValue};
+use domain::ports::{Clock, QueueRepository, TokenSeal};
+use domain::{QueuePolicy, QueueToken, StoreError, TokenClaims, TokenState, TokenValue};
 use time::{Duration, OffsetDateTime};
 
 /// A token as a fan sees it right now.
@@ -9,6 +9,8 @@ use time::{Duration, OffsetDateTime};
 pub struct TokenView {
     /// The token.
     pub token: QueueToken,
+    /// The text its holder carries: its claims, sealed.
+    pub text: String,
     /// What it allows now (the clock's verdict, not the stored status).
     pub state: TokenState,
     /// Waiting tokens ahead plus one; 0 unless waiting.
@@ -33,11 +35,15 @@ pub enum QueueStatusError {
 pub async fn execute(
     queue: &dyn QueueRepository,
     clock: &dyn Clock,
+    seal: &dyn TokenSeal,
     policy: &QueuePolicy,
     token_text: &str,
 ) -> Result<TokenView, QueueStatusError> {
-    let value = TokenValue::parse(token_text).map_err(|_| QueueStatusError::Invalid)?;
-    let (view, now) = look(queue, clock, policy, value).await?;
+    let claims = seal.open(token_text).ok_or(QueueStatusError::Invalid)?;
+    let (view, now) = look(queue, clock, seal, policy, claims.value).await?;
+    if !claims.describe(&view.token) {
+        return Err(QueueStatusError::Invalid);
+    }
     if view.state == TokenState::Waiting {
         queue.touch(view.token.value, now).await?;
     }
@@ -45,36 +51,41 @@ pub async fn execute(
 }
 
 /// Reports the token's state and place like [`execute`] but proves nothing: for a live stream,
-/// which counts as one poll when it opens and must not keep a place alive by merely staying open.
+/// which counts as one poll when it opens and must not keep a place alive by merely staying
+/// open. Takes the value of a token [`execute`] already opened.
 pub async fn peek(
     queue: &dyn QueueRepository,
     clock: &dyn Clock,
+    seal: &dyn TokenSeal,
     policy: &QueuePolicy,
     value: TokenValue,
 ) -> Result<TokenView, QueueStatusError> {
-    Ok(look(queue, clock, policy, value).await?.0)
+    Ok(look(queue, clock, seal, policy, value).await?.0)
 }
 
 /// The view of the token `value` names, and the instant it describes.
 async fn look(
     queue: &dyn QueueRepository,
     clock: &dyn Clock,
+    seal: &dyn TokenSeal,
     policy: &QueuePolicy,
     value: TokenValue,
 ) -> Result<(TokenView, OffsetDateTime), QueueStatusError> {
     let token = queue.token(value).await?.ok_or(QueueStatusError::Invalid)?;
     let now = clock.now();
-    Ok((describe(queue, token, now, policy).await?, now))
+    Ok((describe(queue, seal, token, now, policy).await?, now))
 }
 
 /// Builds the view of `token` at `now`; only waiting tokens cost a position lookup and a wait
 /// estimate from the admission rate the store has observed.
 pub(crate) async fn describe(
     queue: &dyn QueueRepository,
+    seal: &dyn TokenSeal,
     token: QueueToken,
     now: OffsetDateTime,
     policy: &QueuePolicy,
 ) -> Result<TokenView, StoreError> {
+    let text = seal.seal(&TokenClaims::from(&token));
     let state = token.state_at(now, policy);
     let (position, estimated_wait) = match state {
         TokenState::Waiting => {
@@ -83,13 +94,13 @@ pub(crate) async fn describe(
         }
         TokenState::Active { .. } | TokenState::Expired => (0, Duration::ZERO),
     };
-    Ok(TokenView { token, state, position, estimated_wait })
+    Ok(TokenView { token, text, state, position, estimated_wait })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{NOW, clock, store_down, token};
+    use crate::fixtures::{NOW, clock, seal, store_down, text_of, token};
     use domain::TokenStatus::{Active, Expired, Waiting};
     use domain::ports::{MockClock, MockQueueRepository, StoreResult};
     use futures::executor::block_on;
@@ -115,7 +126,7 @@ mod tests {
     }
 
     fn status(queue: &MockQueueRepository, token: &QueueToken) -> Result<TokenView, QueueStatusError> {
-        block_on(execute(queue, &clock(), &policy(), &token.value.to_string()))
+        block_on(execute(queue, &clock(), &seal(), &policy(), &text_of(token)))
     }
 
     #[test]
@@ -127,6 +138,7 @@ mod tests {
         queue.expect_touch().with(eq(waiting.value), eq(NOW)).times(1).return_once(|_, _| Ok(()));
         let view = status(&queue, &waiting).expect("status is given");
         let expected = TokenView {
+            text: text_of(&waiting),
             token: waiting,
             state: TokenState::Waiting,
             position: 95,
@@ -140,7 +152,7 @@ mod tests {
         let waiting = token(5, 7, Waiting);
         // No touch expectation: the mock fails the test if the peek proves presence.
         let queue = queue_placing(waiting.clone(), Ok(Some(19.0)));
-        let view = block_on(peek(&queue, &clock(), &policy(), waiting.value));
+        let view = block_on(peek(&queue, &clock(), &seal(), &policy(), waiting.value));
         let view = view.expect("the status is given");
         assert_eq!((view.state, view.position), (TokenState::Waiting, 95));
     }
@@ -168,7 +180,11 @@ mod tests {
         // Neither position nor touch is expected: an active token costs one read.
         let view = status(&queue_knowing(active.clone()), &active).expect("status is given");
         let state = TokenState::Active { expires_at: NOW + Duration::minutes(10) };
-        assert_eq!(view, TokenView { token: active, state, position: 0, estimated_wait: Duration::ZERO });
+        let text = text_of(&active);
+        assert_eq!(
+            view,
+            TokenView { token: active, text, state, position: 0, estimated_wait: Duration::ZERO }
+        );
     }
 
     #[test]
@@ -178,6 +194,7 @@ mod tests {
         assert_eq!(
             view,
             TokenView {
+                text: text_of(&spent),
                 token: spent,
                 state: TokenState::Expired,
                 position: 0,
@@ -196,9 +213,11 @@ mod tests {
     }
 
     #[test]
-    fn status_fails_with_invalid_for_malformed_text_without_calling_any_port() {
-        for text in ["", "not-a-token", "00000000-0000-0000-0000"] {
-            let result = block_on(execute(&MockQueueRepository::new(), &MockClock::new(), &policy(), text));
+    fn status_fails_with_invalid_for_text_the_seal_refuses_without_reading_anything() {
+        let bare_value = token(5, 7, Waiting).value.to_string();
+        for text in ["", "not-a-token", "00000000-0000-0000-0000", bare_value.as_str()] {
+            let (queue, clock) = (MockQueueRepository::new(), MockClock::new());
+            let result = block_on(execute(&queue, &clock, &seal(), &policy(), text));
             assert!(matches!(result, Err(QueueStatusError::Invalid)), "{text:?}: {result:?}");
         }
     }

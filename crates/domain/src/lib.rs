@@ -15,6 +15,7 @@ pub mod ports;
 pub mod queue;
 pub mod receipt;
 pub mod reservation;
+pub mod token_claims;
 
 #[cfg(test)]
 mod proptests;
@@ -34,3 +35,4 @@ pub use ports::{AdmissionReport, CreditOutcome, StoreError, StoreResult};
 pub use queue::{MalformedToken, QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue};
 pub use receipt::Receipt;
 pub use reservation::{HoldPolicy, HoldRejection, NewHold, Reservation, ReservationStatus};
+pub use token_claims::TokenClaims;

@@ -27,6 +27,7 @@ use crate::payment::{LedgerEntry, Payment, SettlementPlan};
 use crate::queue::{QueuePolicy, QueueToken, TokenValue};
 use crate::receipt::Receipt;
 use crate::reservation::{NewHold, Reservation};
+use crate::token_claims::TokenClaims;
 
 /// A store failure. Opaque on purpose: the use cases pass it through, the HTTP adapter logs the
 /// cause once and answers 503 or 500 without showing it.
@@ -59,6 +60,19 @@ pub trait Clock: Send + Sync {
 pub trait TokenMint: Send + Sync {
     /// A fresh, unguessable token value.
     fn mint(&self) -> TokenValue;
+}
+
+/// Seals a token's claims into the text its holder carries, and opens such a text again.
+/// Sealing must make the text unforgeable and unalterable: every instance opens it without
+/// asking anyone, so a made-up or altered token costs no store read. (The crypto is the
+/// adapter's; the domain only knows the claims.)
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenSeal: Send + Sync {
+    /// The text handed to the token's holder.
+    fn seal(&self, claims: &TokenClaims) -> String;
+    /// The claims of a text this service sealed; `None` for anything else (made up, altered,
+    /// truncated, or sealed with a key no longer accepted).
+    fn open(&self, text: &str) -> Option<TokenClaims>;
 }
 
 /// Concerts, performances and seats.

@@ -10,7 +10,9 @@ use domain::{HoldPolicy, IdempotencyPolicy, QueuePolicy};
 use time::Duration;
 
 mod identity;
+mod token_keys;
 pub use identity::AuthMode;
+pub use token_keys::TokenKeys;
 
 /// Everything the binary can be told.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +44,8 @@ pub struct Settings {
     pub json_logs: bool,
     /// `AUTH_MODE` and `AUTH_JWT_*`: who a token request comes from (see `settings/identity.rs`).
     pub auth: AuthMode,
+    /// `TOKEN_SIGNING_KEY` and `TOKEN_SIGNING_KEY_PREVIOUS`: what queue tokens are sealed with.
+    pub token_keys: TokenKeys,
     /// The business settings.
     pub policies: Policies,
 }
@@ -158,6 +162,7 @@ impl Settings {
         let http_workers = number(HTTP_WORKERS, cores)? as usize;
         let database_url = read("DATABASE_URL");
         let auth = AuthMode::read(&read, database_url.is_some())?;
+        let token_keys = TokenKeys::read(&read)?;
         let database_max_connections = number(DATABASE_MAX_CONNECTIONS, 16)? as usize;
         let database_timeout = millis(DATABASE_TIMEOUT_MS, 2000)?;
         let seed_demo = match read("SEED_DEMO") {
@@ -183,6 +188,7 @@ impl Settings {
             token_cache: millis(TOKEN_CACHE_MS, 1_000)?,
             json_logs: read("LOG_FORMAT").is_some_and(|value| value.eq_ignore_ascii_case("json")),
             auth,
+            token_keys,
             policies: Policies {
                 hold: HoldPolicy {
                     hold_for: seconds(SEAT_HOLD_SECONDS, 300)?,

@@ -11,6 +11,7 @@ use adapter_http::{HttpState, StreamSlots};
 use adapter_jwt::JwtVerifier;
 use adapter_memory::MemoryStore;
 use adapter_postgres::{PgOptions, PgStore, QueueTuning};
+use adapter_seal::HmacSeal;
 use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue, tidy_up};
 use domain::IdentityVerifier;
 use domain::ports::Store;
@@ -18,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::demo;
-use crate::settings::{AuthMode, Settings};
+use crate::settings::{AuthMode, Settings, TokenKeys};
 use crate::system::{RandomMint, SystemClock};
 
 /// How often lapsed holds are tidied; correctness never waits for it.
@@ -46,6 +47,9 @@ pub enum StartupError {
     /// The identity provider's keys (`AUTH_JWT_*`) cannot be used.
     #[error("unusable identity settings (AUTH_JWT_*): {0}")]
     Identity(#[from] adapter_jwt::SetupError),
+    /// No key to seal queue tokens with.
+    #[error("no token signing key: {0}")]
+    TokenKey(String),
 }
 
 /// A built service, ready to run.
@@ -59,6 +63,7 @@ impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         // First: a deployment whose identity keys are unusable must not come up at all.
         let identity = identity_verifier(&settings.auth)?;
+        let keys = &settings.token_keys;
         let (ports, store) = match &settings.database_url {
             Some(url) => {
                 let options = PgOptions {
@@ -67,9 +72,16 @@ impl Application {
                 };
                 let tuning = queue_tuning(settings);
                 let store = PgStore::connect_with(url, options, tuning).await?;
-                (with_seat_cache(ports_from(Arc::new(store))), "postgres")
+                let key = match &keys.current {
+                    Some(key) => key.clone(),
+                    None => store.shared_signing_key(&random_key()?).await?,
+                };
+                (with_seat_cache(ports_from(Arc::new(store), seal(&key, keys)?)), "postgres")
             }
-            None => (ports_from(Arc::new(MemoryStore::new())), "memory"),
+            None => {
+                let key = keys.current.clone().map_or_else(random_key, Ok)?;
+                (ports_from(Arc::new(MemoryStore::new()), seal(&key, keys)?), "memory")
+            }
         };
         let ports = with_catalogue_cache(ports, settings.catalogue_cache);
         if settings.seed_demo {
@@ -116,11 +128,24 @@ fn identity_verifier(auth: &AuthMode) -> Result<Option<Arc<dyn IdentityVerifier>
     })
 }
 
+/// A random key, for a store with no key of its own yet.
+fn random_key() -> Result<Vec<u8>, StartupError> {
+    adapter_seal::random_key().map_err(|error| StartupError::TokenKey(format!("no randomness: {error}")))
+}
+
+/// The token seal: sealing with `key`, also opening what the previous key of `keys` sealed.
+fn seal(key: &[u8], keys: &TokenKeys) -> Result<Arc<HmacSeal>, StartupError> {
+    let seal = HmacSeal::new(key, keys.previous.as_deref())
+        .map_err(|error| StartupError::TokenKey(error.to_string()))?;
+    Ok(Arc::new(seal))
+}
+
 /// Plugs one store that implements every repository port into all of them.
-fn ports_from<S: Store>(store: Arc<S>) -> Ports {
+fn ports_from<S: Store>(store: Arc<S>, seal: Arc<HmacSeal>) -> Ports {
     Ports {
         clock: Arc::new(SystemClock),
         mint: Arc::new(RandomMint),
+        seal,
         catalogue: store.clone(),
         reservations: store.clone(),
         wallet: store.clone(),

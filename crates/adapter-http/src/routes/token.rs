@@ -60,7 +60,7 @@ impl From<TokenView> for TokenResponse {
         };
         Self {
             user_id: view.token.user_id.get(),
-            token: view.token.value.to_string(),
+            token: view.text,
             status,
             position: view.position,
             estimated_wait_seconds: view.estimated_wait.whole_seconds(),
@@ -95,6 +95,7 @@ pub async fn issue(
     let view = issue_token::execute(
         ports.queue.as_ref(),
         ports.mint.as_ref(),
+        ports.seal.as_ref(),
         ports.clock.as_ref(),
         &state.policies.queue,
         IssueToken { caller, user_id: request.user_id },
@@ -111,8 +112,13 @@ pub async fn issue(
 pub async fn status(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let token = input::bearer(&request)?;
     let ports = &state.ports;
-    let view =
-        queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), &state.policies.queue, token)
-            .await?;
+    let view = queue_status::execute(
+        ports.queue.as_ref(),
+        ports.clock.as_ref(),
+        ports.seal.as_ref(),
+        &state.policies.queue,
+        token,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(view)))
 }

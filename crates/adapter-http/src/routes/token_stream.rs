@@ -83,7 +83,9 @@ pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result
     // The first look happens before the response starts, so a bad token is a plain 401. It is
     // the one poll this stream is worth.
     let (ports, policy) = (&state.ports, &state.policies.queue);
-    let first = queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), policy, token).await?;
+    let first =
+        queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), ports.seal.as_ref(), policy, token)
+            .await?;
     let (every, opening) = (interval(policy), [retry_frame(policy), event(&first)]);
     let watch = match first.state {
         TokenState::Waiting => Some(Watch {
@@ -104,8 +106,14 @@ pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result
             return Some((Bytes::from_static(b": reconnect to keep watching\n\n"), None));
         }
         let (ports, policy) = (&watch.state.ports, &watch.state.policies.queue);
-        match queue_status::peek(ports.queue.as_ref(), ports.clock.as_ref(), policy, watch.last.token.value)
-            .await
+        match queue_status::peek(
+            ports.queue.as_ref(),
+            ports.clock.as_ref(),
+            ports.seal.as_ref(),
+            policy,
+            watch.last.token.value,
+        )
+        .await
         {
             Ok(view) if view == watch.last => Some((Bytes::from_static(b": waiting\n\n"), Some(watch))),
             Ok(view) => {

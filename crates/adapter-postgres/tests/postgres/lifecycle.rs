@@ -103,3 +103,18 @@ async fn a_store_whose_database_went_away_answers_unavailable() {
     }
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_together_agree_on_one_signing_key_and_keep_it() {
+    let db = TestDatabase::create().await;
+    let stores = [db.store().await, db.store().await, db.store().await, db.store().await];
+    let offers = stores.iter().enumerate().map(|(i, store)| {
+        let candidate = vec![u8::try_from(i).expect("small"); 32];
+        async move { store.shared_signing_key(&candidate).await.expect("a key") }
+    });
+    let keys = futures::future::join_all(offers).await;
+    assert!(keys.iter().all(|key| *key == keys[0]), "one key for all: {keys:?}");
+    assert!((0..4_u8).any(|i| keys[0] == vec![i; 32]), "one of the candidates was kept");
+    let later = db.store().await.shared_signing_key(&[9; 32]).await.expect("a key");
+    assert_eq!(later, keys[0], "an instance starting later gets the same key");
+}
