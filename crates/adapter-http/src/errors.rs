@@ -18,6 +18,7 @@ use application::issue_token::IssueTokenError;
 use application::list_concerts::ListConcertsError;
 use application::pay::PayError;
 use application::queue_status::QueueStatusError;
+use application::replay_keyed_retry::ReplayError;
 use application::reserve_seat::ReserveSeatError;
 use domain::{IdentityError, InvalidIdempotencyKey, StoreError};
 use serde::Serialize;
@@ -231,6 +232,14 @@ impl From<InvalidIdempotencyKey> for ApiError {
 impl From<Forbidden> for ApiError {
     fn from(error: Forbidden) -> Self {
         Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", error.to_string())
+    }
+}
+
+impl From<ReplayError> for ApiError {
+    fn from(error: ReplayError) -> Self {
+        match error {
+            ReplayError::Store(store) => store.into(),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use actix_web::HttpRequest;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use application::authorize::{self, Authorized};
+use application::authorize::{self, AuthorizeError, Authorized};
 use application::issue_token::Caller;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
@@ -138,12 +138,38 @@ pub fn caller(state: &HttpState, request: &HttpRequest) -> Result<Caller, ApiErr
     Ok(Caller::Verified(verifier.verify(credential)?))
 }
 
-/// The token gate of every booking endpoint: an ACTIVE token or a 401/403.
-pub async fn gate(state: &HttpState, request: &HttpRequest) -> Result<Authorized, ApiError> {
-    let token = bearer(request)?;
+/// The one token gate, of every endpoint that needs an ACTIVE token: its holder, or why not.
+pub async fn gate<'r>(state: &HttpState, request: &'r HttpRequest) -> Result<Authorized, GateRefusal<'r>> {
+    let token = bearer(request).map_err(GateRefusal::NoToken)?;
     let ports = &state.ports;
     let (queue, clock, seal) = (ports.queue.as_ref(), ports.clock.as_ref(), ports.seal.as_ref());
-    Ok(authorize::execute(queue, clock, seal, &state.policies.queue, token).await?)
+    authorize::execute(queue, clock, seal, &state.policies.queue, token)
+        .await
+        .map_err(|why| GateRefusal::Refused { token, why })
+}
+
+/// Why [`gate`] refused: answered as its [`ApiError`], except that a keyed write may still
+/// replay its first answer to a retry whose token was refused (see the `idempotency` module).
+#[derive(Debug)]
+pub enum GateRefusal<'r> {
+    /// No bearer token was sent.
+    NoToken(ApiError),
+    /// The token sent, and the gate's verdict on it.
+    Refused {
+        /// The bearer text.
+        token: &'r str,
+        /// Why it may not act.
+        why: AuthorizeError,
+    },
+}
+
+impl From<GateRefusal<'_>> for ApiError {
+    fn from(refusal: GateRefusal<'_>) -> Self {
+        match refusal {
+            GateRefusal::NoToken(error) => error,
+            GateRefusal::Refused { why, .. } => why.into(),
+        }
+    }
 }
 
 /// Runs a writing use case on its own task so it finishes even if the client disconnects and

@@ -184,6 +184,14 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Whether changes are pushed to this store right now (its listening connection is up and
+    /// caught up): while not, it trusts no copy and reads the database for everything.
+    pub fn is_listening(&self) -> bool {
+        self.queue.is_listening()
+    }
+}
+
 /// A cheap round trip.
 async fn ping(conn: &mut diesel_async::AsyncPgConnection) -> StoreResult<()> {
     diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>())

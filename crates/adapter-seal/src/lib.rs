@@ -61,6 +61,14 @@ impl HmacSeal {
     pub fn new(current: &[u8], previous: Option<&[u8]>) -> Result<Self, KeyTooShort> {
         Ok(Self { current: keyed(current)?, previous: previous.map(keyed).transpose()? })
     }
+
+    /// A short name of the current key, safe to log: the first 8 hex digits of its MAC of a
+    /// fixed text. Instances that seal alike log the same name.
+    pub fn key_id(&self) -> String {
+        let mut mac = self.current.clone();
+        mac.update(b"frontrow token key id");
+        mac.finalize().into_bytes().iter().take(4).map(|byte| format!("{byte:02x}")).collect()
+    }
 }
 
 /// The MAC keyed once; every use clones it (the key's pads are computed here, not per token).

@@ -85,3 +85,12 @@ fn random_keys_are_long_enough_and_differ() {
     assert_ne!(first, second);
     assert!(HmacSeal::new(&first, None).is_ok());
 }
+
+#[test]
+fn the_key_id_names_the_current_key_without_showing_it() {
+    let id = seal(KEY).key_id();
+    assert_eq!(id.len(), 8);
+    assert_eq!(id, HmacSeal::new(KEY, Some(OTHER_KEY)).expect("long enough keys").key_id());
+    assert_ne!(id, seal(OTHER_KEY).key_id());
+    assert!(!String::from_utf8_lossy(KEY).contains(&id));
+}

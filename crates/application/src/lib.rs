@@ -25,6 +25,7 @@ pub mod list_concerts;
 pub mod pay;
 pub mod queue_status;
 pub mod release_expired_holds;
+pub mod replay_keyed_retry;
 pub mod reserve_seat;
 pub mod seed_catalogue;
 pub mod tidy_up;

@@ -72,15 +72,18 @@ impl Application {
                 };
                 let tuning = queue_tuning(settings);
                 let store = PgStore::connect_with(url, options, tuning).await?;
-                let key = match &keys.current {
-                    Some(key) => key.clone(),
-                    None => store.shared_signing_key(&random_key()?).await?,
+                let (key, source) = match &keys.current {
+                    Some(key) => (key.clone(), "TOKEN_SIGNING_KEY"),
+                    None => (store.shared_signing_key(&random_key()?).await?, "database"),
                 };
-                (with_seat_cache(ports_from(Arc::new(store), seal(&key, keys)?)), "postgres")
+                (with_seat_cache(ports_from(Arc::new(store), seal(&key, source, keys)?)), "postgres")
             }
             None => {
-                let key = keys.current.clone().map_or_else(random_key, Ok)?;
-                (ports_from(Arc::new(MemoryStore::new()), seal(&key, keys)?), "memory")
+                let (key, source) = match &keys.current {
+                    Some(key) => (key.clone(), "TOKEN_SIGNING_KEY"),
+                    None => (random_key()?, "random, this process only"),
+                };
+                (ports_from(Arc::new(MemoryStore::new()), seal(&key, source, keys)?), "memory")
             }
         };
         let ports = with_catalogue_cache(ports, settings.catalogue_cache);
@@ -133,10 +136,13 @@ fn random_key() -> Result<Vec<u8>, StartupError> {
     adapter_seal::random_key().map_err(|error| StartupError::TokenKey(format!("no randomness: {error}")))
 }
 
-/// The token seal: sealing with `key`, also opening what the previous key of `keys` sealed.
-fn seal(key: &[u8], keys: &TokenKeys) -> Result<Arc<HmacSeal>, StartupError> {
+/// The token seal: sealing with `key` (from `source`), also opening what the previous key of
+/// `keys` sealed. Logs the key's id: instances that must accept each other's tokens log the same.
+fn seal(key: &[u8], source: &'static str, keys: &TokenKeys) -> Result<Arc<HmacSeal>, StartupError> {
     let seal = HmacSeal::new(key, keys.previous.as_deref())
         .map_err(|error| StartupError::TokenKey(error.to_string()))?;
+    let previous = keys.previous.is_some();
+    tracing::info!(key_id = %seal.key_id(), source, previous, "queue tokens sealed");
     Ok(Arc::new(seal))
 }
 

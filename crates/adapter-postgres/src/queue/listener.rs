@@ -10,9 +10,11 @@
 //! **While not listening, nothing is trusted.** Until the listening connection is open, its
 //! `LISTEN` acknowledged and the snapshot refreshed after that, and from the moment a failure
 //! is noticed, every token is read from the database and every position from a snapshot
-//! refreshed after the request arrived ([`Listening`] is the switch). A silent connection is
+//! refreshed after the request arrived (a [`Since`] is the switch). A silent connection is
 //! noticed by a heartbeat (a statement every [`HEARTBEAT`] of silence, answered within
-//! [`PATIENCE`]), so a connection cut without a word is given up within their sum.
+//! [`HEARTBEAT_PATIENCE`]), so a connection cut without a word is given up within their sum;
+//! every other step is bounded by [`PATIENCE`], so the listener never stops reading for long
+//! while trusted.
 //!
 //! The periodic snapshot refresh and the token copies' time-to-live stay as the safety net.
 
@@ -34,10 +36,15 @@ use crate::queue::QueueRuntime;
 /// The channel every change is notified on.
 pub(crate) const CHANNEL: &str = "frontrow";
 
-/// Longest silence on the listening connection before it must answer a statement.
-pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Longest silence on the listening connection before it must answer a statement: a
+/// connection cut without a word is given up within this and [`HEARTBEAT_PATIENCE`].
+pub(crate) const HEARTBEAT: Duration = Duration::from_millis(500);
 
-/// Longest wait to open the listening connection, or for its answer to a heartbeat.
+/// Longest wait for the answer to a heartbeat.
+pub(crate) const HEARTBEAT_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Longest wait to open the listening connection and start listening, or to apply what was
+/// heard (a snapshot refresh on a pooled connection).
 pub(crate) const PATIENCE: Duration = Duration::from_secs(2);
 
 /// First wait before opening the connection again after a failure; doubled up to
@@ -71,38 +78,39 @@ impl Change {
     }
 }
 
-/// Since when this store has been listening without a break: `None` while it is not, and then
-/// no copy may be trusted. Lock-free, as every token read asks.
+/// An instant that may be unset, read lock-free (every token read asks): since when this store
+/// has been listening without a break (unset while it is not, and then no copy may be trusted),
+/// or when ended tokens were last deleted.
 #[derive(Debug)]
-pub(crate) struct Listening {
+pub(crate) struct Since {
     base: Instant,
-    /// Nanoseconds after `base` plus one; 0 while not listening.
-    since: AtomicU64,
+    /// Nanoseconds after `base` plus one; 0 while unset.
+    nanos: AtomicU64,
 }
 
-impl Listening {
-    /// Not listening yet.
+impl Since {
+    /// Unset.
     pub(crate) fn new() -> Self {
-        Self { base: Instant::now(), since: AtomicU64::new(0) }
+        Self { base: Instant::now(), nanos: AtomicU64::new(0) }
     }
 
-    /// Since when, if listening now.
-    pub(crate) fn since(&self) -> Option<Instant> {
-        match AtomicU64::load(&self.since, Ordering::Acquire) {
+    /// The instant, if set.
+    pub(crate) fn get(&self) -> Option<Instant> {
+        match AtomicU64::load(&self.nanos, Ordering::Acquire) {
             0 => None,
             nanos => Some(self.base + Duration::from_nanos(nanos - 1)),
         }
     }
 
-    /// Listening (and caught up) from `at`.
-    pub(crate) fn start(&self, at: Instant) {
+    /// Sets it to `at`.
+    pub(crate) fn set(&self, at: Instant) {
         let nanos = u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX - 1);
-        self.since.store(nanos + 1, Ordering::Release);
+        self.nanos.store(nanos + 1, Ordering::Release);
     }
 
-    /// Not listening any more.
-    pub(crate) fn stop(&self) {
-        self.since.store(0, Ordering::Release);
+    /// Unsets it.
+    pub(crate) fn clear(&self) {
+        self.nanos.store(0, Ordering::Release);
     }
 }
 
@@ -115,6 +123,7 @@ pub(crate) async fn run(
     mut stopped: oneshot::Receiver<()>,
 ) {
     let mut wait = RETRY_FIRST;
+    let mut failing = false;
     loop {
         let session = listen(&url, &pool, &queue);
         let ended = tokio::select! {
@@ -123,8 +132,14 @@ pub(crate) async fn run(
         };
         queue.stop_trusting();
         let lasted = ended.lasted;
-        tracing::warn!(error = %ended.why, lasted_ms = lasted.as_millis() as u64, "not listening for changes; reading the database until listening again");
-        wait = if lasted > RETRY_MAX { RETRY_FIRST } else { (wait * 2).min(RETRY_MAX) };
+        // Once per outage, not once per attempt; a session that had listened is news again.
+        let listened = ended.listened;
+        if listened || !failing {
+            let lasted_ms = u64::try_from(lasted.as_millis()).unwrap_or(u64::MAX);
+            tracing::warn!(error = %ended.why, lasted_ms, "not listening for changes; reading the database until listening again");
+        }
+        failing = !listened;
+        wait = if listened { RETRY_FIRST } else { (wait * 2).min(RETRY_MAX) };
         tokio::select! {
             _ = &mut stopped => break,
             () = tokio::time::sleep(wait) => {}
@@ -134,38 +149,57 @@ pub(crate) async fn run(
     tracing::debug!("change listener stopped");
 }
 
-/// Why a listening session ended, and how long it had been listening.
+/// Why a listening session ended, how long it lasted, and whether it got as far as listening.
 struct Ended {
     why: String,
     lasted: Duration,
+    listened: bool,
 }
 
 /// One listening session: open, `LISTEN`, catch up, then apply changes until the connection
 /// fails. Never returns otherwise.
 async fn listen(url: &str, pool: &PgPool, queue: &QueueRuntime) -> Ended {
     let opened = Instant::now();
-    let Err(why) = session(url, pool, queue).await;
-    Ended { why, lasted: opened.elapsed() }
+    let mut listened = false;
+    let Err(why) = session(url, pool, queue, &mut listened).await;
+    Ended { why, lasted: opened.elapsed(), listened }
 }
 
-async fn session(url: &str, pool: &PgPool, queue: &QueueRuntime) -> Result<Infallible, String> {
-    let mut conn = tokio::time::timeout(PATIENCE, AsyncPgConnection::establish(url))
-        .await
-        .map_err(|_| format!("no connection within {PATIENCE:?}"))?
-        .map_err(|error| format!("cannot connect: {error}"))?;
-    // Named, so operators (and tests) can tell it in `pg_stat_activity`.
-    sql_query("SET application_name = 'frontrow listener'")
-        .execute(&mut conn)
-        .await
-        .map_err(|error| format!("cannot name the connection: {error}"))?;
-    sql_query(format!("LISTEN {CHANNEL}"))
-        .execute(&mut conn)
-        .await
-        .map_err(|error| format!("LISTEN failed: {error}"))?;
+/// Opens the listening connection: connected, named (so operators, and tests, can tell it in
+/// `pg_stat_activity`) and listening, within [`PATIENCE`].
+async fn open(url: &str) -> Result<AsyncPgConnection, String> {
+    let open = async {
+        let mut conn =
+            AsyncPgConnection::establish(url).await.map_err(|error| format!("cannot connect: {error}"))?;
+        sql_query("SET application_name = 'frontrow listener'")
+            .execute(&mut conn)
+            .await
+            .map_err(|error| format!("cannot name the connection: {error}"))?;
+        sql_query(format!("LISTEN {CHANNEL}"))
+            .execute(&mut conn)
+            .await
+            .map_err(|error| format!("LISTEN failed: {error}"))?;
+        Ok(conn)
+    };
+    tokio::time::timeout(PATIENCE, open).await.map_err(|_| format!("not listening within {PATIENCE:?}"))?
+}
+
+async fn session(
+    url: &str,
+    pool: &PgPool,
+    queue: &QueueRuntime,
+    listened: &mut bool,
+) -> Result<Infallible, String> {
+    let mut conn = open(url).await?;
     // Everything committed before the LISTEN is read now; everything after it will be told.
     let caught_up = Instant::now();
-    queue.refresh(pool).await.map_err(|error| format!("cannot catch up: {error}"))?;
+    let refresh = tokio::time::timeout(PATIENCE, queue.refresh(pool));
+    refresh
+        .await
+        .map_err(|_| "cannot catch up in time".to_owned())?
+        .map_err(|error| format!("cannot catch up: {error}"))?;
     queue.start_trusting(caught_up);
+    *listened = true;
     tracing::info!("listening for changes");
     loop {
         let heard = {
@@ -188,7 +222,11 @@ async fn session(url: &str, pool: &PgPool, queue: &QueueRuntime) -> Result<Infal
                 Some(heard) => changes.extend(Change::parse(&notification(heard)?)),
             }
         }
-        queue.apply(pool, changes).await.map_err(|error| format!("cannot apply a change: {error}"))?;
+        // Bounded: while this runs nothing else is heard, and copies are still trusted.
+        tokio::time::timeout(PATIENCE, queue.apply(pool, changes))
+            .await
+            .map_err(|_| format!("cannot apply a change within {PATIENCE:?}"))?
+            .map_err(|error| format!("cannot apply a change: {error}"))?;
     }
 }
 
@@ -204,10 +242,10 @@ fn notification(heard: Option<diesel::QueryResult<diesel::pg::PgNotification>>) 
 /// A statement on a connection that has been silent, so a dead one is noticed.
 async fn heartbeat(conn: &mut AsyncPgConnection) -> Result<(), String> {
     let ping = diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>()).get_result::<i32>(conn);
-    match tokio::time::timeout(PATIENCE, ping).await {
+    match tokio::time::timeout(HEARTBEAT_PATIENCE, ping).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => Err(format!("heartbeat failed: {error}")),
-        Err(_) => Err(format!("no heartbeat answer within {PATIENCE:?}")),
+        Err(_) => Err(format!("no heartbeat answer within {HEARTBEAT_PATIENCE:?}")),
     }
 }
 
@@ -230,14 +268,14 @@ mod tests {
     }
 
     #[test]
-    fn listening_reads_back_the_instant_it_started_until_it_stops() {
-        let listening = Listening::new();
-        assert_eq!(listening.since(), None);
+    fn an_instant_reads_back_as_set_until_cleared() {
+        let listening = Since::new();
+        assert_eq!(listening.get(), None);
         let at = Instant::now() + Duration::from_millis(3);
-        listening.start(at);
-        let since = listening.since().expect("listening");
+        listening.set(at);
+        let since = listening.get().expect("listening");
         assert!(since.max(at) - since.min(at) < Duration::from_micros(1), "{since:?} vs {at:?}");
-        listening.stop();
-        assert_eq!(listening.since(), None);
+        listening.clear();
+        assert_eq!(listening.get(), None);
     }
 }

@@ -16,7 +16,7 @@ use crate::QueueTuning;
 use crate::errors::db_error;
 use crate::models::unsigned;
 use crate::pool::{PgPool, checkout};
-use crate::queue::listener::{self, Change, Listening};
+use crate::queue::listener::{self, Change, Since};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
 use crate::queue::tokens::TokenCache;
 use crate::queue::touches::{Due, InFlight, TouchBuffer};
@@ -64,7 +64,7 @@ pub(crate) struct QueueRuntime {
     touches: Mutex<TouchBuffer>,
     tokens: TokenCache,
     /// Whether changes are being pushed to this store; nothing is trusted while they are not.
-    listening: Arc<Listening>,
+    listening: Arc<Since>,
     /// One refresh at a time (the background one or an inline one).
     refreshing: tokio::sync::Mutex<()>,
     /// One flush at a time, so a flush that returns has written everything before it.
@@ -77,7 +77,7 @@ pub(crate) struct QueueRuntime {
 impl QueueRuntime {
     /// Empty state; call [`QueueRuntime::refresh`] before serving positions.
     pub(crate) fn new(tuning: QueueTuning) -> Self {
-        let listening = Arc::new(Listening::new());
+        let listening = Arc::new(Since::new());
         Self {
             snapshot: RwLock::new(Snapshot::default()),
             touches: Mutex::new(TouchBuffer::default()),
@@ -129,17 +129,17 @@ impl QueueRuntime {
     /// may be used again, once those made before are dropped.
     pub(crate) fn start_trusting(&self, caught_up: Instant) {
         self.tokens.clear();
-        self.listening.start(caught_up);
+        self.listening.set(caught_up);
     }
 
     /// Changes are no longer pushed: from now on every read goes to the database.
     pub(crate) fn stop_trusting(&self) {
-        self.listening.stop();
+        self.listening.clear();
     }
 
     /// Whether changes are pushed to this store now.
     pub(crate) fn is_listening(&self) -> bool {
-        self.listening.since().is_some()
+        self.listening.get().is_some()
     }
 
     /// Applies changes heard from the database: tokens first, then one refresh if the queue

@@ -41,7 +41,7 @@ use moka::ops::compute::Op;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::listener::Listening;
+use super::listener::Since;
 use super::snapshot::Place;
 
 /// Most tokens kept (a token is ~100 bytes; 200,000 ≈ 20 MB).
@@ -91,7 +91,9 @@ pub(crate) struct TokenCache {
     ttl: Duration,
     waiting_ttl: Duration,
     entries: Cache<Uuid, Entry>,
-    listening: Arc<Listening>,
+    listening: Arc<Since>,
+    /// When ended tokens were last deleted.
+    forgotten: Since,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -106,9 +108,9 @@ impl std::fmt::Debug for TokenCache {
 impl TokenCache {
     /// Trusts active copies for `ttl` (zero turns the cache off) and waiting ones for
     /// `waiting_ttl` while the snapshot agrees, and only while `listening`.
-    pub(crate) fn new(ttl: Duration, waiting_ttl: Duration, listening: Arc<Listening>) -> Self {
+    pub(crate) fn new(ttl: Duration, waiting_ttl: Duration, listening: Arc<Since>) -> Self {
         let entries = Cache::builder().max_capacity(CAPACITY).support_invalidation_closures().build();
-        Self { ttl, waiting_ttl, entries, listening }
+        Self { ttl, waiting_ttl, entries, listening, forgotten: Since::new() }
     }
 
     /// Drops every copy: called when listening starts again, as changes made while it was not
@@ -118,8 +120,9 @@ impl TokenCache {
     }
 
     /// Drops every copy of an ended token: some were deleted, and a deleted token is no longer
-    /// "expired" but unknown.
+    /// "expired" but unknown. A copy read before now and stored after is not used either.
     pub(crate) fn forget_ended(&self) {
+        self.forgotten.set(Instant::now());
         let ended = self.entries.invalidate_entries_if(
             |_, entry| matches!(entry, Entry::Read { token, .. } if token.status == TokenStatus::Expired),
         );
@@ -131,7 +134,7 @@ impl TokenCache {
 
     /// Whether copies may be used or stored now: the cache is on and the store is listening.
     fn trusted(&self) -> bool {
-        !self.ttl.is_zero() && self.listening.since().is_some()
+        !self.ttl.is_zero() && self.listening.get().is_some()
     }
 
     /// A usable copy of `value`, if one is known; `place` says where the queue snapshot puts a
@@ -145,7 +148,9 @@ impl TokenCache {
             None => Lookup::Miss(Refill::IfAbsent),
             Some(Entry::Retired) => Lookup::Miss(Refill::Replace),
             Some(Entry::Read { token, at }) => {
-                if self.usable(&token, at, place) {
+                // A copy stored after a clear it raced with is still older than the listening.
+                let since = self.listening.get();
+                if since.is_some_and(|since| at >= since) && self.usable(&token, at, place) {
                     Lookup::Hit(token)
                 } else {
                     self.entries.invalidate(&key).await;
@@ -157,7 +162,8 @@ impl TokenCache {
 
     fn usable(&self, token: &QueueToken, at: Instant, place: impl FnOnce(u64) -> Option<Place>) -> bool {
         match token.status {
-            TokenStatus::Expired => true,
+            // Unless tokens were deleted after it was read (it may be one of them).
+            TokenStatus::Expired => self.forgotten.get().is_none_or(|forgotten| at >= forgotten),
             TokenStatus::Active => at.elapsed() < self.ttl,
             TokenStatus::Waiting => {
                 at.elapsed() < spread(self.waiting_ttl, token.value)
@@ -169,7 +175,7 @@ impl TokenCache {
     /// Stores a copy read from the database at `at` (taken before the read was sent), unless
     /// the read was sent before listening last started.
     pub(crate) async fn remember(&self, token: &QueueToken, at: Instant, refill: Refill) {
-        if self.listening.since().is_none_or(|since| at < since) {
+        if self.listening.get().is_none_or(|since| at < since) {
             return;
         }
         let entry = Entry::Read { token: token.clone(), at };
@@ -239,8 +245,8 @@ mod tests {
 
     /// A cache whose store has been listening since before the test.
     fn cache(ttl: Duration, waiting_ttl: Duration) -> TokenCache {
-        let listening = Arc::new(Listening::new());
-        listening.start(Instant::now());
+        let listening = Arc::new(Since::new());
+        listening.set(Instant::now());
         TokenCache::new(ttl, waiting_ttl, listening)
     }
 
@@ -335,11 +341,11 @@ mod tests {
         let sent_before_the_break = Instant::now();
         cache.remember(&active, sent_before_the_break, Refill::IfAbsent).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
-        cache.listening.stop();
+        cache.listening.clear();
         assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Never)));
         cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
         cache.clear();
-        cache.listening.start(Instant::now());
+        cache.listening.set(Instant::now());
         cache.remember(&active, sent_before_the_break, Refill::IfAbsent).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, None, "read before listening restarted");
         cache.remember(&active, Instant::now(), Refill::IfAbsent).await;

@@ -44,15 +44,25 @@ async fn listeners(conn: &mut AsyncPgConnection) -> i64 {
     diesel::sql_query(LISTENERS).get_result::<Count>(conn).await.expect("count listeners").n
 }
 
-/// Waits until `n` listening connections have said `LISTEN`, and then for their stores to
-/// catch up (one snapshot read, well within the pause).
-async fn until_listening(conn: &mut AsyncPgConnection, n: i64) {
+/// Waits until every one of `stores` listens (connected, caught up, trusting copies again).
+async fn until_listening(stores: &[&PgStore]) {
     let deadline = Instant::now() + StdDuration::from_secs(10);
-    while listeners(conn).await != n {
-        assert!(Instant::now() < deadline, "{n} listening connections within 10 s");
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    while !stores.iter().all(|store| store.is_listening()) {
+        assert!(Instant::now() < deadline, "listening within 10 s");
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
     }
-    tokio::time::sleep(StdDuration::from_millis(200)).await;
+}
+
+/// Moves `token`'s stored `last_seen_at` an hour on behind the stores' backs (no notification
+/// is sent for it), so a read can tell a copy from the row.
+async fn touch_behind_their_backs(conn: &mut AsyncPgConnection, token: &QueueToken) {
+    diesel::sql_query(
+        "UPDATE queue_tokens SET last_seen_at = last_seen_at + interval '1 hour' WHERE token = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(token.value.as_uuid())
+    .execute(conn)
+    .await
+    .expect("move last_seen_at");
 }
 
 /// Polls `store`'s view of `token` until `done` says so; returns how long it took.
@@ -90,10 +100,13 @@ async fn a_payment_on_one_instance_expires_the_token_copy_of_another_at_once() {
     let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
     let (paying, other) = (trusting(&db).await, trusting(&db).await);
     seed(&paying).await;
-    until_listening(&mut conn, 2).await;
+    until_listening(&[&paying, &other]).await;
     let (token, plan) = payer(&paying, 1, 20).await;
     let copy = other.token(token.value).await.expect("token").expect("stored");
     assert_eq!(copy.status, TokenStatus::Active, "the other instance keeps an active copy");
+    touch_behind_their_backs(&mut conn, &token).await;
+    let served = other.token(token.value).await.expect("token").expect("stored");
+    assert_eq!(served, copy, "the copy is served, not the row: the push is what can change it");
     assert!(paying.settle(&plan, None).await.expect("settle").is_some());
     let lag = until_seen(&other, &token, |seen| seen.status == TokenStatus::Expired).await;
     assert!(lag < StdDuration::from_secs(1), "seen after {lag:?}, with copies trusted for an hour");
@@ -104,11 +117,14 @@ async fn an_admission_on_one_instance_moves_the_positions_another_serves_at_once
     let db = TestDatabase::create().await;
     let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
     let (admitting, other) = (trusting(&db).await, trusting(&db).await);
-    until_listening(&mut conn, 2).await;
+    until_listening(&[&admitting, &other]).await;
     let first = issue_at(&admitting, 1, NOW).await;
     let second = issue_at(&admitting, 2, NOW).await;
     let copy = other.token(first.value).await.expect("token").expect("stored");
     assert_eq!((copy.status, other.position(&second).await), (TokenStatus::Waiting, Ok(2)));
+    touch_behind_their_backs(&mut conn, &first).await;
+    let served = other.token(first.value).await.expect("token").expect("stored");
+    assert_eq!(served.last_seen_at, copy.last_seen_at, "the copy is served, not the row");
     let policy = QueuePolicy { max_active: 1, ..QueuePolicy::default() };
     assert_eq!(admitting.admit(NOW, &policy).await.map(|report| report.admitted), Ok(1));
     until_seen(&other, &first, |seen| seen.status == TokenStatus::Active).await;
@@ -121,7 +137,7 @@ async fn a_killed_listening_connection_lets_no_stale_copy_through_and_comes_back
     let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
     let (paying, other) = (trusting(&db).await, trusting(&db).await);
     seed(&paying).await;
-    until_listening(&mut conn, 2).await;
+    until_listening(&[&paying, &other]).await;
     let (first, first_plan) = payer(&paying, 1, 20).await;
     let (second, second_plan) = payer(&paying, 2, 21).await;
     for token in [&first, &second] {
@@ -140,8 +156,12 @@ async fn a_killed_listening_connection_lets_no_stale_copy_through_and_comes_back
                  WHERE datname = current_database() AND application_name = 'frontrow listener'";
     let killed: Count = diesel::sql_query(kill).get_result(&mut conn).await.expect("kill the listeners");
     assert_eq!(killed.n, 2);
-    // Time for the stores to notice: the server says why it closes a connection.
-    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    // The stores notice at once: the server says why it closes a connection.
+    let deadline = Instant::now() + StdDuration::from_secs(5);
+    while paying.is_listening() || other.is_listening() {
+        assert!(Instant::now() < deadline, "the stores noticed they no longer listen");
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+    }
     assert_eq!(listeners(&mut conn).await, 0, "nobody listens");
     // Paid while nobody listens: no instance hears of it, and none may trust its copy.
     assert!(paying.settle(&first_plan, None).await.expect("settle").is_some());
@@ -149,7 +169,7 @@ async fn a_killed_listening_connection_lets_no_stale_copy_through_and_comes_back
     assert_eq!(seen.status, TokenStatus::Expired, "read from the database, not from the copy");
 
     diesel::sql_query(gate(true)).execute(&mut admin).await.expect("open the database again");
-    until_listening(&mut conn, 2).await;
+    until_listening(&[&paying, &other]).await;
     let copy = other.token(second.value).await.expect("token").expect("stored");
     assert_eq!(copy.status, TokenStatus::Active, "a copy made after listening again");
     assert!(paying.settle(&second_plan, None).await.expect("settle").is_some());
