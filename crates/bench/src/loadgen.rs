@@ -69,17 +69,28 @@ impl Generator {
 
 /// Loads `url` with the built-in generator, request `k` carrying `tokens[k % tokens.len()]`.
 pub async fn rotating(url: &str, tokens: &[String], load: Load) -> BenchResult<Measured> {
-    let (base, path) = split(url)?;
+    spread(&[url.to_owned()], tokens, load).await
+}
+
+/// [`rotating`] over several instances serving one path: connection `c` goes to `urls[c %
+/// urls.len()]`, as a connection-level balancer would spread keep-alive connections.
+pub async fn spread(urls: &[String], tokens: &[String], load: Load) -> BenchResult<Measured> {
+    let mut clients = Vec::with_capacity(urls.len());
+    let mut paths = Vec::with_capacity(urls.len());
+    for url in urls {
+        let (base, path) = split(url)?;
+        clients.push(Pool::new(base)?);
+        paths.push(path);
+    }
+    let Some(path) = paths.first() else { return Err("the load generator needs at least one URL".into()) };
+    if paths.iter().any(|other| other != path) {
+        return Err("every instance must be asked the same path".into());
+    }
     let authorizations = tokens.iter().map(|token| bearer(token)).collect::<BenchResult<Vec<_>>>()?;
     if authorizations.is_empty() {
         return Err("the load generator needs at least one token".into());
     }
-    let shared = Arc::new(Shared {
-        client: Pool::new(base)?,
-        path: path.parse()?,
-        authorizations,
-        next: AtomicU64::new(0),
-    });
+    let shared = Arc::new(Shared { clients, path: path.parse()?, authorizations, next: AtomicU64::new(0) });
     let started = Instant::now();
     let (connections, plan, wall) = match load {
         Load::Open(open) => {
@@ -93,8 +104,9 @@ pub async fn rotating(url: &str, tokens: &[String], load: Load) -> BenchResult<M
         Load::Count { requests, connections } => (connections, Plan::Count(requests as u64), None),
         Load::For { duration, connections } => (connections, Plan::Until(duration), Some(duration)),
     };
-    let workers: Vec<_> =
-        (0..connections.max(1)).map(|_| tokio::spawn(worker(Arc::clone(&shared), plan, started))).collect();
+    let workers: Vec<_> = (0..connections.max(1))
+        .map(|connection| tokio::spawn(worker(Arc::clone(&shared), connection, plan, started)))
+        .collect();
     let mut latency = Latencies::new();
     let (mut ok, mut not_ok) = (0u64, 0u64);
     for handle in workers {
@@ -117,7 +129,8 @@ pub async fn rotating(url: &str, tokens: &[String], load: Load) -> BenchResult<M
 
 /// What the workers of one run share.
 struct Shared {
-    client: Pool,
+    /// One pool per instance.
+    clients: Vec<Pool>,
     path: Uri,
     /// `Bearer <token>` of each token, built once.
     authorizations: Vec<HeaderValue>,
@@ -157,10 +170,12 @@ fn due(start: Instant, k: u64, rate: u64) -> Instant {
         )
 }
 
-/// One connection's worth of requests: takes the next index until the plan is done.
-async fn worker(shared: Arc<Shared>, plan: Plan, start: Instant) -> Tally {
+/// One connection's worth of requests (connection number `connection`, which picks its
+/// instance): takes the next index until the plan is done.
+async fn worker(shared: Arc<Shared>, connection: usize, plan: Plan, start: Instant) -> Tally {
     let mut tally = Tally { latency: Latencies::new(), ok: 0, not_ok: 0 };
     let n = shared.authorizations.len() as u64;
+    let client = &shared.clients[connection % shared.clients.len()];
     loop {
         let k = shared.next.fetch_add(1, Ordering::Relaxed);
         let authorization = &shared.authorizations[usize::try_from(k % n).unwrap_or(0)];
@@ -174,7 +189,7 @@ async fn worker(shared: Arc<Shared>, plan: Plan, start: Instant) -> Tally {
                 if due > Instant::now() {
                     tokio::time::sleep_until(due).await;
                 }
-                let answered = shared.client.get_status(&shared.path, authorization);
+                let answered = client.get_status(&shared.path, authorization);
                 match tokio::time::timeout_at(end, answered).await {
                     Ok(status) => (due, status),
                     Err(_) => break,
@@ -184,7 +199,7 @@ async fn worker(shared: Arc<Shared>, plan: Plan, start: Instant) -> Tally {
             Plan::Until(duration) if start.elapsed() >= duration => break,
             Plan::Count(_) | Plan::Until(_) => {
                 let began = Instant::now();
-                (began, shared.client.get_status(&shared.path, authorization).await)
+                (began, client.get_status(&shared.path, authorization).await)
             }
         };
         tally.latency.record(from.elapsed());

@@ -1,6 +1,6 @@
 //! `frontrow-bench`: the benchmark suite. It creates a fresh PostgreSQL database (a copy
 //! of the tests' migrated template), fills a catalogue, starts release `frontrow` instance(s)
-//! on it, runs the six scenarios with the load generator on the same machine, checks the
+//! on it, runs the seven scenarios with the load generator on the same machine, checks the
 //! outcomes (one winner per race, zero 5xx, the booking audit), and writes
 //! `docs/BENCHMARKS.md` with its chart `docs/benchmarks.svg`.
 //!
@@ -32,8 +32,8 @@ use crate::db::{CONCERT_ONE_SCHEDULES, SEATS_PER_SCHEDULE};
 use crate::http::Api;
 use crate::loadgen::Generator;
 use crate::report::Context;
-use crate::results::Results;
-use crate::scenarios::{booking, polling, race, reads, spike};
+use crate::results::{OneInstance, Results};
+use crate::scenarios::{booking, instances, polling, race, reads, spike};
 use crate::server::Server;
 
 /// Errors of the benchmark binary.
@@ -105,6 +105,7 @@ async fn run() -> BenchResult<bool> {
     db.batch_execute("CHECKPOINT").await?;
     let tokens = spike.tokens;
     let race_tokens = Arc::new(tokens[..config.race_users()].to_vec());
+    let mut one_instance = OneInstance { race_ms: 0.0, list_p99_ms: 0.0, polling_per_second: 0.0 };
 
     for (size, large, number) in [(config.race_small, false, 1i16), (config.race_large, true, 2)] {
         let (attempts, concurrency) = size;
@@ -123,6 +124,10 @@ async fn run() -> BenchResult<bool> {
             db::reservations_on(&db, sql_seat.seat_id).await?,
         ];
         results.race(&http, &sql, rows, large, http_cpu);
+        if large {
+            one_instance.race_ms = http.wall_ms;
+            one_instance.list_p99_ms = http.seat_list.ms(0.99);
+        }
     }
 
     say(format!("4 · booking flow: {} fans", config.booking_users));
@@ -151,9 +156,25 @@ async fn run() -> BenchResult<bool> {
     // Last, with the main instances stopped: they admit without a cap, and these fans must wait.
     drop(servers);
     say(format!("3 · polling: {} waiting fans at {} req/s", config.poll_fans, config.poll.rate));
-    match polling(&config, &generator, database.url(), &db, &meter).await {
-        Ok(polling) => results.polling(&polling, &generator.describe()),
-        Err(error) => results.not_run("3 · polling", &error),
+    let polled = match polling(&config, &generator, database.url(), &db, &meter).await {
+        Ok(polling) => {
+            results.polling(&polling, &generator.describe());
+            one_instance.polling_per_second = polling.capacity.ok_per_second;
+            Some(polling)
+        }
+        Err(error) => {
+            results.not_run("3 · polling", &error);
+            None
+        }
+    };
+    if let Some(polled) = polled {
+        say(format!("7 · scenarios 1 and 3 over {} instances", instances::INSTANCES));
+        let spread =
+            instances::run(&config, database.url(), &db, CACHE_SECONDS, &race_tokens, &polled, &meter).await;
+        match spread {
+            Ok(spread) => results.instances(&spread, &one_instance),
+            Err(error) => results.not_run("7 · three instances", &error),
+        }
     }
     results.scans(&db::sequential_scans(&db, 1_000_000, 1_000).await?);
     // Scenarios ran in the order their data needs (tokens first); report them in issue order.

@@ -61,7 +61,7 @@ pub struct Row {
     pub better: Better,
     /// The seed's or peers' figure.
     pub anchor: Option<Anchor>,
-    /// Issue 6's target, if any.
+    /// The target, if any.
     pub target: Option<Target>,
 }
 

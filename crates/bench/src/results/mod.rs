@@ -9,8 +9,11 @@ use crate::scenarios::booking::Booking;
 use crate::scenarios::race::Race;
 use crate::scenarios::spike::Spike;
 
+mod instances;
 mod polling;
 mod reads;
+
+pub use instances::OneInstance;
 
 const SEED_RACE_1K: (f64, &str) =
     (1_442.0, "seed 000, Java/MySQL, its best: pessimistic lock; optimistic 1,495 ms");
@@ -33,6 +36,7 @@ const S3: &str = "3 · polling";
 const S4: &str = "4 · booking flow";
 const S5: &str = "5 · race, raw SQL";
 const S6: &str = "6 · catalogue reads";
+const S7: &str = "7 · three instances";
 
 /// Rows and notes accumulate here, scenario by scenario.
 #[derive(Default)]

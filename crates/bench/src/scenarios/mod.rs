@@ -1,6 +1,7 @@
-//! Issue 6's scenarios, one module per kind of load.
+//! The benchmark's scenarios, one module per kind of load.
 
 pub mod booking;
+pub mod instances;
 pub mod polling;
 pub mod race;
 pub mod reads;

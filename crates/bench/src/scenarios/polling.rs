@@ -20,7 +20,7 @@ use crate::http::{Api, drive};
 use crate::loadgen::{self, Generator};
 use crate::oha::{Load, Measured};
 
-/// Issue 6's latency bound for polling.
+/// The latency bound of the polling target.
 pub const P99_LIMIT_MS: f64 = 10.0;
 /// Share of the asked rate a run must serve (2xx) to count as held.
 pub const SERVED_SHARE: f64 = 0.97;
@@ -40,6 +40,8 @@ const SETTLE: Duration = Duration::from_secs(1);
 pub struct Polling {
     /// WAITING fans the runs rotate over.
     pub fans: usize,
+    /// Their tokens.
+    pub tokens: Vec<String>,
     /// Their user ids start here.
     pub first_user: usize,
     /// Issuing their tokens took this long (ms; not one of the figures).
@@ -115,6 +117,7 @@ pub async fn run(
     still_waiting(db, first_user, fans).await?;
     Ok(Polling {
         fans,
+        tokens,
         first_user,
         issue_ms,
         positions,
@@ -200,7 +203,7 @@ async fn check_waiting(api: &Api, tokens: &[String], concurrency: usize) -> Benc
 
 /// The database still has every fan's token, and each WAITING (nobody was admitted, dropped
 /// or reissued while the figures were taken).
-async fn still_waiting(db: &Client, first: usize, fans: usize) -> BenchResult<()> {
+pub async fn still_waiting(db: &Client, first: usize, fans: usize) -> BenchResult<()> {
     let (low, high) = (i64::try_from(first)?, i64::try_from(first + fans - 1)?);
     let row = db
         .query_one(
