@@ -163,15 +163,6 @@ pub enum GateRefusal<'r> {
     },
 }
 
-impl From<GateRefusal<'_>> for ApiError {
-    fn from(refusal: GateRefusal<'_>) -> Self {
-        match refusal {
-            GateRefusal::NoToken(error) => error,
-            GateRefusal::Refused { why, .. } => why.into(),
-        }
-    }
-}
-
 /// Runs a writing use case on its own task so it finishes even if the client disconnects and
 /// actix drops the handler: a vanished client never leaves half-done work behind.
 pub async fn to_completion<T, E>(

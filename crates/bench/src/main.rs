@@ -167,17 +167,27 @@ async fn run() -> BenchResult<bool> {
             None
         }
     };
-    if let Some(polled) = polled {
+    let seventh = "7 · three instances";
+    if config.instances != 1 {
+        results.note(
+            seventh,
+            vec![format!("Not run: it compares with one instance, and this run has {}.", config.instances)],
+        );
+    } else if polled.is_none() {
+        results
+            .note(seventh, vec!["Not run: it polls scenario 3's fans, and scenario 3 did not run.".into()]);
+    }
+    if let Some(polled) = polled.filter(|_| config.instances == 1) {
         say(format!("7 · scenarios 1 and 3 over {} instances", instances::INSTANCES));
         let spread =
             instances::run(&config, database.url(), &db, CACHE_SECONDS, &race_tokens, &polled, &meter).await;
         match spread {
             Ok(spread) => results.instances(&spread, &one_instance),
-            Err(error) => results.not_run("7 · three instances", &error),
+            Err(error) => results.not_run(seventh, &error),
         }
     }
     results.scans(&db::sequential_scans(&db, 1_000_000, 1_000).await?);
-    // Scenarios ran in the order their data needs (tokens first); report them in issue order.
+    // Scenarios ran in the order their data needs (tokens first); report them by number.
     results.rows.sort_by_key(|row| row.scenario.chars().next());
     results.notes.sort_by_key(|(heading, _)| heading.chars().next());
     write(&config, &generator, &db, &results).await?;

@@ -43,8 +43,8 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_millis(500);
 /// Longest wait for the answer to a heartbeat.
 pub(crate) const HEARTBEAT_PATIENCE: Duration = Duration::from_secs(1);
 
-/// Longest wait to open the listening connection and start listening, or to apply what was
-/// heard (a snapshot refresh on a pooled connection).
+/// Longest wait to open the listening connection and start listening (the catch-up refresh
+/// included), or to apply what was heard.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(2);
 
 /// First wait before opening the connection again after a failure; doubled up to
@@ -139,7 +139,8 @@ pub(crate) async fn run(
             tracing::warn!(error = %ended.why, lasted_ms, "not listening for changes; reading the database until listening again");
         }
         failing = !listened;
-        wait = if listened { RETRY_FIRST } else { (wait * 2).min(RETRY_MAX) };
+        // A session that fails at once again and again (listening, then failing) backs off too.
+        wait = if lasted > RETRY_MAX { RETRY_FIRST } else { (wait * 2).min(RETRY_MAX) };
         tokio::select! {
             _ = &mut stopped => break,
             () = tokio::time::sleep(wait) => {}
@@ -223,10 +224,9 @@ async fn session(
             }
         }
         // Bounded: while this runs nothing else is heard, and copies are still trusted.
-        tokio::time::timeout(PATIENCE, queue.apply(pool, changes))
+        tokio::time::timeout(PATIENCE, queue.apply(changes))
             .await
-            .map_err(|_| format!("cannot apply a change within {PATIENCE:?}"))?
-            .map_err(|error| format!("cannot apply a change: {error}"))?;
+            .map_err(|_| format!("cannot apply a change within {PATIENCE:?}"))?;
     }
 }
 

@@ -67,6 +67,8 @@ pub(crate) struct QueueRuntime {
     listening: Arc<Since>,
     /// One refresh at a time (the background one or an inline one).
     refreshing: tokio::sync::Mutex<()>,
+    /// Set when a change to the queue was pushed: the refresher task reads it at once.
+    refresh_wanted: tokio::sync::Notify,
     /// One flush at a time, so a flush that returns has written everything before it.
     flushing: tokio::sync::Mutex<()>,
     /// When a refresh last failed.
@@ -84,6 +86,7 @@ impl QueueRuntime {
             tokens: TokenCache::new(tuning.token_cache, tuning.waiting_token_cache, Arc::clone(&listening)),
             listening,
             refreshing: tokio::sync::Mutex::new(()),
+            refresh_wanted: tokio::sync::Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
             last_failure: Mutex::new(None),
             tuning,
@@ -142,21 +145,17 @@ impl QueueRuntime {
         self.listening.get().is_some()
     }
 
-    /// Applies changes heard from the database: tokens first, then one refresh if the queue
-    /// moved.
-    pub(crate) async fn apply(&self, pool: &PgPool, changes: Vec<Change>) -> StoreResult<()> {
-        let mut moved = false;
+    /// Applies changes heard from the database: token changes at once; a moved queue wakes
+    /// the refresher task ([`refresh_when_told`]), so that a slow refresh never holds back the
+    /// next token change (several wakes before it runs make one refresh).
+    pub(crate) async fn apply(&self, changes: Vec<Change>) {
         for change in changes {
             match change {
-                Change::QueueMoved => moved = true,
+                Change::QueueMoved => self.refresh_wanted.notify_one(),
                 Change::TokenEnded(value) => self.tokens.retired(value).await,
                 Change::TokensForgotten => self.tokens.forget_ended(),
             }
         }
-        if moved {
-            self.refresh(pool).await?;
-        }
-        Ok(())
     }
 
     /// Reads what changed since the last refresh and applies it.
@@ -268,6 +267,7 @@ impl QueueRuntime {
 pub(crate) struct Worker {
     _stop: oneshot::Sender<()>,
     _stop_listening: oneshot::Sender<()>,
+    _stop_refreshing: oneshot::Sender<()>,
 }
 
 /// Starts the background tasks of `queue` on the current tokio runtime: the periodic one, and
@@ -275,9 +275,23 @@ pub(crate) struct Worker {
 pub(crate) fn spawn_worker(url: &str, pool: PgPool, queue: Arc<QueueRuntime>) -> Worker {
     let (stop, stopped) = oneshot::channel();
     let (stop_listening, stopped_listening) = oneshot::channel();
+    let (stop_refreshing, stopped_refreshing) = oneshot::channel();
     tokio::spawn(listener::run(url.to_owned(), pool.clone(), Arc::clone(&queue), stopped_listening));
+    tokio::spawn(refresh_when_told(pool.clone(), Arc::clone(&queue), stopped_refreshing));
     tokio::spawn(run(pool, queue, stopped));
-    Worker { _stop: stop, _stop_listening: stop_listening }
+    Worker { _stop: stop, _stop_listening: stop_listening, _stop_refreshing: stop_refreshing }
+}
+
+/// Refreshes the snapshot each time a pushed change asks for it. A failure is logged once; the
+/// snapshot then ages, and a position is never computed from one older than `snapshot_max_age`.
+async fn refresh_when_told(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: oneshot::Receiver<()>) {
+    let mut health = Health::default();
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            () = queue.refresh_wanted.notified() => health.report("refresh_pushed", queue.refresh(&pool).await),
+        }
+    }
 }
 
 /// Logs a failing background job once when it starts failing and once when it recovers,

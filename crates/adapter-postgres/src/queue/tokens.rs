@@ -364,4 +364,33 @@ mod tests {
         assert_eq!(cached(&cache, &ended, waiting_place).await, None);
         assert_eq!(cached(&cache, &live, waiting_place).await, Some(live.clone()));
     }
+
+    #[tokio::test]
+    async fn a_copy_read_before_listening_restarted_is_not_served_even_if_stored_after_it() {
+        let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
+        let active = token(TokenStatus::Active, 3);
+        let sent = Instant::now();
+        // Listening restarted after the read was sent, and the copy landed after the clear.
+        cache.listening.set(sent + Duration::from_millis(1));
+        let copy = Entry::Read { token: active.clone(), at: sent };
+        cache.update(active.value, |_| Op::Put(copy)).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(_)));
+    }
+
+    #[tokio::test]
+    async fn an_ended_copy_read_before_tokens_were_deleted_is_not_served() {
+        let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
+        let ended = token(TokenStatus::Expired, 3);
+        let sent = Instant::now();
+        cache.forgotten.set(sent + Duration::from_millis(1));
+        let copy = Entry::Read { token: ended.clone(), at: sent };
+        cache.update(ended.value, |_| Op::Put(copy)).await;
+        assert_eq!(cached(&cache, &ended, waiting_place).await, None, "maybe deleted since");
+        cache.remember(&ended, sent + Duration::from_millis(2), Refill::Fresh).await;
+        assert_eq!(
+            cached(&cache, &ended, waiting_place).await,
+            Some(ended.clone()),
+            "read after the deletion"
+        );
+    }
 }

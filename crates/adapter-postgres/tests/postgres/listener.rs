@@ -106,6 +106,7 @@ async fn a_payment_on_one_instance_expires_the_token_copy_of_another_at_once() {
     assert_eq!(copy.status, TokenStatus::Active, "the other instance keeps an active copy");
     touch_behind_their_backs(&mut conn, &token).await;
     let served = other.token(token.value).await.expect("token").expect("stored");
+    assert!(other.is_listening(), "still listening (else the row would have been read)");
     assert_eq!(served, copy, "the copy is served, not the row: the push is what can change it");
     assert!(paying.settle(&plan, None).await.expect("settle").is_some());
     let lag = until_seen(&other, &token, |seen| seen.status == TokenStatus::Expired).await;
@@ -124,6 +125,7 @@ async fn an_admission_on_one_instance_moves_the_positions_another_serves_at_once
     assert_eq!((copy.status, other.position(&second).await), (TokenStatus::Waiting, Ok(2)));
     touch_behind_their_backs(&mut conn, &first).await;
     let served = other.token(first.value).await.expect("token").expect("stored");
+    assert!(other.is_listening(), "still listening (else the row would have been read)");
     assert_eq!(served.last_seen_at, copy.last_seen_at, "the copy is served, not the row");
     let policy = QueuePolicy { max_active: 1, ..QueuePolicy::default() };
     assert_eq!(admitting.admit(NOW, &policy).await.map(|report| report.admitted), Ok(1));

@@ -71,7 +71,7 @@ pub(super) fn spread(l: &Latencies) -> String {
 }
 
 impl Results {
-    pub(super) fn note(&mut self, heading: &str, lines: Vec<String>) {
+    pub(crate) fn note(&mut self, heading: &str, lines: Vec<String>) {
         self.notes.push((heading.to_owned(), lines));
     }
 

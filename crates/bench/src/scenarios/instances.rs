@@ -5,7 +5,8 @@
 //!
 //! The race's requests alternate between the instances one by one; the polls are spread by
 //! connection (each keep-alive connection of the generator goes to the next instance, as a
-//! connection-level balancer would).
+//! connection-level balancer would), and every connection rotates over all the fans' tokens,
+//! so every instance answers every fan.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +27,8 @@ use crate::server::Server;
 /// Instances the scenario spreads over.
 pub const INSTANCES: usize = 3;
 
-/// The seat of the race: one scenario 1 and 5 left alone (they take seats 1 and 2 of
-/// performances 1 and 2).
+/// The seat of the race: one that scenarios 1 and 5 do not use (they race for seats 1 and 2
+/// of performances 1 and 2).
 const SEAT: (i64, i16) = (1, 3);
 
 /// Scenario 7's figures.
