@@ -1,4 +1,4 @@
-//! The SPEC's error table and its "Decisions on edge cases", one test each. Every test starts its
+//! README's error table and the edge cases it decides, one test each. Every test starts its
 //! own server so the tests are independent.
 
 mod support;

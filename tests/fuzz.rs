@@ -1,6 +1,6 @@
 //! Input hardening, black-box: twenty thousand generated malformed requests (bad bodies, content
 //! types, bearer headers, query strings, path ids, methods and paths, oversized bodies) must each
-//! get a 4xx JSON error from SPEC's table, never a 5xx, and must change nothing. Plus a few
+//! get a 4xx JSON error from README's table, never a 5xx, and must change nothing. Plus a few
 //! focused cases of the strictness decisions documented in the README.
 //!
 //! The generator is a seeded PRNG. Every run uses [`DEFAULT_SEED`], so a failure in CI replays
@@ -32,7 +32,7 @@ const MAX_SKIPPED: usize = REQUESTS / 10;
 const DEFAULT_SEED: u64 = 0x6672_6f6e_7472_6f77;
 /// Longer than this without an answer is a hang.
 const PER_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// SPEC's error codes with their statuses, plus the framework-level 405 and 413.
+/// README's error codes with their statuses, plus the framework-level 405 and 413.
 const CODES: &[(&str, u16)] = &[
     ("VALIDATION_ERROR", 400),
     ("TOKEN_MISSING", 401),
@@ -835,7 +835,7 @@ async fn fire(s: &TestServer, fuzz: &Fuzz) -> Result<u16, String> {
     judge(fuzz, status, &content_type, &text).map(|()| status)
 }
 
-/// Every answer must be a 4xx (one of `expect` when given) with SPEC's JSON error body.
+/// Every answer must be a 4xx (one of `expect` when given) with README's JSON error body.
 fn judge(fuzz: &Fuzz, status: u16, content_type: &str, text: &str) -> Result<(), String> {
     let shown: String = text.chars().take(300).collect();
     if !(400..500).contains(&status) {
@@ -862,7 +862,7 @@ fn judge(fuzz: &Fuzz, status: u16, content_type: &str, text: &str) -> Result<(),
         Some((_, code_status)) => {
             Err(format!("{code} belongs with {code_status}, came with {status}: {shown}"))
         }
-        None => Err(format!("{status} with code {code:?}, not one of SPEC's: {shown}")),
+        None => Err(format!("{status} with code {code:?}, not one of README's: {shown}")),
     }
 }
 
@@ -986,7 +986,7 @@ async fn thousands_of_malformed_requests_get_4xx_json_and_change_nothing() {
     assert!(s.exit_status().is_none(), "the server died; log:\n{}", s.log_tail());
     assert!(
         failures.is_empty(),
-        "{} of {sent} malformed requests were not answered with SPEC's 4xx JSON (seed {seed}); the first:\n{}\nserver log:\n{}",
+        "{} of {sent} malformed requests were not answered with README's 4xx JSON (seed {seed}); the first:\n{}\nserver log:\n{}",
         failures.len(),
         failures.iter().take(15).cloned().collect::<Vec<_>>().join("\n"),
         s.log_tail()

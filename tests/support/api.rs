@@ -1,4 +1,4 @@
-//! The SPEC's endpoints as helpers on [`TestServer`]: waiting room, catalogue, money.
+//! README's endpoints as helpers on [`TestServer`]: waiting room, catalogue, money.
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,7 @@
-//! The HTTP adapter: actix-web routes for every endpoint of SPEC, the bearer-token gate, JSON
-//! errors for every rejection, the OpenAPI document with an offline Swagger UI, probes and
-//! Prometheus metrics. Handlers parse, call one use case, and shape the answer; nothing else.
+//! The HTTP adapter: actix-web routes for every endpoint of the contract (README), the
+//! bearer-token gate, JSON errors for every rejection, the OpenAPI document with an offline
+//! Swagger UI, probes and Prometheus metrics. Handlers parse, call one use case, and shape the
+//! answer; nothing else.
 
 use std::net::TcpListener;
 

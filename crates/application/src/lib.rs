@@ -1,6 +1,7 @@
-//! frontrow's use cases, one module per requirement of SPEC. Each module holds its command,
-//! its error enum (domain outcomes plus one opaque store variant), an `execute` function written
-//! against the domain's ports, and its unit tests with mockall fakes of those ports.
+//! frontrow's use cases, one module per requirement of the contract (README). Each module holds
+//! its command, its error enum (domain outcomes plus one opaque store variant), an `execute`
+//! function written against the domain's ports, and its unit tests with mockall fakes of those
+//! ports.
 //!
 //! Use cases read the clock once, let the domain decide, and hand the decision to a port that
 //! commits it atomically. They know nothing of HTTP, SQL or any runtime.
@@ -56,7 +57,7 @@ pub struct Ports {
     pub health: Arc<dyn HealthCheck>,
 }
 
-/// The business settings of SPEC.
+/// The business settings of the contract (README).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Policies {
     /// `SEAT_HOLD_SECONDS`.

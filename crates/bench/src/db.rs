@@ -14,7 +14,7 @@ pub const CONCERTS: i64 = 10;
 /// on performance 2; performance 3 stays untouched. The booking flow uses the performances
 /// after these, which belong to concerts 2 to [`CONCERTS`].
 pub const CONCERT_ONE_SCHEDULES: i64 = 3;
-/// Seats per performance (SPEC).
+/// Seats per performance (README).
 pub const SEATS_PER_SCHEDULE: i64 = 50;
 
 /// Opens a plain connection (no TLS: local server) and drives it on a task.

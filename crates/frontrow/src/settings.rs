@@ -1,4 +1,4 @@
-//! Settings, all from environment variables named as in SPEC and README.
+//! Settings, all from environment variables named as in README.
 
 use std::borrow::Cow;
 use std::env;
