@@ -1,7 +1,7 @@
 //! `GET /api/token`: the polling endpoint of the waiting room.
 
 use domain::ports::{Clock, QueueRepository, TokenSeal};
-use domain::{QueuePolicy, QueueToken, StoreError, TokenClaims, TokenState, TokenValue};
+use domain::{QueuePolicy, QueueToken, StoreError, TokenClaims, TokenState};
 use time::{Duration, OffsetDateTime};
 
 /// A token as a fan sees it right now.
@@ -40,10 +40,7 @@ pub async fn execute(
     token_text: &str,
 ) -> Result<TokenView, QueueStatusError> {
     let claims = seal.open(token_text).ok_or(QueueStatusError::Invalid)?;
-    let (view, now) = look(queue, clock, seal, policy, claims.value).await?;
-    if !claims.describe(&view.token) {
-        return Err(QueueStatusError::Invalid);
-    }
+    let (view, now) = look(queue, clock, seal, policy, &claims).await?;
     if view.state == TokenState::Waiting {
         queue.touch(view.token.value, now).await?;
     }
@@ -52,28 +49,37 @@ pub async fn execute(
 
 /// Reports the token's state and place like [`execute`] but proves nothing: for a live stream,
 /// which counts as one poll when it opens and must not keep a place alive by merely staying
-/// open. Takes the value of a token [`execute`] already opened.
+/// open. Takes the claims of a token [`execute`] already opened.
 pub async fn peek(
     queue: &dyn QueueRepository,
     clock: &dyn Clock,
     seal: &dyn TokenSeal,
     policy: &QueuePolicy,
-    value: TokenValue,
+    claims: &TokenClaims,
 ) -> Result<TokenView, QueueStatusError> {
-    Ok(look(queue, clock, seal, policy, value).await?.0)
+    Ok(look(queue, clock, seal, policy, claims).await?.0)
 }
 
-/// The view of the token `value` names, and the instant it describes.
+/// The view of the token `claims` name, and the instant it describes.
 async fn look(
     queue: &dyn QueueRepository,
     clock: &dyn Clock,
     seal: &dyn TokenSeal,
     policy: &QueuePolicy,
-    value: TokenValue,
+    claims: &TokenClaims,
 ) -> Result<(TokenView, OffsetDateTime), QueueStatusError> {
-    let token = queue.token(value).await?.ok_or(QueueStatusError::Invalid)?;
+    let token = token_named(queue, claims).await?.ok_or(QueueStatusError::Invalid)?;
     let now = clock.now();
     Ok((describe(queue, seal, token, now, policy).await?, now))
+}
+
+/// The stored token that opened `claims` name: the one with their value, if their holder and
+/// ticket are its own (a row the claims do not describe is no token of theirs).
+pub(crate) async fn token_named(
+    queue: &dyn QueueRepository,
+    claims: &TokenClaims,
+) -> Result<Option<QueueToken>, StoreError> {
+    Ok(queue.token(claims.value).await?.filter(|token| claims.describe(token)))
 }
 
 /// Builds the view of `token` at `now`; only waiting tokens cost a position lookup and a wait
@@ -152,7 +158,7 @@ mod tests {
         let waiting = token(5, 7, Waiting);
         // No touch expectation: the mock fails the test if the peek proves presence.
         let queue = queue_placing(waiting.clone(), Ok(Some(19.0)));
-        let view = block_on(peek(&queue, &clock(), &seal(), &policy(), waiting.value));
+        let view = block_on(peek(&queue, &clock(), &seal(), &policy(), &TokenClaims::from(&waiting)));
         let view = view.expect("the status is given");
         assert_eq!((view.state, view.position), (TokenState::Waiting, 95));
     }

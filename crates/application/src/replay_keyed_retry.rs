@@ -8,6 +8,8 @@
 use domain::ports::{Clock, IdempotencyRepository, QueueRepository, TokenSeal};
 use domain::{ClaimDecision, IdempotencyKey, IdempotencyPolicy, StoreError, StoredResponse, decide_claim};
 
+use crate::queue_status::token_named;
+
 /// The retry: the token text it carries, its key, and what identifies the request (its
 /// fingerprint, as the key's record has it).
 #[derive(Debug, Clone, Copy)]
@@ -50,9 +52,7 @@ pub async fn execute(
     retry: KeyedRetry<'_>,
 ) -> Result<RetryAnswer, ReplayError> {
     let Some(claims) = seal.open(retry.token_text) else { return Ok(RetryAnswer::Refuse) };
-    let Some(token) = queue.token(claims.value).await?.filter(|token| claims.describe(token)) else {
-        return Ok(RetryAnswer::Refuse);
-    };
+    let Some(token) = token_named(queue, &claims).await? else { return Ok(RetryAnswer::Refuse) };
     let record = keys.find(token.user_id, retry.key).await?;
     Ok(match decide_claim(record.as_ref(), retry.fingerprint, clock.now(), policy.ttl, policy.lease) {
         ClaimDecision::Replay(stored) => RetryAnswer::Replay(stored),

@@ -72,19 +72,10 @@ impl Application {
                 };
                 let tuning = queue_tuning(settings);
                 let store = PgStore::connect_with(url, options, tuning).await?;
-                let (key, source) = match &keys.current {
-                    Some(key) => (key.clone(), "TOKEN_SIGNING_KEY"),
-                    None => (store.shared_signing_key(&random_key()?).await?, "database"),
-                };
-                (with_seat_cache(ports_from(Arc::new(store), seal(&key, source, keys)?)), "postgres")
+                let seal = seal(keys, Some(&store)).await?;
+                (with_seat_cache(ports_from(Arc::new(store), seal)), "postgres")
             }
-            None => {
-                let (key, source) = match &keys.current {
-                    Some(key) => (key.clone(), "TOKEN_SIGNING_KEY"),
-                    None => (random_key()?, "random, this process only"),
-                };
-                (ports_from(Arc::new(MemoryStore::new()), seal(&key, source, keys)?), "memory")
-            }
+            None => (ports_from(Arc::new(MemoryStore::new()), seal(keys, None).await?), "memory"),
         };
         let ports = with_catalogue_cache(ports, settings.catalogue_cache);
         if settings.seed_demo {
@@ -136,10 +127,17 @@ fn random_key() -> Result<Vec<u8>, StartupError> {
     adapter_seal::random_key().map_err(|error| StartupError::TokenKey(format!("no randomness: {error}")))
 }
 
-/// The token seal: sealing with `key` (from `source`), also opening what the previous key of
-/// `keys` sealed. Logs the key's id: instances that must accept each other's tokens log the same.
-fn seal(key: &[u8], source: &'static str, keys: &TokenKeys) -> Result<Arc<HmacSeal>, StartupError> {
-    let seal = HmacSeal::new(key, keys.previous.as_deref())
+/// The token seal: sealing with `TOKEN_SIGNING_KEY`, else the key the database `shared` keeps
+/// for every instance, else a random key of this process; also opening what the previous key
+/// of `keys` sealed. Logs the key's id: instances that must accept each other's tokens log the
+/// same.
+async fn seal(keys: &TokenKeys, shared: Option<&PgStore>) -> Result<Arc<HmacSeal>, StartupError> {
+    let (key, source) = match (&keys.current, shared) {
+        (Some(key), _) => (key.clone(), "TOKEN_SIGNING_KEY"),
+        (None, Some(store)) => (store.shared_signing_key(&random_key()?).await?, "database"),
+        (None, None) => (random_key()?, "random, this process only"),
+    };
+    let seal = HmacSeal::new(&key, keys.previous.as_deref())
         .map_err(|error| StartupError::TokenKey(error.to_string()))?;
     let previous = keys.previous.is_some();
     tracing::info!(key_id = %seal.key_id(), source, previous, "queue tokens sealed");

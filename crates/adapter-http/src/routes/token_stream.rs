@@ -15,7 +15,7 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use application::queue_status::{self, TokenView};
-use domain::{QueuePolicy, TokenState};
+use domain::{QueuePolicy, TokenClaims, TokenState};
 use futures_util::{StreamExt, stream};
 use tokio::time::Instant;
 
@@ -111,7 +111,7 @@ pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result
             ports.clock.as_ref(),
             ports.seal.as_ref(),
             policy,
-            watch.last.token.value,
+            &TokenClaims::from(&watch.last.token),
         )
         .await
         {

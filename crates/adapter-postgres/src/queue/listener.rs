@@ -28,7 +28,7 @@ use diesel::{IntoSql, sql_query};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::TokenValue;
 use futures::{FutureExt, StreamExt};
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 
 use crate::pool::PgPool;
 use crate::queue::QueueRuntime;
@@ -114,20 +114,20 @@ impl Since {
     }
 }
 
-/// Listens for the store until `stopped` fires, opening the connection again whenever it
+/// Listens for the store until `stopped`'s sender is dropped, opening the connection again whenever it
 /// fails.
 pub(crate) async fn run(
     url: String,
     pool: PgPool,
     queue: Arc<QueueRuntime>,
-    mut stopped: oneshot::Receiver<()>,
+    mut stopped: watch::Receiver<()>,
 ) {
     let mut wait = RETRY_FIRST;
     let mut failing = false;
     loop {
         let session = listen(&url, &pool, &queue);
         let ended = tokio::select! {
-            _ = &mut stopped => break,
+            _ = stopped.changed() => break,
             ended = session => ended,
         };
         queue.stop_trusting();
@@ -142,7 +142,7 @@ pub(crate) async fn run(
         // A session that fails at once again and again (listening, then failing) backs off too.
         wait = if lasted > RETRY_MAX { RETRY_FIRST } else { (wait * 2).min(RETRY_MAX) };
         tokio::select! {
-            _ = &mut stopped => break,
+            _ = stopped.changed() => break,
             () = tokio::time::sleep(wait) => {}
         }
     }

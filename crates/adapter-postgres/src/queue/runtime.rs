@@ -9,7 +9,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid};
 use diesel_async::RunQueryDsl;
 use domain::ports::{StoreError, StoreResult};
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::QueueTuning;
@@ -265,30 +265,27 @@ impl QueueRuntime {
 /// listener closes its connection.
 #[derive(Debug)]
 pub(crate) struct Worker {
-    _stop: oneshot::Sender<()>,
-    _stop_listening: oneshot::Sender<()>,
-    _stop_refreshing: oneshot::Sender<()>,
+    /// Every task of the store watches it, and stops once it is dropped.
+    _stop: watch::Sender<()>,
 }
 
-/// Starts the background tasks of `queue` on the current tokio runtime: the periodic one, and
-/// the listener on a connection of its own to `url`.
+/// Starts the background tasks of `queue` on the current tokio runtime: the periodic one, the
+/// listener on a connection of its own to `url`, and the refresher it wakes.
 pub(crate) fn spawn_worker(url: &str, pool: PgPool, queue: Arc<QueueRuntime>) -> Worker {
-    let (stop, stopped) = oneshot::channel();
-    let (stop_listening, stopped_listening) = oneshot::channel();
-    let (stop_refreshing, stopped_refreshing) = oneshot::channel();
-    tokio::spawn(listener::run(url.to_owned(), pool.clone(), Arc::clone(&queue), stopped_listening));
-    tokio::spawn(refresh_when_told(pool.clone(), Arc::clone(&queue), stopped_refreshing));
+    let (stop, stopped) = watch::channel(());
+    tokio::spawn(listener::run(url.to_owned(), pool.clone(), Arc::clone(&queue), stopped.clone()));
+    tokio::spawn(refresh_when_told(pool.clone(), Arc::clone(&queue), stopped.clone()));
     tokio::spawn(run(pool, queue, stopped));
-    Worker { _stop: stop, _stop_listening: stop_listening, _stop_refreshing: stop_refreshing }
+    Worker { _stop: stop }
 }
 
 /// Refreshes the snapshot each time a pushed change asks for it. A failure is logged once; the
 /// snapshot then ages, and a position is never computed from one older than `snapshot_max_age`.
-async fn refresh_when_told(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: oneshot::Receiver<()>) {
+async fn refresh_when_told(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: watch::Receiver<()>) {
     let mut health = Health::default();
     loop {
         tokio::select! {
-            _ = &mut stopped => break,
+            _ = stopped.changed() => break,
             () = queue.refresh_wanted.notified() => health.report("refresh_pushed", queue.refresh(&pool).await),
         }
     }
@@ -322,7 +319,7 @@ fn period(duration: Duration) -> Duration {
     duration.max(Duration::from_millis(1))
 }
 
-async fn run(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: oneshot::Receiver<()>) {
+async fn run(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: watch::Receiver<()>) {
     let mut refresh = tokio::time::interval(period(queue.tuning.snapshot_refresh));
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut flush = tokio::time::interval(period(queue.tuning.touch_flush));
@@ -330,7 +327,7 @@ async fn run(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: oneshot::Recei
     let (mut refresh_health, mut flush_health) = (Health::default(), Health::default());
     loop {
         tokio::select! {
-            _ = &mut stopped => break,
+            _ = stopped.changed() => break,
             _ = refresh.tick() => refresh_health.report("refresh_snapshot", queue.refresh(&pool).await),
             _ = flush.tick() => flush_health.report("flush_polls", queue.flush(&pool, queue.periodic()).await),
         }

@@ -137,6 +137,12 @@ impl TokenCache {
         !self.ttl.is_zero() && self.listening.get().is_some()
     }
 
+    /// Whether a read sent at `at` was sent while listening, since it last (re)started: only
+    /// such a copy can have heard of every change since.
+    fn read_while_listening(&self, at: Instant) -> bool {
+        self.listening.get().is_some_and(|since| at >= since)
+    }
+
     /// A usable copy of `value`, if one is known; `place` says where the queue snapshot puts a
     /// waiting ticket right now (`None` when the snapshot is too old to say).
     pub(crate) async fn get(&self, value: TokenValue, place: impl FnOnce(u64) -> Option<Place>) -> Lookup {
@@ -149,8 +155,7 @@ impl TokenCache {
             Some(Entry::Retired) => Lookup::Miss(Refill::Replace),
             Some(Entry::Read { token, at }) => {
                 // A copy stored after a clear it raced with is still older than the listening.
-                let since = self.listening.get();
-                if since.is_some_and(|since| at >= since) && self.usable(&token, at, place) {
+                if self.read_while_listening(at) && self.usable(&token, at, place) {
                     Lookup::Hit(token)
                 } else {
                     self.entries.invalidate(&key).await;
@@ -175,7 +180,7 @@ impl TokenCache {
     /// Stores a copy read from the database at `at` (taken before the read was sent), unless
     /// the read was sent before listening last started.
     pub(crate) async fn remember(&self, token: &QueueToken, at: Instant, refill: Refill) {
-        if self.listening.get().is_none_or(|since| at < since) {
+        if !self.read_while_listening(at) {
             return;
         }
         let entry = Entry::Read { token: token.clone(), at };

@@ -94,13 +94,19 @@ async fn payer(store: &PgStore, n: i64, seat: i64) -> (QueueToken, SettlementPla
     (token, plan)
 }
 
+/// A connection of the test's own, and two trusting stores on the seeded `db`, both listening.
+async fn seeded_pair(db: &TestDatabase) -> (AsyncPgConnection, PgStore, PgStore) {
+    let conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
+    let (paying, other) = (trusting(db).await, trusting(db).await);
+    seed(&paying).await;
+    until_listening(&[&paying, &other]).await;
+    (conn, paying, other)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_on_one_instance_expires_the_token_copy_of_another_at_once() {
     let db = TestDatabase::create().await;
-    let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
-    let (paying, other) = (trusting(&db).await, trusting(&db).await);
-    seed(&paying).await;
-    until_listening(&[&paying, &other]).await;
+    let (mut conn, paying, other) = seeded_pair(&db).await;
     let (token, plan) = payer(&paying, 1, 20).await;
     let copy = other.token(token.value).await.expect("token").expect("stored");
     assert_eq!(copy.status, TokenStatus::Active, "the other instance keeps an active copy");
@@ -136,10 +142,7 @@ async fn an_admission_on_one_instance_moves_the_positions_another_serves_at_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_listening_connection_lets_no_stale_copy_through_and_comes_back() {
     let db = TestDatabase::create().await;
-    let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
-    let (paying, other) = (trusting(&db).await, trusting(&db).await);
-    seed(&paying).await;
-    until_listening(&[&paying, &other]).await;
+    let (mut conn, paying, other) = seeded_pair(&db).await;
     let (first, first_plan) = payer(&paying, 1, 20).await;
     let (second, second_plan) = payer(&paying, 2, 21).await;
     for token in [&first, &second] {
