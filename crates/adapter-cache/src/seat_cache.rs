@@ -17,12 +17,19 @@
 //!   dropped, so the next read asks the store and learns (exactly) that the seat is taken; when
 //!   it succeeds, the copy becomes the hold just taken.
 //!
+//! Holds of one seat through this instance take turns: while one is with the store, the others
+//! wait for its answer, and if it took the seat they are refused from the copy instead of
+//! queueing in the database behind its row lock (the first wave of a same-seat race would
+//! otherwise hold every pooled connection for the length of that queue, and every other request
+//! of the instance would wait for one). A hold with an idempotency key always goes to the store,
+//! which records its answer with it.
+//!
 //! Seat lists (`seats_of_schedule`, `seats_of_concert`) always come from the store: free-seat
 //! lists and counts are never served from here. If an early release is ever added (cancelling
 //! a hold), it must clear this cache on every instance or the reasoning above breaks.
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, ReservationRepository, StoreResult};
@@ -43,6 +50,9 @@ pub struct SeatCache {
     catalogue: Arc<dyn CatalogueRepository>,
     reservations: Arc<dyn ReservationRepository>,
     seats: RwLock<HashMap<SeatId, Seat>>,
+    /// One turn per seat with holds in flight; an entry lives only while someone holds or
+    /// waits for its turn.
+    turns: Mutex<HashMap<SeatId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl SeatCache {
@@ -51,7 +61,22 @@ impl SeatCache {
         catalogue: Arc<dyn CatalogueRepository>,
         reservations: Arc<dyn ReservationRepository>,
     ) -> Self {
-        Self { catalogue, reservations, seats: RwLock::new(HashMap::new()) }
+        Self { catalogue, reservations, seats: RwLock::new(HashMap::new()), turns: Mutex::default() }
+    }
+
+    /// The turn of `seat`'s holds, shared with every hold of it in flight here.
+    fn turn_of(&self, seat: SeatId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(turns.entry(seat).or_default())
+    }
+
+    /// Forgets `seat`'s turn once nobody else holds or waits for it (every clone is taken
+    /// under the map's lock, so none can appear meanwhile).
+    fn done_with(&self, seat: SeatId, turn: Arc<tokio::sync::Mutex<()>>) {
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        if Arc::strong_count(&turn) == 2 {
+            turns.remove(&seat);
+        }
     }
 
     fn remember(&self, seats: &[Seat]) {
@@ -66,6 +91,27 @@ impl SeatCache {
 
     fn copy(&self, id: SeatId) -> Option<Seat> {
         self.seats.read().unwrap_or_else(PoisonError::into_inner).get(&id).cloned()
+    }
+
+    /// Asks the store, and makes the copy what it answered.
+    async fn hold_in_store(
+        &self,
+        hold: &NewHold,
+        receipt: Option<Receipt<Option<Reservation>>>,
+    ) -> StoreResult<Option<Reservation>> {
+        let outcome = self.reservations.try_hold(hold, receipt).await;
+        match &outcome {
+            Ok(Some(reservation)) => {
+                if let Some(copy) = self.map_mut().get_mut(&hold.seat_id) {
+                    copy.hold =
+                        Some(SeatHold { reservation_id: reservation.id, until: reservation.expires_at });
+                }
+            }
+            Ok(None) | Err(_) => {
+                self.map_mut().remove(&hold.seat_id);
+            }
+        }
+        outcome
     }
 
     fn map_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SeatId, Seat>> {
@@ -118,24 +164,21 @@ impl CatalogueRepository for SeatCache {
 #[async_trait]
 impl ReservationRepository for SeatCache {
     /// The store decides; its answer updates the copy: the hold just taken, or (refused) no
-    /// copy, so the next read learns from the store what took the seat.
+    /// copy, so the next read learns from the store what took the seat. Holds of one seat take
+    /// turns (see the module docs): one that waited for a hold that took the seat is refused
+    /// from the copy, exactly as the store would refuse it.
     async fn try_hold(
         &self,
         hold: &NewHold,
         receipt: Option<Receipt<Option<Reservation>>>,
     ) -> StoreResult<Option<Reservation>> {
-        let outcome = self.reservations.try_hold(hold, receipt).await;
-        match &outcome {
-            Ok(Some(reservation)) => {
-                if let Some(copy) = self.map_mut().get_mut(&hold.seat_id) {
-                    copy.hold =
-                        Some(SeatHold { reservation_id: reservation.id, until: reservation.expires_at });
-                }
-            }
-            Ok(None) | Err(_) => {
-                self.map_mut().remove(&hold.seat_id);
-            }
-        }
+        let turn = self.turn_of(hold.seat_id);
+        let my_turn = turn.lock().await;
+        let taken = || self.copy(hold.seat_id).is_some_and(|copy| !copy.is_free_at(hold.held_at));
+        let outcome =
+            if receipt.is_none() && taken() { Ok(None) } else { self.hold_in_store(hold, receipt).await };
+        drop(my_turn);
+        self.done_with(hold.seat_id, turn);
         outcome
     }
 
@@ -276,6 +319,65 @@ mod tests {
             Some(SeatHold { reservation_id: reservation().id, until: NOW + Duration::minutes(5) })
         );
         assert!(!copy.is_free_at(NOW + Duration::minutes(4)));
+    }
+
+    /// A store whose holds take a while: the first one takes the seat, any later one is refused.
+    #[derive(Default)]
+    struct SlowHolds {
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl ReservationRepository for SlowHolds {
+        async fn try_hold(
+            &self,
+            _: &NewHold,
+            _: Option<Receipt<Option<Reservation>>>,
+        ) -> StoreResult<Option<Reservation>> {
+            let before = self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok((before == 0).then(reservation))
+        }
+        async fn reservation(&self, _: ReservationId) -> StoreResult<Option<Reservation>> {
+            unimplemented!("not asked")
+        }
+        async fn live_holds(&self, _: UserId, _: OffsetDateTime) -> StoreResult<u64> {
+            unimplemented!("not asked")
+        }
+        async fn release_expired(&self, _: OffsetDateTime) -> StoreResult<u64> {
+            unimplemented!("not asked")
+        }
+    }
+
+    fn slow_cache() -> (SeatCache, Arc<SlowHolds>) {
+        let store = Arc::new(SlowHolds::default());
+        let seats = SeatCache::new(Arc::new(store_answering(vec![Ok(Some(seat(false)))])), store.clone());
+        (seats, store)
+    }
+
+    #[tokio::test]
+    async fn holds_of_one_seat_wait_for_the_one_in_the_store_and_lose_to_it_without_asking() {
+        let (seats, store) = slow_cache();
+        assert!(seats.seat(seat_id()).await.is_ok());
+        let hold = hold();
+        let attempts = futures::future::join_all((0..10).map(|_| seats.try_hold(&hold, None))).await;
+        let won = attempts.iter().filter(|attempt| matches!(attempt, Ok(Some(_)))).count();
+        let lost = attempts.iter().filter(|attempt| matches!(attempt, Ok(None))).count();
+        assert_eq!((won, lost), (1, 9));
+        assert_eq!(store.asked.load(std::sync::atomic::Ordering::SeqCst), 1, "the losers never asked");
+        assert!(seats.turns.lock().expect("turns").is_empty(), "no turn outlives its holds");
+    }
+
+    #[tokio::test]
+    async fn a_hold_with_an_idempotency_key_always_asks_the_store_which_records_its_answer() {
+        let (seats, store) = slow_cache();
+        assert!(seats.seat(seat_id()).await.is_ok());
+        assert!(matches!(seats.try_hold(&hold(), None).await, Ok(Some(_))));
+        let key = domain::IdempotencyKey::parse("k").expect("valid key");
+        let receipt =
+            Receipt::new(hold().user_id, key, domain::ClaimId::new(1), |_: &Option<Reservation>| None);
+        assert_eq!(seats.try_hold(&hold(), Some(receipt)).await, Ok(None));
+        assert_eq!(store.asked.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

@@ -100,15 +100,15 @@ pub struct QueueTuning {
 
 impl Default for QueueTuning {
     /// Refresh every 200 ms, serve snapshots up to 1 s old, flush polls every 500 ms when they
-    /// move the stored instant by 15 s, trust an active token read for 1 s and a waiting one for
-    /// up to 30 s.
+    /// move the stored instant by 15 s, trust an active token read for 60 s and a waiting one
+    /// for up to 30 s (changes reach both by push long before; these are the safety net).
     fn default() -> Self {
         Self {
             snapshot_refresh: Duration::from_millis(200),
             snapshot_max_age: Duration::from_secs(1),
             touch_flush: Duration::from_millis(500),
             touch_granularity: Duration::from_secs(15),
-            token_cache: Duration::from_secs(1),
+            token_cache: Duration::from_secs(60),
             waiting_token_cache: Duration::from_secs(30),
         }
     }
@@ -189,6 +189,13 @@ impl PgStore {
     /// caught up): while not, it trusts no copy and reads the database for everything.
     pub fn is_listening(&self) -> bool {
         self.queue.is_listening()
+    }
+
+    /// Whether this store keeps a copy of `token` (tests: tell a copy loaded in the background
+    /// from one a read would make).
+    #[cfg(feature = "testing")]
+    pub async fn keeps_copy_of(&self, token: domain::TokenValue) -> bool {
+        self.queue.tokens().contains(token).await
     }
 }
 

@@ -42,8 +42,9 @@ pub enum ReserveSeatError {
 
 /// One read to decide, one compare-and-set to commit: a loser of a race costs about a read, and
 /// of any number of concurrent holds on one seat exactly one wins. The store also enforces the
-/// per-user limit in that same step; a refused hold is told apart afterwards by counting the
-/// caller's live holds (a refusal wrote nothing, so its answer is recorded after it too).
+/// per-user limit in that same step; a refused hold is told apart afterwards: the seat taken
+/// since it was read (by anyone), else the caller's live holds are counted (a refusal wrote
+/// nothing, so its answer is recorded after it too).
 pub async fn execute(
     catalogue: &dyn CatalogueRepository,
     reservations: &dyn ReservationRepository,
@@ -64,7 +65,8 @@ pub async fn execute(
     if let Some(reservation) = reservations.try_hold(&hold, receipt).await? {
         return Ok(reservation);
     }
-    if policy.allows_another(reservations.live_holds(user, hold.held_at).await?) {
+    let taken_since = catalogue.seat(seat_id).await?.is_none_or(|seat| !seat.is_free_at(hold.held_at));
+    if taken_since || policy.allows_another(reservations.live_holds(user, hold.held_at).await?) {
         Err(ReserveSeatError::SeatUnavailable)
     } else {
         Err(ReserveSeatError::HoldLimitReached)
@@ -87,6 +89,15 @@ mod tests {
     fn catalogue_with(seat: domain::Seat) -> MockCatalogueRepository {
         let mut catalogue = MockCatalogueRepository::new();
         catalogue.expect_seat().with(eq(seat.id)).return_once(move |_| Ok(Some(seat)));
+        catalogue
+    }
+
+    /// A catalogue that shows `seat` when the hold is decided, and `after` when it is read again
+    /// to tell a refusal apart.
+    fn catalogue_showing(seat: domain::Seat, after: domain::Seat) -> MockCatalogueRepository {
+        let mut catalogue = MockCatalogueRepository::new();
+        let mut answers = vec![after, seat];
+        catalogue.expect_seat().times(2).returning(move |_| Ok(answers.pop()));
         catalogue
     }
 
@@ -118,11 +129,10 @@ mod tests {
     }
 
     #[test]
-    fn reserve_fails_with_seat_unavailable_when_another_hold_wins_the_race() {
-        let catalogue = catalogue_with(seat(7));
+    fn reserve_fails_with_seat_unavailable_when_another_hold_wins_the_race_without_counting_holds() {
+        let catalogue = catalogue_showing(seat(7), held_until(seat(7), NOW + Duration::MINUTE));
         let mut reservations = MockReservationRepository::new();
         reservations.expect_try_hold().return_once(|_, _| Ok(None));
-        reservations.expect_live_holds().with(eq(user(5)), eq(NOW)).return_once(|_, _| Ok(3));
         let result =
             block_on(execute(&catalogue, &reservations, &clock(), &HoldPolicy::default(), command(107)));
         assert!(matches!(result, Err(ReserveSeatError::SeatUnavailable)), "{result:?}");
@@ -229,7 +239,7 @@ mod tests {
 
     #[test]
     fn reserve_fails_with_hold_limit_reached_when_the_store_refuses_a_fan_at_the_limit() {
-        let catalogue = catalogue_with(seat(7));
+        let catalogue = catalogue_showing(seat(7), seat(7));
         let mut reservations = MockReservationRepository::new();
         reservations
             .expect_try_hold()
@@ -242,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_fan_without_a_limit_is_never_told_they_reached_it() {
-        let catalogue = catalogue_with(seat(7));
+        let catalogue = catalogue_showing(seat(7), seat(7));
         let mut reservations = MockReservationRepository::new();
         reservations.expect_try_hold().withf(|hold, _| hold.max_live_holds == 0).return_once(|_, _| Ok(None));
         reservations.expect_live_holds().return_once(|_, _| Ok(1_000));

@@ -19,6 +19,7 @@ pub use crate::client::Answer;
 /// `i % instances` (a round-robin load balancer).
 #[derive(Clone)]
 pub struct Api {
+    bases: Arc<Vec<String>>,
     pools: Arc<Vec<Pool>>,
 }
 
@@ -26,7 +27,13 @@ impl Api {
     /// A client for `bases` (`http://IP:PORT`).
     pub fn new(bases: &[String]) -> BenchResult<Self> {
         let pools = bases.iter().map(|base| Pool::new(base)).collect::<BenchResult<Vec<_>>>()?;
-        Ok(Self { pools: Arc::new(pools) })
+        Ok(Self { bases: Arc::new(bases.to_vec()), pools: Arc::new(pools) })
+    }
+
+    /// A client for the same instances that shares no connection with this one (a connection
+    /// is driven by a task of the runtime that opened it).
+    pub fn apart(&self) -> BenchResult<Self> {
+        Self::new(&self.bases)
     }
 
     fn pool(&self, i: usize) -> &Pool {

@@ -187,6 +187,9 @@ async fn run() -> BenchResult<bool> {
         }
     }
     results.scans(&db::sequential_scans(&db, 1_000_000, 1_000).await?);
+    if let Some(positions) = config.extra.as_ref().and_then(|path| std::fs::read_to_string(path).ok()) {
+        results.waiting_room_scale(&positions);
+    }
     // Scenarios ran in the order their data needs (tokens first); report them by number.
     results.rows.sort_by_key(|row| row.scenario.chars().next());
     results.notes.sort_by_key(|(heading, _)| heading.chars().next());

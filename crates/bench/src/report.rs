@@ -19,6 +19,8 @@ pub enum Unit {
     Ms,
     /// Operations per second.
     PerSec,
+    /// One figure divided by another of the same run.
+    Ratio,
 }
 
 impl Unit {
@@ -29,6 +31,7 @@ impl Unit {
             Unit::Ms if value >= 10.0 => format!("{value:.1} ms"),
             Unit::Ms => format!("{value:.2} ms"),
             Unit::PerSec => format!("{} /s", grouped(value.round() as u64)),
+            Unit::Ratio => format!("{value:.2}×"),
         }
     }
 }
@@ -273,6 +276,7 @@ mod tests {
         assert_eq!(Unit::Ms.show(12.34), "12.3 ms");
         assert_eq!(Unit::Ms.show(0.84), "0.84 ms");
         assert_eq!(Unit::PerSec.show(5_000.4), "5,000 /s");
+        assert_eq!(Unit::Ratio.show(1.123), "1.12×");
         assert_eq!(times(3.21), "3.2×");
         assert_eq!(times(12.6), "13×");
     }

@@ -37,8 +37,9 @@ pub struct Settings {
     /// `CATALOGUE_CACHE_SECONDS`: how long concerts and performances are cached in process;
     /// zero turns the cache off. Seats are never cached.
     pub catalogue_cache: std::time::Duration,
-    /// `TOKEN_CACHE_MS` (PostgreSQL only): how long a queue token read from the database is
-    /// trusted by this instance's gate; zero reads it on every request.
+    /// `TOKEN_CACHE_MS` (PostgreSQL only): the longest this instance's gate trusts an active
+    /// queue token it read, as a safety net behind the pushed changes; zero reads it on every
+    /// request.
     pub token_cache: std::time::Duration,
     /// `LOG_FORMAT=json` for JSON lines; anything else is human-readable.
     pub json_logs: bool,
@@ -185,7 +186,7 @@ impl Settings {
             },
             seed_demo,
             catalogue_cache: std::time::Duration::from_secs(number(CATALOGUE_CACHE_SECONDS, 10)?.into()),
-            token_cache: millis(TOKEN_CACHE_MS, 1_000)?,
+            token_cache: millis(TOKEN_CACHE_MS, 60_000)?,
             json_logs: read("LOG_FORMAT").is_some_and(|value| value.eq_ignore_ascii_case("json")),
             auth,
             token_keys,
@@ -243,7 +244,7 @@ mod tests {
         assert_eq!(settings.deadlines.client_body, std::time::Duration::from_secs(5));
         assert_eq!((settings.streams.per_token, settings.streams.per_instance), (2, 10_000));
         assert_eq!(settings.catalogue_cache, std::time::Duration::from_secs(10));
-        assert_eq!(settings.token_cache, std::time::Duration::from_secs(1));
+        assert_eq!(settings.token_cache, std::time::Duration::from_secs(60));
         assert_eq!(settings.policies.hold.hold_for, Duration::seconds(300));
         let queue = settings.policies.queue;
         assert_eq!((queue.max_active, queue.admit_per_tick), (100, 0));

@@ -1,6 +1,11 @@
 //! The waiting room's in-process state, shared by the clones of one store: the snapshot, the
 //! poll buffer, the token copies, and the background tasks: one refreshes the snapshot and
 //! writes the polls, one listens for changes (see the `listener` module).
+//!
+//! When the watermark moves, the background refresh also reads the tokens the move admitted
+//! and keeps copies of them ([`QueueRuntime::refresh`]): an admitted fan's first request, the
+//! one every fan of a same-seat race makes, then costs no read of its token. It is one query
+//! per admission step for each instance instead of one per admitted fan.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -8,17 +13,18 @@ use std::time::{Duration, Instant};
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid};
 use diesel_async::RunQueryDsl;
+use domain::QueueToken;
 use domain::ports::{StoreError, StoreResult};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::QueueTuning;
 use crate::errors::db_error;
-use crate::models::unsigned;
+use crate::models::{TokenRow, convert_all, unsigned};
 use crate::pool::{PgPool, checkout};
 use crate::queue::listener::{self, Change, Since};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
-use crate::queue::tokens::TokenCache;
+use crate::queue::tokens::{Refill, TokenCache};
 use crate::queue::touches::{Due, InFlight, TouchBuffer};
 use crate::statement::{bind, prepared};
 
@@ -40,6 +46,18 @@ const FLUSH: &str = "\
 UPDATE queue_tokens t SET last_seen_at = v.seen
   FROM unnest($1::uuid[], $2::timestamptz[]) AS v(token, seen)
  WHERE t.token = v.token AND t.status = 'WAITING' AND t.last_seen_at < v.seen";
+
+/// The tokens an admission step admitted, to keep copies of. Binds: $1 the watermark before the
+/// step (exclusive), $2 after it (inclusive).
+const ADMITTED: &str = "\
+SELECT token, user_id, ticket, status, issued_at, last_seen_at, expires_at
+  FROM queue_tokens
+ WHERE ticket > $1 AND ticket <= $2 AND status = 'ACTIVE'";
+
+/// Most tickets whose admitted tokens one refresh reads; a longer move (the first refresh
+/// after a start or a reconnection) reads only the newest ones, and older fans' tokens are
+/// read on their first request.
+const ADMITTED_SPAN: u64 = 50_000;
 
 /// Most polls written by one statement (a bigger batch is split).
 const FLUSH_CHUNK: usize = 20_000;
@@ -71,6 +89,9 @@ pub(crate) struct QueueRuntime {
     refresh_wanted: tokio::sync::Notify,
     /// One flush at a time, so a flush that returns has written everything before it.
     flushing: tokio::sync::Mutex<()>,
+    /// The watermark up to which admitted tokens were read into the token copies (one reader at
+    /// a time); set back to zero when the copies are cleared.
+    loaded_through: tokio::sync::Mutex<u64>,
     /// When a refresh last failed.
     last_failure: Mutex<Option<Instant>>,
     tuning: QueueTuning,
@@ -88,6 +109,7 @@ impl QueueRuntime {
             refreshing: tokio::sync::Mutex::new(()),
             refresh_wanted: tokio::sync::Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
+            loaded_through: tokio::sync::Mutex::new(0),
             last_failure: Mutex::new(None),
             tuning,
         }
@@ -133,6 +155,10 @@ impl QueueRuntime {
     pub(crate) fn start_trusting(&self, caught_up: Instant) {
         self.tokens.clear();
         self.listening.set(caught_up);
+        if let Ok(mut loaded) = self.loaded_through.try_lock() {
+            *loaded = 0;
+        }
+        self.refresh_wanted.notify_one();
     }
 
     /// Changes are no longer pushed: from now on every read goes to the database.
@@ -158,10 +184,44 @@ impl QueueRuntime {
         }
     }
 
-    /// Reads what changed since the last refresh and applies it.
+    /// Reads what changed since the last refresh and applies it, then keeps copies of the
+    /// tokens admitted since the last such read (background refreshes only: a request never
+    /// waits for it).
     pub(crate) async fn refresh(&self, pool: &PgPool) -> StoreResult<()> {
-        let _one_at_a_time = self.refreshing.lock().await;
-        self.refresh_locked(pool).await
+        {
+            let _one_at_a_time = self.refreshing.lock().await;
+            self.refresh_locked(pool).await?;
+        }
+        self.load_admitted(pool).await
+    }
+
+    /// Reads the tokens admitted between the last watermark loaded and the snapshot's, and
+    /// stores copies of them as any read would ([`TokenCache::remember`]: never over a payment's
+    /// tombstone, and only if read while listening). Does nothing while copies are not trusted.
+    async fn load_admitted(&self, pool: &PgPool) -> StoreResult<()> {
+        let Ok(mut loaded) = self.loaded_through.try_lock() else {
+            return Ok(()); // another refresh is reading them
+        };
+        let through = self.snapshot().admitted_through();
+        if through <= *loaded || !self.tokens.trusted() {
+            return Ok(());
+        }
+        let after = (*loaded).max(through.saturating_sub(ADMITTED_SPAN));
+        let asked = Instant::now();
+        let mut conn = checkout(pool).await?;
+        let ticket = |ticket: u64| bind::<BigInt, _>(i64::try_from(ticket).unwrap_or(i64::MAX));
+        let binds = (ticket(after), ticket(through));
+        let rows: Vec<TokenRow> = prepared(ADMITTED, binds).load(&mut conn).await.map_err(db_error)?;
+        drop(conn);
+        let admitted = rows.len();
+        for token in convert_all::<_, QueueToken>(rows)? {
+            self.tokens.remember(&token, asked, Refill::IfAbsent).await;
+        }
+        if self.tokens.read_while_listening(asked) {
+            *loaded = through;
+        }
+        tracing::debug!(admitted, after, through, "admitted tokens copied");
+        Ok(())
     }
 
     async fn refresh_locked(&self, pool: &PgPool) -> StoreResult<()> {

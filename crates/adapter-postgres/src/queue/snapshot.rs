@@ -55,6 +55,11 @@ impl Snapshot {
         self.horizon
     }
 
+    /// Every ticket at or below it was admitted or is gone.
+    pub(crate) fn admitted_through(&self) -> u64 {
+        self.admitted_through
+    }
+
     /// When the query of the latest refresh applied was sent; `None` if it was never loaded.
     pub(crate) fn refreshed_at(&self) -> Option<Instant> {
         self.refreshed_at

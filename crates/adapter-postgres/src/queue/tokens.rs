@@ -13,9 +13,12 @@
 //!   and this instance's own polls are applied to the copy ([`TokenCache::touched`]). The
 //!   bound keeps a fan who polls only other instances from looking idle here (`QueueTuning::fitted`
 //!   sets it to at most a quarter of the idle timeout);
-//! - an **active** copy for `QueueTuning::token_cache` (1 s by default); its expiry is the
-//!   clock's anyway, and a payment on this instance replaces it with a tombstone at once, so
-//!   the payer's next request here reads the expired row;
+//! - an **active** copy for `QueueTuning::token_cache` (60 s by default): its expiry is the
+//!   clock's anyway, and every other end of an active token (a payment) is pushed (a
+//!   payment on this instance replaces the copy with a tombstone at once, so the payer's next
+//!   request here reads the expired row). Copies of newly admitted tokens are also loaded
+//!   when the watermark moves (see the `runtime` module), so an admitted fan's first request
+//!   usually finds one;
 //! - an **expired** token never changes again, so it is kept until evicted.
 //!
 //! What no copy shows by itself, a payment (spending an active token) on any instance and the
@@ -133,13 +136,13 @@ impl TokenCache {
     }
 
     /// Whether copies may be used or stored now: the cache is on and the store is listening.
-    fn trusted(&self) -> bool {
+    pub(crate) fn trusted(&self) -> bool {
         !self.ttl.is_zero() && self.listening.get().is_some()
     }
 
     /// Whether a read sent at `at` was sent while listening, since it last (re)started: only
     /// such a copy can have heard of every change since.
-    fn read_while_listening(&self, at: Instant) -> bool {
+    pub(crate) fn read_while_listening(&self, at: Instant) -> bool {
         self.listening.get().is_some_and(|since| at >= since)
     }
 
@@ -191,6 +194,12 @@ impl TokenCache {
             (Refill::Replace | Refill::Fresh, _) | (Refill::IfAbsent, None) => Op::Put(entry),
         })
         .await;
+    }
+
+    /// Whether anything is stored for `value` (a copy or a tombstone).
+    #[cfg(feature = "testing")]
+    pub(crate) async fn contains(&self, value: TokenValue) -> bool {
+        self.entries.get(&value.as_uuid()).await.is_some()
     }
 
     /// Marks a token whose copy a settlement may have made stale: spent by it, or by the

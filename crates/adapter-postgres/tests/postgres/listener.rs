@@ -1,5 +1,6 @@
 //! Changes pushed between instances: a payment on one store is seen by another long before its
-//! token copy would run out, the queue snapshot follows an admission at once, and a listening
+//! token copy would run out, the queue snapshot follows an admission at once and every store
+//! copies the tokens it admitted before they are asked for, and a listening
 //! connection killed by the server neither lets a stale copy through nor stays dead.
 
 use std::time::{Duration as StdDuration, Instant};
@@ -137,6 +138,34 @@ async fn an_admission_on_one_instance_moves_the_positions_another_serves_at_once
     assert_eq!(admitting.admit(NOW, &policy).await.map(|report| report.admitted), Ok(1));
     until_seen(&other, &first, |seen| seen.status == TokenStatus::Active).await;
     assert_eq!(other.position(&second).await, Ok(1), "the snapshot moved with the push");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_instance_keeps_copies_of_the_tokens_an_admission_admitted_before_they_are_asked_for() {
+    let db = TestDatabase::create().await;
+    let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
+    let (admitting, other) = (trusting(&db).await, trusting(&db).await);
+    until_listening(&[&admitting, &other]).await;
+    let fans = [issue_at(&admitting, 1, NOW).await, issue_at(&admitting, 2, NOW).await];
+    let waiting = issue_at(&admitting, 3, NOW).await;
+    let policy = QueuePolicy { max_active: 2, ..QueuePolicy::default() };
+    assert_eq!(admitting.admit(NOW, &policy).await.map(|report| report.admitted), Ok(2));
+    let deadline = Instant::now() + StdDuration::from_secs(5);
+    for store in [&admitting, &other] {
+        for fan in &fans {
+            while !store.keeps_copy_of(fan.value).await {
+                assert!(Instant::now() < deadline, "a copy of every admitted token within 5 s");
+                tokio::time::sleep(StdDuration::from_millis(2)).await;
+            }
+        }
+    }
+    assert!(!other.keeps_copy_of(waiting.value).await, "only admitted tokens are loaded");
+    for fan in &fans {
+        touch_behind_their_backs(&mut conn, fan).await;
+        let served = other.token(fan.value).await.expect("token").expect("stored");
+        assert!(other.is_listening(), "still listening (else the row would have been read)");
+        assert_eq!((served.status, served.last_seen_at), (TokenStatus::Active, fan.last_seen_at), "the copy");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

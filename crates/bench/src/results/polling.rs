@@ -2,9 +2,12 @@
 //! run is kept as a labelled upper bound of the HTTP path, because the instance answers a
 //! token it read recently from memory and one token is therefore never a waiting room.
 
-use super::{PEER_FANS, PEER_POLL_P95, Results, S3};
+use super::{PEER_FANS, PEER_POLL_P95, Results, S3, S8};
 use crate::report::{Better, Row, Unit, grouped};
 use crate::scenarios::polling::{P99_LIMIT_MS, Polling, SEARCH_START, SERVED_SHARE};
+
+/// Closed-loop polls per second the many waiting fans must get.
+const CAPACITY_TARGET: f64 = 40_000.0;
 
 impl Results {
     /// Scenario 3; `one_token_by` names the generator of the one-token run.
@@ -40,7 +43,8 @@ impl Results {
         let capacity = format!("capacity, closed loop, {fans}");
         self.rows.push(
             row(capacity, polling.capacity.ok_per_second, Unit::PerSec, Better::Higher)
-                .anchor(PEER_FANS.0, PEER_FANS.1),
+                .anchor(PEER_FANS.0, PEER_FANS.1)
+                .target(CAPACITY_TARGET),
         );
         // No anchor: beside the peers' many fans it would flatter.
         let one = "capacity, closed loop, one token (served from the instance's token cache)".to_owned();
@@ -51,6 +55,32 @@ impl Results {
         self.note(S3, notes(polling, one_token_by));
     }
 }
+
+impl Results {
+    /// The position benchmark's verdict (`crates/adapter-postgres/benches/queue_position.rs`,
+    /// which `make bench` runs first; `text` is its markdown): p99 with 1,000,000 fans waiting
+    /// divided by p99 with 1,000, for a poll (token read and position) and for the position
+    /// arithmetic alone.
+    pub fn waiting_room_scale(&mut self, text: &str) {
+        let ratios: Vec<f64> = text
+            .lines()
+            .filter(|line| line.starts_with("p99("))
+            .filter_map(|line| line.rsplit_once(" = ")?.1.trim().parse().ok())
+            .collect();
+        let [poll, position, ..] = ratios[..] else {
+            self.failures.push("the position benchmark's output shows no p99 ratios".into());
+            return;
+        };
+        let what = "p99 with 1,000,000 fans waiting ÷ with 1,000";
+        let poll_metric = format!("a poll (token read + position): {what}");
+        self.rows.push(Row::new(S8, poll_metric, poll, Unit::Ratio, Better::Lower).target(SCALE_TARGET));
+        let position_metric = format!("the position arithmetic alone (under 2 µs either way): {what}");
+        self.rows.push(Row::new(S8, position_metric, position, Unit::Ratio, Better::Lower));
+    }
+}
+
+/// How much slower a poll may get when a thousand times more fans wait.
+const SCALE_TARGET: f64 = 1.5;
 
 /// The scenario's notes.
 fn notes(polling: &Polling, one_token_by: &str) -> Vec<String> {

@@ -76,9 +76,9 @@ pub async fn over_http(
     attempts: usize,
     concurrency: usize,
 ) -> BenchResult<Race> {
+    warm_up(api, concurrency + 1).await?;
     let stop = Arc::new(AtomicBool::new(false));
-    let sampler =
-        tokio::spawn(sample_seat_list(api.clone(), tokens[0].clone(), seat.clone(), Arc::clone(&stop)));
+    let sampler = sampler(api.apart()?, tokens[0].clone(), seat.clone(), Arc::clone(&stop));
     // Let the sampler take a few quiet samples first, as the seed's test listed seats throughout.
     tokio::time::sleep(Duration::from_millis(20)).await;
 
@@ -94,7 +94,9 @@ pub async fn over_http(
     })
     .await?;
     stop.store(true, Ordering::Relaxed);
-    let seat_list = sampler.await?;
+    let seat_list = tokio::task::spawn_blocking(move || sampler.join())
+        .await?
+        .map_err(|_| "the seat-list sampler panicked")??;
 
     let (latency, counts) = tally(driven.outputs.iter().map(|a| (a.status, a.latency)));
     let losers = driven.outputs.iter().filter(|a| a.status == 409 && a.code() == "SEAT_UNAVAILABLE").count();
@@ -109,6 +111,34 @@ pub async fn over_http(
         latency,
         seat_list,
         cpu: Spent::default(),
+    })
+}
+
+/// Opens a kept-alive connection for each client (and the sampler) before the race, as the
+/// seed's thread pools existed before its race: the race's first wave is then the race's, not
+/// the load generator opening a hundred connections at once (an instance closes idle ones
+/// after a few seconds, and the scenarios before leave them idle that long).
+async fn warm_up(api: &Api, clients: usize) -> BenchResult<()> {
+    let api = api.clone();
+    drive(clients, clients, move |i| {
+        let api = api.clone();
+        async move { api.get(i, "/health", None).await }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Runs [`sample_seat_list`] on a thread and runtime of its own, with connections of its own: a
+/// sample then waits for the instance, never behind the racers' tasks in the load generator.
+fn sampler(
+    api: Api,
+    token: String,
+    seat: RaceSeat,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<BenchResult<Latencies>> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        Ok(runtime.block_on(sample_seat_list(api, token, seat, stop)))
     })
 }
 
