@@ -84,18 +84,24 @@ const WAITING: &str = token_status_text(TokenStatus::Waiting);
 /// $4 idle cutoff. The function tests statuses as literals, never as binds: a cached generic
 /// plan with a bound status cannot use the partial index `one_live_token_per_user` and scanned
 /// the whole table on every issue.
+/// `was_active` is the user's active token as the statement began (its snapshot does not see
+/// the function's writes): if the function retired it, this instance's copy of it ends at once.
 const ISSUE: &str = "\
-SELECT token, user_id, ticket, status, issued_at, last_seen_at, expires_at, gone
+SELECT token, user_id, ticket, status, issued_at, last_seen_at, expires_at, gone,
+       (SELECT t.token FROM queue_tokens t WHERE t.user_id = $1 AND t.status = 'ACTIVE') AS was_active
   FROM issue_queue_token($1, $2, $3, $4)";
 
-/// What [`ISSUE`] returns: the user's token, and the ticket recorded as gone when an expired
-/// token above the watermark was retired to make room for it.
+/// What [`ISSUE`] returns: the user's token, the ticket recorded as gone when an expired
+/// token above the watermark was retired to make room for it, and the user's token that was
+/// active before.
 #[derive(QueryableByName)]
 struct Issued {
     #[diesel(embed)]
     token: TokenRow,
     #[diesel(sql_type = Nullable<BigInt>)]
     gone: Option<i64>,
+    #[diesel(sql_type = Nullable<Uuid>)]
+    was_active: Option<uuid::Uuid>,
 }
 
 /// Runs [`ISSUE`]. The clock is the caller's: PostgreSQL's own `now()` decides nothing; the
@@ -108,7 +114,7 @@ async fn issue_in(
     candidate: TokenValue,
     now: OffsetDateTime,
     policy: &QueuePolicy,
-) -> Result<(QueueToken, Option<u64>), Retry> {
+) -> Result<(QueueToken, Option<u64>, Option<TokenValue>), Retry> {
     let binds = (
         bind::<BigInt, _>(user.get()),
         bind::<Uuid, _>(candidate.as_uuid()),
@@ -117,7 +123,9 @@ async fn issue_in(
     );
     let issued: Issued = prepared(ISSUE, binds).get_result(conn).await.map_err(issue_error)?;
     let gone = issued.gone.map(unsigned).transpose()?;
-    Ok((QueueToken::try_from(issued.token)?, gone))
+    let token = QueueToken::try_from(issued.token)?;
+    let retired = issued.was_active.map(TokenValue::from_uuid).filter(|was| *was != token.value);
+    Ok((token, gone, retired))
 }
 
 /// How an issue failed: worth running once more, or not.
@@ -211,7 +219,7 @@ impl QueueRepository for PgStore {
         policy: &QueuePolicy,
     ) -> StoreResult<QueueToken> {
         let mut conn = checkout(&self.pool).await?;
-        let (token, gone) = match issue_in(&mut conn, user, candidate, now, policy).await {
+        let (token, gone, retired) = match issue_in(&mut conn, user, candidate, now, policy).await {
             // The user was forgotten between the function's two inserts (see `FORGET`): once
             // more, and they are created anew.
             Err(Retry::UserForgotten) => issue_in(&mut conn, user, candidate, now, policy).await,
@@ -220,6 +228,9 @@ impl QueueRepository for PgStore {
         .map_err(Retry::into_store)?;
         drop(conn);
         self.note_gone(gone);
+        if let Some(retired) = retired {
+            self.queue.tokens().retired(retired).await;
+        }
         tracing::debug!(user = user.get(), ticket = token.ticket, retired = ?gone, "issue");
         Ok(self.overlay(token))
     }
@@ -259,6 +270,9 @@ impl QueueRepository for PgStore {
         let flushed = self.queue.flush(&self.pool, self.queue.before_drops(policy.idle_cutoff(now))).await?;
         let attempt = admission::attempt(&self.pool, now, policy).await?;
         self.queue.snapshot_mut().advance(attempt.admitted_through, attempt.gone.iter().copied());
+        for ended in &attempt.ended {
+            self.queue.tokens().retired(*ended).await;
+        }
         let report = attempt.report;
         if attempt.stepped || report != AdmissionReport::default() {
             tracing::debug!(

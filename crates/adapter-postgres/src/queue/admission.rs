@@ -12,8 +12,8 @@ use diesel::QueryableByName;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use domain::QueuePolicy;
 use domain::ports::{AdmissionReport, StoreError, StoreResult};
+use domain::{QueuePolicy, TokenValue};
 use time::OffsetDateTime;
 
 use crate::errors::{TxError, db_error};
@@ -28,9 +28,17 @@ const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 /// The shared state the attempt decides on (only admitters write it, under the lock).
 const READ_STATE: &str = "SELECT last_admission_at, admitted_through FROM queue_state";
 
-/// Expires active tokens whose time ran out. Bind: $1 now.
-const EXPIRE_ACTIVE: &str =
-    "UPDATE queue_tokens SET status = 'EXPIRED' WHERE status = 'ACTIVE' AND expires_at <= $1";
+/// Expires active tokens whose time ran out; returns them, so this instance's copies of them
+/// end at once (the others hear of it). Bind: $1 now.
+const EXPIRE_ACTIVE: &str = "\
+UPDATE queue_tokens SET status = 'EXPIRED' WHERE status = 'ACTIVE' AND expires_at <= $1 RETURNING token";
+
+/// What [`EXPIRE_ACTIVE`] returns.
+#[derive(QueryableByName)]
+struct Ended {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    token: uuid::Uuid,
+}
 
 /// Drops waiting tokens not polled since the cutoff and records those above the watermark.
 /// Binds: $1 cutoff, $2 watermark.
@@ -116,6 +124,8 @@ pub(crate) struct Attempt {
     pub(crate) admitted_through: u64,
     /// Tickets dropped above the watermark the attempt started from.
     pub(crate) gone: Vec<u64>,
+    /// Active tokens the attempt expired.
+    pub(crate) ended: Vec<TokenValue>,
 }
 
 /// Runs one attempt in its own transaction.
@@ -146,7 +156,7 @@ async fn attempt_in(
     let state = state.ok_or_else(|| StoreError::Internal("the queue_state row is missing".into()))?;
     let watermark = unsigned(state.admitted_through)?;
 
-    let expired = prepared(EXPIRE_ACTIVE, bind::<Timestamptz, _>(now)).execute(conn).await?;
+    let ended: Vec<Ended> = prepared(EXPIRE_ACTIVE, bind::<Timestamptz, _>(now)).load(conn).await?;
     let drop_binds =
         (bind::<Timestamptz, _>(policy.idle_cutoff(now)), bind::<BigInt, _>(state.admitted_through));
     let drops: DropRow = prepared(DROP_IDLE, drop_binds).get_result(conn).await?;
@@ -154,12 +164,13 @@ async fn attempt_in(
     let mut attempt = Attempt {
         report: AdmissionReport {
             admitted: 0,
-            expired: crate::models::count(expired),
+            expired: crate::models::count(ended.len()),
             dropped: unsigned(drops.dropped)?,
         },
         stepped: false,
         admitted_through: watermark,
         gone,
+        ended: ended.into_iter().map(|ended| TokenValue::from_uuid(ended.token)).collect(),
     };
     if !policy.admission_due(state.last_admission_at, now) {
         return Ok(attempt);
