@@ -214,8 +214,12 @@ impl QueueRuntime {
         let rows: Vec<TokenRow> = prepared(ADMITTED, binds).load(&mut conn).await.map_err(db_error)?;
         drop(conn);
         let admitted = rows.len();
-        for token in convert_all::<_, QueueToken>(rows)? {
-            self.tokens.remember(&token, asked, Refill::IfAbsent).await;
+        for (n, token) in convert_all::<_, QueueToken>(rows)?.iter().enumerate() {
+            self.tokens.remember(token, asked, Refill::IfAbsent).await;
+            // Thousands of copies at once: let the requests sharing this thread through.
+            if n % 256 == 255 {
+                tokio::task::yield_now().await;
+            }
         }
         if self.tokens.read_while_listening(asked) {
             *loaded = through;
