@@ -51,8 +51,7 @@ pub struct SeatCache {
     catalogue: Arc<dyn CatalogueRepository>,
     reservations: Arc<dyn ReservationRepository>,
     seats: RwLock<HashMap<SeatId, Seat>>,
-    /// One turn per seat with holds in flight; an entry lives only while someone holds or
-    /// waits for its turn.
+    /// One turn per seat with reads or holds in flight ([`Turn`]).
     turns: Mutex<HashMap<SeatId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -65,19 +64,16 @@ impl SeatCache {
         Self { catalogue, reservations, seats: RwLock::new(HashMap::new()), turns: Mutex::default() }
     }
 
-    /// The turn of `seat`'s holds, shared with every hold of it in flight here.
-    fn turn_of(&self, seat: SeatId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(turns.entry(seat).or_default())
-    }
-
-    /// Forgets `seat`'s turn once nobody else holds or waits for it (every clone is taken
-    /// under the map's lock, so none can appear meanwhile).
-    fn done_with(&self, seat: SeatId, turn: Arc<tokio::sync::Mutex<()>>) {
-        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
-        if Arc::strong_count(&turn) == 2 {
-            turns.remove(&seat);
-        }
+    /// Waits for `seat`'s turn; it is held until the [`Turn`] is dropped.
+    async fn take_turn(&self, seat: SeatId) -> Turn<'_> {
+        let shared = {
+            let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(turns.entry(seat).or_default())
+        };
+        // Built before the wait, so a request dropped while waiting still cleans up.
+        let mut turn = Turn { cache: self, seat, shared, held: None };
+        turn.held = Some(Arc::clone(&turn.shared).lock_owned().await);
+        turn
     }
 
     fn remember(&self, seats: &[Seat]) {
@@ -92,15 +88,6 @@ impl SeatCache {
 
     fn copy(&self, id: SeatId) -> Option<Seat> {
         self.seats.read().unwrap_or_else(PoisonError::into_inner).get(&id).cloned()
-    }
-
-    /// Reads a seat from the store and remembers it.
-    async fn read_seat(&self, id: SeatId) -> StoreResult<Option<Seat>> {
-        let seat = self.catalogue.seat(id).await?;
-        if let Some(seat) = &seat {
-            self.remember(std::slice::from_ref(seat));
-        }
-        Ok(seat)
     }
 
     /// Asks the store, and makes the copy what it answered.
@@ -126,6 +113,27 @@ impl SeatCache {
 
     fn map_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SeatId, Seat>> {
         self.seats.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One seat's turn, held or awaited. The last one dropped, however its request ended, removes
+/// the seat's entry, so the map holds only seats with requests in flight.
+struct Turn<'a> {
+    cache: &'a SeatCache,
+    seat: SeatId,
+    shared: Arc<tokio::sync::Mutex<()>>,
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        drop(self.held.take());
+        let mut turns = self.cache.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        // The map's reference and this one: nobody else holds or waits (every other clone is
+        // taken under the map's lock, so none can appear meanwhile).
+        if Arc::strong_count(&self.shared) == 2 {
+            turns.remove(&self.seat);
+        }
     }
 }
 
@@ -161,15 +169,15 @@ impl CatalogueRepository for SeatCache {
         if let Some(copy) = self.copy(id) {
             return Ok(Some(copy));
         }
-        let turn = self.turn_of(id);
-        let my_turn = turn.lock().await;
-        let seat = match self.copy(id) {
-            Some(copy) => Ok(Some(copy)),
-            None => self.read_seat(id).await,
-        };
-        drop(my_turn);
-        self.done_with(id, turn);
-        seat
+        let _turn = self.take_turn(id).await;
+        if let Some(copy) = self.copy(id) {
+            return Ok(Some(copy));
+        }
+        let seat = self.catalogue.seat(id).await?;
+        if let Some(seat) = &seat {
+            self.remember(std::slice::from_ref(seat));
+        }
+        Ok(seat)
     }
 
     async fn seed_if_empty(&self, catalogue: &[NewConcert]) -> StoreResult<bool> {
@@ -188,14 +196,9 @@ impl ReservationRepository for SeatCache {
         hold: &NewHold,
         receipt: Option<Receipt<Option<Reservation>>>,
     ) -> StoreResult<Option<Reservation>> {
-        let turn = self.turn_of(hold.seat_id);
-        let my_turn = turn.lock().await;
+        let _turn = self.take_turn(hold.seat_id).await;
         let taken = || self.copy(hold.seat_id).is_some_and(|copy| !copy.is_free_at(hold.held_at));
-        let outcome =
-            if receipt.is_none() && taken() { Ok(None) } else { self.hold_in_store(hold, receipt).await };
-        drop(my_turn);
-        self.done_with(hold.seat_id, turn);
-        outcome
+        if receipt.is_none() && taken() { Ok(None) } else { self.hold_in_store(hold, receipt).await }
     }
 
     async fn reservation(&self, id: ReservationId) -> StoreResult<Option<Reservation>> {

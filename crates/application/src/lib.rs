@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use domain::ports::{
     CatalogueRepository, Clock, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
-    ReservationRepository, TokenMint, TokenSeal, WalletRepository,
+    ReservationRepository, Store, TokenMint, TokenSeal, WalletRepository,
 };
 use domain::{HoldPolicy, IdempotencyPolicy, QueuePolicy};
 
@@ -55,6 +55,30 @@ pub struct Ports {
     pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Readiness.
     pub health: Arc<dyn HealthCheck>,
+}
+
+impl Ports {
+    /// One `store` that implements every repository port plugged into all of them, beside the
+    /// clock, the token mint and the seal.
+    pub fn from_store<S: Store>(
+        store: Arc<S>,
+        clock: Arc<dyn Clock>,
+        mint: Arc<dyn TokenMint>,
+        seal: Arc<dyn TokenSeal>,
+    ) -> Self {
+        Self {
+            clock,
+            mint,
+            seal,
+            catalogue: store.clone(),
+            reservations: store.clone(),
+            wallet: store.clone(),
+            payments: store.clone(),
+            queue: store.clone(),
+            idempotency: store.clone(),
+            health: store,
+        }
+    }
 }
 
 /// The business settings of the contract (README).

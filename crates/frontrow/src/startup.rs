@@ -146,18 +146,7 @@ async fn seal(keys: &TokenKeys, shared: Option<&PgStore>) -> Result<Arc<HmacSeal
 
 /// Plugs one store that implements every repository port into all of them.
 fn ports_from<S: Store>(store: Arc<S>, seal: Arc<HmacSeal>) -> Ports {
-    Ports {
-        clock: Arc::new(SystemClock),
-        mint: Arc::new(RandomMint),
-        seal,
-        catalogue: store.clone(),
-        reservations: store.clone(),
-        wallet: store.clone(),
-        payments: store.clone(),
-        queue: store.clone(),
-        idempotency: store.clone(),
-        health: store,
-    }
+    Ports::from_store(store, Arc::new(SystemClock), Arc::new(RandomMint), seal)
 }
 
 /// Puts the in-process catalogue cache in front of the store unless its TTL is zero.

@@ -170,6 +170,16 @@ async fn holds_of_one_seat_wait_for_the_one_in_the_store_and_lose_to_it_without_
 }
 
 #[tokio::test]
+async fn a_hold_dropped_while_with_the_store_leaves_no_turn_behind() {
+    let (seats, _) = slow_cache();
+    assert!(seats.seat(seat_id()).await.is_ok());
+    let gave_up =
+        tokio::time::timeout(std::time::Duration::from_millis(5), seats.try_hold(&hold(), None)).await;
+    assert!(gave_up.is_err(), "the store takes 20 ms");
+    assert!(seats.turns.lock().expect("turns").is_empty());
+}
+
+#[tokio::test]
 async fn a_hold_with_an_idempotency_key_always_asks_the_store_which_records_its_answer() {
     let (seats, store) = slow_cache();
     assert!(seats.seat(seat_id()).await.is_ok());

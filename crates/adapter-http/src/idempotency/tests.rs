@@ -55,18 +55,7 @@ impl World {
         assert_eq!(token.user_id, user);
         let seal = HmacSeal::new(&[7; 32], None).expect("a long enough key");
         let bearer = format!("Bearer {}", seal.seal(&TokenClaims::from(&token)));
-        let ports = Ports {
-            clock: clock.clone(),
-            mint: Arc::new(FixedMint),
-            seal: Arc::new(seal),
-            catalogue: store.clone(),
-            reservations: store.clone(),
-            wallet: store.clone(),
-            payments: store.clone(),
-            queue: store.clone(),
-            idempotency: store.clone(),
-            health: store,
-        };
+        let ports = Ports::from_store(store, clock.clone(), Arc::new(FixedMint), Arc::new(seal));
         let streams = StreamSlots::new(StreamLimits { per_token: 1, per_instance: 1 });
         let policies = Policies { queue: policy, ..Policies::default() };
         let state = HttpState { ports, policies, streams, identity: None };

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use diesel::{IntoSql, sql_query};
+use diesel::sql_query;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::TokenValue;
 use futures::{FutureExt, StreamExt};
@@ -241,8 +241,7 @@ fn notification(heard: Option<diesel::QueryResult<diesel::pg::PgNotification>>) 
 
 /// A statement on a connection that has been silent, so a dead one is noticed.
 async fn heartbeat(conn: &mut AsyncPgConnection) -> Result<(), String> {
-    let ping = diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>()).get_result::<i32>(conn);
-    match tokio::time::timeout(HEARTBEAT_PATIENCE, ping).await {
+    match tokio::time::timeout(HEARTBEAT_PATIENCE, crate::ping(conn)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => Err(format!("heartbeat failed: {error}")),
         Err(_) => Err(format!("no heartbeat answer within {HEARTBEAT_PATIENCE:?}")),

@@ -89,9 +89,10 @@ pub(crate) struct QueueRuntime {
     refresh_wanted: tokio::sync::Notify,
     /// One flush at a time, so a flush that returns has written everything before it.
     flushing: tokio::sync::Mutex<()>,
-    /// The watermark up to which admitted tokens were read into the token copies (one reader at
-    /// a time); set back to zero when the copies are cleared.
-    loaded_through: tokio::sync::Mutex<u64>,
+    /// Since when listening had lasted, and the watermark up to which admitted tokens were
+    /// read into the copies then (one reader at a time): a new listening session, whose copies
+    /// start empty, reads them again.
+    loaded: tokio::sync::Mutex<(Option<Instant>, u64)>,
     /// When a refresh last failed.
     last_failure: Mutex<Option<Instant>>,
     tuning: QueueTuning,
@@ -109,7 +110,7 @@ impl QueueRuntime {
             refreshing: tokio::sync::Mutex::new(()),
             refresh_wanted: tokio::sync::Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
-            loaded_through: tokio::sync::Mutex::new(0),
+            loaded: tokio::sync::Mutex::new((None, 0)),
             last_failure: Mutex::new(None),
             tuning,
         }
@@ -155,9 +156,6 @@ impl QueueRuntime {
     pub(crate) fn start_trusting(&self, caught_up: Instant) {
         self.tokens.clear();
         self.listening.set(caught_up);
-        if let Ok(mut loaded) = self.loaded_through.try_lock() {
-            *loaded = 0;
-        }
         self.refresh_wanted.notify_one();
     }
 
@@ -199,14 +197,16 @@ impl QueueRuntime {
     /// stores copies of them as any read would ([`TokenCache::remember`]: never over a payment's
     /// tombstone, and only if read while listening). Does nothing while copies are not trusted.
     async fn load_admitted(&self, pool: &PgPool) -> StoreResult<()> {
-        let Ok(mut loaded) = self.loaded_through.try_lock() else {
+        let Ok(mut loaded) = self.loaded.try_lock() else {
             return Ok(()); // another refresh is reading them
         };
+        let session = self.listening.get();
+        let loaded_through = if loaded.0 == session { loaded.1 } else { 0 };
         let through = self.snapshot().admitted_through();
-        if through <= *loaded || !self.tokens.trusted() {
+        if through <= loaded_through || !self.tokens.trusted() {
             return Ok(());
         }
-        let after = (*loaded).max(through.saturating_sub(ADMITTED_SPAN));
+        let after = loaded_through.max(through.saturating_sub(ADMITTED_SPAN));
         let asked = Instant::now();
         let mut conn = checkout(pool).await?;
         let ticket = |ticket: u64| bind::<BigInt, _>(i64::try_from(ticket).unwrap_or(i64::MAX));
@@ -221,8 +221,8 @@ impl QueueRuntime {
                 tokio::task::yield_now().await;
             }
         }
-        if self.tokens.read_while_listening(asked) {
-            *loaded = through;
+        if self.listening.get() == session {
+            *loaded = (session, through);
         }
         tracing::debug!(admitted, after, through, "admitted tokens copied");
         Ok(())

@@ -142,7 +142,7 @@ impl TokenCache {
 
     /// Whether a read sent at `at` was sent while listening, since it last (re)started: only
     /// such a copy can have heard of every change since.
-    pub(crate) fn read_while_listening(&self, at: Instant) -> bool {
+    fn read_while_listening(&self, at: Instant) -> bool {
         self.listening.get().is_some_and(|since| at >= since)
     }
 
