@@ -167,4 +167,16 @@ impl TestServer {
         let body = json!({ "reservationId": reservation_id, "paymentAmount": amount });
         self.post("/api/pay", Some(token), &body).await
     }
+
+    // --- a fan's bookings ---------------------------------------------------------------------
+
+    /// `GET /api/reservations`.
+    pub async fn bookings(&self, token: &str) -> Reply {
+        self.get("/api/reservations", Some(token)).await
+    }
+
+    /// `DELETE /api/reservations/{id}`.
+    pub async fn release(&self, token: &str, reservation_id: i64) -> Reply {
+        self.delete(&format!("/api/reservations/{reservation_id}"), Some(token)).await
+    }
 }

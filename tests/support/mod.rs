@@ -308,6 +308,15 @@ impl TestServer {
         self.send(req).await
     }
 
+    /// `DELETE path`, with a bearer token when given.
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.client.delete(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        self.send(req).await
+    }
+
     /// `POST path` with a JSON body, with a bearer token when given.
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
         let mut req = self.client.post(self.url(path)).json(body);

@@ -9,9 +9,9 @@
 //! share one store read (moka's `try_get_with`), so a cold cache under a spike costs one query.
 //!
 //! [`SeatCache`] is the one cache of seats, and never of seat lists: it remembers each seat's
-//! fixed facts so a hold needs no seat read, answers taken seats exactly from memory (what
-//! turns the losers of a same-seat race into requests that never reach the database), and
-//! lets the store's compare-and-set settle every seat it believes free.
+//! fixed facts so a hold needs no seat read, refuses a taken seat only from an answer the store
+//! gave during the refused request's lifetime (so the losers of a same-seat race share one read
+//! per wave), and lets the store's compare-and-set settle every seat it believes free.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,42 +1,29 @@
 //! What this instance knows about seats, so a hold usually costs one round trip: the
-//! compare-and-set itself.
+//! compare-and-set itself, and the losers of a same-seat race none. The rule that keeps it
+//! exact is in `docs/architecture.md` ("Seats: copies that refuse only what they saw"); in
+//! short, a copy saying *taken* refuses a request only if the store's answer it comes from was
+//! asked for after that request arrived, so a refusal always rests on what the store said
+//! during the request's own lifetime, whoever released or refunded the seat before. A copy
+//! saying *free* may be out of date and needs no such care: it only ever leads to `try_hold`,
+//! the store's compare-and-set.
 //!
-//! A hold needs the seat's fixed facts (its concert, when its show starts, its name and price)
-//! and, to refuse early, its sale state. The fixed facts never change, so every seat read
-//! through this instance one at a time, or 50 at a time by a performance's seat list (what a
-//! fan picks a seat from), is remembered; a concert's whole seat list (read for its available
-//! dates, on every dates request) is passed through untouched, as it leads to no hold. The
-//! sale state of a copy is worth two different things:
-//! - **taken** (sold, held, or its show started) is exact while the clock says so: a sold seat
-//!   stays sold and a hold ends only when its time runs out (there is no early release; a
-//!   payment turns it into a sale, the sweeper only tidies lapsed holds). So the losers of a
-//!   same-seat race are refused from memory, with the answer the store would give;
-//! - **free** may be out of date (another fan or instance may have taken it since). That is
-//!   harmless because the only thing a free answer leads to is `try_hold`, the store's
-//!   compare-and-set, which decides against the database. When it refuses, the copy is
-//!   dropped, so the next read asks the store and learns (exactly) that the seat is taken; when
-//!   it succeeds, the copy becomes the hold just taken.
-//!
-//! Holds of one seat through this instance take turns: while one is with the store, the others
-//! wait for its answer, and if it took the seat they are refused from the copy instead of
-//! queueing in the database behind its row lock (the first wave of a same-seat race would
-//! otherwise hold every pooled connection for the length of that queue, and every other request
-//! of the instance would wait for one). A hold with an idempotency key always goes to the store,
-//! which records its answer with it. First reads of one seat take the same turn, so that wave's
-//! reads of the seat cost one query.
-//!
-//! Seat lists (`seats_of_schedule`, `seats_of_concert`) always come from the store: free-seat
-//! lists and counts are never served from here. If an early release is ever added (cancelling
-//! a hold), it must clear this cache on every instance or the reasoning above breaks.
+//! Holds and confirming reads of one seat through this instance take turns: while one is with
+//! the store, the others wait for its answer and, if it took the seat or found it taken, are
+//! refused from it instead of queueing in the database behind the seat's row lock (the first
+//! wave of a same-seat race would otherwise hold every pooled connection for the length of that
+//! queue). A hold with an idempotency key always goes to the store, which records its answer
+//! with it. Seat lists always come from the store; the 50 seats of a performance's list are
+//! remembered, a concert's whole list (read for its dates) passes through.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, ReservationRepository, StoreResult};
 use domain::{
-    Concert, ConcertId, NewConcert, NewHold, Receipt, Reservation, ReservationId, Schedule, ScheduleId, Seat,
-    SeatHold, SeatId, UserId,
+    Booking, Concert, ConcertId, NewConcert, NewHold, Receipt, Reservation, ReservationId, Schedule,
+    ScheduleId, Seat, SeatHold, SeatId, UserId,
 };
 use time::OffsetDateTime;
 
@@ -50,9 +37,25 @@ const CAPACITY: usize = 50_000;
 pub struct SeatCache {
     catalogue: Arc<dyn CatalogueRepository>,
     reservations: Arc<dyn ReservationRepository>,
-    seats: RwLock<HashMap<SeatId, Seat>>,
+    seats: RwLock<HashMap<SeatId, Known>>,
     /// One turn per seat with reads or holds in flight ([`Turn`]).
     turns: Mutex<HashMap<SeatId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A seat as the store answered, and when that answer was asked for.
+#[derive(Debug, Clone)]
+struct Known {
+    seat: Seat,
+    asked: Instant,
+}
+
+impl Known {
+    /// Whether this copy may refuse a request that arrived at `arrived`: it may say taken, and
+    /// it comes from an answer asked for since then. (A copy that cannot say taken, neither
+    /// sold nor under any hold, refuses nothing and needs no confirming.)
+    fn settles(&self, arrived: Instant) -> bool {
+        self.asked >= arrived || !(self.seat.sold || self.seat.hold.is_some())
+    }
 }
 
 impl SeatCache {
@@ -76,17 +79,26 @@ impl SeatCache {
         turn
     }
 
-    fn remember(&self, seats: &[Seat]) {
+    /// Stores what the store answered to a read asked for at `asked`, unless a copy from a
+    /// later answer is there already.
+    fn remember(&self, seats: &[Seat], asked: Instant) {
         let mut map = self.map_mut();
         if map.len() + seats.len() > CAPACITY {
             map.clear();
         }
         for seat in seats {
-            map.insert(seat.id, seat.clone());
+            let answer = Known { seat: seat.clone(), asked };
+            map.entry(seat.id)
+                .and_modify(|known| {
+                    if known.asked <= asked {
+                        *known = answer.clone();
+                    }
+                })
+                .or_insert(answer);
         }
     }
 
-    fn copy(&self, id: SeatId) -> Option<Seat> {
+    fn copy(&self, id: SeatId) -> Option<Known> {
         self.seats.read().unwrap_or_else(PoisonError::into_inner).get(&id).cloned()
     }
 
@@ -96,12 +108,14 @@ impl SeatCache {
         hold: &NewHold,
         receipt: Option<Receipt<Option<Reservation>>>,
     ) -> StoreResult<Option<Reservation>> {
+        let asked = Instant::now();
         let outcome = self.reservations.try_hold(hold, receipt).await;
         match &outcome {
             Ok(Some(reservation)) => {
                 if let Some(copy) = self.map_mut().get_mut(&hold.seat_id) {
-                    copy.hold =
+                    copy.seat.hold =
                         Some(SeatHold { reservation_id: reservation.id, until: reservation.expires_at });
+                    copy.asked = copy.asked.max(asked);
                 }
             }
             Ok(None) | Err(_) => {
@@ -111,7 +125,7 @@ impl SeatCache {
         outcome
     }
 
-    fn map_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SeatId, Seat>> {
+    fn map_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SeatId, Known>> {
         self.seats.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -152,8 +166,9 @@ impl CatalogueRepository for SeatCache {
     }
 
     async fn seats_of_schedule(&self, schedule: ScheduleId) -> StoreResult<Vec<Seat>> {
+        let asked = Instant::now();
         let seats = self.catalogue.seats_of_schedule(schedule).await?;
-        self.remember(&seats);
+        self.remember(&seats, asked);
         Ok(seats)
     }
 
@@ -161,21 +176,26 @@ impl CatalogueRepository for SeatCache {
         self.catalogue.seats_of_concert(concert).await
     }
 
-    /// A remembered copy if there is one: exact when it says taken, possibly out of date when
-    /// it says free (see the module docs; `try_hold` settles that).
-    /// A miss takes the seat's turn, so concurrent first reads of one seat (a race's first
-    /// wave) cost the store one read.
+    /// A remembered copy if it settles this read (see the module docs), else the store's answer,
+    /// read once for every request of the seat that arrived before it was asked for: reads
+    /// that find no settling copy take the seat's turn and look again once they have it.
     async fn seat(&self, id: SeatId) -> StoreResult<Option<Seat>> {
-        if let Some(copy) = self.copy(id) {
-            return Ok(Some(copy));
+        let arrived = Instant::now();
+        let settled = || self.copy(id).filter(|copy| copy.settles(arrived)).map(|copy| copy.seat);
+        if let Some(seat) = settled() {
+            return Ok(Some(seat));
         }
         let _turn = self.take_turn(id).await;
-        if let Some(copy) = self.copy(id) {
-            return Ok(Some(copy));
+        if let Some(seat) = settled() {
+            return Ok(Some(seat));
         }
+        let asked = Instant::now();
         let seat = self.catalogue.seat(id).await?;
-        if let Some(seat) = &seat {
-            self.remember(std::slice::from_ref(seat));
+        match &seat {
+            Some(seat) => self.remember(std::slice::from_ref(seat), asked),
+            None => {
+                self.map_mut().remove(&id);
+            }
         }
         Ok(seat)
     }
@@ -196,8 +216,12 @@ impl ReservationRepository for SeatCache {
         hold: &NewHold,
         receipt: Option<Receipt<Option<Reservation>>>,
     ) -> StoreResult<Option<Reservation>> {
+        let arrived = Instant::now();
         let _turn = self.take_turn(hold.seat_id).await;
-        let taken = || self.copy(hold.seat_id).is_some_and(|copy| !copy.is_free_at(hold.held_at));
+        let taken = || {
+            self.copy(hold.seat_id)
+                .is_some_and(|copy| copy.asked >= arrived && !copy.seat.is_free_at(hold.held_at))
+        };
         if receipt.is_none() && taken() { Ok(None) } else { self.hold_in_store(hold, receipt).await }
     }
 
@@ -207,6 +231,25 @@ impl ReservationRepository for SeatCache {
 
     async fn live_holds(&self, user: UserId, at: OffsetDateTime) -> StoreResult<u64> {
         self.reservations.live_holds(user, at).await
+    }
+
+    /// The store decides; a release here drops this instance's copy of the seat at once.
+    /// (Other instances' copies need no news: see the module docs.)
+    async fn release(
+        &self,
+        id: ReservationId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>> {
+        let released = self.reservations.release(id, user, at).await?;
+        if let Some(released) = &released {
+            self.map_mut().remove(&released.seat_id);
+        }
+        Ok(released)
+    }
+
+    async fn bookings(&self, user: UserId, limit: u32) -> StoreResult<Vec<Booking>> {
+        self.reservations.bookings(user, limit).await
     }
 
     async fn release_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {

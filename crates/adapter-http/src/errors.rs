@@ -18,6 +18,7 @@ use application::issue_token::IssueTokenError;
 use application::list_concerts::ListConcertsError;
 use application::pay::PayError;
 use application::queue_status::QueueStatusError;
+use application::release_hold::ReleaseHoldError;
 use application::replay_keyed_retry::ReplayError;
 use application::reserve_seat::ReserveSeatError;
 use domain::{IdentityError, InvalidIdempotencyKey, StoreError};
@@ -337,6 +338,18 @@ impl From<ReserveSeatError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "HOLD_LIMIT_REACHED", message)
             }
             ReserveSeatError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ReleaseHoldError> for ApiError {
+    fn from(error: ReleaseHoldError) -> Self {
+        let message = error.to_string();
+        match error {
+            ReleaseHoldError::NotFound => Self::not_found(message),
+            ReleaseHoldError::Paid => Self::new(StatusCode::CONFLICT, "RESERVATION_PAID", message),
+            ReleaseHoldError::Expired => Self::new(StatusCode::CONFLICT, "RESERVATION_EXPIRED", message),
+            ReleaseHoldError::Store(store) => store.into(),
         }
     }
 }

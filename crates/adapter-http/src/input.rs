@@ -7,6 +7,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use application::authorize::{self, AuthorizeError, Authorized};
 use application::issue_token::Caller;
+use domain::UserId;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -146,6 +147,15 @@ pub async fn gate<'r>(state: &HttpState, request: &'r HttpRequest) -> Result<Aut
     authorize::execute(queue, clock, seal, &state.policies.queue, token)
         .await
         .map_err(|why| GateRefusal::Refused { token, why })
+}
+
+/// The gate of a fan's own bookings: whoever holds the bearer token, in whatever state it is
+/// (waiting, active, or ended and not yet forgotten; see `authorize::identify`), so a fan sees
+/// and gives back their bookings at any point of their visit, after paying too.
+pub async fn holder(state: &HttpState, request: &HttpRequest) -> Result<UserId, ApiError> {
+    let token = bearer(request)?;
+    let ports = &state.ports;
+    Ok(authorize::identify(ports.queue.as_ref(), ports.seal.as_ref(), token).await?)
 }
 
 /// Why [`gate`] refused: answered as its [`ApiError`], except that a keyed write may still

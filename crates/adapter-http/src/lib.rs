@@ -55,6 +55,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
     paths.add(config, "/api/pay", [(Method::POST, web::to(payments::pay))]);
     paths.add(config, "/api/{concertId}/available-dates", [(Method::GET, web::to(concerts::dates))]);
     paths.add(config, "/api/{concertId}/available-seats", [(Method::GET, web::to(concerts::seats))]);
+    paths.add(config, "/api/reservations", [(Method::GET, web::to(reservations::list))]);
+    paths.add(
+        config,
+        "/api/reservations/{reservationId}",
+        [(Method::DELETE, web::to(reservations::release))],
+    );
     paths.add(config, "/api/{concertId}/reserve-seat", [(Method::POST, web::to(reservations::reserve))]);
     paths.add(config, "/health", [(Method::GET, web::to(system::health))]);
     paths.add(config, "/ready", [(Method::GET, web::to(system::ready))]);

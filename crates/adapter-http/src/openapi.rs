@@ -24,7 +24,7 @@ use crate::routes::{concerts, payments, reservations, system, token, token_strea
     paths(
         token::issue, token::status, token_stream::stream,
         concerts::list, concerts::dates, concerts::seats,
-        reservations::reserve,
+        reservations::reserve, reservations::list, reservations::release,
         wallet::charge, wallet::balance,
         payments::pay,
         system::health, system::ready,
@@ -132,6 +132,16 @@ impl IntoResponses for GatedErrors {
             ("500", INTERNAL),
             ("503", UNAVAILABLE),
         ])
+    }
+}
+
+/// The answers of an operation open to any token of its holder (a fan's own bookings): 401, and
+/// the store's 500 and 503.
+pub(crate) struct HolderErrors;
+
+impl IntoResponses for HolderErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        errors([("401", UNKNOWN_TOKEN), ("500", INTERNAL), ("503", UNAVAILABLE)])
     }
 }
 

@@ -19,6 +19,12 @@ pub(crate) struct Payments {
 }
 
 impl Payments {
+    /// The payment of `reservation`, if it was paid.
+    pub(crate) fn of(&self, reservation: ReservationId) -> Option<&Payment> {
+        let id = self.by_reservation.get(&reservation)?;
+        self.rows.get(crate::slot(id.get())?)
+    }
+
     /// How many payments exist.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -82,10 +88,6 @@ impl PaymentRepository for MemoryStore {
     }
 
     async fn payment_for(&self, reservation: ReservationId) -> StoreResult<Option<Payment>> {
-        self.with_state(|state| {
-            let payments = &state.payments;
-            let id = payments.by_reservation.get(&reservation);
-            Ok(id.and_then(|id| payments.rows.get(crate::slot(id.get())?)).cloned())
-        })
+        self.with_state(|state| Ok(state.payments.of(reservation).cloned()))
     }
 }

@@ -1,10 +1,10 @@
 //! Holds and their lifecycle, and the reservation port.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use domain::ports::{ReservationRepository, StoreResult};
-use domain::{NewHold, Receipt, Reservation, ReservationId, ReservationStatus, SeatHold, UserId};
+use domain::{Booking, NewHold, Receipt, Reservation, ReservationId, ReservationStatus, SeatHold, UserId};
 use time::OffsetDateTime;
 
 use crate::{MemoryStore, State, next_id, slot};
@@ -19,8 +19,9 @@ pub(crate) struct Reservations {
     /// The same reservations by holder, to count a user's live holds without a scan; a user
     /// with none has no entry.
     held_by_user: HashMap<UserId, BTreeSet<ReservationId>>,
-    /// Every user who ever held a seat: their reservations are kept, and so are they.
-    holders: HashSet<UserId>,
+    /// Every reservation by holder, oldest first: a fan's bookings. Every user who ever held a
+    /// seat has an entry: their reservations are kept, and so are they.
+    by_user: HashMap<UserId, Vec<ReservationId>>,
 }
 
 impl Reservations {
@@ -43,12 +44,12 @@ impl Reservations {
         };
         self.held.insert((reservation.expires_at, reservation.id));
         self.held_by_user.entry(reservation.user_id).or_default().insert(reservation.id);
-        self.holders.insert(reservation.user_id);
+        self.by_user.entry(reservation.user_id).or_default().push(reservation.id);
         self.rows.push(reservation.clone());
         Ok(reservation)
     }
 
-    /// Rewrites a stored-`Held` reservation as `status` (`Paid` or `Expired`); says whether it
+    /// Rewrites a stored-`Held` reservation as `status` (`Paid`, `Expired` or `Released`); says whether it
     /// was `Held`. Anything else is left alone.
     pub(crate) fn close(&mut self, id: ReservationId, status: ReservationStatus) -> bool {
         let Some(reservation) = slot(id.get()).and_then(|i| self.rows.get_mut(i)) else { return false };
@@ -68,7 +69,19 @@ impl Reservations {
 
     /// Whether `user` ever held a seat.
     pub(crate) fn any_of(&self, user: UserId) -> bool {
-        self.holders.contains(&user)
+        self.by_user.contains_key(&user)
+    }
+
+    /// `user`'s reservations stored as `Held` or `Paid`, newest first, at most `limit`.
+    fn booked_by(&self, user: UserId, limit: u32) -> impl Iterator<Item = &Reservation> {
+        let mine = self.by_user.get(&user).map(Vec::as_slice).unwrap_or_default();
+        mine.iter()
+            .rev()
+            .filter_map(|&id| self.get(id))
+            .filter(|reservation| {
+                matches!(reservation.status, ReservationStatus::Held | ReservationStatus::Paid)
+            })
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
     }
 
     /// How many of `user`'s holds are live at `at`.
@@ -104,6 +117,32 @@ impl State {
         Ok(Some(reservation))
     }
 
+    /// The compare-and-set of an early release: only `user`'s hold, stored `Held` and unexpired
+    /// at `at`, ends; the seat it holds goes back on sale.
+    fn release(&mut self, id: ReservationId, user: UserId, at: OffsetDateTime) -> Option<Reservation> {
+        let live = self.reservations.get(id).filter(|held| {
+            held.user_id == user && held.status == ReservationStatus::Held && held.expires_at > at
+        })?;
+        let seat_id = live.seat_id;
+        self.reservations.close(id, ReservationStatus::Released);
+        if let Some(seat) = self.catalogue.seat_mut(seat_id)
+            && seat.hold.is_some_and(|hold| hold.reservation_id == id)
+        {
+            seat.hold = None;
+        }
+        self.reservations.get(id).cloned()
+    }
+
+    fn bookings(&self, user: UserId, limit: u32) -> Vec<Booking> {
+        self.reservations
+            .booked_by(user, limit)
+            .map(|reservation| Booking {
+                reservation: reservation.clone(),
+                payment: self.payments.of(reservation.id).cloned(),
+            })
+            .collect()
+    }
+
     fn release_expired(&mut self, now: OffsetDateTime) -> u64 {
         let mut released = 0;
         while let Some(id) = self.reservations.next_lapsed(now) {
@@ -135,6 +174,19 @@ impl ReservationRepository for MemoryStore {
 
     async fn live_holds(&self, user: UserId, at: OffsetDateTime) -> StoreResult<u64> {
         self.with_state(|state| Ok(state.reservations.live_holds(user, at)))
+    }
+
+    async fn release(
+        &self,
+        id: ReservationId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>> {
+        self.with_state(|state| Ok(state.release(id, user, at)))
+    }
+
+    async fn bookings(&self, user: UserId, limit: u32) -> StoreResult<Vec<Booking>> {
+        self.with_state(|state| Ok(state.bookings(user, limit)))
     }
 
     async fn release_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {

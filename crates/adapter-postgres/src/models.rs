@@ -49,6 +49,7 @@ fn reservation_status(text: &str) -> Result<ReservationStatus, StoreError> {
         "HELD" => Ok(ReservationStatus::Held),
         "PAID" => Ok(ReservationStatus::Paid),
         "EXPIRED" => Ok(ReservationStatus::Expired),
+        "RELEASED" => Ok(ReservationStatus::Released),
         other => Err(corrupt(format_args!("reservation status {other:?}"))),
     }
 }

@@ -6,13 +6,13 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Integer, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ports::{ReservationRepository, StoreError, StoreResult};
-use domain::{NewHold, Receipt, Reservation, ReservationId, UserId};
+use domain::{Booking, NewHold, Payment, PaymentId, Receipt, Reservation, ReservationId, UserId};
 use time::OffsetDateTime;
 
 use crate::PgStore;
 use crate::errors::{TxError, db_error};
 use crate::idempotency::guarded;
-use crate::models::{ReservationRow, unsigned};
+use crate::models::{ReservationRow, id, unsigned, won};
 use crate::pool::checkout;
 use crate::schema::reservations;
 use crate::statement::{bind, prepared};
@@ -34,6 +34,66 @@ SELECT count(*) AS live FROM reservations WHERE user_id = $1 AND status = 'HELD'
 struct LiveHolds {
     #[diesel(sql_type = BigInt)]
     live: i64,
+}
+
+/// The compare-and-set of an early release, in one statement: the reservation is rewritten as
+/// released only while it is the user's, `HELD` and unexpired at the decision instant, and its
+/// seat is cleared only while that reservation still holds it. A payment locks the same
+/// reservation row first (`settle_payment`), so of a release and a payment one waits for the
+/// other, and the second re-checks the guard against the first's row and matches nothing.
+/// Binds: $1 reservation, $2 user, $3 at.
+const RELEASE: &str = "\
+WITH released AS (
+    UPDATE reservations SET status = 'RELEASED'
+     WHERE id = $1 AND user_id = $2 AND status = 'HELD' AND expires_at > $3
+ RETURNING id, user_id, seat_id, concert_id, seat_name, price, status, reserved_at, expires_at
+), freed AS (
+    UPDATE seats s SET held_by = NULL, held_until = NULL
+      FROM released r
+     WHERE s.id = r.seat_id AND s.held_by = r.id AND NOT s.sold
+)
+SELECT * FROM released";
+
+/// A fan's bookings: their held and paid reservations, newest first, each with its payment.
+/// Binds: $1 user, $2 limit.
+const BOOKINGS: &str = "\
+SELECT r.id, r.user_id, r.seat_id, r.concert_id, r.seat_name, r.price, r.status, r.reserved_at,
+       r.expires_at, p.id AS payment_id, p.amount AS paid_amount, p.paid_at
+  FROM reservations r LEFT JOIN payments p ON p.reservation_id = r.id
+ WHERE r.user_id = $1 AND r.status IN ('HELD', 'PAID')
+ ORDER BY r.id DESC
+ LIMIT $2";
+
+/// A row of [`BOOKINGS`].
+#[derive(QueryableByName)]
+struct BookingRow {
+    #[diesel(embed)]
+    reservation: ReservationRow,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    payment_id: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    paid_amount: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Timestamptz>)]
+    paid_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<BookingRow> for Booking {
+    type Error = StoreError;
+
+    fn try_from(row: BookingRow) -> Result<Self, StoreError> {
+        let reservation = Reservation::try_from(row.reservation)?;
+        let payment = match (row.payment_id, row.paid_amount, row.paid_at) {
+            (Some(payment), Some(amount), Some(paid_at)) => Some(Payment {
+                id: id(PaymentId::new, payment)?,
+                reservation_id: reservation.id,
+                user_id: reservation.user_id,
+                amount: won(amount)?,
+                paid_at,
+            }),
+            _ => None,
+        };
+        Ok(Booking { reservation, payment })
+    }
 }
 
 /// The sweep: expires lapsed holds (skipping any a settlement is working on; the next sweep
@@ -115,6 +175,28 @@ impl ReservationRepository for PgStore {
         let binds = (bind::<BigInt, _>(user.get()), bind::<Timestamptz, _>(at));
         let counted: LiveHolds = prepared(LIVE_HOLDS, binds).get_result(&mut conn).await.map_err(db_error)?;
         unsigned(counted.live)
+    }
+
+    async fn release(
+        &self,
+        id: ReservationId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>> {
+        let mut conn = checkout(&self.pool).await?;
+        let binds = (bind::<BigInt, _>(id.get()), bind::<BigInt, _>(user.get()), bind::<Timestamptz, _>(at));
+        let row: Option<ReservationRow> =
+            prepared(RELEASE, binds).get_result(&mut conn).await.optional().map_err(db_error)?;
+        let released = row.map(Reservation::try_from).transpose()?;
+        tracing::debug!(reservation = id.get(), released = released.is_some(), "release");
+        Ok(released)
+    }
+
+    async fn bookings(&self, user: UserId, limit: u32) -> StoreResult<Vec<Booking>> {
+        let mut conn = checkout(&self.pool).await?;
+        let binds = (bind::<BigInt, _>(user.get()), bind::<BigInt, _>(i64::from(limit)));
+        let rows: Vec<BookingRow> = prepared(BOOKINGS, binds).load(&mut conn).await.map_err(db_error)?;
+        rows.into_iter().map(Booking::try_from).collect()
     }
 
     async fn release_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {

@@ -64,6 +64,23 @@ pub async fn execute(
     }
 }
 
+/// Who holds a token the seal vouches for, whatever state it is in (waiting, active, or ended
+/// and not yet forgotten): the gate of a fan's own bookings, which they may see and give back
+/// at any point of their visit, after paying too (paying ends the token). A token's holder
+/// never changes, so a copy answers as well as a fresh read.
+pub async fn identify(
+    queue: &dyn QueueRepository,
+    seal: &dyn TokenSeal,
+    token_text: &str,
+) -> Result<UserId, AuthorizeError> {
+    let claims = seal.open(token_text).ok_or(AuthorizeError::Invalid)?;
+    let token = match queue.token(claims.value).await? {
+        Some(copy) => Some(copy),
+        None => queue.fresh_token(claims.value).await?,
+    };
+    token.filter(|token| claims.describe(token)).map(|token| token.user_id).ok_or(AuthorizeError::Invalid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +232,47 @@ mod tests {
         queue.expect_position().return_once(|_| Err(store_down()));
         let result = authorize(&queue, &waiting);
         assert!(matches!(result, Err(AuthorizeError::Store(StoreError::Unavailable(_)))), "{result:?}");
+    }
+
+    #[test]
+    fn identify_names_the_holder_of_a_token_in_any_state() {
+        for status in [Waiting, Active, Expired] {
+            let known = token(5, 7, status);
+            let mut queue = MockQueueRepository::new();
+            let copy = known.clone();
+            queue.expect_token().times(1).return_once(move |_| Ok(Some(copy)));
+            let holder = block_on(identify(&queue, &seal(), &text_of(&known)));
+            assert_eq!(holder.expect("a known token names its holder"), user(5), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn identify_reads_afresh_before_refusing_an_unknown_token_and_refuses_a_forgotten_one() {
+        let known = token(5, 7, Active);
+        let queue = queue_reading(None, Ok(Some(known.clone())));
+        assert_eq!(block_on(identify(&queue, &seal(), &text_of(&known))).expect("known afresh"), user(5));
+        let queue = queue_reading(None, Ok(None));
+        let result = block_on(identify(&queue, &seal(), &text_of(&known)));
+        assert!(matches!(result, Err(AuthorizeError::Invalid)), "{result:?}");
+    }
+
+    #[test]
+    fn identify_fails_with_invalid_for_text_the_seal_refuses_or_claims_that_describe_another_token() {
+        let result = block_on(identify(&MockQueueRepository::new(), &seal(), "made-up"));
+        assert!(matches!(result, Err(AuthorizeError::Invalid)), "{result:?}");
+        let stored = token(5, 7, Active);
+        let other_holder = QueueToken { user_id: user(6), ..stored.clone() };
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().return_once(move |_| Ok(Some(stored)));
+        let result = block_on(identify(&queue, &seal(), &text_of(&other_holder)));
+        assert!(matches!(result, Err(AuthorizeError::Invalid)), "{result:?}");
+    }
+
+    #[test]
+    fn identify_fails_with_store_when_the_token_cannot_be_read() {
+        let mut queue = MockQueueRepository::new();
+        queue.expect_token().return_once(|_| Err(store_down()));
+        let result = block_on(identify(&queue, &seal(), &text_of(&token(5, 7, Active))));
+        assert!(matches!(result, Err(AuthorizeError::Store(_))), "{result:?}");
     }
 }

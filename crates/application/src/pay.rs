@@ -43,8 +43,8 @@ pub enum PayError {
     /// No such reservation, or someone else's.
     #[error("reservation not found")]
     ReservationNotFound,
-    /// Already paid.
-    #[error("the reservation has already been paid")]
+    /// Already paid, or given back.
+    #[error("the reservation cannot be paid: it is paid already or was given back")]
     NotPayable,
     /// The hold lapsed.
     #[error("the hold on this seat has expired")]

@@ -34,5 +34,7 @@ pub use payment::{LedgerEntry, LedgerReason, Payment, PaymentRejection, Settleme
 pub use ports::{AdmissionReport, CreditOutcome, StoreError, StoreResult};
 pub use queue::{MalformedToken, QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue};
 pub use receipt::Receipt;
-pub use reservation::{HoldPolicy, HoldRejection, NewHold, Reservation, ReservationStatus};
+pub use reservation::{
+    Booking, HoldPolicy, HoldRejection, NewHold, Release, ReleaseRejection, Reservation, ReservationStatus,
+};
 pub use token_claims::TokenClaims;

@@ -13,8 +13,8 @@ pub enum PaymentRejection {
     /// The reservation is someone else's; to the caller it does not exist.
     #[error("reservation not found")]
     NotFound,
-    /// Already paid, or lapsed and swept.
-    #[error("the reservation has already been paid")]
+    /// Already paid, or given back by its holder.
+    #[error("the reservation cannot be paid: it is paid already or was given back")]
     NotPayable,
     /// The hold lapsed before payment.
     #[error("the hold on this seat has expired")]
@@ -71,7 +71,9 @@ impl SettlementPlan {
         }
         match reservation.status_at(now) {
             ReservationStatus::Held => {}
-            ReservationStatus::Paid => return Err(PaymentRejection::NotPayable),
+            ReservationStatus::Paid | ReservationStatus::Released => {
+                return Err(PaymentRejection::NotPayable);
+            }
             ReservationStatus::Expired => return Err(PaymentRejection::Expired),
         }
         if amount != reservation.price {
@@ -183,6 +185,14 @@ mod tests {
         let paid = Reservation { status: ReservationStatus::Paid, ..live() };
         let result =
             SettlementPlan::authorize(&paid, user(5), token(), won(30_000), Some(balance(90_000)), NOW);
+        assert_eq!(result, Err(PaymentRejection::NotPayable));
+    }
+
+    #[test]
+    fn payment_fails_with_not_payable_when_the_holder_gave_the_hold_back() {
+        let released = Reservation { status: ReservationStatus::Released, ..live() };
+        let result =
+            SettlementPlan::authorize(&released, user(5), token(), won(30_000), Some(balance(90_000)), NOW);
         assert_eq!(result, Err(PaymentRejection::NotPayable));
     }
 

@@ -26,7 +26,7 @@ use crate::money::{Balance, ChargeAmount};
 use crate::payment::{LedgerEntry, Payment, SettlementPlan};
 use crate::queue::{QueuePolicy, QueueToken, TokenValue};
 use crate::receipt::Receipt;
-use crate::reservation::{NewHold, Reservation};
+use crate::reservation::{Booking, NewHold, Reservation};
 use crate::token_claims::TokenClaims;
 
 /// A store failure. Opaque on purpose: the use cases pass it through, the HTTP adapter logs the
@@ -120,6 +120,19 @@ pub trait ReservationRepository: Send + Sync {
     /// `NewHold::max_live_holds` against this count atomically; this read tells a refused hold's
     /// reason afterwards.
     async fn live_holds(&self, user: UserId, at: OffsetDateTime) -> StoreResult<u64>;
+    /// Compare-and-set: ends `user`'s hold `id` and puts its seat back on sale, only if at the
+    /// moment the write lands the reservation is still theirs, stored `Held` and unexpired at
+    /// `at` ([`Reservation::release_by`]); so of a release and a payment of one hold, exactly one
+    /// lands. Returns the released reservation, or `None` when a guard failed (nothing written).
+    async fn release(
+        &self,
+        id: ReservationId,
+        user: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>>;
+    /// `user`'s reservations stored as `Held` or `Paid`, newest first, at most `limit`, each
+    /// paid one with its payment: what a fan sees as their bookings.
+    async fn bookings(&self, user: UserId, limit: u32) -> StoreResult<Vec<Booking>>;
     /// Tidies up: rewrites holds that lapsed before `now` as expired and clears them from their
     /// seats. Correctness never depends on it (expiry is decided by the clock at read time).
     async fn release_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;

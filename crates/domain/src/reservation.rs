@@ -5,6 +5,7 @@ use time::{Duration, OffsetDateTime};
 use crate::catalogue::Seat;
 use crate::ids::{ConcertId, ReservationId, SeatId, UserId};
 use crate::money::Won;
+use crate::payment::Payment;
 
 /// Where a reservation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,6 +16,8 @@ pub enum ReservationStatus {
     Paid,
     /// The hold lapsed unpaid and the seat went back on sale.
     Expired,
+    /// The holder gave the hold back before it lapsed, and the seat went back on sale.
+    Released,
 }
 
 /// A fan's hold on a seat, and later their purchase.
@@ -49,6 +52,55 @@ impl Reservation {
             status => status,
         }
     }
+}
+
+/// Why a fan cannot give a reservation back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReleaseRejection {
+    /// Someone else's: to the caller it does not exist.
+    #[error("no such reservation")]
+    NotFound,
+    /// Paid: the seat is the fan's, and only the box office can refund it.
+    #[error("the reservation is paid; a paid seat can only be refunded by the box office")]
+    Paid,
+    /// The hold lapsed already: the seat is back on sale.
+    #[error("the hold has expired; the seat is back on sale")]
+    Expired,
+}
+
+/// What giving a reservation back comes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// A live hold: end it now and put the seat back on sale.
+    End,
+    /// Given back already: nothing left to do, and the answer is the same as the first time
+    /// (a retried release must not fail because the first one worked).
+    AlreadyReleased,
+}
+
+impl Reservation {
+    /// Decides whether `user` may give this reservation back at `now`.
+    pub fn release_by(&self, user: UserId, now: OffsetDateTime) -> Result<Release, ReleaseRejection> {
+        if self.user_id != user {
+            return Err(ReleaseRejection::NotFound);
+        }
+        match self.status_at(now) {
+            ReservationStatus::Held => Ok(Release::End),
+            ReservationStatus::Released => Ok(Release::AlreadyReleased),
+            ReservationStatus::Paid => Err(ReleaseRejection::Paid),
+            ReservationStatus::Expired => Err(ReleaseRejection::Expired),
+        }
+    }
+}
+
+/// One of a fan's reservations as they see it in their bookings: a hold, or a purchase with
+/// its payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking {
+    /// The reservation.
+    pub reservation: Reservation,
+    /// Its payment, once paid.
+    pub payment: Option<Payment>,
 }
 
 /// How long a hold lasts (`SEAT_HOLD_SECONDS`, default 300) and how many a fan may have at
@@ -235,6 +287,37 @@ pub(crate) mod tests {
     fn paid_reservation_stays_paid_after_its_hold_time() {
         let reservation = Reservation { status: ReservationStatus::Paid, ..held_reservation(5, NOW) };
         assert_eq!(reservation.status_at(NOW + Duration::DAY), ReservationStatus::Paid);
+    }
+
+    #[test]
+    fn a_live_hold_is_released_by_its_holder() {
+        let reservation = held_reservation(5, NOW + Duration::SECOND);
+        assert_eq!(reservation.release_by(id(UserId::new, 5), NOW), Ok(Release::End));
+    }
+
+    #[test]
+    fn a_reservation_of_someone_else_cannot_be_released_and_does_not_exist_for_the_caller() {
+        let reservation = held_reservation(5, NOW + Duration::SECOND);
+        assert_eq!(reservation.release_by(id(UserId::new, 6), NOW), Err(ReleaseRejection::NotFound));
+    }
+
+    #[test]
+    fn a_paid_reservation_cannot_be_released_by_the_fan() {
+        let reservation = Reservation { status: ReservationStatus::Paid, ..held_reservation(5, NOW) };
+        assert_eq!(reservation.release_by(id(UserId::new, 5), NOW), Err(ReleaseRejection::Paid));
+    }
+
+    #[test]
+    fn a_lapsed_hold_cannot_be_released_even_before_a_sweep() {
+        let reservation = held_reservation(5, NOW);
+        assert_eq!(reservation.release_by(id(UserId::new, 5), NOW), Err(ReleaseRejection::Expired));
+    }
+
+    #[test]
+    fn releasing_a_released_reservation_again_answers_as_the_first_time() {
+        let reservation = Reservation { status: ReservationStatus::Released, ..held_reservation(5, NOW) };
+        assert_eq!(reservation.release_by(id(UserId::new, 5), NOW), Ok(Release::AlreadyReleased));
+        assert_eq!(reservation.status_at(NOW + Duration::DAY), ReservationStatus::Released);
     }
 
     #[test]

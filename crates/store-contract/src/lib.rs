@@ -27,6 +27,7 @@ use domain::ports::{
 };
 
 pub mod admission;
+pub mod bookings;
 pub mod catalogue;
 pub mod exactly_once;
 mod fixture;
@@ -104,6 +105,12 @@ macro_rules! contract_suite {
             release_expired_expires_lapsed_holds_frees_their_seats_and_counts_them,
             release_expired_leaves_paid_reservations_and_sold_seats_alone,
             release_expired_keeps_the_newer_hold_on_a_seat_taken_over_after_a_lapse,
+        );
+        $crate::__contract_module!($factory; bookings:
+            release_ends_a_live_hold_and_puts_its_seat_back_on_sale_at_once,
+            release_is_refused_unless_the_hold_is_the_callers_live_one,
+            release_racing_payment_of_one_hold_lets_exactly_one_win,
+            bookings_list_held_and_paid_reservations_newest_first_with_their_payments,
         );
         $crate::__contract_module!($factory; wallet:
             a_new_user_has_a_zero_balance_and_an_empty_ledger,

@@ -66,10 +66,19 @@ fn store_answering(answers: Vec<StoreResult<Option<Seat>>>) -> MockCatalogueRepo
 }
 
 #[tokio::test]
-async fn a_seat_is_read_from_the_store_once_and_then_answered_from_memory() {
-    let seats = cache(store_answering(vec![Ok(Some(seat(true)))]), MockReservationRepository::new());
+async fn a_free_seat_is_read_from_the_store_once_and_then_answered_from_memory() {
+    let seats = cache(store_answering(vec![Ok(Some(seat(false)))]), MockReservationRepository::new());
+    assert_eq!(seats.seat(seat_id()).await, Ok(Some(seat(false))));
+    assert_eq!(seats.seat(seat_id()).await, Ok(Some(seat(false))));
+}
+
+#[tokio::test]
+async fn a_taken_copy_never_answers_a_request_that_arrived_after_it_was_read() {
+    // Released or refunded since, the store says free: a copy from before must not refuse.
+    let catalogue = store_answering(vec![Ok(Some(seat(true))), Ok(Some(seat(false)))]);
+    let seats = cache(catalogue, MockReservationRepository::new());
     assert_eq!(seats.seat(seat_id()).await, Ok(Some(seat(true))));
-    assert_eq!(seats.seat(seat_id()).await, Ok(Some(seat(true))));
+    assert_eq!(seats.seat(seat_id()).await, Ok(Some(seat(false))), "read again, and free now");
 }
 
 #[tokio::test]
@@ -114,12 +123,27 @@ async fn a_hold_taken_here_becomes_the_copy() {
     let seats = cache(store_answering(vec![Ok(Some(seat(false)))]), reservations);
     assert!(seats.seat(seat_id()).await.is_ok());
     assert_eq!(seats.try_hold(&hold(), None).await, Ok(Some(reservation())));
-    let copy = seats.seat(seat_id()).await.expect("read").expect("seat");
+    let copy = seats.copy(seat_id()).expect("a copy").seat;
     assert_eq!(
         copy.hold,
         Some(SeatHold { reservation_id: reservation().id, until: NOW + Duration::minutes(5) })
     );
     assert!(!copy.is_free_at(NOW + Duration::minutes(4)));
+}
+
+#[tokio::test]
+async fn a_release_here_drops_the_copy_of_its_seat() {
+    let mut reservations = MockReservationRepository::new();
+    reservations.expect_try_hold().times(1).returning(|_, _| Ok(Some(reservation())));
+    let released = Reservation { status: ReservationStatus::Released, ..reservation() };
+    let answer = released.clone();
+    reservations.expect_release().times(1).return_once(move |_, _, _| Ok(Some(answer)));
+    let seats = cache(store_answering(vec![Ok(Some(seat(false)))]), reservations);
+    assert!(seats.seat(seat_id()).await.is_ok());
+    assert!(matches!(seats.try_hold(&hold(), None).await, Ok(Some(_))));
+    let holder = hold().user_id;
+    assert_eq!(seats.release(reservation().id, holder, NOW).await, Ok(Some(released)));
+    assert!(seats.copy(seat_id()).is_none());
 }
 
 /// A store whose holds take a while: the first one takes the seat, any later one is refused.
@@ -145,6 +169,17 @@ impl ReservationRepository for SlowHolds {
     async fn live_holds(&self, _: UserId, _: OffsetDateTime) -> StoreResult<u64> {
         unimplemented!("not asked")
     }
+    async fn release(
+        &self,
+        _: ReservationId,
+        _: UserId,
+        _: OffsetDateTime,
+    ) -> StoreResult<Option<Reservation>> {
+        unimplemented!("not asked")
+    }
+    async fn bookings(&self, _: UserId, _: u32) -> StoreResult<Vec<domain::Booking>> {
+        unimplemented!("not asked")
+    }
     async fn release_expired(&self, _: OffsetDateTime) -> StoreResult<u64> {
         unimplemented!("not asked")
     }
@@ -157,16 +192,32 @@ fn slow_cache() -> (SeatCache, Arc<SlowHolds>) {
 }
 
 #[tokio::test]
-async fn holds_of_one_seat_wait_for_the_one_in_the_store_and_lose_to_it_without_asking() {
+async fn holds_that_arrived_before_the_winner_asked_the_store_lose_to_it_without_asking() {
     let (seats, store) = slow_cache();
     assert!(seats.seat(seat_id()).await.is_ok());
     let hold = hold();
-    let attempts = futures::future::join_all((0..10).map(|_| seats.try_hold(&hold, None))).await;
+    // Every hold arrives while the seat's turn is taken, so before the first one can ask.
+    let busy = seats.take_turn(seat_id()).await;
+    let release_turn = async move {
+        tokio::task::yield_now().await;
+        drop(busy);
+    };
+    let attempts = futures::future::join_all((0..10).map(|_| seats.try_hold(&hold, None)));
+    let ((), attempts) = tokio::join!(release_turn, attempts);
     let won = attempts.iter().filter(|attempt| matches!(attempt, Ok(Some(_)))).count();
     let lost = attempts.iter().filter(|attempt| matches!(attempt, Ok(None))).count();
     assert_eq!((won, lost), (1, 9));
     assert_eq!(store.asked.load(std::sync::atomic::Ordering::SeqCst), 1, "the losers never asked");
     assert!(seats.turns.lock().expect("turns").is_empty(), "no turn outlives its holds");
+}
+
+#[tokio::test]
+async fn a_hold_that_arrived_after_the_winner_asked_the_store_asks_the_store_itself() {
+    let (seats, store) = slow_cache();
+    assert!(seats.seat(seat_id()).await.is_ok());
+    assert!(matches!(seats.try_hold(&hold(), None).await, Ok(Some(_))));
+    assert_eq!(seats.try_hold(&hold(), None).await, Ok(None));
+    assert_eq!(store.asked.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
@@ -190,10 +241,11 @@ async fn a_hold_with_an_idempotency_key_always_asks_the_store_which_records_its_
     assert_eq!(store.asked.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
-/// A catalogue whose seat reads take a while; nothing else is asked of it.
+/// A catalogue whose seat reads take a while and answer `sold`; nothing else is asked of it.
 #[derive(Default)]
 struct SlowSeats {
     read: std::sync::atomic::AtomicUsize,
+    sold: bool,
 }
 
 #[async_trait]
@@ -216,7 +268,7 @@ impl CatalogueRepository for SlowSeats {
     async fn seat(&self, _: SeatId) -> StoreResult<Option<Seat>> {
         self.read.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        Ok(Some(seat(false)))
+        Ok(Some(seat(self.sold)))
     }
     async fn seed_if_empty(&self, _: &[NewConcert]) -> StoreResult<bool> {
         unimplemented!("not asked")
@@ -231,6 +283,16 @@ async fn concurrent_first_reads_of_one_seat_cost_the_store_one_read() {
     assert!(reads.iter().all(|read| *read == Ok(Some(seat(false)))), "{reads:?}");
     assert_eq!(store.read.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert!(seats.turns.lock().expect("turns").is_empty(), "no turn outlives its reads");
+}
+
+#[tokio::test]
+async fn reads_of_a_taken_seat_that_arrive_during_a_read_share_the_next_one() {
+    let store = Arc::new(SlowSeats { sold: true, ..SlowSeats::default() });
+    let seats = SeatCache::new(store.clone(), Arc::new(MockReservationRepository::new()));
+    let reads = futures::future::join_all((0..10).map(|_| seats.seat(seat_id()))).await;
+    assert!(reads.iter().all(|read| *read == Ok(Some(seat(true)))), "{reads:?}");
+    // The first read was asked for before the other nine arrived; the second settles them all.
+    assert_eq!(store.read.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

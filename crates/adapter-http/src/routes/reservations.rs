@@ -1,16 +1,19 @@
-//! `POST /api/{concertId}/reserve-seat`: hold a seat.
+//! Reservations: `POST /api/{concertId}/reserve-seat` holds a seat; `GET /api/reservations`
+//! lists a fan's bookings; `DELETE /api/reservations/{reservationId}` gives a hold back.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use application::list_bookings::{self, Bookings};
+use application::release_hold::{self, ReleaseHold};
 use application::reserve_seat::{self, ReserveSeat};
-use domain::{Reservation, ReservationStatus};
+use domain::{Payment, Reservation, ReservationStatus};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::errors::{ApiError, ErrorBody};
 use crate::idempotency::{Reply, answer, idempotent, receipt};
 use crate::input;
-use crate::openapi::{BodyErrors, ConcertPath, GatedErrors, IdempotencyKeyHeader, KeyLimit};
+use crate::openapi::{BodyErrors, ConcertPath, GatedErrors, HolderErrors, IdempotencyKeyHeader, KeyLimit};
 use crate::state::HttpState;
 
 /// Body of `reserve-seat`.
@@ -33,6 +36,8 @@ pub struct ReserveSeatRequest {
 pub struct ReservationResponse {
     /// Its id, for `/api/pay`.
     pub reservation_id: i64,
+    /// The concert of the seat.
+    pub concert_id: i64,
     /// The seat held.
     pub seat_id: i64,
     /// Its printed name.
@@ -43,7 +48,7 @@ pub struct ReservationResponse {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub reservation_time: OffsetDateTime,
-    /// `RESERVED`, `PAID` or `EXPIRED`.
+    /// `RESERVED`, `PAID`, `EXPIRED` or `RELEASED` (given back by its holder).
     #[schema(example = "RESERVED")]
     pub reservation_status: &'static str,
     /// When an unpaid hold lapses.
@@ -56,6 +61,7 @@ impl From<Reservation> for ReservationResponse {
     fn from(reservation: Reservation) -> Self {
         Self {
             reservation_id: reservation.id.get(),
+            concert_id: reservation.concert_id.get(),
             seat_id: reservation.seat_id.get(),
             seat_name: reservation.seat_name,
             price: reservation.price.get(),
@@ -64,6 +70,7 @@ impl From<Reservation> for ReservationResponse {
                 ReservationStatus::Held => "RESERVED",
                 ReservationStatus::Paid => "PAID",
                 ReservationStatus::Expired => "EXPIRED",
+                ReservationStatus::Released => "RELEASED",
             },
             expires_at: reservation.expires_at,
         }
@@ -121,4 +128,96 @@ pub async fn reserve(
         }
     })
     .await
+}
+
+/// A purchase: the reservation and its payment.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PurchaseResponse {
+    /// The reservation, `PAID`.
+    #[serde(flatten)]
+    pub reservation: ReservationResponse,
+    /// The payment's id.
+    pub payment_id: i64,
+    /// What was paid, in won.
+    pub amount: i64,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub paid_at: OffsetDateTime,
+}
+
+impl From<(Reservation, Payment)> for PurchaseResponse {
+    fn from((reservation, payment): (Reservation, Payment)) -> Self {
+        Self {
+            reservation: reservation.into(),
+            payment_id: payment.id.get(),
+            amount: payment.amount.get(),
+            paid_at: payment.paid_at,
+        }
+    }
+}
+
+/// A fan's bookings, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingsResponse {
+    /// Live holds: pay for them before `expiresAt`, or give them back.
+    pub held: Vec<ReservationResponse>,
+    /// Seats bought (the newest 100 bookings at most are listed).
+    pub bought: Vec<PurchaseResponse>,
+}
+
+impl From<Bookings> for BookingsResponse {
+    fn from(bookings: Bookings) -> Self {
+        Self {
+            held: bookings.held.into_iter().map(Into::into).collect(),
+            bought: bookings.bought.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// The reservation of a bookings path. Any other segment names nothing: 404.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+#[allow(dead_code, reason = "describes the path to the document; the handler reads it itself")]
+pub(crate) struct ReservationPath {
+    /// A reservation id of the token's user.
+    #[param(minimum = 1)]
+    reservation_id: i64,
+}
+
+/// What the token's user holds and what they bought. Any token of theirs will do, waiting,
+/// active, or ended (after paying, say) until it is forgotten.
+#[utoipa::path(get, path = "/api/reservations", operation_id = "listBookings",
+    tag = "booking", security(("bearer" = [])),
+    responses((status = 200, body = BookingsResponse), HolderErrors))]
+pub async fn list(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let actor = input::holder(&state, &request).await?;
+    let ports = &state.ports;
+    let bookings = list_bookings::execute(ports.reservations.as_ref(), ports.clock.as_ref(), actor).await?;
+    Ok(HttpResponse::Ok().json(BookingsResponse::from(bookings)))
+}
+
+/// Give a live hold back: the seat is on sale again at once, on every instance. Giving back a
+/// hold given back already answers as the first time did, so a retry is safe. Any token of the
+/// holder will do, as for the list.
+#[utoipa::path(delete, path = "/api/reservations/{reservationId}", operation_id = "releaseHold",
+    tag = "booking", security(("bearer" = [])), params(ReservationPath),
+    responses(
+        (status = 200, description = "The reservation, now `RELEASED`", body = ReservationResponse),
+        (status = 404, description = "`NOT_FOUND`: no such reservation of the token's user", body = ErrorBody),
+        (status = 409, description = "`RESERVATION_PAID` (only the box office refunds), \
+            `RESERVATION_EXPIRED` (the hold lapsed; the seat is back on sale)", body = ErrorBody),
+        HolderErrors))]
+pub async fn release(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let actor = input::holder(&state, &request).await?;
+    let reservation_id = input::path_id(&request, "reservationId")?;
+    let command = ReleaseHold { actor, reservation_id };
+    let released = input::to_completion(async move {
+        let ports = &state.ports;
+        release_hold::execute(ports.reservations.as_ref(), ports.clock.as_ref(), command).await
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(ReservationResponse::from(released)))
 }
