@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, StoreResult};
-use domain::{Concert, ConcertId, NewConcert, Schedule, ScheduleId, Seat, SeatId, StoreError};
+use domain::{Concert, ConcertId, ImportOutcome, NewConcert, Schedule, ScheduleId, Seat, SeatId, StoreError};
 use moka::future::Cache;
 
 mod seat_cache;
@@ -91,6 +91,12 @@ impl CatalogueRepository for CachedCatalogue {
         self.clear();
         seeded
     }
+
+    async fn import(&self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome> {
+        let imported = self.inner.import(catalogue).await;
+        self.clear();
+        imported
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +145,7 @@ mod tests {
             id: ScheduleId::new(3).expect("valid id"),
             concert_id: id,
             starts_at: datetime!(2030-01-01 19:00 UTC),
+            on_sale_at: datetime!(2029-12-01 12:00 UTC),
         };
         let listed = schedule.clone();
         let mut inner = MockCatalogueRepository::new();

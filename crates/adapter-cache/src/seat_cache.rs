@@ -22,8 +22,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, ReservationRepository, StoreResult};
 use domain::{
-    Booking, Concert, ConcertId, NewConcert, NewHold, Receipt, Reservation, ReservationId, Schedule,
-    ScheduleId, Seat, SeatHold, SeatId, UserId,
+    Booking, Concert, ConcertId, ImportOutcome, NewConcert, NewHold, Receipt, Reservation, ReservationId,
+    Schedule, ScheduleId, Seat, SeatHold, SeatId, UserId,
 };
 use time::OffsetDateTime;
 
@@ -50,11 +50,14 @@ struct Known {
 }
 
 impl Known {
-    /// Whether this copy may refuse a request that arrived at `arrived`: it may say taken, and
-    /// it comes from an answer asked for since then. (A copy that cannot say taken, neither
-    /// sold nor under any hold, refuses nothing and needs no confirming.)
+    /// Whether this copy may answer a request that arrived at `arrived`: it comes from an
+    /// answer asked for since then, or it cannot lead to a refusal (unsold, under no hold, on
+    /// sale already: a free answer only leads to the store's compare-and-set).
     fn settles(&self, arrived: Instant) -> bool {
-        self.asked >= arrived || !(self.seat.sold || self.seat.hold.is_some())
+        let may_refuse = self.seat.sold
+            || self.seat.hold.is_some()
+            || !self.seat.is_on_sale_at(time::OffsetDateTime::now_utc());
+        self.asked >= arrived || !may_refuse
     }
 }
 
@@ -202,6 +205,13 @@ impl CatalogueRepository for SeatCache {
 
     async fn seed_if_empty(&self, catalogue: &[NewConcert]) -> StoreResult<bool> {
         self.catalogue.seed_if_empty(catalogue).await
+    }
+
+    /// An import may move when seats go on sale: the copies start over.
+    async fn import(&self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome> {
+        let imported = self.catalogue.import(catalogue).await;
+        self.map_mut().clear();
+        imported
     }
 }
 

@@ -334,6 +334,9 @@ impl From<ReserveSeatError> for ApiError {
             ReserveSeatError::Forbidden(forbidden) => forbidden.into(),
             ReserveSeatError::SeatNotFound => Self::not_found(message),
             ReserveSeatError::SeatUnavailable => Self::new(StatusCode::CONFLICT, "SEAT_UNAVAILABLE", message),
+            ReserveSeatError::SalesNotOpen { .. } => {
+                Self::new(StatusCode::CONFLICT, "SALES_NOT_OPEN", message)
+            }
             ReserveSeatError::HoldLimitReached => {
                 Self::new(StatusCode::CONFLICT, "HOLD_LIMIT_REACHED", message)
             }

@@ -1,18 +1,22 @@
 //! Concerts, performances and seats: the catalogue tables and the catalogue port.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, StoreError, StoreResult};
-use domain::{Concert, ConcertId, NewConcert, Schedule, ScheduleId, Seat, SeatId};
+use domain::{
+    Concert, ConcertId, ImportOutcome, NewConcert, NewSchedule, Schedule, ScheduleId, Seat, SeatId,
+};
 
 use crate::{MemoryStore, next_id, slot};
 
 /// The catalogue tables. Rows sit at `id - 1`; the two child lists are indexes kept in id
 /// order, which is load order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Catalogue {
     concerts: Vec<Concert>,
+    /// Concerts by key.
+    keys: HashMap<String, ConcertId>,
     schedules: Vec<Schedule>,
     seats: Vec<Seat>,
     /// By concert slot: its schedules.
@@ -78,8 +82,28 @@ impl Catalogue {
 
     fn load(&mut self, new: &NewConcert) -> StoreResult<()> {
         let concert_id = next_id(self.concerts.len(), ConcertId::new)?;
-        let mut schedule_ids = Vec::with_capacity(new.schedules.len());
+        self.schedules_of_concert.push(Vec::with_capacity(new.schedules.len()));
+        self.concerts.push(Concert {
+            id: concert_id,
+            title: new.title.clone(),
+            artist: new.artist.clone(),
+            venue: new.venue.clone(),
+        });
+        self.keys.insert(new.key.clone(), concert_id);
         for new_schedule in &new.schedules {
+            self.add_schedule(concert_id, new_schedule, &new.title)?;
+        }
+        Ok(())
+    }
+
+    /// Adds one performance with its seats to a loaded concert.
+    fn add_schedule(
+        &mut self,
+        concert_id: ConcertId,
+        new_schedule: &NewSchedule,
+        title: &str,
+    ) -> StoreResult<()> {
+        {
             let schedule_id = next_id(self.schedules.len(), ScheduleId::new)?;
             let mut numbers = HashSet::new();
             let mut seats = Vec::with_capacity(new_schedule.seats.len());
@@ -88,7 +112,7 @@ impl Catalogue {
                     return Err(StoreError::Internal(format!(
                         "seat {} appears twice in one performance of {}",
                         new_seat.number.name(),
-                        new.title
+                        title
                     )));
                 }
                 let seat = Seat {
@@ -96,6 +120,7 @@ impl Catalogue {
                     schedule_id,
                     concert_id,
                     starts_at: new_schedule.starts_at,
+                    on_sale_at: new_schedule.on_sale_at,
                     number: new_seat.number,
                     zone: new_seat.zone.clone(),
                     price: new_seat.price,
@@ -107,17 +132,69 @@ impl Catalogue {
             }
             seats.sort_unstable();
             self.seats_of_schedule.push(seats.into_iter().map(|(_, id)| id).collect());
-            self.schedules.push(Schedule { id: schedule_id, concert_id, starts_at: new_schedule.starts_at });
-            schedule_ids.push(schedule_id);
+            self.schedules.push(Schedule {
+                id: schedule_id,
+                concert_id,
+                starts_at: new_schedule.starts_at,
+                on_sale_at: new_schedule.on_sale_at,
+            });
+            if let Some(list) = slot(concert_id.get()).and_then(|i| self.schedules_of_concert.get_mut(i)) {
+                list.push(schedule_id);
+            }
         }
-        self.schedules_of_concert.push(schedule_ids);
-        self.concerts.push(Concert {
-            id: concert_id,
-            title: new.title.clone(),
-            artist: new.artist.clone(),
-            venue: new.venue.clone(),
-        });
         Ok(())
+    }
+
+    /// See [`CatalogueRepository::import`]: works on a copy, kept only if all of it lands.
+    fn import(&mut self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome> {
+        let mut next = self.clone();
+        let (mut concerts_added, mut performances_added) = (0, 0);
+        for new in catalogue {
+            let Some(&concert_id) = next.keys.get(&new.key) else {
+                next.load(new)?;
+                concerts_added += 1;
+                continue;
+            };
+            if let Some(concert) = slot(concert_id.get()).and_then(|i| next.concerts.get_mut(i)) {
+                concert.title.clone_from(&new.title);
+                concert.artist.clone_from(&new.artist);
+                concert.venue.clone_from(&new.venue);
+            }
+            for new_schedule in &new.schedules {
+                let known =
+                    next.schedules(concert_id).into_iter().find(|s| s.starts_at == new_schedule.starts_at);
+                let Some(known) = known else {
+                    next.add_schedule(concert_id, new_schedule, &new.title)?;
+                    performances_added += 1;
+                    continue;
+                };
+                let seats = next.seats_of_schedule(known.id);
+                let mut wanted: Vec<_> = new_schedule.seats.iter().collect();
+                wanted.sort_by_key(|seat| seat.number);
+                let same = seats.len() == wanted.len()
+                    && seats.iter().zip(wanted).all(|(seat, new_seat)| {
+                        (seat.number, &seat.zone, seat.price)
+                            == (new_seat.number, &new_seat.zone, new_seat.price)
+                    });
+                if !same {
+                    return Ok(ImportOutcome::SeatsDiffer {
+                        concert: new.key.clone(),
+                        starts_at: known.starts_at,
+                    });
+                }
+                let on_sale_at = new_schedule.on_sale_at;
+                if let Some(schedule) = slot(known.id.get()).and_then(|i| next.schedules.get_mut(i)) {
+                    schedule.on_sale_at = on_sale_at;
+                }
+                for seat in seats {
+                    if let Some(seat) = next.seat_mut(seat.id) {
+                        seat.on_sale_at = on_sale_at;
+                    }
+                }
+            }
+        }
+        *self = next;
+        Ok(ImportOutcome::Imported { concerts_added, performances_added })
     }
 }
 
@@ -149,6 +226,10 @@ impl CatalogueRepository for MemoryStore {
 
     async fn seed_if_empty(&self, catalogue: &[NewConcert]) -> StoreResult<bool> {
         self.with_state(|state| state.catalogue.seed(catalogue))
+    }
+
+    async fn import(&self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome> {
+        self.with_state(|state| state.catalogue.import(catalogue))
     }
 }
 
@@ -242,10 +323,15 @@ mod tests {
             price: Won::new(10).expect("valid price"),
         };
         let concert = NewConcert {
+            key: "shuffled".into(),
             title: "Shuffled".into(),
             artist: "A".into(),
             venue: "V".into(),
-            schedules: vec![NewSchedule { starts_at: SHOW, seats: vec![seat(3), seat(1), seat(2)] }],
+            schedules: vec![NewSchedule {
+                starts_at: SHOW,
+                on_sale_at: SHOW - Duration::days(30),
+                seats: vec![seat(3), seat(1), seat(2)],
+            }],
         };
         let store = MemoryStore::new();
         assert_eq!(store.seed_if_empty(&[concert]).await, Ok(true));

@@ -100,7 +100,10 @@ impl Reservations {
 impl State {
     fn try_hold(&mut self, hold: &NewHold) -> StoreResult<Option<Reservation>> {
         let Some(seat) = self.catalogue.seat(hold.seat_id) else { return Ok(None) };
-        if seat.concert_id != hold.concert_id || !seat.is_free_at(hold.held_at) {
+        if seat.concert_id != hold.concert_id
+            || !seat.is_on_sale_at(hold.held_at)
+            || !seat.is_free_at(hold.held_at)
+        {
             return Ok(None);
         }
         if !hold.within_limit(self.reservations.live_holds(hold.user_id, hold.held_at)) {

@@ -62,7 +62,7 @@ fn performance(starts_at: OffsetDateTime) -> NewSchedule {
             }
         })
         .collect();
-    NewSchedule { starts_at, seats }
+    NewSchedule { starts_at, on_sale_at: NOW - Duration::days(1), seats }
 }
 
 /// Concert 1 has schedule 1 at [`SHOW`] and schedule 2 a day earlier (seats 1–100); concert 2
@@ -70,12 +70,14 @@ fn performance(starts_at: OffsetDateTime) -> NewSchedule {
 pub(crate) fn demo_catalogue() -> Vec<NewConcert> {
     vec![
         NewConcert {
+            key: "spring-nights".into(),
             title: "Spring Nights".into(),
             artist: "The Early Birds".into(),
             venue: "Arts Center".into(),
             schedules: vec![performance(SHOW), performance(SHOW - Duration::days(1))],
         },
         NewConcert {
+            key: "summer-live".into(),
             title: "Summer Live".into(),
             artist: "The Late Shows".into(),
             venue: "Olympic Hall".into(),

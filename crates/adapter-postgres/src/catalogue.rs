@@ -4,8 +4,10 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use domain::ports::{CatalogueRepository, StoreError, StoreResult};
-use domain::{Concert, ConcertId, NewConcert, Schedule, ScheduleId, Seat, SeatId};
+use domain::ports::{CatalogueRepository, StoreResult};
+use domain::{
+    Concert, ConcertId, ImportOutcome, NewConcert, NewSchedule, Schedule, ScheduleId, Seat, SeatId,
+};
 
 use crate::errors::{TxError, db_error};
 use crate::models::{ConcertRow, NewSeatRow, ScheduleRow, SeatRow, convert_all};
@@ -93,10 +95,7 @@ impl CatalogueRepository for PgStore {
         let result = tx
             .conn()?
             .transaction::<bool, TxError, _>(async |conn| {
-                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                    .bind::<BigInt, _>(SEED_LOCK)
-                    .execute(conn)
-                    .await?;
+                lock_catalogue(conn).await?;
                 let loaded: bool = diesel::select(diesel::dsl::exists(concerts::table.select(concerts::id)))
                     .get_result(conn)
                     .await?;
@@ -110,51 +109,176 @@ impl CatalogueRepository for PgStore {
             })
             .await;
         tx.finish();
-        match result {
-            Ok(loaded) => {
-                tracing::info!(loaded, concerts = catalogue.len(), "catalogue seed");
-                Ok(loaded)
-            }
-            Err(TxError::Db(error)) => Err(db_error(error)),
-            Err(TxError::Store(error)) => Err(error),
-            Err(TxError::Refused) => Err(StoreError::Internal("the catalogue seed was refused".into())),
-        }
+        let loaded = result.map_err(TxError::into_store)?;
+        tracing::info!(loaded, concerts = catalogue.len(), "catalogue seed");
+        Ok(loaded)
+    }
+
+    /// One transaction under the seed's advisory lock (imports and seeds queue behind each
+    /// other): every known performance's seats are compared first, then everything is written.
+    async fn import(&self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome> {
+        let mut tx = TxConn::checkout(&self.pool).await?;
+        let result = tx
+            .conn()?
+            .transaction::<ImportOutcome, TxError, _>(async |conn| {
+                lock_catalogue(conn).await?;
+                let mut known = Vec::with_capacity(catalogue.len());
+                for concert in catalogue {
+                    let id: Option<i64> = concerts::table
+                        .filter(concerts::key.eq(&concert.key))
+                        .select(concerts::id)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    if let Some(id) = id {
+                        for schedule in &concert.schedules {
+                            if !same_seats(conn, id, schedule).await? {
+                                return Ok(ImportOutcome::SeatsDiffer {
+                                    concert: concert.key.clone(),
+                                    starts_at: schedule.starts_at,
+                                });
+                            }
+                        }
+                    }
+                    known.push(id);
+                }
+                let (mut concerts_added, mut performances_added) = (0, 0);
+                for (concert, id) in catalogue.iter().zip(known) {
+                    let Some(id) = id else {
+                        load(conn, concert).await?;
+                        concerts_added += 1;
+                        continue;
+                    };
+                    diesel::update(concerts::table.find(id))
+                        .set((
+                            concerts::title.eq(&concert.title),
+                            concerts::artist.eq(&concert.artist),
+                            concerts::venue.eq(&concert.venue),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    for schedule in &concert.schedules {
+                        if update_on_sale(conn, id, schedule).await? == 0 {
+                            add_schedule(conn, id, schedule).await?;
+                            performances_added += 1;
+                        }
+                    }
+                }
+                Ok(ImportOutcome::Imported { concerts_added, performances_added })
+            })
+            .await;
+        tx.finish();
+        let outcome = result.map_err(TxError::into_store)?;
+        tracing::info!(?outcome, concerts = catalogue.len(), "catalogue import");
+        Ok(outcome)
     }
 }
 
-/// Inserts one concert with its performances, one statement per performance for its seats.
+/// Takes the catalogue's transaction-scoped advisory lock: seeds and imports, from any number of
+/// instances and commands, queue behind each other.
+async fn lock_catalogue(conn: &mut AsyncPgConnection) -> Result<(), TxError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)").bind::<BigInt, _>(SEED_LOCK).execute(conn).await?;
+    Ok(())
+}
+
+/// Whether the performance of concert `concert` starting when `schedule` does has the seats of
+/// `schedule` (numbers, zones, prices); true when there is no such performance yet.
+async fn same_seats(
+    conn: &mut AsyncPgConnection,
+    concert: i64,
+    schedule: &NewSchedule,
+) -> Result<bool, TxError> {
+    let stored: Vec<(i16, String, i64)> = seats::table
+        .filter(seats::concert_id.eq(concert).and(seats::starts_at.eq(schedule.starts_at)))
+        .select((seats::number, seats::zone, seats::price))
+        .order(seats::number)
+        .load(conn)
+        .await?;
+    if stored.is_empty() {
+        return Ok(true);
+    }
+    let mut wanted: Vec<(i16, &str, i64)> = schedule
+        .seats
+        .iter()
+        .map(|seat| (i16::from(seat.number.get()), seat.zone.as_str(), seat.price.get()))
+        .collect();
+    wanted.sort_unstable();
+    Ok(stored.len() == wanted.len()
+        && stored.iter().zip(wanted).all(|(have, want)| (have.0, have.1.as_str(), have.2) == want))
+}
+
+/// Moves the on-sale instant of the concert's performance starting when `schedule` does, and of
+/// its seats; says how many performances it found (0 or 1).
+async fn update_on_sale(
+    conn: &mut AsyncPgConnection,
+    concert: i64,
+    schedule: &NewSchedule,
+) -> Result<usize, TxError> {
+    let found = schedules::table
+        .filter(schedules::concert_id.eq(concert).and(schedules::starts_at.eq(schedule.starts_at)));
+    let ids: Vec<i64> = diesel::update(found)
+        .set(schedules::on_sale_at.eq(schedule.on_sale_at))
+        .returning(schedules::id)
+        .get_results(conn)
+        .await?;
+    if !ids.is_empty() {
+        diesel::update(seats::table.filter(seats::schedule_id.eq_any(&ids)))
+            .set(seats::on_sale_at.eq(schedule.on_sale_at))
+            .execute(conn)
+            .await?;
+    }
+    Ok(ids.len())
+}
+
+/// Inserts one concert with its performances.
 async fn load(conn: &mut AsyncPgConnection, concert: &NewConcert) -> Result<(), TxError> {
     let concert_id: i64 = diesel::insert_into(concerts::table)
         .values((
             concerts::title.eq(&concert.title),
             concerts::artist.eq(&concert.artist),
             concerts::venue.eq(&concert.venue),
+            concerts::key.eq(&concert.key),
         ))
         .returning(concerts::id)
         .get_result(conn)
         .await?;
     for schedule in &concert.schedules {
-        let schedule_id: i64 = diesel::insert_into(schedules::table)
-            .values((schedules::concert_id.eq(concert_id), schedules::starts_at.eq(schedule.starts_at)))
-            .returning(schedules::id)
-            .get_result(conn)
-            .await?;
-        if schedule.seats.is_empty() {
-            continue;
-        }
-        let rows: Vec<NewSeatRow<'_>> = schedule
-            .seats
-            .iter()
-            .map(|seat| NewSeatRow {
-                schedule_id,
-                concert_id,
-                starts_at: schedule.starts_at,
-                number: i16::from(seat.number.get()),
-                zone: &seat.zone,
-                price: seat.price.get(),
-            })
-            .collect();
-        diesel::insert_into(seats::table).values(&rows).execute(conn).await?;
+        add_schedule(conn, concert_id, schedule).await?;
     }
+    Ok(())
+}
+
+/// Inserts one performance of a loaded concert, and its seats in one statement.
+async fn add_schedule(
+    conn: &mut AsyncPgConnection,
+    concert_id: i64,
+    schedule: &NewSchedule,
+) -> Result<(), TxError> {
+    let schedule_id: i64 = diesel::insert_into(schedules::table)
+        .values((
+            schedules::concert_id.eq(concert_id),
+            schedules::starts_at.eq(schedule.starts_at),
+            schedules::on_sale_at.eq(schedule.on_sale_at),
+        ))
+        .returning(schedules::id)
+        .get_result(conn)
+        .await?;
+    if schedule.seats.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<NewSeatRow<'_>> = schedule
+        .seats
+        .iter()
+        .map(|seat| NewSeatRow {
+            schedule_id,
+            concert_id,
+            starts_at: schedule.starts_at,
+            on_sale_at: schedule.on_sale_at,
+            number: i16::from(seat.number.get()),
+            zone: &seat.zone,
+            price: seat.price.get(),
+        })
+        .collect();
+    diesel::insert_into(seats::table).values(&rows).execute(conn).await?;
     Ok(())
 }

@@ -106,6 +106,7 @@ pub(crate) struct ScheduleRow {
     id: i64,
     concert_id: i64,
     starts_at: OffsetDateTime,
+    on_sale_at: OffsetDateTime,
 }
 
 impl TryFrom<ScheduleRow> for Schedule {
@@ -116,6 +117,7 @@ impl TryFrom<ScheduleRow> for Schedule {
             id: id(ScheduleId::new, row.id)?,
             concert_id: id(ConcertId::new, row.concert_id)?,
             starts_at: row.starts_at,
+            on_sale_at: row.on_sale_at,
         })
     }
 }
@@ -128,6 +130,7 @@ pub(crate) struct SeatRow {
     schedule_id: i64,
     concert_id: i64,
     starts_at: OffsetDateTime,
+    on_sale_at: OffsetDateTime,
     number: i16,
     zone: String,
     price: i64,
@@ -150,6 +153,7 @@ impl TryFrom<SeatRow> for Seat {
             schedule_id: id(ScheduleId::new, row.schedule_id)?,
             concert_id: id(ConcertId::new, row.concert_id)?,
             starts_at: row.starts_at,
+            on_sale_at: row.on_sale_at,
             number: SeatNumber::new(i64::from(row.number)).map_err(corrupt)?,
             zone: row.zone,
             price: won(row.price)?,
@@ -166,6 +170,7 @@ pub(crate) struct NewSeatRow<'a> {
     pub(crate) schedule_id: i64,
     pub(crate) concert_id: i64,
     pub(crate) starts_at: OffsetDateTime,
+    pub(crate) on_sale_at: OffsetDateTime,
     pub(crate) number: i16,
     pub(crate) zone: &'a str,
     pub(crate) price: i64,

@@ -1,4 +1,4 @@
-//! The tables of `migrations/2026-11-21-000001_initial/up.sql`, for diesel's query builder.
+//! The tables of `migrations/` as they stand after the last one, for diesel's query builder.
 //! Statements the builder cannot express cleanly (the compare-and-set CTEs) are written as SQL
 //! in the modules that use them.
 
@@ -16,6 +16,7 @@ diesel::table! {
         title -> Text,
         artist -> Text,
         venue -> Text,
+        key -> Nullable<Text>,
     }
 }
 
@@ -24,6 +25,7 @@ diesel::table! {
         id -> BigInt,
         concert_id -> BigInt,
         starts_at -> Timestamptz,
+        on_sale_at -> Timestamptz,
     }
 }
 
@@ -33,6 +35,7 @@ diesel::table! {
         schedule_id -> BigInt,
         concert_id -> BigInt,
         starts_at -> Timestamptz,
+        on_sale_at -> Timestamptz,
         number -> SmallInt,
         zone -> Text,
         price -> BigInt,

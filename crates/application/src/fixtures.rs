@@ -13,6 +13,8 @@ use time::{Duration, OffsetDateTime};
 pub const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
 /// When the sample performance starts.
 pub const SHOW: OffsetDateTime = datetime!(2030-02-01 19:00 UTC);
+/// When the fixtures' performances went on sale: long before [`NOW`].
+pub const ON_SALE: OffsetDateTime = datetime!(2029-12-01 12:00 UTC);
 
 /// A clock stopped at [`NOW`].
 pub fn clock() -> MockClock {
@@ -93,7 +95,7 @@ pub fn concert(n: i64) -> Concert {
 }
 
 pub fn schedule(id: i64, concert: i64, starts_at: OffsetDateTime) -> Schedule {
-    Schedule { id: schedule_id(id), concert_id: concert_id(concert), starts_at }
+    Schedule { id: schedule_id(id), concert_id: concert_id(concert), starts_at, on_sale_at: ON_SALE }
 }
 
 /// Seat `number` of schedule 3 of concert 1, free, 30,000 won.
@@ -103,6 +105,7 @@ pub fn seat(number: i64) -> Seat {
         schedule_id: schedule_id(3),
         concert_id: concert_id(1),
         starts_at: SHOW,
+        on_sale_at: ON_SALE,
         number: SeatNumber::new(number).expect("valid seat number"),
         zone: "R".into(),
         price: won(30_000),

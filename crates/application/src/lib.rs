@@ -21,6 +21,7 @@ pub mod available_dates;
 pub mod available_seats;
 pub mod charge_balance;
 pub mod get_balance;
+pub mod import_catalogue;
 pub mod issue_token;
 pub mod list_bookings;
 pub mod list_concerts;

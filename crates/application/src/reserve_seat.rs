@@ -29,6 +29,12 @@ pub enum ReserveSeatError {
     /// No such seat in this concert.
     #[error("seat not found in this concert")]
     SeatNotFound,
+    /// The seat's performance is not on sale yet.
+    #[error("sales for this performance open at {opens_at}")]
+    SalesNotOpen {
+        /// When they open.
+        opens_at: time::OffsetDateTime,
+    },
     /// Sold, or held by anyone (the caller included), or the show has started.
     #[error("the seat is not available")]
     SeatUnavailable,
@@ -58,6 +64,7 @@ pub async fn execute(
     let seat = catalogue.seat(seat_id).await?.ok_or(ReserveSeatError::SeatNotFound)?;
     let hold = policy.hold(&seat, concert, user, clock.now()).map_err(|rejection| match rejection {
         HoldRejection::SeatNotInConcert => ReserveSeatError::SeatNotFound,
+        HoldRejection::SalesNotOpen { opens_at } => ReserveSeatError::SalesNotOpen { opens_at },
         HoldRejection::SeatUnavailable => ReserveSeatError::SeatUnavailable,
     })?;
     let receipt =
@@ -126,6 +133,17 @@ mod tests {
         let held =
             block_on(execute(&catalogue, &reservations, &clock(), &HoldPolicy::default(), command(107)));
         assert_eq!(held.expect("hold succeeds"), reservation(5));
+    }
+
+    #[test]
+    fn reserve_fails_with_sales_not_open_before_the_performance_goes_on_sale_without_writing() {
+        let early = domain::Seat { on_sale_at: NOW + Duration::MINUTE, ..seat(7) };
+        let result = reserve(&catalogue_with(early), &MockReservationRepository::new(), command(107));
+        let opens_at = NOW + Duration::MINUTE;
+        assert!(
+            matches!(result, Err(ReserveSeatError::SalesNotOpen { opens_at: at }) if at == opens_at),
+            "{result:?}"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{SHOW, store_down, won};
+    use crate::fixtures::{ON_SALE, SHOW, store_down, won};
     use domain::ports::MockCatalogueRepository;
     use domain::{NewSchedule, NewSeat, SeatNumber};
     use futures::executor::block_on;
@@ -32,10 +32,11 @@ mod tests {
             .map(|number| NewSeat { number, zone: "R".into(), price: won(30_000) })
             .collect();
         vec![NewConcert {
+            key: "demo".into(),
             title: "Demo".into(),
             artist: "Artist".into(),
             venue: "Hall".into(),
-            schedules: vec![NewSchedule { starts_at: SHOW, seats }],
+            schedules: vec![NewSchedule { starts_at: SHOW, on_sale_at: ON_SALE, seats }],
         }]
     }
 

@@ -72,6 +72,8 @@ pub struct Schedule {
     pub concert_id: ConcertId,
     /// When the performance starts.
     pub starts_at: OffsetDateTime,
+    /// When its seats go on sale: before it, none can be held.
+    pub on_sale_at: OffsetDateTime,
 }
 
 impl Schedule {
@@ -106,6 +108,8 @@ pub struct Seat {
     pub concert_id: ConcertId,
     /// When that performance starts (denormalised for the same reason).
     pub starts_at: OffsetDateTime,
+    /// When that performance goes on sale (denormalised for the same reason).
+    pub on_sale_at: OffsetDateTime,
     /// Its number, 1..=50.
     pub number: SeatNumber,
     /// Its price band.
@@ -130,11 +134,18 @@ impl Seat {
     pub fn is_free_at(&self, now: OffsetDateTime) -> bool {
         !self.sold && now < self.starts_at && self.hold.is_none_or(|hold| hold.until <= now)
     }
+
+    /// Whether its performance is on sale at `now` (from `on_sale_at` on).
+    pub fn is_on_sale_at(&self, now: OffsetDateTime) -> bool {
+        self.on_sale_at <= now
+    }
 }
 
-/// A concert to load into an empty catalogue, with its performances and seats.
+/// A concert to load, with its performances and seats.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewConcert {
+    /// What names it across loads of the catalogue, so loading it again changes nothing.
+    pub key: String,
     /// Title as shown to fans.
     pub title: String,
     /// Performing artist.
@@ -150,6 +161,8 @@ pub struct NewConcert {
 pub struct NewSchedule {
     /// When it starts.
     pub starts_at: OffsetDateTime,
+    /// When it goes on sale; before `starts_at`.
+    pub on_sale_at: OffsetDateTime,
     /// Its seats, normally all 50.
     pub seats: Vec<NewSeat>,
 }
@@ -176,6 +189,7 @@ pub(crate) mod tests {
             schedule_id: ScheduleId::new(3).expect("valid id"),
             concert_id: ConcertId::new(1).expect("valid id"),
             starts_at,
+            on_sale_at: starts_at - time::Duration::days(60),
             number: SeatNumber::new(7).expect("valid number"),
             zone: "R".into(),
             price: Won::new(30_000).expect("valid price"),
@@ -227,6 +241,13 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn seat_is_on_sale_from_its_performances_on_sale_instant() {
+        let seat = Seat { on_sale_at: NOW, ..seat_at(SHOW) };
+        assert!(!seat.is_on_sale_at(NOW - time::Duration::SECOND));
+        assert!(seat.is_on_sale_at(NOW));
+    }
+
+    #[test]
     fn seat_of_a_started_performance_is_not_free() {
         assert!(!seat_at(NOW).is_free_at(NOW));
     }
@@ -237,6 +258,7 @@ pub(crate) mod tests {
             id: ScheduleId::new(1).expect("valid id"),
             concert_id: ConcertId::new(1).expect("valid id"),
             starts_at: SHOW,
+            on_sale_at: NOW,
         };
         assert!(schedule.is_upcoming(NOW));
         assert!(!schedule.is_upcoming(SHOW));

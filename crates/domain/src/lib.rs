@@ -31,7 +31,7 @@ pub use identity::{IdentityError, IdentityVerifier};
 pub use ids::{ConcertId, InvalidId, PaymentId, ReservationId, ScheduleId, SeatId, UserId};
 pub use money::{Balance, ChargeAmount, MoneyError, Won};
 pub use payment::{LedgerEntry, LedgerReason, Payment, PaymentRejection, SettlementPlan};
-pub use ports::{AdmissionReport, CreditOutcome, StoreError, StoreResult};
+pub use ports::{AdmissionReport, CreditOutcome, ImportOutcome, StoreError, StoreResult};
 pub use queue::{MalformedToken, QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue};
 pub use receipt::Receipt;
 pub use reservation::{

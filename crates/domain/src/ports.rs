@@ -97,6 +97,32 @@ pub trait CatalogueRepository: Send + Sync {
     /// Loads `catalogue` only if no concert exists yet; says whether it did. Safe to call from
     /// several instances starting at once: at most one load happens.
     async fn seed_if_empty(&self, catalogue: &[NewConcert]) -> StoreResult<bool>;
+    /// Loads or updates `catalogue`, whole or not at all, so that loading it twice is loading
+    /// it once: a concert whose key is new is loaded whole; a known one takes the new title,
+    /// artist and venue; of its performances (matched by start), new ones are added and known
+    /// ones take the new on-sale instant, but only if their seats (numbers, zones, prices) are
+    /// the ones they were loaded with; otherwise nothing is written and the outcome says which
+    /// performance differs.
+    async fn import(&self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome>;
+}
+
+/// What [`CatalogueRepository::import`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// Everything was loaded or already there.
+    Imported {
+        /// Concerts loaded whole.
+        concerts_added: u32,
+        /// Performances added to concerts that were there already.
+        performances_added: u32,
+    },
+    /// Nothing was written: a known performance's seats differ from the file's.
+    SeatsDiffer {
+        /// The concert's key.
+        concert: String,
+        /// The performance's start.
+        starts_at: OffsetDateTime,
+    },
 }
 
 /// Holds and their lifecycle.

@@ -125,6 +125,12 @@ pub enum HoldRejection {
     /// The seat belongs to another concert; to the caller it does not exist.
     #[error("the seat does not belong to this concert")]
     SeatNotInConcert,
+    /// Its performance is not on sale yet.
+    #[error("sales for this performance have not opened yet")]
+    SalesNotOpen {
+        /// When they open.
+        opens_at: OffsetDateTime,
+    },
     /// Sold, under a live hold (anyone's, the caller's included), or its show has started.
     #[error("the seat is not available")]
     SeatUnavailable,
@@ -164,6 +170,9 @@ impl HoldPolicy {
     ) -> Result<NewHold, HoldRejection> {
         if seat.concert_id != concert {
             return Err(HoldRejection::SeatNotInConcert);
+        }
+        if !seat.is_on_sale_at(now) {
+            return Err(HoldRejection::SalesNotOpen { opens_at: seat.on_sale_at });
         }
         if !seat.is_free_at(now) {
             return Err(HoldRejection::SeatUnavailable);
@@ -252,6 +261,14 @@ pub(crate) mod tests {
         let result =
             HoldPolicy::default().hold(&seat_at(SHOW), id(ConcertId::new, 2), id(UserId::new, 5), NOW);
         assert_eq!(result, Err(HoldRejection::SeatNotInConcert));
+    }
+
+    #[test]
+    fn hold_fails_with_sales_not_open_before_the_performance_goes_on_sale_and_succeeds_from_then() {
+        let seat = Seat { on_sale_at: NOW + Duration::SECOND, ..seat_at(SHOW) };
+        let hold = |at| HoldPolicy::default().hold(&seat, id(ConcertId::new, 1), id(UserId::new, 5), at);
+        assert_eq!(hold(NOW), Err(HoldRejection::SalesNotOpen { opens_at: NOW + Duration::SECOND }));
+        assert!(hold(NOW + Duration::SECOND).is_ok());
     }
 
     #[test]

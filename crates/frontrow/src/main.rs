@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-mod demo;
+mod catalogue;
 mod settings;
 mod startup;
 mod system;
@@ -11,6 +11,18 @@ mod telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => {}
+        ["catalogue", "import", path] => return catalogue::import(path).await,
+        _ => {
+            eprintln!(
+                "usage: frontrow                              serve (settings in the environment; see README)"
+            );
+            eprintln!("       frontrow catalogue import FILE.json   load or update concerts in DATABASE_URL");
+            return ExitCode::from(2);
+        }
+    }
     let settings = match settings::Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {

@@ -18,7 +18,7 @@ use domain::ports::Store;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use crate::demo;
+use crate::catalogue;
 use crate::settings::{AuthMode, Settings, TokenKeys};
 use crate::system::{RandomMint, SystemClock};
 
@@ -38,6 +38,9 @@ pub enum StartupError {
     /// PostgreSQL could not be reached or migrated.
     #[error("cannot use the database at DATABASE_URL: {0}")]
     Database(#[from] domain::StoreError),
+    /// The demo catalogue file built in is not valid (a broken build).
+    #[error("the built-in demo catalogue is not valid: {0}")]
+    Demo(catalogue_file::CatalogueFileError),
     /// The store refused the demo catalogue.
     #[error("cannot load the demo catalogue: {0}")]
     Seed(#[from] seed_catalogue::SeedCatalogueError),
@@ -79,9 +82,8 @@ impl Application {
         };
         let ports = with_catalogue_cache(ports, settings.catalogue_cache);
         if settings.seed_demo {
-            let loaded =
-                seed_catalogue::execute(ports.catalogue.as_ref(), &demo::catalogue(ports.clock.now()))
-                    .await?;
+            let demo = catalogue::demo(ports.clock.now()).map_err(StartupError::Demo)?;
+            let loaded = seed_catalogue::execute(ports.catalogue.as_ref(), &demo).await?;
             tracing::info!(loaded, "demo catalogue");
         }
         let listener = TcpListener::bind(settings.http_addr)

@@ -113,14 +113,15 @@ pub(crate) fn zone_and_price(number: u8) -> (&'static str, i64) {
     }
 }
 
-fn performance(starts_at: OffsetDateTime) -> NewSchedule {
+/// A performance on sale from a day before the suite's [`now`], with the suite's hall.
+pub(crate) fn performance(starts_at: OffsetDateTime) -> NewSchedule {
     let seats = SeatNumber::all()
         .map(|number| {
             let (zone, price) = zone_and_price(number.get());
             NewSeat { number, zone: zone.into(), price: won(price) }
         })
         .collect();
-    NewSchedule { starts_at, seats }
+    NewSchedule { starts_at, on_sale_at: now() - Duration::days(1), seats }
 }
 
 /// The suite's catalogue: the first concert plays in 30 and in 10 days (loaded in that order,
@@ -128,12 +129,14 @@ fn performance(starts_at: OffsetDateTime) -> NewSchedule {
 pub(crate) fn catalogue(now: OffsetDateTime) -> Vec<NewConcert> {
     vec![
         NewConcert {
+            key: "first".into(),
             title: FIRST_TITLE.into(),
             artist: "The Contractors".into(),
             venue: "Suite Hall".into(),
             schedules: vec![performance(now + Duration::days(30)), performance(now + Duration::days(10))],
         },
         NewConcert {
+            key: "second".into(),
             title: SECOND_TITLE.into(),
             artist: "The Adapters".into(),
             venue: "Port Arena".into(),

@@ -35,6 +35,7 @@ pub mod forget;
 pub mod hold_limit;
 pub mod holds;
 pub mod idempotency;
+pub mod import;
 pub mod payments;
 pub mod queue;
 pub mod races;
@@ -111,6 +112,12 @@ macro_rules! contract_suite {
             release_is_refused_unless_the_hold_is_the_callers_live_one,
             release_racing_payment_of_one_hold_lets_exactly_one_win,
             bookings_list_held_and_paid_reservations_newest_first_with_their_payments,
+        );
+        $crate::__contract_module!($factory; import:
+            importing_a_catalogue_twice_loads_it_once,
+            importing_a_known_concert_updates_it_and_adds_its_new_performances,
+            importing_other_seats_for_a_loaded_performance_writes_nothing,
+            try_hold_before_the_performance_goes_on_sale_is_refused,
         );
         $crate::__contract_module!($factory; wallet:
             a_new_user_has_a_zero_balance_and_an_empty_ledger,

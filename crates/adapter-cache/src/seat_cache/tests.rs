@@ -1,6 +1,6 @@
 use super::*;
 use domain::ports::{MockCatalogueRepository, MockReservationRepository};
-use domain::{ReservationStatus, SeatNumber, StoreError, UserId, Won};
+use domain::{ImportOutcome, ReservationStatus, SeatNumber, StoreError, UserId, Won};
 use time::Duration;
 use time::macros::datetime;
 
@@ -16,6 +16,8 @@ fn seat(sold: bool) -> Seat {
         schedule_id: ScheduleId::new(3).expect("valid id"),
         concert_id: ConcertId::new(1).expect("valid id"),
         starts_at: NOW + Duration::days(30),
+        // Long past on any machine's clock, which decides whether a copy must be confirmed.
+        on_sale_at: datetime!(2020-01-01 00:00 UTC),
         number: SeatNumber::new(9).expect("valid number"),
         zone: "R".into(),
         price: Won::new(100_000).expect("valid price"),
@@ -273,6 +275,9 @@ impl CatalogueRepository for SlowSeats {
     async fn seed_if_empty(&self, _: &[NewConcert]) -> StoreResult<bool> {
         unimplemented!("not asked")
     }
+    async fn import(&self, _: &[NewConcert]) -> StoreResult<ImportOutcome> {
+        unimplemented!("not asked")
+    }
 }
 
 #[tokio::test]
@@ -293,6 +298,16 @@ async fn reads_of_a_taken_seat_that_arrive_during_a_read_share_the_next_one() {
     assert!(reads.iter().all(|read| *read == Ok(Some(seat(true)))), "{reads:?}");
     // The first read was asked for before the other nine arrived; the second settles them all.
     assert_eq!(store.read.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_copy_of_a_seat_not_on_sale_yet_never_answers_a_request_that_arrived_after_it_was_read() {
+    // The on-sale instant may have been moved earlier since: the store decides again.
+    let not_yet = Seat { on_sale_at: datetime!(2999-01-01 00:00 UTC), ..seat(false) };
+    let catalogue = store_answering(vec![Ok(Some(not_yet.clone())), Ok(Some(seat(false)))]);
+    let seats = cache(catalogue, MockReservationRepository::new());
+    assert_eq!(seats.seat(seat_id()).await, Ok(Some(not_yet)));
+    assert_eq!(seats.seat(seat_id()).await, Ok(Some(seat(false))), "read again, and on sale now");
 }
 
 #[tokio::test]

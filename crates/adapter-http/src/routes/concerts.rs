@@ -53,6 +53,10 @@ pub struct AvailableDateResponse {
     pub schedule_id: i64,
     /// Seats free right now.
     pub available_seats: u32,
+    /// When its seats go on sale; until then a hold is 409 `SALES_NOT_OPEN`.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub on_sale_at: OffsetDateTime,
 }
 
 impl From<AvailableDate> for AvailableDateResponse {
@@ -61,6 +65,7 @@ impl From<AvailableDate> for AvailableDateResponse {
             concert_date: date.schedule.starts_at,
             schedule_id: date.schedule.id.get(),
             available_seats: date.available_seats,
+            on_sale_at: date.schedule.on_sale_at,
         }
     }
 }
