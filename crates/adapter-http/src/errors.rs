@@ -14,10 +14,12 @@ use application::available_dates::AvailableDatesError;
 use application::available_seats::AvailableSeatsError;
 use application::charge_balance::ChargeBalanceError;
 use application::get_balance::GetBalanceError;
+use application::import_catalogue::ImportCatalogueError;
 use application::issue_token::IssueTokenError;
 use application::list_concerts::ListConcertsError;
 use application::pay::PayError;
 use application::queue_status::QueueStatusError;
+use application::refund_payment::RefundPaymentError;
 use application::release_hold::ReleaseHoldError;
 use application::replay_keyed_retry::ReplayError;
 use application::reserve_seat::ReserveSeatError;
@@ -69,6 +71,15 @@ impl ApiError {
     /// 404 `NOT_FOUND`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    }
+
+    /// 401 `ADMIN_TOKEN_INVALID`: a bearer secret that is not `ADMIN_TOKEN`.
+    pub fn admin_token_invalid() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "ADMIN_TOKEN_INVALID",
+            "send 'Authorization: Bearer <ADMIN_TOKEN>'",
+        )
     }
 
     /// 401 `TOKEN_MISSING`.
@@ -354,6 +365,40 @@ impl From<ReleaseHoldError> for ApiError {
             ReleaseHoldError::Expired => Self::new(StatusCode::CONFLICT, "RESERVATION_EXPIRED", message),
             ReleaseHoldError::Store(store) => store.into(),
         }
+    }
+}
+
+impl From<RefundPaymentError> for ApiError {
+    fn from(error: RefundPaymentError) -> Self {
+        let message = error.to_string();
+        match error {
+            RefundPaymentError::NotFound => Self::not_found(message),
+            RefundPaymentError::AlreadyRefunded => {
+                Self::new(StatusCode::CONFLICT, "ALREADY_REFUNDED", message)
+            }
+            RefundPaymentError::BalanceLimit => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "BALANCE_LIMIT_EXCEEDED", message)
+            }
+            RefundPaymentError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ImportCatalogueError> for ApiError {
+    fn from(error: ImportCatalogueError) -> Self {
+        let message = error.to_string();
+        match error {
+            ImportCatalogueError::SeatsDiffer { .. } => {
+                Self::new(StatusCode::CONFLICT, "SEATS_CHANGED", message)
+            }
+            ImportCatalogueError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<catalogue_file::CatalogueFileError> for ApiError {
+    fn from(error: catalogue_file::CatalogueFileError) -> Self {
+        Self::validation(error.to_string())
     }
 }
 

@@ -14,6 +14,7 @@ use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub mod admin;
 mod deadlines;
 mod errors;
 mod idempotency;
@@ -30,7 +31,7 @@ pub use state::HttpState;
 pub use streams::{StreamLimits, StreamSlots};
 
 use methods::Paths;
-use routes::{concerts, payments, reservations, system, token, token_stream, wallet};
+use routes::{admin as box_office, concerts, payments, reservations, system, token, token_stream, wallet};
 
 /// Builds the Prometheus middleware; `/metrics` is served by it. Paths that match no route are
 /// all counted as `UNKNOWN`, and invented methods are refused before it (see `serve`), so
@@ -62,6 +63,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         [(Method::DELETE, web::to(reservations::release))],
     );
     paths.add(config, "/api/{concertId}/reserve-seat", [(Method::POST, web::to(reservations::reserve))]);
+    paths.add(config, "/admin/catalogue", [(Method::POST, web::to(box_office::import))]);
+    paths.add(config, "/admin/payments/{paymentId}/refund", [(Method::POST, web::to(box_office::refund))]);
     paths.add(config, "/health", [(Method::GET, web::to(system::health))]);
     paths.add(config, "/ready", [(Method::GET, web::to(system::ready))]);
     config

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToSchema
 
 use crate::errors::ErrorBody;
 use crate::routes::token::TokenResponse;
-use crate::routes::{concerts, payments, reservations, system, token, token_stream, wallet};
+use crate::routes::{admin, concerts, payments, reservations, system, token, token_stream, wallet};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -27,6 +27,7 @@ use crate::routes::{concerts, payments, reservations, system, token, token_strea
         reservations::reserve, reservations::list, reservations::release,
         wallet::charge, wallet::balance,
         payments::pay,
+        admin::import, admin::refund,
         system::health, system::ready,
     ),
     components(schemas(ErrorBody)),
@@ -36,6 +37,8 @@ use crate::routes::{concerts, payments, reservations, system, token, token_strea
         (name = "catalogue", description = "Concerts, dates and free seats"),
         (name = "booking", description = "Holding and paying for seats"),
         (name = "wallet", description = "The prepaid balance"),
+        (name = "box office", description = "For operators, with `Authorization: Bearer <ADMIN_TOKEN>`; \
+            404 when `ADMIN_TOKEN` is not set"),
         (name = "system", description = "Probes"),
     )
 )]
@@ -46,6 +49,12 @@ struct BearerToken;
 impl Modify for BearerToken {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("ADMIN_TOKEN").build(),
+            ),
+        );
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
@@ -142,6 +151,23 @@ pub(crate) struct HolderErrors;
 impl IntoResponses for HolderErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         errors([("401", UNKNOWN_TOKEN), ("500", INTERNAL), ("503", UNAVAILABLE)])
+    }
+}
+
+/// The answers of a box-office operation: 401, 404 (box office off), and the store's 500 and 503.
+pub(crate) struct AdminErrors;
+
+impl IntoResponses for AdminErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        errors([
+            ("401", "`TOKEN_MISSING` (no `Authorization: Bearer`) or `ADMIN_TOKEN_INVALID`"),
+            (
+                "404",
+                "`NOT_FOUND`: the box office is off (`ADMIN_TOKEN` is not set), or what the path names does not exist",
+            ),
+            ("500", INTERNAL),
+            ("503", UNAVAILABLE),
+        ])
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use application::{Policies, Ports};
 use domain::IdentityVerifier;
 
+use crate::admin::AdminToken;
 use crate::streams::StreamSlots;
 
 /// The ports and settings handed to the HTTP adapter by the binary.
@@ -19,4 +20,6 @@ pub struct HttpState {
     /// `AUTH_MODE=jwt`: checks the identity token `POST /api/token` must carry. `None`
     /// (`AUTH_MODE=none`): the request's `userId` is trusted.
     pub identity: Option<Arc<dyn IdentityVerifier>>,
+    /// `ADMIN_TOKEN`: the box office's secret; `None` turns the box office off (404).
+    pub admin: Option<AdminToken>,
 }

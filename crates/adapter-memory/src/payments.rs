@@ -7,7 +7,10 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use domain::ports::{PaymentRepository, StoreResult};
-use domain::{LedgerReason, Payment, PaymentId, Receipt, ReservationId, ReservationStatus, SettlementPlan};
+use domain::{
+    LedgerReason, Payment, PaymentId, Receipt, Refund, RefundPlan, ReservationId, ReservationStatus,
+    SettlementPlan,
+};
 
 use crate::{MemoryStore, State, next_id};
 
@@ -77,6 +80,39 @@ impl State {
     }
 }
 
+impl State {
+    /// Checks every guard first (the reservation still paid by this payment's payer, the
+    /// money under the ceiling), then gives the money back, puts the seat on sale and marks the
+    /// reservation refunded, all under the one lock.
+    fn refund(&mut self, plan: &RefundPlan) -> StoreResult<Option<Refund>> {
+        let Some(reservation) = self.reservations.get(plan.reservation_id) else { return Ok(None) };
+        let refundable = reservation.status == ReservationStatus::Paid
+            && reservation.user_id == plan.user_id
+            && reservation.seat_id == plan.seat_id
+            && self.payments.of(plan.reservation_id).is_some_and(|paid| paid.id == plan.payment_id);
+        let Some(balance) = self.wallets.balance(plan.user_id) else { return Ok(None) };
+        let Ok(balance_after) = balance.refund(plan.amount) else { return Ok(None) };
+        if !refundable {
+            return Ok(None);
+        }
+        let reason = LedgerReason::Refund(plan.reservation_id);
+        self.wallets.post(plan.user_id, plan.amount.get(), reason, balance_after, plan.refunded_at);
+        if let Some(seat) = self.catalogue.seat_mut(plan.seat_id) {
+            seat.sold = false;
+            seat.hold = None;
+        }
+        self.reservations.refund(plan.reservation_id);
+        Ok(Some(Refund {
+            payment_id: plan.payment_id,
+            reservation_id: plan.reservation_id,
+            user_id: plan.user_id,
+            amount: plan.amount,
+            balance_after,
+            refunded_at: plan.refunded_at,
+        }))
+    }
+}
+
 #[async_trait]
 impl PaymentRepository for MemoryStore {
     async fn settle(
@@ -89,5 +125,13 @@ impl PaymentRepository for MemoryStore {
 
     async fn payment_for(&self, reservation: ReservationId) -> StoreResult<Option<Payment>> {
         self.with_state(|state| Ok(state.payments.of(reservation).cloned()))
+    }
+
+    async fn payment(&self, id: PaymentId) -> StoreResult<Option<Payment>> {
+        self.with_state(|state| Ok(crate::slot(id.get()).and_then(|i| state.payments.rows.get(i)).cloned()))
+    }
+
+    async fn refund(&self, plan: &RefundPlan) -> StoreResult<Option<Refund>> {
+        self.with_state(|state| state.refund(plan))
     }
 }

@@ -67,6 +67,16 @@ impl Reservations {
         true
     }
 
+    /// Rewrites a `Paid` reservation as `Refunded`; says whether it was `Paid`.
+    pub(crate) fn refund(&mut self, id: ReservationId) -> bool {
+        let Some(paid) = slot(id.get()).and_then(|i| self.rows.get_mut(i)) else { return false };
+        if paid.status != ReservationStatus::Paid {
+            return false;
+        }
+        paid.status = ReservationStatus::Refunded;
+        true
+    }
+
     /// Whether `user` ever held a seat.
     pub(crate) fn any_of(&self, user: UserId) -> bool {
         self.by_user.contains_key(&user)

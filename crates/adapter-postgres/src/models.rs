@@ -50,6 +50,7 @@ fn reservation_status(text: &str) -> Result<ReservationStatus, StoreError> {
         "PAID" => Ok(ReservationStatus::Paid),
         "EXPIRED" => Ok(ReservationStatus::Expired),
         "RELEASED" => Ok(ReservationStatus::Released),
+        "REFUNDED" => Ok(ReservationStatus::Refunded),
         other => Err(corrupt(format_args!("reservation status {other:?}"))),
     }
 }
@@ -75,6 +76,8 @@ fn token_status(text: &str) -> Result<TokenStatus, StoreError> {
 pub(crate) const REASON_CHARGE: &str = "CHARGE";
 /// `ledger_entries.reason` of a payment.
 pub(crate) const REASON_PAYMENT: &str = "PAYMENT";
+/// `ledger_entries.reason` of a refund.
+pub(crate) const REASON_REFUND: &str = "REFUND";
 
 /// A `concerts` row.
 #[derive(Debug, Queryable, Selectable)]
@@ -230,6 +233,7 @@ impl TryFrom<LedgerRow> for LedgerEntry {
             (REASON_PAYMENT, Some(reservation)) => {
                 LedgerReason::Payment(id(ReservationId::new, reservation)?)
             }
+            (REASON_REFUND, Some(reservation)) => LedgerReason::Refund(id(ReservationId::new, reservation)?),
             (other, _) => return Err(corrupt(format_args!("ledger reason {other:?}"))),
         };
         Ok(LedgerEntry {

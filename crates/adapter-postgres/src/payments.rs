@@ -24,12 +24,12 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Timestamptz, Uuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ports::{PaymentRepository, StoreResult};
-use domain::{Payment, PaymentId, Receipt, ReservationId, SettlementPlan, UserId};
+use domain::{Payment, PaymentId, Receipt, Refund, RefundPlan, ReservationId, SettlementPlan, UserId};
 
 use crate::PgStore;
 use crate::errors::{TxError, db_error, is_unique_violation};
 use crate::idempotency::guarded;
-use crate::models::{id, unsigned, won};
+use crate::models::{balance, id, unsigned, won};
 use crate::pool::checkout;
 use crate::statement::{bind, prepared};
 
@@ -123,12 +123,60 @@ impl PaymentRepository for PgStore {
     }
 
     async fn payment_for(&self, reservation: ReservationId) -> StoreResult<Option<Payment>> {
+        self.one_payment(PAYMENT_FOR, reservation.get()).await
+    }
+
+    async fn payment(&self, payment: PaymentId) -> StoreResult<Option<Payment>> {
+        self.one_payment(PAYMENT_BY_ID, payment.get()).await
+    }
+
+    async fn refund(&self, plan: &RefundPlan) -> StoreResult<Option<Refund>> {
         let mut conn = checkout(&self.pool).await?;
-        let row: Option<PaymentRow> = prepared(PAYMENT_FOR, bind::<BigInt, _>(reservation.get()))
-            .get_results(&mut conn)
-            .await
-            .map_err(db_error)?
-            .pop();
+        let binds = (
+            bind::<BigInt, _>(plan.payment_id.get()),
+            bind::<BigInt, _>(plan.reservation_id.get()),
+            bind::<BigInt, _>(plan.user_id.get()),
+            bind::<BigInt, _>(plan.seat_id.get()),
+            bind::<BigInt, _>(plan.amount.get()),
+            bind::<Timestamptz, _>(plan.refunded_at),
+        );
+        let row: RefundRow = prepared(REFUND, binds).get_result(&mut conn).await.map_err(db_error)?;
+        tracing::debug!(payment = plan.payment_id.get(), refunded = row.balance_after.is_some(), "refund");
+        row.balance_after
+            .map(|after| {
+                Ok(Refund {
+                    payment_id: plan.payment_id,
+                    reservation_id: plan.reservation_id,
+                    user_id: plan.user_id,
+                    amount: plan.amount,
+                    balance_after: balance(after)?,
+                    refunded_at: plan.refunded_at,
+                })
+            })
+            .transpose()
+    }
+}
+
+/// The refund's unit of work in one statement (migration `2026-12-02-000009_refunds`). Binds:
+/// $1 payment, $2 reservation, $3 user, $4 seat, $5 amount, $6 at.
+const REFUND: &str = "SELECT balance_after FROM refund_payment($1, $2, $3, $4, $5, $6)";
+
+/// The row of [`REFUND`]: NULL when a guard failed.
+#[derive(QueryableByName)]
+struct RefundRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    balance_after: Option<i64>,
+}
+
+/// One payment by id. Bind: $1 payment.
+const PAYMENT_BY_ID: &str = "SELECT id, reservation_id, user_id, amount, paid_at FROM payments WHERE id = $1";
+
+impl PgStore {
+    /// The one payment `sql` finds for the id `key`, if any.
+    async fn one_payment(&self, sql: &'static str, key: i64) -> StoreResult<Option<Payment>> {
+        let mut conn = checkout(&self.pool).await?;
+        let row: Option<PaymentRow> =
+            prepared(sql, bind::<BigInt, _>(key)).get_results(&mut conn).await.map_err(db_error)?.pop();
         row.map(|row| {
             Ok(Payment {
                 id: id(PaymentId::new, row.id)?,

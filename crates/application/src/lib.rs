@@ -27,6 +27,7 @@ pub mod list_bookings;
 pub mod list_concerts;
 pub mod pay;
 pub mod queue_status;
+pub mod refund_payment;
 pub mod release_expired_holds;
 pub mod release_hold;
 pub mod replay_keyed_retry;

@@ -34,7 +34,7 @@ pub async fn execute(
                     reservation.id
                 )));
             }
-            (ReservationStatus::Expired | ReservationStatus::Released, _) => {}
+            (ReservationStatus::Expired | ReservationStatus::Released | ReservationStatus::Refunded, _) => {}
         }
     }
     Ok(bookings)

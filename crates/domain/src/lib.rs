@@ -14,6 +14,7 @@ pub mod payment;
 pub mod ports;
 pub mod queue;
 pub mod receipt;
+pub mod refund;
 pub mod reservation;
 pub mod token_claims;
 
@@ -34,6 +35,7 @@ pub use payment::{LedgerEntry, LedgerReason, Payment, PaymentRejection, Settleme
 pub use ports::{AdmissionReport, CreditOutcome, ImportOutcome, StoreError, StoreResult};
 pub use queue::{MalformedToken, QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue};
 pub use receipt::Receipt;
+pub use refund::{Refund, RefundPlan, RefundRejection};
 pub use reservation::{
     Booking, HoldPolicy, HoldRejection, NewHold, Release, ReleaseRejection, Reservation, ReservationStatus,
 };

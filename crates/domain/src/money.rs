@@ -94,6 +94,12 @@ impl Balance {
         Balance::new(self.0.0 + amount.won().0)
     }
 
+    /// The balance after money comes back (a refund); refused when it would pass the ceiling.
+    pub fn refund(self, amount: Won) -> Result<Balance, MoneyError> {
+        let total = self.0.0.checked_add(amount.0).ok_or(MoneyError::BalanceLimitExceeded)?;
+        Balance::new(total)
+    }
+
     /// The balance after a payment; refused when the money is not there.
     pub fn debit(self, amount: Won) -> Result<Balance, MoneyError> {
         if amount.0 <= self.0.0 {
@@ -107,6 +113,14 @@ impl Balance {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refund_adds_back_up_to_the_ceiling() {
+        let balance = Balance::new(MAX_BALANCE - 10).expect("valid");
+        assert_eq!(balance.refund(Won(10)), Ok(Balance(Won(MAX_BALANCE))));
+        assert_eq!(balance.refund(Won(11)), Err(MoneyError::BalanceLimitExceeded));
+        assert_eq!(balance.refund(Won(i64::MAX)), Err(MoneyError::BalanceLimitExceeded));
+    }
 
     #[test]
     fn won_rejects_negative_amounts() {

@@ -71,7 +71,7 @@ impl SettlementPlan {
         }
         match reservation.status_at(now) {
             ReservationStatus::Held => {}
-            ReservationStatus::Paid | ReservationStatus::Released => {
+            ReservationStatus::Paid | ReservationStatus::Released | ReservationStatus::Refunded => {
                 return Err(PaymentRejection::NotPayable);
             }
             ReservationStatus::Expired => return Err(PaymentRejection::Expired),
@@ -115,6 +115,8 @@ pub enum LedgerReason {
     Charge,
     /// A seat payment.
     Payment(ReservationId),
+    /// A seat payment given back by the box office.
+    Refund(ReservationId),
 }
 
 /// One balance change. README: every change is an entry, and the entries of a user sum to their

@@ -21,11 +21,12 @@ use crate::catalogue::{Concert, NewConcert, Schedule, Seat};
 use crate::idempotency::{
     ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, StoredResponse,
 };
-use crate::ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
+use crate::ids::{ConcertId, PaymentId, ReservationId, ScheduleId, SeatId, UserId};
 use crate::money::{Balance, ChargeAmount};
 use crate::payment::{LedgerEntry, Payment, SettlementPlan};
 use crate::queue::{QueuePolicy, QueueToken, TokenValue};
 use crate::receipt::Receipt;
+use crate::refund::{Refund, RefundPlan};
 use crate::reservation::{Booking, NewHold, Reservation};
 use crate::token_claims::TokenClaims;
 
@@ -214,6 +215,14 @@ pub trait PaymentRepository: Send + Sync {
     ) -> StoreResult<Option<Payment>>;
     /// The payment of `reservation`, if it was paid (there is at most one).
     async fn payment_for(&self, reservation: ReservationId) -> StoreResult<Option<Payment>>;
+    /// One payment.
+    async fn payment(&self, id: PaymentId) -> StoreResult<Option<Payment>>;
+    /// The unit of work of a refund, atomic like [`PaymentRepository::settle`], each write
+    /// guarded: the reservation, still `Paid`, becomes `Refunded`; its seat goes back on sale
+    /// (unsold, under no hold); the payer's balance rises by `plan.amount`, never above the
+    /// ceiling, with its ledger entry. So of racing refunds of one payment exactly one lands.
+    /// `None` means a guard failed; nothing was written.
+    async fn refund(&self, plan: &RefundPlan) -> StoreResult<Option<Refund>>;
 }
 
 /// What one admission tick did.

@@ -18,6 +18,8 @@ pub enum ReservationStatus {
     Expired,
     /// The holder gave the hold back before it lapsed, and the seat went back on sale.
     Released,
+    /// Paid, then refunded by the box office: the money went back and the seat back on sale.
+    Refunded,
 }
 
 /// A fan's hold on a seat, and later their purchase.
@@ -88,7 +90,7 @@ impl Reservation {
             ReservationStatus::Held => Ok(Release::End),
             ReservationStatus::Released => Ok(Release::AlreadyReleased),
             ReservationStatus::Paid => Err(ReleaseRejection::Paid),
-            ReservationStatus::Expired => Err(ReleaseRejection::Expired),
+            ReservationStatus::Expired | ReservationStatus::Refunded => Err(ReleaseRejection::Expired),
         }
     }
 }

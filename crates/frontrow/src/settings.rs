@@ -47,6 +47,8 @@ pub struct Settings {
     pub auth: AuthMode,
     /// `TOKEN_SIGNING_KEY` and `TOKEN_SIGNING_KEY_PREVIOUS`: what queue tokens are sealed with.
     pub token_keys: TokenKeys,
+    /// `ADMIN_TOKEN`: the box office's bearer secret; unset, the box office is off.
+    pub admin_token: Option<String>,
     /// The business settings.
     pub policies: Policies,
 }
@@ -164,6 +166,7 @@ impl Settings {
         let database_url = read("DATABASE_URL");
         let auth = AuthMode::read(&read, database_url.is_some())?;
         let token_keys = TokenKeys::read(&read)?;
+        let admin_token = admin_token(read("ADMIN_TOKEN"))?;
         let database_max_connections = number(DATABASE_MAX_CONNECTIONS, 16)? as usize;
         let database_timeout = millis(DATABASE_TIMEOUT_MS, 2000)?;
         let seed_demo = match read("SEED_DEMO") {
@@ -190,6 +193,7 @@ impl Settings {
             json_logs: read("LOG_FORMAT").is_some_and(|value| value.eq_ignore_ascii_case("json")),
             auth,
             token_keys,
+            admin_token,
             policies: Policies {
                 hold: HoldPolicy {
                     hold_for: seconds(SEAT_HOLD_SECONDS, 300)?,
@@ -213,6 +217,22 @@ impl Settings {
     }
 }
 
+/// `ADMIN_TOKEN`: at least 32 visible ASCII characters (what a bearer header carries), so it
+/// cannot be guessed; the value is never echoed back.
+fn admin_token(value: Option<String>) -> Result<Option<String>, SettingError> {
+    match value {
+        None => Ok(None),
+        Some(secret) if secret.len() >= 32 && secret.bytes().all(|byte| byte.is_ascii_graphic()) => {
+            Ok(Some(secret))
+        }
+        Some(_) => Err(SettingError {
+            name: "ADMIN_TOKEN",
+            value: "(not shown)".into(),
+            reason: "must be at least 32 visible ASCII characters, with no spaces".into(),
+        }),
+    }
+}
+
 fn flag(name: &'static str, value: String) -> Result<bool, SettingError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
@@ -230,6 +250,17 @@ mod tests {
         let map: HashMap<String, String> =
             pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn the_admin_token_is_off_by_default_and_refused_when_short_without_echoing_it() {
+        assert_eq!(settings(&[]).expect("valid").admin_token, None);
+        let long = "0123456789abcdef0123456789abcdef";
+        assert_eq!(settings(&[("ADMIN_TOKEN", long)]).expect("valid").admin_token.as_deref(), Some(long));
+        for bad in ["short-secret", "0123456789abcdef 0123456789abcdef"] {
+            let error = settings(&[("ADMIN_TOKEN", bad)]).expect_err("refused").to_string();
+            assert!(error.contains("ADMIN_TOKEN") && !error.contains(bad), "{error}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration as StdDuration;
 
 use actix_web::dev::Server;
 use adapter_cache::{CachedCatalogue, SeatCache};
+use adapter_http::admin::AdminToken;
 use adapter_http::{HttpState, StreamSlots};
 use adapter_jwt::JwtVerifier;
 use adapter_memory::MemoryStore;
@@ -95,7 +96,8 @@ impl Application {
         let tasks = background_tasks(&ports, settings.policies);
         let metrics = adapter_http::metrics().map_err(|error| StartupError::Metrics(error.to_string()))?;
         let streams = StreamSlots::new(settings.streams);
-        let state = HttpState { ports, policies: settings.policies, streams, identity };
+        let admin = settings.admin_token.as_deref().map(AdminToken::new);
+        let state = HttpState { ports, policies: settings.policies, streams, identity, admin };
         let server = adapter_http::serve(listener, state, metrics, settings.http_workers, settings.deadlines)
             .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
         tracing::info!(port, store, "frontrow listening");

@@ -39,6 +39,7 @@ pub mod import;
 pub mod payments;
 pub mod queue;
 pub mod races;
+pub mod refunds;
 pub mod wallet;
 
 /// The store under test, one handle per port. Usually all seven point at one store value.
@@ -118,6 +119,11 @@ macro_rules! contract_suite {
             importing_a_known_concert_updates_it_and_adds_its_new_performances,
             importing_other_seats_for_a_loaded_performance_writes_nothing,
             try_hold_before_the_performance_goes_on_sale_is_refused,
+        );
+        $crate::__contract_module!($factory; refunds:
+            refund_gives_the_money_back_and_puts_the_seat_on_sale,
+            twenty_concurrent_refunds_of_one_payment_refund_once,
+            a_refunded_seat_is_sold_again,
         );
         $crate::__contract_module!($factory; wallet:
             a_new_user_has_a_zero_balance_and_an_empty_ledger,

@@ -58,7 +58,7 @@ impl World {
         let ports = Ports::from_store(store, clock.clone(), Arc::new(FixedMint), Arc::new(seal));
         let streams = StreamSlots::new(StreamLimits { per_token: 1, per_instance: 1 });
         let policies = Policies { queue: policy, ..Policies::default() };
-        let state = HttpState { ports, policies, streams, identity: None };
+        let state = HttpState { ports, policies, streams, identity: None, admin: None };
         Self { state, clock, bearer }
     }
 

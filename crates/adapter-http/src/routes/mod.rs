@@ -1,5 +1,6 @@
 //! One module per resource of the API.
 
+pub mod admin;
 pub mod concerts;
 pub mod payments;
 pub mod reservations;

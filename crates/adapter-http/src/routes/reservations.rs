@@ -48,7 +48,7 @@ pub struct ReservationResponse {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub reservation_time: OffsetDateTime,
-    /// `RESERVED`, `PAID`, `EXPIRED` or `RELEASED` (given back by its holder).
+    /// `RESERVED`, `PAID`, `EXPIRED`, `RELEASED` (given back by its holder) or `REFUNDED`.
     #[schema(example = "RESERVED")]
     pub reservation_status: &'static str,
     /// When an unpaid hold lapses.
@@ -71,6 +71,7 @@ impl From<Reservation> for ReservationResponse {
                 ReservationStatus::Paid => "PAID",
                 ReservationStatus::Expired => "EXPIRED",
                 ReservationStatus::Released => "RELEASED",
+                ReservationStatus::Refunded => "REFUNDED",
             },
             expires_at: reservation.expires_at,
         }

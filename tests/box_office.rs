@@ -1,0 +1,74 @@
+//! The box office over HTTP (`ADMIN_TOKEN`): off unless a secret is set; concerts put on sale
+//! from the catalogue file's JSON (twice is once, a bad file refused with where it is wrong);
+//! a refund that gives the money back once and puts the seat on sale again at once.
+
+mod support;
+
+use serde_json::json;
+use support::TestServer;
+
+const SECRET: &str = "box-office-secret-0123456789abcdef";
+
+const CATALOGUE: &str = r#"{"concerts": [{"key": "admin-gala", "title": "Admin Gala", "artist": "Operators",
+  "venue": "Back Office", "performances": [{"startsAt": {"daysFromToday": 5, "at": "20:00"},
+  "seats": [{"from": 1, "to": 10, "zone": "R", "price": 40000}]}]}]}"#;
+
+#[tokio::test]
+async fn the_box_office_is_off_without_a_secret_and_refuses_anyone_without_it() {
+    let off = TestServer::start(&[]).await;
+    off.post_raw("/admin/catalogue", Some(SECRET), CATALOGUE).await.assert_error(
+        404,
+        "NOT_FOUND",
+        "box office off",
+    );
+    let on = TestServer::start(&[("ADMIN_TOKEN", SECRET)]).await;
+    on.post_raw("/admin/catalogue", None, CATALOGUE).await.assert_error(401, "TOKEN_MISSING", "no secret");
+    let wrong = on.post_raw("/admin/catalogue", Some("box-office-secret-0123456789abcdeF"), CATALOGUE).await;
+    wrong.assert_error(401, "ADMIN_TOKEN_INVALID", "a wrong secret");
+    let fan = on.active_user(on.uid(1)).await;
+    let as_fan = on.post_raw("/admin/payments/1/refund", Some(&fan), "").await;
+    as_fan.assert_error(401, "ADMIN_TOKEN_INVALID", "a fan's queue token is no secret");
+}
+
+#[tokio::test]
+async fn an_operator_puts_a_concert_on_sale_and_refunds_a_ticket_once() {
+    let s = TestServer::start(&[("ADMIN_TOKEN", SECRET)]).await;
+    let imported = s.post_raw("/admin/catalogue", Some(SECRET), CATALOGUE).await;
+    assert_eq!(imported.ok("import")["concertsAdded"], 1, "{}", imported.text);
+    let again = s.post_raw("/admin/catalogue", Some(SECRET), CATALOGUE).await;
+    assert_eq!(again.ok("import again")["concertsAdded"], 0, "twice is once: {}", again.text);
+    let broken = s.post_raw("/admin/catalogue", Some(SECRET), r#"{"concerts": [{"key": "BAD"}]}"#).await;
+    broken.assert_error(400, "VALIDATION_ERROR", "a bad file");
+    assert!(broken.text.contains("concerts[0]"), "says where: {}", broken.text);
+    let repriced = CATALOGUE.replace("40000", "45000");
+    let changed = s.post_raw("/admin/catalogue", Some(SECRET), &repriced).await;
+    changed.assert_error(409, "SEATS_CHANGED", "repricing seats already on sale");
+
+    let fan = s.uid(1);
+    let token = s.active_user(fan).await;
+    let concert = *s.concert_ids(&token).await.last().expect("the imported concert is listed");
+    let schedule = s.dates(&token, concert).await[0]["scheduleId"].as_i64().expect("scheduleId");
+    let seat = s.free_seats(&token, concert, schedule).await.remove(0);
+    assert_eq!(seat.price, 40_000);
+    let held = s.hold(&token, fan, &seat).await["reservationId"].as_i64().expect("id");
+    s.charge(&token, fan, 100_000).await.ok("charge");
+    let paid = s.pay(&token, held, seat.price).await;
+    let payment = paid.ok("pay")["paymentId"].as_i64().expect("paymentId");
+
+    let refund = s.post_raw(&format!("/admin/payments/{payment}/refund"), Some(SECRET), "").await;
+    let body = refund.ok("refund").clone();
+    assert_eq!(body["amount"], 40_000, "{body}");
+    assert_eq!(body["currentBalance"], 100_000, "all the money is back: {body}");
+    let twice = s.post_raw(&format!("/admin/payments/{payment}/refund"), Some(SECRET), "").await;
+    twice.assert_error(409, "ALREADY_REFUNDED", "a second refund");
+    let missing = s.post_raw("/admin/payments/999999/refund", Some(SECRET), "").await;
+    missing.assert_error(404, "NOT_FOUND", "an unknown payment");
+
+    let other = s.uid(2);
+    let second = s.active_user(other).await;
+    let free = s.free_seats(&second, concert, schedule).await;
+    assert!(free.iter().any(|free| free.seat_id == seat.seat_id), "the refunded seat is on sale again");
+    s.hold(&second, other, &seat).await;
+    let bookings = s.bookings(&token).await;
+    assert_eq!(bookings.ok("bookings")["bought"], json!([]), "a refunded ticket is no longer the fan's");
+}
