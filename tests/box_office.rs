@@ -72,3 +72,41 @@ async fn an_operator_puts_a_concert_on_sale_and_refunds_a_ticket_once() {
     let bookings = s.bookings(&token).await;
     assert_eq!(bookings.ok("bookings")["bought"], json!([]), "a refunded ticket is no longer the fan's");
 }
+
+#[tokio::test]
+async fn the_brake_pauses_admission_for_everyone_and_caps_change_mid_sale() {
+    let s = TestServer::start(&[("ADMIN_TOKEN", SECRET), ("QUEUE_MAX_ACTIVE", "100")]).await;
+    let brake = |body: serde_json::Value| {
+        let s = &s;
+        async move { s.post_raw("/admin/queue", Some(SECRET), &body.to_string()).await }
+    };
+    let first = s.active_user(s.uid(1)).await;
+
+    let paused = brake(json!({"paused": true, "maxActive": 1})).await;
+    assert_eq!(paused.ok("pause").clone(), json!({"paused": true, "maxActive": 1, "admitPerTick": 0}));
+    let waiting = TestServer::token_of(&s.issue_token(s.uid(2)).await);
+    for _ in 0..10 {
+        support::sleep_ms(60).await; // several admission ticks of 50 ms
+        let status = s.token_status(&waiting).await;
+        assert_eq!(status["status"], "WAITING", "nobody is admitted while paused: {status}");
+    }
+    let status = s.token_status(&waiting).await;
+    assert_eq!((status["paused"].clone(), status["position"].clone()), (json!(true), json!(1)), "{status}");
+
+    let resumed = brake(json!({"paused": false})).await;
+    assert_eq!(resumed.ok("resume")["maxActive"], 1, "the cap stays: {}", resumed.text);
+    support::sleep_ms(300).await;
+    let status = s.token_status(&waiting).await;
+    assert_eq!(status["status"], "WAITING", "the room is full at a cap of one: {status}");
+    assert_eq!(status["paused"], false, "{status}");
+    brake(json!({"maxActive": 2})).await.ok("raise the cap");
+    s.wait_until_active(&waiting).await;
+    let read = s.get("/admin/queue", Some(SECRET)).await;
+    assert_eq!(
+        read.ok("read the brake").clone(),
+        json!({"paused": false, "maxActive": 2, "admitPerTick": 0})
+    );
+    brake(json!({"maxActive": -1})).await.assert_error(400, "VALIDATION_ERROR", "a cap out of range");
+    brake(json!({"paused": null})).await.assert_error(400, "VALIDATION_ERROR", "null is no flag");
+    assert_eq!(s.token_status(&first).await["status"], "ACTIVE");
+}

@@ -13,6 +13,7 @@ use application::authorize::AuthorizeError;
 use application::available_dates::AvailableDatesError;
 use application::available_seats::AvailableSeatsError;
 use application::charge_balance::ChargeBalanceError;
+use application::control_admission::ControlAdmissionError;
 use application::get_balance::GetBalanceError;
 use application::import_catalogue::ImportCatalogueError;
 use application::issue_token::IssueTokenError;
@@ -380,6 +381,15 @@ impl From<RefundPaymentError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "BALANCE_LIMIT_EXCEEDED", message)
             }
             RefundPaymentError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ControlAdmissionError> for ApiError {
+    fn from(error: ControlAdmissionError) -> Self {
+        match error {
+            ControlAdmissionError::OutOfRange { .. } => Self::validation(error.to_string()),
+            ControlAdmissionError::Store(store) => store.into(),
         }
     }
 }

@@ -63,6 +63,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         [(Method::DELETE, web::to(reservations::release))],
     );
     paths.add(config, "/api/{concertId}/reserve-seat", [(Method::POST, web::to(reservations::reserve))]);
+    paths.add(
+        config,
+        "/admin/queue",
+        [(Method::GET, web::to(box_office::admission)), (Method::POST, web::to(box_office::control))],
+    );
     paths.add(config, "/admin/catalogue", [(Method::POST, web::to(box_office::import))]);
     paths.add(config, "/admin/payments/{paymentId}/refund", [(Method::POST, web::to(box_office::refund))]);
     paths.add(config, "/health", [(Method::GET, web::to(system::health))]);

@@ -26,7 +26,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use domain::ports::{AdmissionReport, QueueRepository, StoreError, StoreResult};
-use domain::{QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue, UserId};
+use domain::{QueueControls, QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue, UserId};
 use time::OffsetDateTime;
 
 use self::rate::AdmissionLog;
@@ -57,6 +57,8 @@ pub(crate) struct Queue {
     last_admission: Option<OffsetDateTime>,
     /// The recent admission steps, for the admission rate.
     admissions: AdmissionLog,
+    /// The box office's run-time controls.
+    controls: QueueControls,
 }
 
 impl Queue {
@@ -194,6 +196,8 @@ impl Queue {
                 report.dropped += 1;
             }
         }
+        let Some(governed) = self.controls.govern(policy) else { return report };
+        let policy = &governed;
         if !policy.admission_due(self.last_admission, now) {
             return report;
         }
@@ -311,6 +315,21 @@ impl QueueRepository for MemoryStore {
 
     async fn admit(&self, now: OffsetDateTime, policy: &QueuePolicy) -> StoreResult<AdmissionReport> {
         self.with_state(|state| Ok(state.queue.admit(now, policy)))
+    }
+
+    async fn controls(&self) -> StoreResult<QueueControls> {
+        self.with_state(|state| Ok(state.queue.controls))
+    }
+
+    async fn set_controls(&self, controls: QueueControls) -> StoreResult<()> {
+        self.with_state(|state| {
+            state.queue.controls = controls;
+            Ok(())
+        })
+    }
+
+    async fn paused(&self) -> StoreResult<bool> {
+        self.with_state(|state| Ok(state.queue.controls.paused))
     }
 
     async fn admission_rate(&self) -> StoreResult<Option<f64>> {

@@ -60,7 +60,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Nullable, Timestamptz, Uuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ports::{AdmissionReport, QueueRepository, StoreError, StoreResult};
-use domain::{QueuePolicy, QueueToken, TokenStatus, TokenValue, UserId};
+use domain::{QueueControls, QueuePolicy, QueueToken, TokenStatus, TokenValue, UserId};
 use time::OffsetDateTime;
 
 pub(crate) use self::runtime::{QueueRuntime, Worker, spawn_worker};
@@ -168,6 +168,12 @@ fn issue_error(error: DieselError) -> Retry {
 
 /// Tokens past their retention and the users they leave with nothing: batches of the function
 /// `forget_ended_tokens` (migration `2026-12-02-000003_forget_ended_tokens`).
+/// The box office's controls as stored.
+const CONTROLS: &str = "SELECT paused, max_active, admit_per_tick FROM queue_state";
+
+/// Stores the controls. Binds: $1 paused, $2 max active, $3 admit per tick (NULL: the setting).
+const SET_CONTROLS: &str = "UPDATE queue_state SET paused = $1, max_active = $2, admit_per_tick = $3";
+
 const FORGET: Purge = Purge {
     // ASCII "frontrow" + 5.
     lock: 0x6672_6f6e_7472_6f05,
@@ -287,6 +293,31 @@ impl QueueRepository for PgStore {
             );
         }
         Ok(report)
+    }
+
+    async fn controls(&self) -> StoreResult<QueueControls> {
+        let mut conn = checkout(&self.pool).await?;
+        let row: admission::ControlsRow =
+            prepared(CONTROLS, ()).get_result(&mut conn).await.map_err(db_error)?;
+        row.controls()
+    }
+
+    async fn set_controls(&self, controls: QueueControls) -> StoreResult<()> {
+        let mut conn = checkout(&self.pool).await?;
+        let cap = |value: Option<u32>| value.map(|cap| i32::try_from(cap).unwrap_or(i32::MAX));
+        let binds = (
+            bind::<diesel::sql_types::Bool, _>(controls.paused),
+            bind::<Nullable<diesel::sql_types::Integer>, _>(cap(controls.max_active)),
+            bind::<Nullable<diesel::sql_types::Integer>, _>(cap(controls.admit_per_tick)),
+        );
+        prepared(SET_CONTROLS, binds).execute(&mut conn).await.map_err(db_error)?;
+        tracing::info!(paused = controls.paused, max_active = ?controls.max_active, admit_per_tick = ?controls.admit_per_tick, "queue controls set");
+        Ok(())
+    }
+
+    /// From the snapshot positions come from (the pause is pushed like a moved queue).
+    async fn paused(&self) -> StoreResult<bool> {
+        Ok(self.queue.snapshot().paused())
     }
 
     async fn admission_rate(&self) -> StoreResult<Option<f64>> {

@@ -171,6 +171,7 @@ mod tests {
         let (mut queue, waiting) = queue_issuing_for(5, TokenStatus::Waiting);
         queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(95));
         queue.expect_admission_rate().return_once(|| Ok(None));
+        queue.expect_paused().return_once(|| Ok(false));
         let view = issue(&queue, &minting(waiting.value), 5).expect("token is issued");
         let expected = TokenView {
             text: text_of(&waiting),
@@ -178,6 +179,7 @@ mod tests {
             state: TokenState::Waiting,
             position: 95,
             estimated_wait: Duration::seconds(10),
+            paused: false,
         };
         assert_eq!(view, expected);
     }
@@ -200,7 +202,14 @@ mod tests {
         let text = text_of(&active);
         assert_eq!(
             view,
-            TokenView { token: active, text, state, position: 0, estimated_wait: Duration::ZERO }
+            TokenView {
+                token: active,
+                text,
+                state,
+                position: 0,
+                estimated_wait: Duration::ZERO,
+                paused: false
+            }
         );
     }
 

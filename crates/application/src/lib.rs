@@ -20,6 +20,7 @@ pub mod authorize;
 pub mod available_dates;
 pub mod available_seats;
 pub mod charge_balance;
+pub mod control_admission;
 pub mod get_balance;
 pub mod import_catalogue;
 pub mod issue_token;

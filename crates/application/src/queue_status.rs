@@ -17,6 +17,9 @@ pub struct TokenView {
     pub position: u64,
     /// Expected wait before admission; zero unless waiting.
     pub estimated_wait: Duration,
+    /// The box office paused admission: nobody is let in until it resumes (waiting fans keep
+    /// their places). Only told to waiting fans.
+    pub paused: bool,
 }
 
 /// Why the status could not be given.
@@ -93,14 +96,15 @@ pub(crate) async fn describe(
 ) -> Result<TokenView, StoreError> {
     let text = seal.seal(&TokenClaims::from(&token));
     let state = token.state_at(now, policy);
-    let (position, estimated_wait) = match state {
+    let (position, estimated_wait, paused) = match state {
         TokenState::Waiting => {
             let position = queue.position(&token).await?;
-            (position, policy.estimated_wait(position, queue.admission_rate().await?))
+            let estimated_wait = policy.estimated_wait(position, queue.admission_rate().await?);
+            (position, estimated_wait, queue.paused().await?)
         }
-        TokenState::Active { .. } | TokenState::Expired => (0, Duration::ZERO),
+        TokenState::Active { .. } | TokenState::Expired => (0, Duration::ZERO, false),
     };
-    Ok(TokenView { token, text, state, position, estimated_wait })
+    Ok(TokenView { token, text, state, position, estimated_wait, paused })
 }
 
 #[cfg(test)]
@@ -128,6 +132,7 @@ mod tests {
         let mut queue = queue_knowing(waiting);
         queue.expect_position().return_once(|_| Ok(95));
         queue.expect_admission_rate().return_once(move || rate);
+        queue.expect_paused().return_once(|| Ok(false));
         queue
     }
 
@@ -136,11 +141,12 @@ mod tests {
     }
 
     #[test]
-    fn status_of_a_waiting_token_reports_its_place_and_wait_and_touches_it() {
+    fn status_of_a_waiting_token_reports_its_place_wait_and_a_pause_and_touches_it() {
         let waiting = token(5, 7, Waiting);
         let mut queue = queue_knowing(waiting.clone());
         queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(95));
         queue.expect_admission_rate().times(1).return_once(|| Ok(Some(19.0)));
+        queue.expect_paused().times(1).return_once(|| Ok(true));
         queue.expect_touch().with(eq(waiting.value), eq(NOW)).times(1).return_once(|_, _| Ok(()));
         let view = status(&queue, &waiting).expect("status is given");
         let expected = TokenView {
@@ -149,8 +155,9 @@ mod tests {
             state: TokenState::Waiting,
             position: 95,
             estimated_wait: Duration::seconds(5),
+            paused: true,
         };
-        assert_eq!(view, expected, "95 ahead at the observed 19 admissions per second is 5 s");
+        assert_eq!(view, expected, "95 ahead at the observed 19 admissions per second is 5 s, paused");
     }
 
     #[test]
@@ -189,7 +196,14 @@ mod tests {
         let text = text_of(&active);
         assert_eq!(
             view,
-            TokenView { token: active, text, state, position: 0, estimated_wait: Duration::ZERO }
+            TokenView {
+                token: active,
+                text,
+                state,
+                position: 0,
+                estimated_wait: Duration::ZERO,
+                paused: false
+            }
         );
     }
 
@@ -204,7 +218,8 @@ mod tests {
                 token: spent,
                 state: TokenState::Expired,
                 position: 0,
-                estimated_wait: Duration::ZERO
+                estimated_wait: Duration::ZERO,
+                paused: false,
             }
         );
     }

@@ -6,6 +6,7 @@
 //! is a plain function that a test can drive to any instant.
 
 pub mod catalogue;
+pub mod controls;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;
@@ -24,6 +25,7 @@ mod proptests;
 pub use catalogue::{
     Concert, InvalidSeatNumber, NewConcert, NewSchedule, NewSeat, Schedule, Seat, SeatHold, SeatNumber, Zone,
 };
+pub use controls::{CapOutOfRange, QueueControls};
 pub use idempotency::{
     ClaimDecision, ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord,
     InvalidIdempotencyKey, StoredResponse, decide_claim,

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use crate::catalogue::{Concert, NewConcert, Schedule, Seat};
+use crate::controls::QueueControls;
 use crate::idempotency::{
     ClaimId, IdempotencyClaim, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, StoredResponse,
 };
@@ -267,13 +268,22 @@ pub trait QueueRepository: Send + Sync {
     /// a write), but `token` and `admit` must see every touch already made.
     async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()>;
     /// One admission attempt, atomic across instances: expire active tokens past their TTL, drop
-    /// waiting tokens idle since `policy.idle_cutoff(now)`; then, only if
+    /// waiting tokens idle since `policy.idle_cutoff(now)`; then, unless the stored controls
+    /// pause admission, under `policy` with their overrides ([`QueueControls::govern`]), only if
     /// `policy.admission_due(last admission anywhere in the service, now)`, record `now` as the
     /// last admission and activate the oldest waiting tokens, as many as
     /// `policy.admission_slots(active count)` allows. Concurrent attempts must all succeed (one
     /// admits, the others find it not due); an attempt whose `now` is older than the last
     /// admission (a lagging clock) expires and drops but admits nothing.
     async fn admit(&self, now: OffsetDateTime, policy: &QueuePolicy) -> StoreResult<AdmissionReport>;
+    /// The run-time controls as stored right now (never from a copy).
+    async fn controls(&self) -> StoreResult<QueueControls>;
+    /// Stores the run-time controls for the whole service; every admission attempt from then
+    /// on, on any instance, reads them in its own atomic step.
+    async fn set_controls(&self, controls: QueueControls) -> StoreResult<()>;
+    /// Whether admission is paused, as fresh as [`QueueRepository::position`] (a store may
+    /// answer from the snapshot positions come from, so ask after the position).
+    async fn paused(&self) -> StoreResult<bool>;
     /// Admissions per second the service has made lately (over the last half minute or so), for
     /// wait estimates; `None` until there is something to measure. Must not cost a query per call.
     async fn admission_rate(&self) -> StoreResult<Option<f64>>;

@@ -29,6 +29,7 @@ use domain::ports::{
 pub mod admission;
 pub mod bookings;
 pub mod catalogue;
+pub mod controls;
 pub mod exactly_once;
 mod fixture;
 pub mod forget;
@@ -124,6 +125,11 @@ macro_rules! contract_suite {
             refund_gives_the_money_back_and_puts_the_seat_on_sale,
             twenty_concurrent_refunds_of_one_payment_refund_once,
             a_refunded_seat_is_sold_again,
+        );
+        $crate::__contract_module!($factory; controls:
+            controls_read_back_as_stored,
+            a_paused_room_admits_nobody_and_keeps_every_place_until_resumed,
+            caps_set_at_run_time_replace_the_settings_from_the_next_tick,
         );
         $crate::__contract_module!($factory; wallet:
             a_new_user_has_a_zero_balance_and_an_empty_ledger,

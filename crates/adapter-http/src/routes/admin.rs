@@ -1,12 +1,13 @@
 //! The box office, for operators (`ADMIN_TOKEN`): `POST /admin/catalogue` loads or updates
 //! concerts from the catalogue file's JSON; `POST /admin/payments/{paymentId}/refund` gives a
-//! paid seat's money back.
+//! paid seat's money back; `GET`/`POST /admin/queue` read and work the brake.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use application::control_admission::{self, Admission, ControlAdmission};
 use application::import_catalogue;
 use application::refund_payment::{self, RefundPayment};
 use domain::Refund;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
@@ -127,4 +128,95 @@ pub async fn refund(state: web::Data<HttpState>, request: HttpRequest) -> Result
     })
     .await?;
     Ok(HttpResponse::Ok().json(RefundResponse::from(refunded)))
+}
+
+/// The brake as it stands.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionResponse {
+    /// Nobody is admitted while paused; waiting fans keep their places.
+    pub paused: bool,
+    /// The cap on active fans in force, service-wide (0 = none).
+    pub max_active: u32,
+    /// The cap on admissions per tick in force, service-wide (0 = none).
+    pub admit_per_tick: u32,
+}
+
+impl From<Admission> for AdmissionResponse {
+    fn from(admission: Admission) -> Self {
+        Self {
+            paused: admission.paused,
+            max_active: admission.max_active,
+            admit_per_tick: admission.admit_per_tick,
+        }
+    }
+}
+
+/// Body of `POST /admin/queue`: each field left out stays as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdmissionRequest {
+    /// `true` pauses admission, `false` resumes it.
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "present_flag")]
+    pub paused: Option<bool>,
+    /// Replaces `QUEUE_MAX_ACTIVE`: 0 (no cap) to 1,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000, nullable = false)]
+    #[serde(default, deserialize_with = "present")]
+    pub max_active: Option<i64>,
+    /// Replaces `QUEUE_ADMIT_PER_TICK`: 0 (no cap) to 1,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000, nullable = false)]
+    #[serde(default, deserialize_with = "present")]
+    pub admit_per_tick: Option<i64>,
+}
+
+/// A flag that may be absent, but when present is `true` or `false` (not `null`).
+fn present_flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    bool::deserialize(deserializer).map(Some)
+}
+
+/// A field that may be absent, but when present is an integer.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    input::json_integer(deserializer).map(Some)
+}
+
+/// The brake as it stands: paused or not, and the caps in force.
+#[utoipa::path(get, path = "/admin/queue", operation_id = "admission",
+    tag = "box office", security(("admin" = [])),
+    responses((status = 200, body = AdmissionResponse), AdminErrors))]
+pub async fn admission(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    admin::gate(&state, &request)?;
+    let now = control_admission::current(state.ports.queue.as_ref(), &state.policies.queue).await?;
+    Ok(HttpResponse::Ok().json(AdmissionResponse::from(now)))
+}
+
+/// Pause or resume admission, or change the caps, for the whole service: every instance's next
+/// admission tick runs under them. Waiting fans keep their places while paused, and
+/// `GET /api/token` tells them `paused: true`.
+#[utoipa::path(post, path = "/admin/queue", operation_id = "controlAdmission",
+    tag = "box office", security(("admin" = [])),
+    request_body = AdmissionRequest,
+    responses(
+        (status = 200, body = AdmissionResponse),
+        (status = 400, description = "`VALIDATION_ERROR`: a field of the wrong type, or a cap out of range", body = ErrorBody),
+        (status = 408, description = "`REQUEST_TIMEOUT`: the body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: bodies are limited to 16 KiB", body = ErrorBody),
+        AdminErrors))]
+pub async fn control(
+    state: web::Data<HttpState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    admin::gate(&state, &request)?;
+    let body: AdmissionRequest = input::json(&request, &body)?;
+    let change = ControlAdmission {
+        paused: body.paused,
+        max_active: body.max_active,
+        admit_per_tick: body.admit_per_tick,
+    };
+    let now = input::to_completion(async move {
+        control_admission::execute(state.ports.queue.as_ref(), &state.policies.queue, change).await
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AdmissionResponse::from(now)))
 }

@@ -45,6 +45,9 @@ pub struct TokenResponse {
     pub position: u64,
     /// Expected wait before admission, in seconds.
     pub estimated_wait_seconds: i64,
+    /// The box office paused admission: nobody is let in until it resumes, and waiting fans
+    /// keep their places. Only ever true for a waiting token.
+    pub paused: bool,
     /// When an active token stops being active; null while waiting.
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -64,6 +67,7 @@ impl From<TokenView> for TokenResponse {
             status,
             position: view.position,
             estimated_wait_seconds: view.estimated_wait.whole_seconds(),
+            paused: view.paused,
             expires_at,
         }
     }

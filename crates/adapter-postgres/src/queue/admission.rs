@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::{AdmissionReport, StoreError, StoreResult};
-use domain::{QueuePolicy, TokenValue};
+use domain::{QueueControls, QueuePolicy, TokenValue};
 use time::OffsetDateTime;
 
 use crate::errors::{TxError, db_error};
@@ -26,7 +26,8 @@ use crate::statement::{bind, prepared};
 const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 
 /// The shared state the attempt decides on (only admitters write it, under the lock).
-const READ_STATE: &str = "SELECT last_admission_at, admitted_through FROM queue_state";
+const READ_STATE: &str =
+    "SELECT last_admission_at, admitted_through, paused, max_active, admit_per_tick FROM queue_state";
 
 /// Expires active tokens whose time ran out; returns them, so this instance's copies of them
 /// end at once (the others hear of it). Bind: $1 now.
@@ -93,6 +94,33 @@ struct StateRow {
     last_admission_at: Option<OffsetDateTime>,
     #[diesel(sql_type = BigInt)]
     admitted_through: i64,
+    #[diesel(embed)]
+    controls: ControlsRow,
+}
+
+/// The box office's controls as `queue_state` stores them.
+#[derive(QueryableByName)]
+pub(crate) struct ControlsRow {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    paused: bool,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Integer>)]
+    max_active: Option<i32>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Integer>)]
+    admit_per_tick: Option<i32>,
+}
+
+impl ControlsRow {
+    /// The stored controls as the domain's.
+    pub(crate) fn controls(&self) -> Result<QueueControls, StoreError> {
+        let cap = |raw: Option<i32>| {
+            raw.map(|raw| domain::controls::cap(i64::from(raw)).map_err(crate::models::corrupt)).transpose()
+        };
+        Ok(QueueControls {
+            paused: self.paused,
+            max_active: cap(self.max_active)?,
+            admit_per_tick: cap(self.admit_per_tick)?,
+        })
+    }
 }
 
 /// What [`DROP_IDLE`] returns.
@@ -172,6 +200,8 @@ async fn attempt_in(
         gone,
         ended: ended.into_iter().map(|ended| TokenValue::from_uuid(ended.token)).collect(),
     };
+    let Some(governed) = state.controls.controls()?.govern(policy) else { return Ok(attempt) };
+    let policy = &governed;
     if !policy.admission_due(state.last_admission_at, now) {
         return Ok(attempt);
     }

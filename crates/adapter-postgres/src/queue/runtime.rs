@@ -35,6 +35,7 @@ use crate::statement::{bind, prepared};
 const REFRESH: &str = "\
 SELECT s.admitted_through,
        s.admitted_total,
+       s.paused,
        pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon,
        ARRAY(SELECT d.ticket FROM queue_drops d
               WHERE d.xid >= $1 AND d.ticket > s.admitted_through) AS drops
@@ -69,6 +70,8 @@ struct RefreshRow {
     admitted_through: i64,
     #[diesel(sql_type = BigInt)]
     admitted_total: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    paused: bool,
     #[diesel(sql_type = BigInt)]
     horizon: i64,
     #[diesel(sql_type = Array<BigInt>)]
@@ -246,6 +249,7 @@ impl QueueRuntime {
         let observed = Observed {
             admitted_through: unsigned(row.admitted_through)?,
             admitted_total: unsigned(row.admitted_total)?,
+            paused: row.paused,
             drops: row.drops.into_iter().map(unsigned).collect::<Result<_, _>>()?,
             horizon: row.horizon,
         };

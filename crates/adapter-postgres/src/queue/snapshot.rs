@@ -19,6 +19,8 @@ pub(crate) struct Observed {
     pub(crate) admitted_through: u64,
     /// `queue_state.admitted_total`.
     pub(crate) admitted_total: u64,
+    /// `queue_state.paused`.
+    pub(crate) paused: bool,
     /// Dropped tickets above the watermark written since the previous refresh's horizon.
     pub(crate) drops: Vec<u64>,
     /// The xmin of the statement's snapshot: every transaction below it had ended, so the next
@@ -42,6 +44,7 @@ pub(crate) enum Place {
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
     admitted_through: u64,
+    paused: bool,
     /// Sorted, deduplicated, every one above `admitted_through`.
     drops: Vec<u64>,
     horizon: i64,
@@ -56,6 +59,11 @@ impl Snapshot {
     }
 
     /// Every ticket at or below it was admitted or is gone.
+    /// Whether admission was paused when the snapshot was last refreshed.
+    pub(crate) fn paused(&self) -> bool {
+        self.paused
+    }
+
     pub(crate) fn admitted_through(&self) -> u64 {
         self.admitted_through
     }
@@ -90,6 +98,7 @@ impl Snapshot {
     /// query was sent).
     pub(crate) fn apply(&mut self, observed: Observed, started: Instant) {
         self.advance(observed.admitted_through, observed.drops);
+        self.paused = observed.paused;
         self.horizon = self.horizon.max(observed.horizon);
         self.refreshed_at = Some(self.refreshed_at.map_or(started, |at| at.max(started)));
         self.sample(started, observed.admitted_total);
@@ -145,7 +154,7 @@ mod tests {
     use super::*;
 
     fn observed(admitted_through: u64, admitted_total: u64, drops: &[u64]) -> Observed {
-        Observed { admitted_through, admitted_total, drops: drops.to_vec(), horizon: 7 }
+        Observed { admitted_through, admitted_total, paused: false, drops: drops.to_vec(), horizon: 7 }
     }
 
     #[test]
