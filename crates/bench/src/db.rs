@@ -148,20 +148,39 @@ pub struct Audit {
     pub money_matches: bool,
     /// Sold seats whose seat row does not point at a PAID reservation of that seat (must be 0).
     pub sold_without_sale: i64,
+    /// Payments refunded.
+    pub refunds: i64,
+    /// Sum of refunded payments equals the sum of REFUND ledger credits.
+    pub refunds_match: bool,
+    /// Reservations given back by their holders.
+    pub releases: i64,
 }
 
 impl Audit {
-    /// True when nothing was sold twice, the ledger sums to every balance, and payments, sold
-    /// seats and paid reservations are the same number (`expected_payments`, what clients saw).
-    pub fn passed(&self, expected_payments: i64) -> bool {
+    /// True when nothing was sold twice, the ledger sums to every balance, payments less
+    /// refunds, sold seats and paid reservations are the same number, and payments, refunds and
+    /// releases are what clients saw.
+    pub fn passed(&self, seen: Seen) -> bool {
         self.seats_sold_twice == 0
             && self.ledger_mismatches == 0
             && self.sold_without_sale == 0
             && self.money_matches
-            && self.sold_seats == self.payments
-            && self.paid_reservations == self.payments
-            && self.payments == expected_payments
+            && self.refunds_match
+            && self.sold_seats == self.payments - self.refunds
+            && self.paid_reservations == self.payments - self.refunds
+            && (self.payments, self.refunds, self.releases) == (seen.payments, seen.refunds, seen.releases)
     }
+}
+
+/// What the booking flow's clients were told succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// Payments answered 200.
+    pub payments: i64,
+    /// Refunds answered 200.
+    pub refunds: i64,
+    /// Releases answered 200.
+    pub releases: i64,
 }
 
 /// Runs the audit queries.
@@ -192,6 +211,16 @@ pub async fn audit(db: &Client) -> BenchResult<Audit> {
         )
         .await?
             == 1,
+        refunds: count("SELECT count(*) FROM payments WHERE refunded_at IS NOT NULL").await?,
+        refunds_match: count(
+            "SELECT count(*) FROM (SELECT
+                 (SELECT COALESCE(sum(amount), 0) FROM payments WHERE refunded_at IS NOT NULL) AS back,
+                 (SELECT COALESCE(sum(delta), 0) FROM ledger_entries WHERE reason = 'REFUND') AS credited) m
+              WHERE back = credited",
+        )
+        .await?
+            == 1,
+        releases: count("SELECT count(*) FROM reservations WHERE status = 'RELEASED'").await?,
         sold_without_sale: count(
             "SELECT count(*) FROM seats s
               WHERE s.sold AND NOT EXISTS (SELECT 1 FROM reservations r

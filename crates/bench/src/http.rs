@@ -49,6 +49,11 @@ impl Api {
     pub async fn post(&self, i: usize, path: &str, token: Option<&str>, body: &Value) -> Answer {
         self.pool(i).send(Method::POST, path, token, Some(body)).await
     }
+
+    /// `DELETE path` with a bearer token.
+    pub async fn delete(&self, i: usize, path: &str, token: Option<&str>) -> Answer {
+        self.pool(i).send(Method::DELETE, path, token, None).await
+    }
 }
 
 /// A latency distribution in microseconds (1 µs to 10 min, 3 significant digits).

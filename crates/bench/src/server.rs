@@ -1,6 +1,9 @@
 //! Starting and stopping `frontrow` processes (the release binary), as the black-box tests'
 //! harness does: a free port each, settings from the environment, `/health` polled until 200.
 
+/// The box office's secret the benchmarked server runs with (it refunds in the booking flow).
+pub const ADMIN_SECRET: &str = "benchmark-box-office-secret-0123456789";
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
@@ -73,6 +76,7 @@ impl Server {
                 .env("DATABASE_URL", database_url)
                 // The benchmark's fans name themselves, as the seed's API lets them.
                 .env("AUTH_MODE", "none")
+                .env("ADMIN_TOKEN", ADMIN_SECRET)
                 .env("SEED_DEMO", "0")
                 .env("QUEUE_MAX_ACTIVE", "0")
                 .env("QUEUE_ADMIT_PER_TICK", "0")

@@ -229,8 +229,11 @@ fn seats(ranges: &[SeatRange], at: &str) -> Result<Vec<NewSeat>, CatalogueFileEr
             return Err(fault(format!("{at}.to"), "must not be below from"));
         }
         let zone = text(&range.zone, &format!("{at}.zone"))?;
-        let price =
-            Won::new(range.price).map_err(|_| fault(format!("{at}.price"), "must not be negative"))?;
+        // A seat is paid for with a positive amount, so it costs at least one won.
+        let price = Won::new(range.price)
+            .ok()
+            .filter(|price| price.get() >= 1)
+            .ok_or_else(|| fault(format!("{at}.price"), "must be at least 1 won"))?;
         for n in from.get()..=to.get() {
             let number = number(i64::from(n), "from")?;
             if seats.iter().any(|seat| seat.number == number) {

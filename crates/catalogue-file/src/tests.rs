@@ -80,6 +80,10 @@ fn values_out_of_range_are_refused_with_the_path_of_the_field() {
             "concerts[0].performances[0].seats[0].price",
         ),
         (
+            r#"{"startsAt": {"secondsFromNow": 60}, "seats": [{"from": 1, "to": 2, "zone": "R", "price": 0}]}"#,
+            "concerts[0].performances[0].seats[0].price",
+        ),
+        (
             r#"{"startsAt": {"secondsFromNow": 60}, "seats": [{"from": 1, "to": 3, "zone": "R", "price": 1},
                 {"from": 3, "to": 4, "zone": "S", "price": 1}]}"#,
             "concerts[0].performances[0].seats[1]",

@@ -2,7 +2,7 @@
 //! reference figures as anchors, and the targets) and per-scenario notes.
 
 use crate::cpu::Spent;
-use crate::db::{Audit, SEATS_PER_SCHEDULE};
+use crate::db::{Audit, SEATS_PER_SCHEDULE, Seen};
 use crate::http::{Latencies, StatusCounts};
 use crate::report::{Better, Row, Unit, grouped, times};
 use crate::scenarios::booking::Booking;
@@ -258,15 +258,22 @@ impl Results {
         ));
 
         let paid = booking.pay.counts.ok as i64;
-        let passed = audit.passed(paid);
+        let seen = Seen {
+            payments: paid,
+            refunds: booking.refund.counts.ok as i64,
+            releases: booking.release.counts.ok as i64,
+        };
+        let passed = audit.passed(seen);
         if !passed {
-            self.failures.push(format!("booking audit failed: {audit:?}, payments seen by clients {paid}"));
+            self.failures.push(format!("booking audit failed: {audit:?}, clients saw {seen:?}"));
         }
         let phases = [
             ("charge", &booking.charge),
             ("free-seat list", &booking.list),
             ("hold", &booking.hold),
+            ("release (one fan in ten gives the hold back)", &booking.release),
             ("pay", &booking.pay),
+            ("refund (the box office, one payment in ten)", &booking.refund),
         ];
         if phases.iter().any(|(_, phase)| phase.counts.server_errors > 0) {
             self.failures.push("booking: 5xx answers".into());
@@ -295,9 +302,9 @@ impl Results {
             booking.conflicts, booking.gave_up
         ));
         let tick = |ok: bool| if ok { "✅" } else { "❌" };
-        let counted = audit.payments == audit.sold_seats
-            && audit.sold_seats == audit.paid_reservations
-            && audit.payments == paid;
+        let sold = audit.payments - audit.refunds;
+        let counted =
+            sold == audit.sold_seats && audit.sold_seats == audit.paid_reservations && audit.payments == paid;
         lines.extend([
             String::new(),
             format!("**Audit (SQL, after the flow): {}**", if passed { "passed" } else { "FAILED" }),
@@ -315,11 +322,22 @@ impl Results {
                 audit.sold_without_sale
             ),
             format!(
-                "| payments = sold seats = paid reservations = payments clients saw | {} {} = {} = {} = {paid} |",
+                "| payments − refunds = sold seats = paid reservations; payments = what clients saw | {} {} − {} = {} = {}; {} = {paid} |",
                 tick(counted),
                 audit.payments,
+                audit.refunds,
                 audit.sold_seats,
-                audit.paid_reservations
+                audit.paid_reservations,
+                audit.payments
+            ),
+            format!(
+                "| refunds and releases = what clients saw; money refunded = money credited back | {} {} = {}, {} = {}; {} |",
+                tick(audit.refunds == seen.refunds && audit.releases == seen.releases && audit.refunds_match),
+                audit.refunds,
+                seen.refunds,
+                audit.releases,
+                seen.releases,
+                tick(audit.refunds_match)
             ),
             format!(
                 "| every user's ledger sums to their balance | {} {} mismatches over {} users |",

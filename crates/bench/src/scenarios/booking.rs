@@ -2,7 +2,8 @@
 //! stands on its own: every fan charges their balance; every fan lists their performance's
 //! free seats; every fan holds a seat picked from that list (the fans of a performance spread
 //! over its seats; after a 409, because another fan was faster, they list again and pick
-//! another); every fan pays. Fan `k` books on performance
+//! another); one fan in [`EVERY`] gives their hold back instead of paying; every other fan
+//! pays; the box office refunds one payment in [`EVERY`]. Fan `k` books on performance
 //! `4 + k % schedules`, so about `users / schedules` fans compete for each performance's 50
 //! seats.
 
@@ -15,11 +16,24 @@ use crate::BenchResult;
 use crate::cpu::{Meter, Snapshot, Spent};
 use crate::db::{CONCERT_ONE_SCHEDULES, concert_of};
 use crate::http::{Answer, Api, Latencies, StatusCounts, drive, tally};
+use crate::server::ADMIN_SECRET;
 
 /// Enough for any seat's price.
 const CHARGE: i64 = 200_000;
 /// Holds a fan tries before giving up.
 const TRIES: u64 = 8;
+/// One fan in this many gives their hold back, and one payment in this many is refunded.
+const EVERY: usize = 10;
+
+/// Whether fan `k` gives their hold back instead of paying.
+fn releases(k: usize) -> bool {
+    k % EVERY == EVERY - 1
+}
+
+/// Whether fan `k`'s payment is refunded.
+fn refunded(k: usize) -> bool {
+    k % EVERY == EVERY / 2
+}
 
 /// One phase's figures.
 #[derive(Debug, Clone, Default)]
@@ -52,8 +66,12 @@ pub struct Booking {
     pub conflicts: usize,
     /// Fans who got no seat within [`TRIES`].
     pub gave_up: usize,
+    /// Holds given back (`DELETE /api/reservations/{id}`), one fan in [`EVERY`].
+    pub release: Phase,
     /// Payments.
     pub pay: Phase,
+    /// Refunds by the box office, one payment in [`EVERY`].
+    pub refund: Phase,
 }
 
 /// Where fan `k` books: (concert, performance).
@@ -123,19 +141,56 @@ pub async fn run(
 
     let reservations: Arc<Vec<Option<(i64, i64)>>> =
         Arc::new(held.outputs.iter().map(|fan| fan.reservation).collect());
+    let (client, keys, held_now) = (api.clone(), Arc::clone(&tokens), Arc::clone(&reservations));
+    let before = meter.snapshot();
+    let given_back = drive(users, concurrency, move |k| {
+        let (api, keys, reservations) = (client.clone(), Arc::clone(&keys), Arc::clone(&held_now));
+        async move {
+            let (reservation, _) = reservations[k].filter(|_| releases(k))?;
+            Some(api.delete(k, &format!("/api/reservations/{reservation}"), Some(&keys[k])).await)
+        }
+    })
+    .await?;
+    let answers = given_back.outputs.iter().flatten().map(|a| (a.status, a.latency));
+    let release = phase(answers, given_back.wall, &before, meter);
+
     let (client, keys) = (api.clone(), Arc::clone(&tokens));
     let before = meter.snapshot();
     let paid = drive(users, concurrency, move |k| {
         let (api, keys, reservations) = (client.clone(), Arc::clone(&keys), Arc::clone(&reservations));
         async move {
-            let (reservation, price) = reservations[k]?;
+            let (reservation, price) = reservations[k].filter(|_| !releases(k))?;
             let body = json!({ "reservationId": reservation, "paymentAmount": price });
             Some(api.post(k, "/api/pay", Some(&keys[k]), &body).await)
         }
     })
     .await?;
     let pay = phase(paid.outputs.iter().flatten().map(|a| (a.status, a.latency)), paid.wall, &before, meter);
-    Ok(Booking { users, schedules, charge, list, hold, conflicts, gave_up, pay })
+
+    let payments: Arc<Vec<Option<i64>>> = Arc::new(
+        paid.outputs
+            .iter()
+            .enumerate()
+            .map(|(k, answer)| {
+                let answer = answer.as_ref().filter(|answer| answer.ok() && refunded(k))?;
+                answer.body.get("paymentId").and_then(Value::as_i64)
+            })
+            .collect(),
+    );
+    let client = api.clone();
+    let before = meter.snapshot();
+    let refunds = drive(users, concurrency, move |k| {
+        let (api, payments) = (client.clone(), Arc::clone(&payments));
+        async move {
+            let payment = payments[k]?;
+            let path = format!("/admin/payments/{payment}/refund");
+            Some(api.post(k, &path, Some(ADMIN_SECRET), &json!({})).await)
+        }
+    })
+    .await?;
+    let refund =
+        phase(refunds.outputs.iter().flatten().map(|a| (a.status, a.latency)), refunds.wall, &before, meter);
+    Ok(Booking { users, schedules, charge, list, hold, conflicts, gave_up, release, pay, refund })
 }
 
 /// A phase's figures from its answers, wall time and the CPU spent since `before`.
