@@ -71,6 +71,13 @@ async fn an_operator_puts_a_concert_on_sale_and_refunds_a_ticket_once() {
     s.hold(&second, other, &seat).await;
     let bookings = s.bookings(&token).await;
     assert_eq!(bookings.ok("bookings")["bought"], json!([]), "a refunded ticket is no longer the fan's");
+
+    let sales = s.get("/admin/sales", Some(SECRET)).await;
+    let report = sales.ok("sales").as_array().expect("a list of concerts").clone();
+    let gala = report.iter().find(|one| one["concertId"] == concert).expect("the imported concert");
+    let expected = json!({"free": 9, "held": 1, "sold": 0, "revenue": 0, "payments": 1, "refunds": 1, "refunded": 40000});
+    assert_eq!(gala["total"], expected, "the sales view adds up: {gala}");
+    assert_eq!(gala["performances"][0]["scheduleId"], schedule, "{gala}");
 }
 
 #[tokio::test]

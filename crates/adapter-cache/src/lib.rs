@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, StoreResult};
-use domain::{Concert, ConcertId, ImportOutcome, NewConcert, Schedule, ScheduleId, Seat, SeatId, StoreError};
+use domain::{
+    Concert, ConcertId, ImportOutcome, NewConcert, PerformanceSales, Schedule, ScheduleId, Seat, SeatId,
+    StoreError,
+};
 use moka::future::Cache;
 
 mod seat_cache;
@@ -90,6 +93,10 @@ impl CatalogueRepository for CachedCatalogue {
         let seeded = self.inner.seed_if_empty(catalogue).await;
         self.clear();
         seeded
+    }
+
+    async fn sales(&self, at: time::OffsetDateTime) -> StoreResult<Vec<PerformanceSales>> {
+        self.inner.sales(at).await
     }
 
     async fn import(&self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome> {

@@ -22,8 +22,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, ReservationRepository, StoreResult};
 use domain::{
-    Booking, Concert, ConcertId, ImportOutcome, NewConcert, NewHold, Receipt, Reservation, ReservationId,
-    Schedule, ScheduleId, Seat, SeatHold, SeatId, UserId,
+    Booking, Concert, ConcertId, ImportOutcome, NewConcert, NewHold, PerformanceSales, Receipt, Reservation,
+    ReservationId, Schedule, ScheduleId, Seat, SeatHold, SeatId, UserId,
 };
 use time::OffsetDateTime;
 
@@ -205,6 +205,10 @@ impl CatalogueRepository for SeatCache {
 
     async fn seed_if_empty(&self, catalogue: &[NewConcert]) -> StoreResult<bool> {
         self.catalogue.seed_if_empty(catalogue).await
+    }
+
+    async fn sales(&self, at: OffsetDateTime) -> StoreResult<Vec<PerformanceSales>> {
+        self.catalogue.sales(at).await
     }
 
     /// An import may move when seats go on sale: the copies start over.

@@ -68,6 +68,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         "/admin/queue",
         [(Method::GET, web::to(box_office::admission)), (Method::POST, web::to(box_office::control))],
     );
+    paths.add(config, "/admin/sales", [(Method::GET, web::to(box_office::sales))]);
     paths.add(config, "/admin/catalogue", [(Method::POST, web::to(box_office::import))]);
     paths.add(config, "/admin/payments/{paymentId}/refund", [(Method::POST, web::to(box_office::refund))]);
     paths.add(config, "/health", [(Method::GET, web::to(system::health))]);

@@ -27,7 +27,7 @@ use crate::routes::{admin, concerts, payments, reservations, system, token, toke
         reservations::reserve, reservations::list, reservations::release,
         wallet::charge, wallet::balance,
         payments::pay,
-        admin::import, admin::refund, admin::admission, admin::control,
+        admin::import, admin::refund, admin::admission, admin::control, admin::sales,
         system::health, system::ready,
     ),
     components(schemas(ErrorBody)),

@@ -5,8 +5,10 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, StoreError, StoreResult};
 use domain::{
-    Concert, ConcertId, ImportOutcome, NewConcert, NewSchedule, Schedule, ScheduleId, Seat, SeatId,
+    Concert, ConcertId, ImportOutcome, NewConcert, NewSchedule, PerformanceSales, Schedule, ScheduleId, Seat,
+    SeatId,
 };
+use time::OffsetDateTime;
 
 use crate::{MemoryStore, next_id, slot};
 
@@ -145,6 +147,27 @@ impl Catalogue {
         Ok(())
     }
 
+    /// Every performance's seats, live holds at `at` and sales, by performance id (the money is
+    /// the payments' to add).
+    pub(crate) fn seat_counts(&self, at: OffsetDateTime) -> Vec<PerformanceSales> {
+        self.schedules
+            .iter()
+            .map(|schedule| {
+                let seats = self.seats_of_schedule(schedule.id);
+                let count =
+                    |keep: &dyn Fn(&Seat) -> bool| seats.iter().filter(|seat| keep(seat)).count() as u64;
+                PerformanceSales {
+                    schedule_id: Some(schedule.id),
+                    concert_id: Some(schedule.concert_id),
+                    seats: seats.len() as u64,
+                    held: count(&|seat| !seat.sold && seat.hold.is_some_and(|hold| hold.until > at)),
+                    sold: count(&|seat| seat.sold),
+                    ..PerformanceSales::default()
+                }
+            })
+            .collect()
+    }
+
     /// See [`CatalogueRepository::import`]: works on a copy, kept only if all of it lands.
     fn import(&mut self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome> {
         let mut next = self.clone();
@@ -230,6 +253,10 @@ impl CatalogueRepository for MemoryStore {
 
     async fn import(&self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome> {
         self.with_state(|state| state.catalogue.import(catalogue))
+    }
+
+    async fn sales(&self, at: OffsetDateTime) -> StoreResult<Vec<PerformanceSales>> {
+        self.with_state(|state| Ok(state.sales(at)))
     }
 }
 

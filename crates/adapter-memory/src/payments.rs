@@ -81,6 +81,26 @@ impl State {
 }
 
 impl State {
+    /// The catalogue's seat counts with every payment added to its performance.
+    pub(crate) fn sales(&self, at: time::OffsetDateTime) -> Vec<domain::PerformanceSales> {
+        let mut sales = self.catalogue.seat_counts(at);
+        for payment in &self.payments.rows {
+            let Some(reservation) = self.reservations.get(payment.reservation_id) else { continue };
+            let Some(seat) = self.catalogue.seat(reservation.seat_id) else { continue };
+            let Some(one) = sales.iter_mut().find(|one| one.schedule_id == Some(seat.schedule_id)) else {
+                continue;
+            };
+            one.payments += 1;
+            if reservation.status == ReservationStatus::Refunded {
+                one.refunds += 1;
+                one.refunded = one.refunded.saturating_add(payment.amount.get());
+            } else {
+                one.revenue = one.revenue.saturating_add(payment.amount.get());
+            }
+        }
+        sales
+    }
+
     /// Checks every guard first (the reservation still paid by this payment's payer, the
     /// money under the ceiling), then gives the money back, puts the seat on sale and marks the
     /// reservation refunded, all under the one lock.

@@ -2,17 +2,20 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::{CatalogueRepository, StoreResult};
 use domain::{
-    Concert, ConcertId, ImportOutcome, NewConcert, NewSchedule, Schedule, ScheduleId, Seat, SeatId,
+    Concert, ConcertId, ImportOutcome, NewConcert, NewSchedule, PerformanceSales, Schedule, ScheduleId, Seat,
+    SeatId,
 };
+use time::OffsetDateTime;
 
 use crate::errors::{TxError, db_error};
-use crate::models::{ConcertRow, NewSeatRow, ScheduleRow, SeatRow, convert_all};
+use crate::models::{ConcertRow, NewSeatRow, ScheduleRow, SeatRow, convert_all, id, unsigned};
 use crate::pool::{TxConn, checkout};
 use crate::schema::{concerts, schedules, seats};
+use crate::statement::{bind, prepared};
 use crate::{PgStore, SEED_LOCK};
 
 #[async_trait]
@@ -114,6 +117,14 @@ impl CatalogueRepository for PgStore {
         Ok(loaded)
     }
 
+    /// One statement: seats counted per performance, payments per performance of their seat.
+    async fn sales(&self, at: OffsetDateTime) -> StoreResult<Vec<PerformanceSales>> {
+        let mut conn = checkout(&self.pool).await?;
+        let rows: Vec<SalesRow> =
+            prepared(SALES, bind::<Timestamptz, _>(at)).load(&mut conn).await.map_err(db_error)?;
+        rows.into_iter().map(PerformanceSales::try_from).collect()
+    }
+
     /// One transaction under the seed's advisory lock (imports and seeds queue behind each
     /// other): every known performance's seats are compared first, then everything is written.
     async fn import(&self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome> {
@@ -171,6 +182,68 @@ impl CatalogueRepository for PgStore {
         let outcome = result.map_err(TxError::into_store)?;
         tracing::info!(?outcome, concerts = catalogue.len(), "catalogue import");
         Ok(outcome)
+    }
+}
+
+/// Every performance's sale at an instant: seats, live holds, sold seats, and its seats'
+/// payments (refunded or not) with their money. Bind: $1 at.
+const SALES: &str = "\
+WITH counted AS (
+    SELECT schedule_id, concert_id, count(*) AS seats,
+           count(*) FILTER (WHERE NOT sold AND held_until > $1) AS held,
+           count(*) FILTER (WHERE sold) AS sold
+      FROM seats GROUP BY schedule_id, concert_id
+), paid AS (
+    SELECT s.schedule_id, count(*) AS payments, count(p.refunded_at) AS refunds,
+           COALESCE(sum(p.amount) FILTER (WHERE p.refunded_at IS NULL), 0)::bigint AS revenue,
+           COALESCE(sum(p.amount) FILTER (WHERE p.refunded_at IS NOT NULL), 0)::bigint AS refunded
+      FROM payments p JOIN reservations r ON r.id = p.reservation_id JOIN seats s ON s.id = r.seat_id
+     GROUP BY s.schedule_id
+)
+SELECT c.schedule_id, c.concert_id, c.seats, c.held, c.sold,
+       COALESCE(p.payments, 0) AS payments, COALESCE(p.refunds, 0) AS refunds,
+       COALESCE(p.revenue, 0) AS revenue, COALESCE(p.refunded, 0) AS refunded
+  FROM counted c LEFT JOIN paid p ON p.schedule_id = c.schedule_id
+ ORDER BY c.schedule_id";
+
+/// A row of [`SALES`].
+#[derive(QueryableByName)]
+struct SalesRow {
+    #[diesel(sql_type = BigInt)]
+    schedule_id: i64,
+    #[diesel(sql_type = BigInt)]
+    concert_id: i64,
+    #[diesel(sql_type = BigInt)]
+    seats: i64,
+    #[diesel(sql_type = BigInt)]
+    held: i64,
+    #[diesel(sql_type = BigInt)]
+    sold: i64,
+    #[diesel(sql_type = BigInt)]
+    payments: i64,
+    #[diesel(sql_type = BigInt)]
+    refunds: i64,
+    #[diesel(sql_type = BigInt)]
+    revenue: i64,
+    #[diesel(sql_type = BigInt)]
+    refunded: i64,
+}
+
+impl TryFrom<SalesRow> for PerformanceSales {
+    type Error = domain::StoreError;
+
+    fn try_from(row: SalesRow) -> Result<Self, Self::Error> {
+        Ok(PerformanceSales {
+            schedule_id: Some(id(ScheduleId::new, row.schedule_id)?),
+            concert_id: Some(id(ConcertId::new, row.concert_id)?),
+            seats: unsigned(row.seats)?,
+            held: unsigned(row.held)?,
+            sold: unsigned(row.sold)?,
+            payments: unsigned(row.payments)?,
+            refunds: unsigned(row.refunds)?,
+            revenue: row.revenue,
+            refunded: row.refunded,
+        })
     }
 }
 

@@ -33,6 +33,7 @@ pub mod release_expired_holds;
 pub mod release_hold;
 pub mod replay_keyed_retry;
 pub mod reserve_seat;
+pub mod sales_report;
 pub mod seed_catalogue;
 pub mod tidy_up;
 

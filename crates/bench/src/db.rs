@@ -37,13 +37,14 @@ pub async fn fill_catalogue(db: &Client, schedules: i64) -> BenchResult<()> {
         "INSERT INTO concerts (id, title, artist, venue)
            SELECT g, 'Bench concert ' || g, 'Artist ' || g, 'Hall ' || g FROM generate_series(1, {CONCERTS}) g;
          SELECT setval(pg_get_serial_sequence('concerts', 'id'), {CONCERTS});
-         INSERT INTO schedules (id, concert_id, starts_at)
+         INSERT INTO schedules (id, concert_id, starts_at, on_sale_at)
            SELECT g, CASE WHEN g <= {CONCERT_ONE_SCHEDULES} THEN 1 ELSE 2 + (g % ({CONCERTS} - 1)) END,
-                  date_trunc('hour', now()) + interval '30 days' + g * interval '3 hours'
+                  date_trunc('hour', now()) + interval '30 days' + g * interval '3 hours',
+                  now() - interval '1 day'
              FROM generate_series(1, {schedules}) g;
          SELECT setval(pg_get_serial_sequence('schedules', 'id'), {schedules});
-         INSERT INTO seats (schedule_id, concert_id, starts_at, number, zone, price)
-           SELECT s.id, s.concert_id, s.starts_at, n,
+         INSERT INTO seats (schedule_id, concert_id, starts_at, on_sale_at, number, zone, price)
+           SELECT s.id, s.concert_id, s.starts_at, s.on_sale_at, n,
                   CASE WHEN n <= 10 THEN 'VIP' WHEN n <= 30 THEN 'R' ELSE 'S' END,
                   CASE WHEN n <= 10 THEN 150000 WHEN n <= 30 THEN 120000 ELSE 90000 END
              FROM schedules s CROSS JOIN generate_series(1, {SEATS_PER_SCHEDULE}) n

@@ -17,6 +17,7 @@ pub mod queue;
 pub mod receipt;
 pub mod refund;
 pub mod reservation;
+pub mod sales;
 pub mod token_claims;
 
 #[cfg(test)]
@@ -41,4 +42,5 @@ pub use refund::{Refund, RefundPlan, RefundRejection};
 pub use reservation::{
     Booking, HoldPolicy, HoldRejection, NewHold, Release, ReleaseRejection, Reservation, ReservationStatus,
 };
+pub use sales::PerformanceSales;
 pub use token_claims::TokenClaims;

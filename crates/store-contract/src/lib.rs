@@ -125,6 +125,7 @@ macro_rules! contract_suite {
             refund_gives_the_money_back_and_puts_the_seat_on_sale,
             twenty_concurrent_refunds_of_one_payment_refund_once,
             a_refunded_seat_is_sold_again,
+            sales_add_up_after_holds_payments_and_a_refund,
         );
         $crate::__contract_module!($factory; controls:
             controls_read_back_as_stored,

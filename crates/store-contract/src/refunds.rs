@@ -95,3 +95,26 @@ pub async fn a_refunded_seat_is_sold_again(stores: Stores) {
     assert_eq!((again.seat_id, resold.user_id), (held.seat_id, uid(2)), "the seat is someone else's now");
     assert!(seat(&stores, held.seat_id).await.sold);
 }
+
+/// The sales view adds up: seats free, held and sold per performance, payments, refunds and
+/// the money, after a hold, two payments and a refund.
+pub async fn sales_add_up_after_holds_payments_and_a_refund(stores: Stores) {
+    let at = crate::fixture::now();
+    let (held, payment) = bought(&stores, 1, 8, at).await;
+    let (_, kept) = bought(&stores, 2, 9, at + secs(2)).await;
+    let refunded = stores.payments.refund(&refund_of(&held, &payment, at + secs(3))).await;
+    assert!(matches!(refunded, Ok(Some(_))), "{refunded:?}");
+    let schedule = seeded_once(&stores).await;
+    let holding = crate::fixture::user(&stores, 3, at + secs(4)).await;
+    assert_eq!(holding.user_id, uid(3));
+    hold(&stores, &seat_of(&stores, &schedule, 10).await, 3, at + secs(4)).await;
+
+    let sales = stores.catalogue.sales(at + secs(5)).await.expect("sales works");
+    let one = sales.iter().find(|one| one.schedule_id == Some(schedule.id)).expect("the performance");
+    assert_eq!((one.seats, one.held, one.sold, one.free()), (50, 1, 1, 48), "{one:?}");
+    assert_eq!((one.payments, one.refunds), (2, 1), "{one:?}");
+    assert_eq!((one.revenue, one.refunded), (kept.amount.get(), payment.amount.get()), "{one:?}");
+    let others = sales.iter().filter(|other| other.schedule_id != Some(schedule.id));
+    assert!(others.clone().all(|other| other.sold == 0 && other.payments == 0 && other.free() == 50));
+    assert_eq!(sales.len(), 3, "every performance is listed");
+}

@@ -278,6 +278,9 @@ impl CatalogueRepository for SlowSeats {
     async fn import(&self, _: &[NewConcert]) -> StoreResult<ImportOutcome> {
         unimplemented!("not asked")
     }
+    async fn sales(&self, _: OffsetDateTime) -> StoreResult<Vec<domain::PerformanceSales>> {
+        unimplemented!("not asked")
+    }
 }
 
 #[tokio::test]

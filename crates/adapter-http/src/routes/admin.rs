@@ -1,12 +1,14 @@
 //! The box office, for operators (`ADMIN_TOKEN`): `POST /admin/catalogue` loads or updates
 //! concerts from the catalogue file's JSON; `POST /admin/payments/{paymentId}/refund` gives a
-//! paid seat's money back; `GET`/`POST /admin/queue` read and work the brake.
+//! paid seat's money back; `GET`/`POST /admin/queue` read and work the brake; `GET
+//! /admin/sales` tells how the sale stands.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use application::control_admission::{self, Admission, ControlAdmission};
 use application::import_catalogue;
 use application::refund_payment::{self, RefundPayment};
-use domain::Refund;
+use application::sales_report::{self, ConcertSales};
+use domain::{PerformanceSales, Refund};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -219,4 +221,79 @@ pub async fn control(
     })
     .await?;
     Ok(HttpResponse::Ok().json(AdmissionResponse::from(now)))
+}
+
+/// Seats and money of a performance, or of a whole concert.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SalesFigures {
+    /// The performance; absent for a concert's sum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_id: Option<i64>,
+    /// Seats neither held nor sold.
+    pub free: u64,
+    /// Seats under a live hold.
+    pub held: u64,
+    /// Seats sold.
+    pub sold: u64,
+    /// Won paid and not refunded.
+    pub revenue: i64,
+    /// Payments ever made, refunded ones included.
+    pub payments: u64,
+    /// Payments refunded.
+    pub refunds: u64,
+    /// Won refunded.
+    pub refunded: i64,
+}
+
+impl From<&PerformanceSales> for SalesFigures {
+    fn from(sales: &PerformanceSales) -> Self {
+        Self {
+            schedule_id: sales.schedule_id.map(|id| id.get()),
+            free: sales.free(),
+            held: sales.held,
+            sold: sales.sold,
+            revenue: sales.revenue,
+            payments: sales.payments,
+            refunds: sales.refunds,
+            refunded: sales.refunded,
+        }
+    }
+}
+
+/// One concert's sale.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConcertSalesResponse {
+    /// The concert.
+    pub concert_id: i64,
+    /// Its title.
+    pub title: String,
+    /// The sum of its performances.
+    pub total: SalesFigures,
+    /// Each performance.
+    pub performances: Vec<SalesFigures>,
+}
+
+impl From<ConcertSales> for ConcertSalesResponse {
+    fn from(sales: ConcertSales) -> Self {
+        Self {
+            concert_id: sales.concert.id.get(),
+            title: sales.concert.title,
+            total: SalesFigures::from(&sales.total),
+            performances: sales.performances.iter().map(SalesFigures::from).collect(),
+        }
+    }
+}
+
+/// How the sale stands now, per concert and per performance: seats free, held and sold, and
+/// the money. Reads every seat and payment: for operators, not for polling.
+#[utoipa::path(get, path = "/admin/sales", operation_id = "sales",
+    tag = "box office", security(("admin" = [])),
+    responses((status = 200, body = Vec<ConcertSalesResponse>), AdminErrors))]
+pub async fn sales(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    admin::gate(&state, &request)?;
+    let report = sales_report::execute(state.ports.catalogue.as_ref(), state.ports.clock.as_ref()).await?;
+    let body: Vec<ConcertSalesResponse> = report.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(body))
 }
