@@ -54,6 +54,12 @@ pub fn json_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D
     })
 }
 
+/// An optional body field that, when present, is read by [`json_integer`]: `null` is refused
+/// like `"1"` (`#[serde(default, deserialize_with = "input::optional_json_integer")]`).
+pub fn optional_json_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    json_integer(deserializer).map(Some)
+}
+
 /// The integer a JSON value's text spells, if it is a number with no fractional part that fits
 /// in 64 bits. serde_json has already checked the grammar: `-? digits (. digits)? (e [+-]? digits)?`.
 fn whole_number(literal: &str) -> Option<i64> {

@@ -164,22 +164,17 @@ pub struct AdmissionRequest {
     pub paused: Option<bool>,
     /// Replaces `QUEUE_MAX_ACTIVE`: 0 (no cap) to 1,000,000.
     #[schema(minimum = 0, maximum = 1_000_000, nullable = false)]
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "input::optional_json_integer")]
     pub max_active: Option<i64>,
     /// Replaces `QUEUE_ADMIT_PER_TICK`: 0 (no cap) to 1,000,000.
     #[schema(minimum = 0, maximum = 1_000_000, nullable = false)]
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "input::optional_json_integer")]
     pub admit_per_tick: Option<i64>,
 }
 
 /// A flag that may be absent, but when present is `true` or `false` (not `null`).
 fn present_flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
     bool::deserialize(deserializer).map(Some)
-}
-
-/// A field that may be absent, but when present is an integer.
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    input::json_integer(deserializer).map(Some)
 }
 
 /// The brake as it stands: paused or not, and the caps in force.

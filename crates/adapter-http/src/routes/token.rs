@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use application::issue_token::{self, Caller, IssueToken};
 use application::queue_status::{self, TokenView};
 use domain::TokenState;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -21,13 +21,8 @@ pub struct IssueTokenRequest {
     /// With `AUTH_MODE=jwt` the identity token says who asks: leave it out (or the whole body),
     /// or send that same user's id (another is 403 `FORBIDDEN`).
     #[schema(example = 1, minimum = 1, nullable = false)]
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "input::optional_json_integer")]
     pub user_id: Option<i64>,
-}
-
-/// A field that may be absent, but when present is an integer: `null` is refused like `"1"`.
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    input::json_integer(deserializer).map(Some)
 }
 
 /// A queue token as its holder sees it.
