@@ -19,8 +19,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, StoreResult};
 use domain::{
-    Concert, ConcertId, ImportOutcome, NewConcert, PerformanceSales, Schedule, ScheduleId, Seat, SeatId,
-    StoreError,
+    Concert, ConcertId, ImportOutcome, NewConcert, PerformanceSales, Schedule, ScheduleId, Seat, SeatEdit,
+    SeatId, StoreError,
 };
 use moka::future::Cache;
 
@@ -103,6 +103,15 @@ impl CatalogueRepository for CachedCatalogue {
         let imported = self.inner.import(catalogue).await;
         self.clear();
         imported
+    }
+
+    async fn edit_seat(
+        &self,
+        seat: SeatId,
+        edit: SeatEdit,
+        at: time::OffsetDateTime,
+    ) -> StoreResult<Option<Seat>> {
+        self.inner.edit_seat(seat, edit, at).await
     }
 }
 

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, ReservationRepository, StoreResult};
 use domain::{
     Booking, Concert, ConcertId, ImportOutcome, NewConcert, NewHold, PerformanceSales, Receipt, Reservation,
-    ReservationId, Schedule, ScheduleId, Seat, SeatHold, SeatId, UserId,
+    ReservationId, Schedule, ScheduleId, Seat, SeatEdit, SeatHold, SeatId, UserId,
 };
 use time::OffsetDateTime;
 
@@ -216,6 +216,15 @@ impl CatalogueRepository for SeatCache {
         let imported = self.catalogue.import(catalogue).await;
         self.map_mut().clear();
         imported
+    }
+
+    /// The store decides; this instance's copy goes, so the next read learns the new price or
+    /// that the seat is gone. (A copy elsewhere saying *free* only ever leads to the store's
+    /// compare-and-set, which charges the seat's price then and refuses a withdrawn seat.)
+    async fn edit_seat(&self, seat: SeatId, edit: SeatEdit, at: OffsetDateTime) -> StoreResult<Option<Seat>> {
+        let edited = self.catalogue.edit_seat(seat, edit, at).await;
+        self.map_mut().remove(&seat);
+        edited
     }
 }
 

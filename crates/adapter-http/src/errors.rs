@@ -13,14 +13,11 @@ use application::authorize::AuthorizeError;
 use application::available_dates::AvailableDatesError;
 use application::available_seats::AvailableSeatsError;
 use application::charge_balance::ChargeBalanceError;
-use application::control_admission::ControlAdmissionError;
 use application::get_balance::GetBalanceError;
-use application::import_catalogue::ImportCatalogueError;
 use application::issue_token::IssueTokenError;
 use application::list_concerts::ListConcertsError;
 use application::pay::PayError;
 use application::queue_status::QueueStatusError;
-use application::refund_payment::RefundPaymentError;
 use application::release_hold::ReleaseHoldError;
 use application::replay_keyed_retry::ReplayError;
 use application::reserve_seat::ReserveSeatError;
@@ -60,7 +57,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, body: ErrorBody { code, message: message.into(), position: None }, header: None }
     }
 
@@ -369,49 +366,6 @@ impl From<ReleaseHoldError> for ApiError {
     }
 }
 
-impl From<RefundPaymentError> for ApiError {
-    fn from(error: RefundPaymentError) -> Self {
-        let message = error.to_string();
-        match error {
-            RefundPaymentError::NotFound => Self::not_found(message),
-            RefundPaymentError::AlreadyRefunded => {
-                Self::new(StatusCode::CONFLICT, "ALREADY_REFUNDED", message)
-            }
-            RefundPaymentError::BalanceLimit => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "BALANCE_LIMIT_EXCEEDED", message)
-            }
-            RefundPaymentError::Store(store) => store.into(),
-        }
-    }
-}
-
-impl From<ControlAdmissionError> for ApiError {
-    fn from(error: ControlAdmissionError) -> Self {
-        match error {
-            ControlAdmissionError::OutOfRange { .. } => Self::validation(error.to_string()),
-            ControlAdmissionError::Store(store) => store.into(),
-        }
-    }
-}
-
-impl From<ImportCatalogueError> for ApiError {
-    fn from(error: ImportCatalogueError) -> Self {
-        let message = error.to_string();
-        match error {
-            ImportCatalogueError::SeatsDiffer { .. } => {
-                Self::new(StatusCode::CONFLICT, "SEATS_CHANGED", message)
-            }
-            ImportCatalogueError::Store(store) => store.into(),
-        }
-    }
-}
-
-impl From<catalogue_file::CatalogueFileError> for ApiError {
-    fn from(error: catalogue_file::CatalogueFileError) -> Self {
-        Self::validation(error.to_string())
-    }
-}
-
 impl From<ChargeBalanceError> for ApiError {
     fn from(error: ChargeBalanceError) -> Self {
         let message = error.to_string();
@@ -474,5 +428,6 @@ pub fn json_fallback<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(request, replacement).map_into_right_body::<B>()))
 }
 
+mod box_office;
 #[cfg(test)]
 mod tests;

@@ -31,7 +31,9 @@ pub use state::HttpState;
 pub use streams::{StreamLimits, StreamSlots};
 
 use methods::Paths;
-use routes::{admin as box_office, concerts, payments, reservations, system, token, token_stream, wallet};
+use routes::{
+    admin as box_office, concerts, payments, reservations, seat_map, system, token, token_stream, wallet,
+};
 
 /// Builds the Prometheus middleware; `/metrics` is served by it. Paths that match no route are
 /// all counted as `UNKNOWN`, and invented methods are refused before it (see `serve`), so
@@ -71,6 +73,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
     paths.add(config, "/admin/sales", [(Method::GET, web::to(box_office::sales))]);
     paths.add(config, "/admin/catalogue", [(Method::POST, web::to(box_office::import))]);
     paths.add(config, "/admin/payments/{paymentId}/refund", [(Method::POST, web::to(box_office::refund))]);
+    paths.add(config, "/admin/performances/{scheduleId}/seats", [(Method::GET, web::to(seat_map::seats))]);
+    paths.add(config, "/admin/performances/{scheduleId}/cancel", [(Method::POST, web::to(seat_map::cancel))]);
+    paths.add(
+        config,
+        "/admin/seats/{seatId}",
+        [(Method::PATCH, web::to(seat_map::reprice)), (Method::DELETE, web::to(seat_map::remove))],
+    );
     paths.add(config, "/health", [(Method::GET, web::to(system::health))]);
     paths.add(config, "/ready", [(Method::GET, web::to(system::ready))]);
     config

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToSchema
 
 use crate::errors::ErrorBody;
 use crate::routes::token::TokenResponse;
-use crate::routes::{admin, concerts, payments, reservations, system, token, token_stream, wallet};
+use crate::routes::{admin, concerts, payments, reservations, seat_map, system, token, token_stream, wallet};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -28,6 +28,7 @@ use crate::routes::{admin, concerts, payments, reservations, system, token, toke
         wallet::charge, wallet::balance,
         payments::pay,
         admin::import, admin::refund, admin::admission, admin::control, admin::sales,
+        seat_map::seats, seat_map::reprice, seat_map::remove, seat_map::cancel,
         system::health, system::ready,
     ),
     components(schemas(ErrorBody)),

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, StoreError, StoreResult};
 use domain::{
     Concert, ConcertId, ImportOutcome, NewConcert, NewSchedule, PerformanceSales, Schedule, ScheduleId, Seat,
-    SeatId,
+    SeatEdit, SeatId,
 };
 use time::OffsetDateTime;
 
@@ -23,8 +23,13 @@ pub(crate) struct Catalogue {
     seats: Vec<Seat>,
     /// By concert slot: its schedules.
     schedules_of_concert: Vec<Vec<ScheduleId>>,
-    /// By schedule slot: its seats, by number.
+    /// By schedule slot: its seats, by number, withdrawn ones included.
     seats_of_schedule: Vec<Vec<SeatId>>,
+    /// Seats taken off the map: kept (their reservations and payments point at them), never
+    /// listed, never held.
+    withdrawn: HashSet<SeatId>,
+    /// Cancelled performances, with the instant: kept for the sales view, never listed.
+    cancelled: HashMap<ScheduleId, OffsetDateTime>,
 }
 
 impl Catalogue {
@@ -32,13 +37,18 @@ impl Catalogue {
         self.concerts.get(slot(id.get())?)
     }
 
-    fn schedule(&self, id: ScheduleId) -> Option<&Schedule> {
+    pub(crate) fn schedule(&self, id: ScheduleId) -> Option<&Schedule> {
         self.schedules.get(slot(id.get())?)
     }
 
     /// One seat.
     pub(crate) fn seat(&self, id: SeatId) -> Option<&Seat> {
         self.seats.get(slot(id.get())?)
+    }
+
+    /// One seat on the map (not withdrawn): what fans see and hold.
+    pub(crate) fn listed_seat(&self, id: SeatId) -> Option<&Seat> {
+        self.seat(id).filter(|seat| !self.withdrawn.contains(&seat.id))
     }
 
     /// One seat, to change its sale state.
@@ -50,7 +60,8 @@ impl Catalogue {
         slot(concert.get()).and_then(|i| self.schedules_of_concert.get(i)).map_or(&[], Vec::as_slice)
     }
 
-    fn seat_ids(&self, schedule: ScheduleId) -> &[SeatId] {
+    /// Every seat of `schedule`, withdrawn ones included.
+    pub(crate) fn seat_ids(&self, schedule: ScheduleId) -> &[SeatId] {
         slot(schedule.get()).and_then(|i| self.seats_of_schedule.get(i)).map_or(&[], Vec::as_slice)
     }
 
@@ -62,7 +73,39 @@ impl Catalogue {
     }
 
     fn seats_of_schedule(&self, schedule: ScheduleId) -> Vec<Seat> {
-        self.seat_ids(schedule).iter().filter_map(|&id| self.seat(id)).cloned().collect()
+        self.seat_ids(schedule).iter().filter_map(|&id| self.listed_seat(id)).cloned().collect()
+    }
+
+    /// The performances fans see: cancelled ones are gone.
+    fn listed_schedules(&self, concert: ConcertId) -> Vec<Schedule> {
+        let mut schedules = self.schedules(concert);
+        schedules.retain(|schedule| !self.cancelled.contains_key(&schedule.id));
+        schedules
+    }
+
+    /// See [`CatalogueRepository::edit_seat`].
+    fn edit_seat(&mut self, id: SeatId, edit: SeatEdit, at: OffsetDateTime) -> Option<Seat> {
+        if self.withdrawn.contains(&id) {
+            return None;
+        }
+        let seat = self.seat_mut(id).filter(|seat| seat.is_editable_at(at))?;
+        match edit {
+            SeatEdit::Reprice(price) => seat.price = price,
+            SeatEdit::Withdraw => {}
+        }
+        let edited = seat.clone();
+        if edit == SeatEdit::Withdraw {
+            self.withdrawn.insert(id);
+        }
+        Some(edited)
+    }
+
+    /// Marks `schedule` cancelled (keeping an earlier instant) and every seat of it withdrawn;
+    /// the instant it is cancelled from.
+    pub(crate) fn cancel(&mut self, schedule: ScheduleId, at: OffsetDateTime) -> OffsetDateTime {
+        let seats = self.seat_ids(schedule).to_vec();
+        self.withdrawn.extend(seats);
+        *self.cancelled.entry(schedule).or_insert(at)
     }
 
     fn seats_of_concert(&self, concert: ConcertId) -> Vec<Seat> {
@@ -153,15 +196,20 @@ impl Catalogue {
         self.schedules
             .iter()
             .map(|schedule| {
-                let seats = self.seats_of_schedule(schedule.id);
-                let count =
-                    |keep: &dyn Fn(&Seat) -> bool| seats.iter().filter(|seat| keep(seat)).count() as u64;
+                // Withdrawn seats are off the map, but one still sold (its refund did not fit
+                // the buyer's balance) is still sold.
+                let seats = self.seat_ids(schedule.id).iter().filter_map(|&id| self.seat(id));
+                let listed = |seat: &&Seat| !self.withdrawn.contains(&seat.id);
                 PerformanceSales {
                     schedule_id: Some(schedule.id),
                     concert_id: Some(schedule.concert_id),
-                    seats: seats.len() as u64,
-                    held: count(&|seat| !seat.sold && seat.hold.is_some_and(|hold| hold.until > at)),
-                    sold: count(&|seat| seat.sold),
+                    seats: seats.clone().filter(listed).count() as u64,
+                    held: seats
+                        .clone()
+                        .filter(listed)
+                        .filter(|seat| !seat.sold && seat.hold.is_some_and(|hold| hold.until > at))
+                        .count() as u64,
+                    sold: seats.filter(|seat| seat.sold).count() as u64,
                     ..PerformanceSales::default()
                 }
             })
@@ -191,6 +239,9 @@ impl Catalogue {
                     performances_added += 1;
                     continue;
                 };
+                if next.cancelled.contains_key(&known.id) {
+                    continue;
+                }
                 let seats = next.seats_of_schedule(known.id);
                 let mut wanted: Vec<_> = new_schedule.seats.iter().collect();
                 wanted.sort_by_key(|seat| seat.number);
@@ -232,7 +283,7 @@ impl CatalogueRepository for MemoryStore {
     }
 
     async fn schedules(&self, concert: ConcertId) -> StoreResult<Vec<Schedule>> {
-        self.with_state(|state| Ok(state.catalogue.schedules(concert)))
+        self.with_state(|state| Ok(state.catalogue.listed_schedules(concert)))
     }
 
     async fn seats_of_schedule(&self, schedule: ScheduleId) -> StoreResult<Vec<Seat>> {
@@ -244,7 +295,11 @@ impl CatalogueRepository for MemoryStore {
     }
 
     async fn seat(&self, id: SeatId) -> StoreResult<Option<Seat>> {
-        self.with_state(|state| Ok(state.catalogue.seat(id).cloned()))
+        self.with_state(|state| Ok(state.catalogue.listed_seat(id).cloned()))
+    }
+
+    async fn edit_seat(&self, seat: SeatId, edit: SeatEdit, at: OffsetDateTime) -> StoreResult<Option<Seat>> {
+        self.with_state(|state| Ok(state.catalogue.edit_seat(seat, edit, at)))
     }
 
     async fn seed_if_empty(&self, catalogue: &[NewConcert]) -> StoreResult<bool> {

@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use domain::ports::{PaymentRepository, StoreResult};
 use domain::{
-    LedgerReason, Payment, PaymentId, Receipt, Refund, RefundPlan, ReservationId, ReservationStatus,
-    SettlementPlan,
+    Cancellation, LedgerReason, Payment, PaymentId, Receipt, Refund, RefundPlan, RefundRejection,
+    ReservationId, ReservationStatus, ScheduleId, SettlementPlan,
 };
+use time::OffsetDateTime;
 
 use crate::{MemoryStore, State, next_id};
 
@@ -133,6 +134,55 @@ impl State {
     }
 }
 
+impl State {
+    /// See [`PaymentRepository::cancel_performance`]: all of it in one step under the lock. A
+    /// sold seat keeps the hold that bought it, which names the sale to refund; each refund is
+    /// decided by the domain's [`RefundPlan::authorize`], as a single refund is.
+    fn cancel_performance(
+        &mut self,
+        schedule: ScheduleId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Cancellation>> {
+        if self.catalogue.schedule(schedule).is_none() {
+            return Ok(None);
+        }
+        let cancelled_at = self.catalogue.cancel(schedule, at);
+        let mut cancellation =
+            Cancellation { schedule_id: schedule, cancelled_at, refunds: 0, refunded: 0, unrefunded: 0 };
+        for seat_id in self.catalogue.seat_ids(schedule).to_vec() {
+            let Some(seat) = self.catalogue.seat(seat_id).cloned() else { continue };
+            let Some(hold) = seat.hold else { continue };
+            if !seat.sold {
+                let status =
+                    if hold.until > at { ReservationStatus::Released } else { ReservationStatus::Expired };
+                self.reservations.close(hold.reservation_id, status);
+                if let Some(seat) = self.catalogue.seat_mut(seat_id) {
+                    seat.hold = None;
+                }
+                continue;
+            }
+            let (Some(payment), Some(reservation)) = (
+                self.payments.of(hold.reservation_id).cloned(),
+                self.reservations.get(hold.reservation_id).cloned(),
+            ) else {
+                continue;
+            };
+            let Some(balance) = self.wallets.balance(payment.user_id) else { continue };
+            match RefundPlan::authorize(&payment, &reservation, balance, at) {
+                Ok(plan) => {
+                    if let Some(refund) = self.refund(&plan)? {
+                        cancellation.refunds += 1;
+                        cancellation.refunded = cancellation.refunded.saturating_add(refund.amount.get());
+                    }
+                }
+                Err(RefundRejection::BalanceLimit) => cancellation.unrefunded += 1,
+                Err(RefundRejection::AlreadyRefunded) => {}
+            }
+        }
+        Ok(Some(cancellation))
+    }
+}
+
 #[async_trait]
 impl PaymentRepository for MemoryStore {
     async fn settle(
@@ -153,5 +203,13 @@ impl PaymentRepository for MemoryStore {
 
     async fn refund(&self, plan: &RefundPlan) -> StoreResult<Option<Refund>> {
         self.with_state(|state| state.refund(plan))
+    }
+
+    async fn cancel_performance(
+        &self,
+        schedule: ScheduleId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Cancellation>> {
+        self.with_state(|state| state.cancel_performance(schedule, at))
     }
 }

@@ -30,14 +30,16 @@ impl Reservations {
         self.rows.get(slot(id.get())?)
     }
 
-    fn insert_held(&mut self, hold: &NewHold) -> StoreResult<Reservation> {
+    /// A new `Held` reservation of `hold`, at the seat's `price` now (the one the decision read
+    /// may have been changed since).
+    fn insert_held(&mut self, hold: &NewHold, price: domain::Won) -> StoreResult<Reservation> {
         let reservation = Reservation {
             id: next_id(self.rows.len(), ReservationId::new)?,
             user_id: hold.user_id,
             seat_id: hold.seat_id,
             concert_id: hold.concert_id,
             seat_name: hold.seat_name.clone(),
-            price: hold.price,
+            price,
             status: ReservationStatus::Held,
             reserved_at: hold.held_at,
             expires_at: hold.until,
@@ -109,7 +111,7 @@ impl Reservations {
 
 impl State {
     fn try_hold(&mut self, hold: &NewHold) -> StoreResult<Option<Reservation>> {
-        let Some(seat) = self.catalogue.seat(hold.seat_id) else { return Ok(None) };
+        let Some(seat) = self.catalogue.listed_seat(hold.seat_id) else { return Ok(None) };
         if seat.concert_id != hold.concert_id
             || !seat.is_on_sale_at(hold.held_at)
             || !seat.is_free_at(hold.held_at)
@@ -119,8 +121,8 @@ impl State {
         if !hold.within_limit(self.reservations.live_holds(hold.user_id, hold.held_at)) {
             return Ok(None);
         }
-        let lapsed = seat.hold;
-        let reservation = self.reservations.insert_held(hold)?;
+        let (lapsed, price) = (seat.hold, seat.price);
+        let reservation = self.reservations.insert_held(hold, price)?;
         if let Some(lapsed) = lapsed {
             self.reservations.close(lapsed.reservation_id, ReservationStatus::Expired);
         }

@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::{CatalogueRepository, StoreResult};
 use domain::{
     Concert, ConcertId, ImportOutcome, NewConcert, NewSchedule, PerformanceSales, Schedule, ScheduleId, Seat,
-    SeatId,
+    SeatEdit, SeatId,
 };
 use time::OffsetDateTime;
 
@@ -46,7 +46,7 @@ impl CatalogueRepository for PgStore {
     async fn schedules(&self, concert: ConcertId) -> StoreResult<Vec<Schedule>> {
         let mut conn = checkout(&self.pool).await?;
         let rows = schedules::table
-            .filter(schedules::concert_id.eq(concert.get()))
+            .filter(schedules::concert_id.eq(concert.get()).and(schedules::cancelled_at.is_null()))
             .select(ScheduleRow::as_select())
             .order((schedules::starts_at, schedules::id))
             .load(&mut conn)
@@ -58,7 +58,7 @@ impl CatalogueRepository for PgStore {
     async fn seats_of_schedule(&self, schedule: ScheduleId) -> StoreResult<Vec<Seat>> {
         let mut conn = checkout(&self.pool).await?;
         let rows = seats::table
-            .filter(seats::schedule_id.eq(schedule.get()))
+            .filter(seats::schedule_id.eq(schedule.get()).and(seats::withdrawn.eq(false)))
             .select(SeatRow::as_select())
             .order(seats::number)
             .load(&mut conn)
@@ -70,7 +70,7 @@ impl CatalogueRepository for PgStore {
     async fn seats_of_concert(&self, concert: ConcertId) -> StoreResult<Vec<Seat>> {
         let mut conn = checkout(&self.pool).await?;
         let rows = seats::table
-            .filter(seats::concert_id.eq(concert.get()))
+            .filter(seats::concert_id.eq(concert.get()).and(seats::withdrawn.eq(false)))
             .select(SeatRow::as_select())
             .order((seats::schedule_id, seats::number))
             .load(&mut conn)
@@ -83,6 +83,7 @@ impl CatalogueRepository for PgStore {
         let mut conn = checkout(&self.pool).await?;
         let row = seats::table
             .find(id.get())
+            .filter(seats::withdrawn.eq(false))
             .select(SeatRow::as_select())
             .first(&mut conn)
             .await
@@ -123,6 +124,35 @@ impl CatalogueRepository for PgStore {
         let rows: Vec<SalesRow> =
             prepared(SALES, bind::<Timestamptz, _>(at)).load(&mut conn).await.map_err(db_error)?;
         rows.into_iter().map(PerformanceSales::try_from).collect()
+    }
+
+    /// The edit's compare-and-set, in one statement: the row changes only while it is on the
+    /// map, unsold and under no live hold at `at`. A hold or a payment updates the same row, so
+    /// of an edit and a hold one waits for the other, and the second re-checks its guard
+    /// against the first's row.
+    async fn edit_seat(&self, seat: SeatId, edit: SeatEdit, at: OffsetDateTime) -> StoreResult<Option<Seat>> {
+        let mut conn = checkout(&self.pool).await?;
+        let editable = seats::table
+            .find(seat.get())
+            .filter(seats::withdrawn.eq(false).and(seats::sold.eq(false)))
+            .filter(seats::held_until.is_null().or(seats::held_until.le(at)));
+        let edited = match edit {
+            SeatEdit::Reprice(price) => {
+                diesel::update(editable)
+                    .set(seats::price.eq(price.get()))
+                    .returning(SeatRow::as_returning())
+                    .get_result(&mut conn)
+                    .await
+            }
+            SeatEdit::Withdraw => {
+                diesel::update(editable)
+                    .set(seats::withdrawn.eq(true))
+                    .returning(SeatRow::as_returning())
+                    .get_result(&mut conn)
+                    .await
+            }
+        };
+        edited.optional().map_err(db_error)?.map(Seat::try_from).transpose()
     }
 
     /// One transaction under the seed's advisory lock (imports and seeds queue behind each
@@ -189,8 +219,8 @@ impl CatalogueRepository for PgStore {
 /// payments (refunded or not) with their money. Bind: $1 at.
 const SALES: &str = "\
 WITH counted AS (
-    SELECT schedule_id, concert_id, count(*) AS seats,
-           count(*) FILTER (WHERE NOT sold AND held_until > $1) AS held,
+    SELECT schedule_id, concert_id, count(*) FILTER (WHERE NOT withdrawn) AS seats,
+           count(*) FILTER (WHERE NOT withdrawn AND NOT sold AND held_until > $1) AS held,
            count(*) FILTER (WHERE sold) AS sold
       FROM seats GROUP BY schedule_id, concert_id
 ), paid AS (
@@ -255,7 +285,8 @@ async fn lock_catalogue(conn: &mut AsyncPgConnection) -> Result<(), TxError> {
 }
 
 /// Whether the performance of concert `concert` starting when `schedule` does has the seats of
-/// `schedule` (numbers, zones, prices); true when there is no such performance yet.
+/// `schedule` (numbers, zones, prices) on its map; true when there is no such performance yet,
+/// or it was cancelled (it keeps its start, so the import leaves it as it is).
 async fn same_seats(
     conn: &mut AsyncPgConnection,
     concert: i64,
@@ -263,6 +294,7 @@ async fn same_seats(
 ) -> Result<bool, TxError> {
     let stored: Vec<(i16, String, i64)> = seats::table
         .filter(seats::concert_id.eq(concert).and(seats::starts_at.eq(schedule.starts_at)))
+        .filter(seats::withdrawn.eq(false))
         .select((seats::number, seats::zone, seats::price))
         .order(seats::number)
         .load(conn)

@@ -24,7 +24,11 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Timestamptz, Uuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ports::{PaymentRepository, StoreResult};
-use domain::{Payment, PaymentId, Receipt, Refund, RefundPlan, ReservationId, SettlementPlan, UserId};
+use domain::{
+    Cancellation, Payment, PaymentId, Receipt, Refund, RefundPlan, ReservationId, ScheduleId, SettlementPlan,
+    UserId,
+};
+use time::OffsetDateTime;
 
 use crate::PgStore;
 use crate::errors::{TxError, db_error, is_unique_violation};
@@ -155,6 +159,63 @@ impl PaymentRepository for PgStore {
             })
             .transpose()
     }
+
+    /// Two statements, each its own transaction (migration `2026-12-02-000011_box_office_edits`
+    /// says why two): the performance is withdrawn, then its holds end and its sales are
+    /// refunded. If the second never runs (a crash, a lost connection), the performance is
+    /// cancelled and nothing can be bought; asking again refunds what is left.
+    async fn cancel_performance(
+        &self,
+        schedule: ScheduleId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Cancellation>> {
+        let mut conn = checkout(&self.pool).await?;
+        let binds = (bind::<BigInt, _>(schedule.get()), bind::<Timestamptz, _>(at));
+        let withdrawn: WithdrawRow =
+            prepared(WITHDRAW, binds).get_result(&mut conn).await.map_err(db_error)?;
+        let Some(cancelled_at) = withdrawn.cancelled_at else { return Ok(None) };
+        let binds = (bind::<BigInt, _>(schedule.get()), bind::<Timestamptz, _>(at));
+        let refunded: RefundedRow =
+            prepared(REFUND_ALL, binds).get_result(&mut conn).await.map_err(db_error)?;
+        let cancellation = Cancellation {
+            schedule_id: schedule,
+            cancelled_at,
+            refunds: unsigned(refunded.refunds)?,
+            refunded: refunded.refunded,
+            unrefunded: unsigned(refunded.unrefunded)?,
+        };
+        tracing::info!(
+            schedule = schedule.get(),
+            refunds = cancellation.refunds,
+            unrefunded = cancellation.unrefunded,
+            "performance cancelled"
+        );
+        Ok(Some(cancellation))
+    }
+}
+
+/// Step one of a cancellation. Binds: $1 schedule, $2 at.
+const WITHDRAW: &str = "SELECT cancelled_at FROM withdraw_performance($1, $2)";
+
+/// The row of [`WITHDRAW`]: NULL for an unknown performance.
+#[derive(QueryableByName)]
+struct WithdrawRow {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    cancelled_at: Option<OffsetDateTime>,
+}
+
+/// Step two of a cancellation. Binds: $1 schedule, $2 at.
+const REFUND_ALL: &str = "SELECT refunds, refunded, unrefunded FROM refund_performance($1, $2)";
+
+/// The row of [`REFUND_ALL`].
+#[derive(QueryableByName)]
+struct RefundedRow {
+    #[diesel(sql_type = BigInt)]
+    refunds: i64,
+    #[diesel(sql_type = BigInt)]
+    refunded: i64,
+    #[diesel(sql_type = BigInt)]
+    unrefunded: i64,
 }
 
 /// The refund's unit of work in one statement (migration `2026-12-02-000009_refunds`). Binds:
@@ -206,5 +267,5 @@ struct PaymentRow {
     #[diesel(sql_type = BigInt)]
     amount: i64,
     #[diesel(sql_type = Timestamptz)]
-    paid_at: time::OffsetDateTime,
+    paid_at: OffsetDateTime,
 }

@@ -19,11 +19,11 @@ use crate::statement::{bind, prepared};
 
 /// The compare-and-set hold, with the per-user limit, in ONE statement: the `hold_seat`
 /// function (migration `2026-12-02-000002_hold_limit_per_user`, whose comments say what it
-/// checks and writes). Binds: $1 seat, $2 concert, $3 held_at, $4 until, $5 user, $6 seat name,
-/// $7 price, $8 most live holds (0 = no limit).
+/// checks and writes; `2026-12-02-000011_box_office_edits` has its current form). Binds: $1 seat,
+/// $2 concert, $3 held_at, $4 until, $5 user, $6 seat name, $7 most live holds (0 = no limit).
 const TRY_HOLD: &str = "\
 SELECT id, user_id, seat_id, concert_id, seat_name, price, status, reserved_at, expires_at
-  FROM hold_seat($1, $2, $3, $4, $5, $6, $7, $8)";
+  FROM hold_seat($1, $2, $3, $4, $5, $6, $7)";
 
 /// How many of a user's holds are live at an instant. Binds: $1 user, $2 at.
 const LIVE_HOLDS: &str = "\
@@ -128,7 +128,6 @@ async fn try_hold_on(conn: &mut AsyncPgConnection, hold: &NewHold) -> Result<Opt
         bind::<Timestamptz, _>(hold.until),
         bind::<BigInt, _>(hold.user_id.get()),
         bind::<Text, _>(hold.seat_name.as_str()),
-        bind::<BigInt, _>(hold.price.get()),
         bind::<Integer, _>(i32::try_from(hold.max_live_holds).unwrap_or(i32::MAX)),
     );
     let row: Option<ReservationRow> =

@@ -26,6 +26,7 @@ diesel::table! {
         concert_id -> BigInt,
         starts_at -> Timestamptz,
         on_sale_at -> Timestamptz,
+        cancelled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -42,6 +43,7 @@ diesel::table! {
         sold -> Bool,
         held_by -> Nullable<BigInt>,
         held_until -> Nullable<Timestamptz>,
+        withdrawn -> Bool,
     }
 }
 

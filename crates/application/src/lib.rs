@@ -19,8 +19,10 @@ pub mod admit_waiting;
 pub mod authorize;
 pub mod available_dates;
 pub mod available_seats;
+pub mod cancel_performance;
 pub mod charge_balance;
 pub mod control_admission;
+pub mod edit_seat;
 pub mod get_balance;
 pub mod import_catalogue;
 pub mod issue_token;
@@ -34,6 +36,7 @@ pub mod release_hold;
 pub mod replay_keyed_retry;
 pub mod reserve_seat;
 pub mod sales_report;
+pub mod seat_map;
 pub mod seed_catalogue;
 pub mod tidy_up;
 

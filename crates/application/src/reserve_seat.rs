@@ -228,10 +228,7 @@ mod tests {
         reservations
             .expect_try_hold()
             .withf(|hold, receipt| {
-                receipt.is_none()
-                    && hold.seat_id == seat_id(107)
-                    && hold.seat_name == "A7"
-                    && hold.price.get() == 30_000
+                receipt.is_none() && hold.seat_id == seat_id(107) && hold.seat_name == "A7"
             })
             .times(1)
             .return_once(|_, _| Ok(Some(reservation(5))));

@@ -18,6 +18,7 @@ pub mod receipt;
 pub mod refund;
 pub mod reservation;
 pub mod sales;
+pub mod seat_map;
 pub mod token_claims;
 
 #[cfg(test)]
@@ -43,4 +44,5 @@ pub use reservation::{
     Booking, HoldPolicy, HoldRejection, NewHold, Release, ReleaseRejection, Reservation, ReservationStatus,
 };
 pub use sales::PerformanceSales;
+pub use seat_map::{Cancellation, InvalidPrice, SeatEdit, ticket_price};
 pub use token_claims::TokenClaims;

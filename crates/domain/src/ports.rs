@@ -30,6 +30,7 @@ use crate::receipt::Receipt;
 use crate::refund::{Refund, RefundPlan};
 use crate::reservation::{Booking, NewHold, Reservation};
 use crate::sales::PerformanceSales;
+use crate::seat_map::{Cancellation, SeatEdit};
 use crate::token_claims::TokenClaims;
 
 /// A store failure. Opaque on purpose: the use cases pass it through, the HTTP adapter logs the
@@ -110,6 +111,12 @@ pub trait CatalogueRepository: Send + Sync {
     /// the ones they were loaded with; otherwise nothing is written and the outcome says which
     /// performance differs.
     async fn import(&self, catalogue: &[NewConcert]) -> StoreResult<ImportOutcome>;
+    /// Applies `edit` to a seat only if it is editable at `at` ([`Seat::is_editable_at`]),
+    /// decided in the same atomic step as holds and payments decide, so an edit never lands on
+    /// a seat a fan has just taken. The seat as it now stands (as it was, for a withdrawal);
+    /// `None` if it is unknown, withdrawn, or was not editable. A withdrawn seat is gone from
+    /// every read of this port and can never be held.
+    async fn edit_seat(&self, seat: SeatId, edit: SeatEdit, at: OffsetDateTime) -> StoreResult<Option<Seat>>;
 }
 
 /// What [`CatalogueRepository::import`] did.
@@ -228,6 +235,16 @@ pub trait PaymentRepository: Send + Sync {
     /// ceiling, with its ledger entry. So of racing refunds of one payment exactly one lands.
     /// `None` means a guard failed; nothing was written.
     async fn refund(&self, plan: &RefundPlan) -> StoreResult<Option<Refund>>;
+    /// Cancels a performance at `at`: from the first step on, none of its seats can be held or
+    /// paid for, and it is gone from the concert's performances; live holds are released; then
+    /// every sale is refunded as [`PaymentRepository::refund`] refunds one, except those that
+    /// would lift the buyer's balance above the ceiling (counted, left sold). Asking again
+    /// refunds what is left and keeps the first instant. `None` for an unknown performance.
+    async fn cancel_performance(
+        &self,
+        schedule: ScheduleId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Cancellation>>;
 }
 
 /// What one admission tick did.

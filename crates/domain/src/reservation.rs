@@ -148,8 +148,6 @@ pub struct NewHold {
     pub concert_id: ConcertId,
     /// Its printed name.
     pub seat_name: String,
-    /// Its price, fixed into the reservation.
-    pub price: Won,
     /// Who holds it.
     pub user_id: UserId,
     /// The decision instant; the store's free-seat test uses this same instant.
@@ -183,7 +181,6 @@ impl HoldPolicy {
             seat_id: seat.id,
             concert_id: seat.concert_id,
             seat_name: seat.name(),
-            price: seat.price,
             user_id: user,
             held_at: now,
             // Saturating: the binary bounds `SEAT_HOLD_SECONDS`, and no hold can panic anyway.
@@ -246,7 +243,6 @@ pub(crate) mod tests {
         let hold = hold.expect("free seat is holdable");
         assert_eq!(hold.until, NOW + Duration::seconds(90));
         assert_eq!(hold.seat_name, "A7");
-        assert_eq!(hold.price.get(), 30_000);
         assert_eq!(hold.held_at, NOW);
     }
 

@@ -85,7 +85,6 @@ pub async fn try_hold_before_the_performance_goes_on_sale_is_refused(stores: Sto
         seat_id: seat.id,
         concert_id: seat.concert_id,
         seat_name: seat.name(),
-        price: seat.price,
         user_id: uid(1),
         held_at: start + secs(59),
         until: start + secs(359),

@@ -30,6 +30,7 @@ pub mod admission;
 pub mod bookings;
 pub mod catalogue;
 pub mod controls;
+pub mod edits;
 pub mod exactly_once;
 mod fixture;
 pub mod forget;
@@ -126,6 +127,15 @@ macro_rules! contract_suite {
             twenty_concurrent_refunds_of_one_payment_refund_once,
             a_refunded_seat_is_sold_again,
             sales_add_up_after_holds_payments_and_a_refund,
+            a_refund_racing_payments_of_the_same_reservation_lands_alone,
+        );
+        $crate::__contract_module!($factory; edits:
+            a_repriced_seat_is_held_at_its_new_price,
+            a_held_or_sold_seat_is_not_edited,
+            a_withdrawn_seat_is_gone_from_every_read_and_never_held,
+            a_withdrawal_racing_holds_never_lands_under_a_hold,
+            cancelling_a_performance_refunds_its_sales_ends_its_holds_and_hides_it,
+            a_payment_racing_a_cancellation_leaves_the_fan_whole,
         );
         $crate::__contract_module!($factory; controls:
             controls_read_back_as_stored,

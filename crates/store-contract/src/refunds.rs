@@ -118,3 +118,32 @@ pub async fn sales_add_up_after_holds_payments_and_a_refund(stores: Stores) {
     assert!(others.clone().all(|other| other.sold == 0 && other.payments == 0 && other.free() == 50));
     assert_eq!(sales.len(), 3, "every performance is listed");
 }
+
+/// A refund and twenty payments of the refunded reservation, all at once: the refund lands and
+/// no payment does, so a refunded ticket is never paid for again and the money comes back once.
+pub async fn a_refund_racing_payments_of_the_same_reservation_lands_alone(stores: Stores) {
+    let at = crate::fixture::now();
+    let (held, payment) = bought(&stores, 1, 11, at).await;
+    // A fresh active token, so the payments could only be refused for what they pay for.
+    let again = crate::fixture::user(&stores, 1, at + secs(1)).await;
+    admit_everyone(&stores, at + secs(1)).await;
+    let again = token(&stores, again.value).await;
+    assert_eq!(again.status, domain::TokenStatus::Active, "the suite's second token is active");
+    let paying = plan(&held, &again, at + secs(2));
+    let refund = refund_of(&held, &payment, at + secs(2));
+    let outcomes = all_at_once(21, |n| {
+        let (stores, paying, refund) = (stores.clone(), paying.clone(), refund.clone());
+        async move {
+            if n == 21 {
+                (stores.payments.refund(&refund).await.expect("refund works").is_some(), false)
+            } else {
+                (false, stores.payments.settle(&paying, None).await.expect("settle works").is_some())
+            }
+        }
+    })
+    .await;
+    assert!(outcomes.iter().any(|outcome| outcome.0), "the refund lands");
+    assert!(!outcomes.iter().any(|outcome| outcome.1), "no payment of a paid reservation lands");
+    assert_eq!(reservation(&stores, held.id).await.status, ReservationStatus::Refunded);
+    assert_eq!(balance_of(&stores, uid(1)).await, balance(1_000_000), "the money came back once");
+}

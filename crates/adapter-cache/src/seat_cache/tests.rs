@@ -32,7 +32,6 @@ fn hold() -> NewHold {
         seat_id: free.id,
         concert_id: free.concert_id,
         seat_name: free.name(),
-        price: free.price,
         user_id: UserId::new(5).expect("valid id"),
         held_at: NOW,
         until: NOW + Duration::minutes(5),
@@ -48,7 +47,7 @@ fn reservation() -> Reservation {
         seat_id: hold.seat_id,
         concert_id: hold.concert_id,
         seat_name: hold.seat_name,
-        price: hold.price,
+        price: domain::Won::new(30_000).expect("won"),
         status: ReservationStatus::Held,
         reserved_at: hold.held_at,
         expires_at: hold.until,
@@ -279,6 +278,14 @@ impl CatalogueRepository for SlowSeats {
         unimplemented!("not asked")
     }
     async fn sales(&self, _: OffsetDateTime) -> StoreResult<Vec<domain::PerformanceSales>> {
+        unimplemented!("not asked")
+    }
+    async fn edit_seat(
+        &self,
+        _: SeatId,
+        _: domain::SeatEdit,
+        _: OffsetDateTime,
+    ) -> StoreResult<Option<Seat>> {
         unimplemented!("not asked")
     }
 }

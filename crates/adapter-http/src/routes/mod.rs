@@ -4,6 +4,7 @@ pub mod admin;
 pub mod concerts;
 pub mod payments;
 pub mod reservations;
+pub mod seat_map;
 pub mod system;
 pub mod token;
 pub mod token_stream;

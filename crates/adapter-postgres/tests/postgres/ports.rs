@@ -252,7 +252,6 @@ async fn approved_hold_unchecked(store: &PgStore) -> NewHold {
         seat_id: seat.id,
         concert_id: seat.concert_id,
         seat_name: seat.name(),
-        price: seat.price,
         user_id: user(2),
         held_at: NOW,
         until: NOW + seconds(300),
