@@ -1,12 +1,15 @@
-//! A read-through cache in front of the catalogue port, as seed 000's caching strategy designs
-//! it: the concert list, each concert, and each concert's performances are kept in process for
-//! `CATALOGUE_CACHE_SECONDS`; seats — and so free-seat lists and counts — always go to the
-//! store, because they change with every hold and must never be stale.
+//! A read-through cache in front of the catalogue port: the concert list, each concert, and each
+//! concert's performances are kept in process; seats — and so free-seat lists and counts —
+//! always go to the store, because they change with every hold and must never be stale.
 //!
-//! Every instance keeps its own cache and correctness never depends on it: the catalogue only
-//! changes when it is seeded (which clears this instance's cache), so the worst a stale entry
-//! can do is show a concert or a performance up to the TTL late. Concurrent misses of one key
-//! share one store read (moka's `try_get_with`), so a cold cache under a spike costs one query.
+//! Every instance keeps its own cache, and the catalogue changes at run time (an import through
+//! any instance or command), so a copy is served only while a [`Freshness`] source says nothing
+//! changed since it was read: each entry is stored under the epoch read before its load began,
+//! and served only while the epoch is still that one. The epoch moves when a change is pushed to
+//! this instance; while none can be (`None`), every read goes to the store. This instance's own
+//! imports empty the cache at once. `CATALOGUE_CACHE_SECONDS` stays as the safety net's
+//! time-to-live. Concurrent misses of one key at one epoch share one store read (moka's
+//! `try_get_with`), so a cold cache under a spike costs one query.
 //!
 //! [`SeatCache`] is the one cache of seats, and never of seat lists: it remembers each seat's
 //! fixed facts so a hold needs no seat read, refuses a taken seat only from an answer the store
@@ -14,6 +17,7 @@
 //! per wave), and lets the store's compare-and-set settle every seat it believes free.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,26 +36,86 @@ pub use seat_cache::SeatCache;
 /// bound keeps a scan of random ids from growing memory.
 const CAPACITY: u64 = 10_000;
 
+/// Most concert lists kept: the current one, and a few of earlier epochs until they are swept
+/// (so a full cache never makes the new list contend with an old one to get in).
+const LISTS: u64 = 4;
+
+/// Whether the catalogue may have changed since a copy was read, as far as this instance can
+/// tell. Implemented outside this crate, by whatever hears of changes (the binary wires the
+/// PostgreSQL store's pushed changes to it).
+pub trait Freshness: Send + Sync {
+    /// A number that moves whenever the catalogue may have changed; `None` while this instance
+    /// cannot tell (changes are not reaching it), and then nothing is served from the cache.
+    fn epoch(&self) -> Option<u64>;
+}
+
+/// The freshness of a catalogue that only this process writes (the embedded store): it changes
+/// only through this cache, whose loads and imports empty it, so the epoch never moves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SoleWriter;
+
+impl Freshness for SoleWriter {
+    fn epoch(&self) -> Option<u64> {
+        Some(0)
+    }
+}
+
+/// What an entry is stored under, read before its load began: the epoch, and how many times this
+/// instance emptied the cache itself. A load that began before either moved is never served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Stamp {
+    epoch: u64,
+    emptied: u64,
+}
+
 /// The catalogue port with concerts and schedules cached.
 pub struct CachedCatalogue {
     inner: Arc<dyn CatalogueRepository>,
-    concerts: Cache<(), Vec<Concert>>,
-    concert: Cache<ConcertId, Option<Concert>>,
-    schedules: Cache<ConcertId, Vec<Schedule>>,
+    freshness: Arc<dyn Freshness>,
+    /// How many times this instance's own loads and imports emptied the cache.
+    emptied: AtomicU64,
+    /// The latest epoch the cache was swept for: entries of earlier ones are never served
+    /// again, so their memory is given back as soon as a newer epoch is seen.
+    swept_for: AtomicU64,
+    concerts: Cache<Stamp, Vec<Concert>>,
+    concert: Cache<(Stamp, ConcertId), Option<Concert>>,
+    schedules: Cache<(Stamp, ConcertId), Vec<Schedule>>,
 }
 
 impl CachedCatalogue {
-    /// Wraps `inner`, keeping entries for `ttl`.
-    pub fn new(inner: Arc<dyn CatalogueRepository>, ttl: Duration) -> Self {
+    /// Wraps `inner`, serving an entry while `freshness` keeps the epoch it was read at, and for
+    /// `ttl` at most.
+    pub fn new(inner: Arc<dyn CatalogueRepository>, freshness: Arc<dyn Freshness>, ttl: Duration) -> Self {
         Self {
             inner,
-            concerts: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
+            freshness,
+            emptied: AtomicU64::new(0),
+            swept_for: AtomicU64::new(0),
+            concerts: Cache::builder().max_capacity(LISTS).time_to_live(ttl).build(),
             concert: Cache::builder().max_capacity(CAPACITY).time_to_live(ttl).build(),
             schedules: Cache::builder().max_capacity(CAPACITY).time_to_live(ttl).build(),
         }
     }
 
+    /// The stamp a load starting now is stored under, or `None` to bypass the cache. The first
+    /// read to see a newer epoch sweeps the entries of earlier ones (one stored meanwhile at the
+    /// new epoch may go too: at worst one more store read).
+    fn stamp(&self) -> Option<Stamp> {
+        let epoch = self.freshness.epoch()?;
+        if self.swept_for.fetch_max(epoch, Ordering::AcqRel) < epoch {
+            self.invalidate_all();
+            tracing::debug!(epoch, "catalogue cache swept for a new epoch");
+        }
+        Some(Stamp { epoch, emptied: self.emptied.load(Ordering::Acquire) })
+    }
+
+    /// After this instance changed the catalogue: loads that began before are never served.
     fn clear(&self) {
+        self.emptied.fetch_add(1, Ordering::AcqRel);
+        self.invalidate_all();
+    }
+
+    fn invalidate_all(&self) {
         self.concerts.invalidate_all();
         self.concert.invalidate_all();
         self.schedules.invalidate_all();
@@ -66,15 +130,18 @@ fn unshare(error: Arc<StoreError>) -> StoreError {
 #[async_trait]
 impl CatalogueRepository for CachedCatalogue {
     async fn concerts(&self) -> StoreResult<Vec<Concert>> {
-        self.concerts.try_get_with((), self.inner.concerts()).await.map_err(unshare)
+        let Some(stamp) = self.stamp() else { return self.inner.concerts().await };
+        self.concerts.try_get_with(stamp, self.inner.concerts()).await.map_err(unshare)
     }
 
     async fn concert(&self, id: ConcertId) -> StoreResult<Option<Concert>> {
-        self.concert.try_get_with(id, self.inner.concert(id)).await.map_err(unshare)
+        let Some(stamp) = self.stamp() else { return self.inner.concert(id).await };
+        self.concert.try_get_with((stamp, id), self.inner.concert(id)).await.map_err(unshare)
     }
 
     async fn schedules(&self, concert: ConcertId) -> StoreResult<Vec<Schedule>> {
-        self.schedules.try_get_with(concert, self.inner.schedules(concert)).await.map_err(unshare)
+        let Some(stamp) = self.stamp() else { return self.inner.schedules(concert).await };
+        self.schedules.try_get_with((stamp, concert), self.inner.schedules(concert)).await.map_err(unshare)
     }
 
     async fn seats_of_schedule(&self, schedule: ScheduleId) -> StoreResult<Vec<Seat>> {
@@ -116,99 +183,4 @@ impl CatalogueRepository for CachedCatalogue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use domain::ports::MockCatalogueRepository;
-    use time::macros::datetime;
-
-    fn concert() -> Concert {
-        Concert {
-            id: ConcertId::new(1).expect("valid id"),
-            title: "Aurora".into(),
-            artist: "Lanterns".into(),
-            venue: "Hall".into(),
-        }
-    }
-
-    fn cached(inner: MockCatalogueRepository, ttl: Duration) -> CachedCatalogue {
-        CachedCatalogue::new(Arc::new(inner), ttl)
-    }
-
-    #[tokio::test]
-    async fn the_concert_list_is_read_from_the_store_once_within_the_ttl() {
-        let mut inner = MockCatalogueRepository::new();
-        inner.expect_concerts().times(1).returning(|| Ok(vec![concert()]));
-        let catalogue = cached(inner, Duration::from_secs(60));
-        for _ in 0..3 {
-            assert_eq!(catalogue.concerts().await, Ok(vec![concert()]));
-        }
-    }
-
-    #[tokio::test]
-    async fn entries_are_read_again_after_the_ttl() {
-        let mut inner = MockCatalogueRepository::new();
-        inner.expect_concerts().times(2).returning(|| Ok(vec![concert()]));
-        let catalogue = cached(inner, Duration::from_millis(50));
-        assert!(catalogue.concerts().await.is_ok());
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        assert!(catalogue.concerts().await.is_ok());
-    }
-
-    #[tokio::test]
-    async fn concerts_and_schedules_are_cached_per_concert() {
-        let id = ConcertId::new(1).expect("valid id");
-        let schedule = Schedule {
-            id: ScheduleId::new(3).expect("valid id"),
-            concert_id: id,
-            starts_at: datetime!(2030-01-01 19:00 UTC),
-            on_sale_at: datetime!(2029-12-01 12:00 UTC),
-        };
-        let listed = schedule.clone();
-        let mut inner = MockCatalogueRepository::new();
-        inner.expect_concert().times(1).returning(|_| Ok(Some(concert())));
-        inner.expect_schedules().times(1).returning(move |_| Ok(vec![listed.clone()]));
-        let catalogue = cached(inner, Duration::from_secs(60));
-        for _ in 0..2 {
-            assert_eq!(catalogue.concert(id).await, Ok(Some(concert())));
-            assert_eq!(catalogue.schedules(id).await, Ok(vec![schedule.clone()]));
-        }
-    }
-
-    #[tokio::test]
-    async fn seats_are_never_cached() {
-        let mut inner = MockCatalogueRepository::new();
-        inner.expect_seats_of_schedule().times(2).returning(|_| Ok(vec![]));
-        inner.expect_seats_of_concert().times(2).returning(|_| Ok(vec![]));
-        inner.expect_seat().times(2).returning(|_| Ok(None));
-        let catalogue = cached(inner, Duration::from_secs(60));
-        for _ in 0..2 {
-            assert!(catalogue.seats_of_schedule(ScheduleId::new(3).expect("valid id")).await.is_ok());
-            assert!(catalogue.seats_of_concert(ConcertId::new(1).expect("valid id")).await.is_ok());
-            assert!(catalogue.seat(SeatId::new(9).expect("valid id")).await.is_ok());
-        }
-    }
-
-    #[tokio::test]
-    async fn store_failures_are_passed_on_and_not_cached() {
-        let mut inner = MockCatalogueRepository::new();
-        let mut calls = 0;
-        inner.expect_concerts().times(2).returning(move || {
-            calls += 1;
-            if calls == 1 { Err(StoreError::Unavailable("down".into())) } else { Ok(vec![concert()]) }
-        });
-        let catalogue = cached(inner, Duration::from_secs(60));
-        assert_eq!(catalogue.concerts().await, Err(StoreError::Unavailable("down".into())));
-        assert_eq!(catalogue.concerts().await, Ok(vec![concert()]));
-    }
-
-    #[tokio::test]
-    async fn seeding_clears_the_cache() {
-        let mut inner = MockCatalogueRepository::new();
-        inner.expect_concerts().times(2).returning(|| Ok(vec![]));
-        inner.expect_seed_if_empty().times(1).returning(|_| Ok(true));
-        let catalogue = cached(inner, Duration::from_secs(60));
-        assert_eq!(catalogue.concerts().await, Ok(vec![]));
-        assert_eq!(catalogue.seed_if_empty(&[]).await, Ok(true));
-        assert_eq!(catalogue.concerts().await, Ok(vec![]));
-    }
-}
+mod tests;

@@ -12,9 +12,10 @@
 //! - issuing a token serialises on the user's row, and the admission tick and the catalogue
 //!   seed each take a transaction-scoped advisory lock;
 //! - a queue position is arithmetic on tickets, served from an in-process snapshot of the
-//!   served watermark; every change to it, and to the token copies the gate uses, is pushed to
-//!   every instance by `LISTEN/NOTIFY`, and nothing is trusted while that push is down; polls
-//!   are buffered in process and written in batches (see `queue`);
+//!   served watermark; every change to it, to the token copies the gate uses and to the
+//!   catalogue ([`PgStore::catalogue_epoch`]), is pushed to every instance by `LISTEN/NOTIFY`,
+//!   and nothing is trusted while that push is down; polls are buffered in process and written
+//!   in batches (see `queue`);
 //! - an idempotency key is claimed by one insert, or decided under its row's lock when it is
 //!   already stored (see `idempotency`);
 //! - the schema's constraints are the second line of defence.
@@ -189,6 +190,16 @@ impl PgStore {
     /// caught up): while not, it trusts no copy and reads the database for everything.
     pub fn is_listening(&self) -> bool {
         self.queue.is_listening()
+    }
+
+    /// The catalogue's epoch: a number that moves whenever the catalogue (concerts and
+    /// performances) may have changed, through any instance or command, as soon as this store
+    /// hears of it (and whenever listening starts again, since a change could have gone unheard);
+    /// `None` while not listening. A copy of the catalogue read at one epoch is current while the
+    /// epoch stays that one, so an in-process catalogue cache serves nothing from a copy tagged
+    /// otherwise, and nothing at all while `None`.
+    pub fn catalogue_epoch(&self) -> Option<u64> {
+        self.queue.catalogue_epoch()
     }
 
     /// Whether this store keeps a copy of `token` (tests: tell a copy loaded in the background

@@ -34,8 +34,9 @@ pub struct Settings {
     pub streams: StreamLimits,
     /// `SEED_DEMO`: load the demo catalogue into an empty store.
     pub seed_demo: bool,
-    /// `CATALOGUE_CACHE_SECONDS`: how long concerts and performances are cached in process;
-    /// zero turns the cache off. Seats are never cached.
+    /// `CATALOGUE_CACHE_SECONDS`: the longest concerts and performances are cached in process
+    /// (a safety net: changes are pushed long before); zero turns the cache off. Seats are
+    /// never cached.
     pub catalogue_cache: std::time::Duration,
     /// `TOKEN_CACHE_MS` (PostgreSQL only): the longest this instance's gate trusts an active
     /// queue token it read, as a safety net behind the pushed changes; zero reads it on every

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use actix_web::dev::Server;
-use adapter_cache::{CachedCatalogue, SeatCache};
+use adapter_cache::{CachedCatalogue, Freshness, SeatCache, SoleWriter};
 use adapter_http::admin::AdminToken;
 use adapter_http::{HttpState, StreamSlots};
 use adapter_jwt::JwtVerifier;
@@ -68,7 +68,7 @@ impl Application {
         // First: a deployment whose identity keys are unusable must not come up at all.
         let identity = identity_verifier(&settings.auth)?;
         let keys = &settings.token_keys;
-        let (ports, store) = match &settings.database_url {
+        let (ports, freshness, store): (_, Arc<dyn Freshness>, _) = match &settings.database_url {
             Some(url) => {
                 let options = PgOptions {
                     max_connections: settings.database_max_connections,
@@ -77,11 +77,15 @@ impl Application {
                 let tuning = queue_tuning(settings);
                 let store = PgStore::connect_with(url, options, tuning).await?;
                 let seal = seal(keys, Some(&store)).await?;
-                (with_seat_cache(ports_from(Arc::new(store), seal)), "postgres")
+                let pushed = Arc::new(PushedCatalogue(store.clone()));
+                (with_seat_cache(ports_from(Arc::new(store), seal)), pushed, "postgres")
             }
-            None => (ports_from(Arc::new(MemoryStore::new()), seal(keys, None).await?), "memory"),
+            None => {
+                let ports = ports_from(Arc::new(MemoryStore::new()), seal(keys, None).await?);
+                (ports, Arc::new(SoleWriter), "memory")
+            }
         };
-        let ports = with_catalogue_cache(ports, settings.catalogue_cache);
+        let ports = with_catalogue_cache(ports, freshness, settings.catalogue_cache);
         if settings.seed_demo {
             let demo = catalogue::demo(ports.clock.now()).map_err(StartupError::Demo)?;
             let loaded = seed_catalogue::execute(ports.catalogue.as_ref(), &demo).await?;
@@ -153,12 +157,24 @@ fn ports_from<S: Store>(store: Arc<S>, seal: Arc<HmacSeal>) -> Ports {
     Ports::from_store(store, Arc::new(SystemClock), Arc::new(RandomMint), seal)
 }
 
-/// Puts the in-process catalogue cache in front of the store unless its TTL is zero.
-fn with_catalogue_cache(mut ports: Ports, ttl: StdDuration) -> Ports {
+/// Puts the in-process catalogue cache in front of the store unless its TTL is zero; it serves a
+/// copy only while `freshness` says the catalogue has not changed since it was read.
+fn with_catalogue_cache(mut ports: Ports, freshness: Arc<dyn Freshness>, ttl: StdDuration) -> Ports {
     if !ttl.is_zero() {
-        ports.catalogue = Arc::new(CachedCatalogue::new(ports.catalogue, ttl));
+        ports.catalogue = Arc::new(CachedCatalogue::new(ports.catalogue, freshness, ttl));
     }
     ports
+}
+
+/// The PostgreSQL store's catalogue epoch as the cache's freshness: it moves as soon as a change
+/// made through any instance or command is pushed here, and is unset while this store is not
+/// listening, so the cache is bypassed then.
+struct PushedCatalogue(PgStore);
+
+impl Freshness for PushedCatalogue {
+    fn epoch(&self) -> Option<u64> {
+        self.0.catalogue_epoch()
+    }
 }
 
 /// The waiting room's in-process bounds: `TOKEN_CACHE_MS` for active tokens, the rest fitted

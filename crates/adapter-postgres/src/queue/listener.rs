@@ -5,7 +5,8 @@
 //! writers and the payloads), and PostgreSQL delivers the notification at commit. Each store
 //! keeps one connection of its own (not a pooled one) listening, and applies what it hears at
 //! once: a moved queue is read again (one incremental snapshot refresh), an ended token's copy
-//! is replaced by a tombstone, deleted tokens' copies are dropped.
+//! is replaced by a tombstone, deleted tokens' copies are dropped, a changed catalogue moves the
+//! [`CatalogueEpoch`] (what the catalogue cache in front of the store checks its entries by).
 //!
 //! **While not listening, nothing is trusted.** Until the listening connection is open, its
 //! `LISTEN` acknowledged and the snapshot refreshed after that, and from the moment a failure
@@ -61,6 +62,8 @@ pub(crate) enum Change {
     TokenEnded(TokenValue),
     /// Ended tokens were deleted.
     TokensForgotten,
+    /// Concerts or performances were added, changed or removed.
+    CatalogueChanged,
 }
 
 impl Change {
@@ -70,6 +73,7 @@ impl Change {
         match payload.split_at_checked(1)? {
             ("q", "") => Some(Change::QueueMoved),
             ("f", "") => Some(Change::TokensForgotten),
+            ("c", "") => Some(Change::CatalogueChanged),
             ("t", token) => {
                 uuid::Uuid::parse_str(token).ok().map(|uuid| Change::TokenEnded(TokenValue::from_uuid(uuid)))
             }
@@ -111,6 +115,43 @@ impl Since {
     /// Unsets it.
     pub(crate) fn clear(&self) {
         self.nanos.store(0, Ordering::Release);
+    }
+}
+
+/// The catalogue's epoch, read lock-free on every catalogue read: a number that moves whenever
+/// the catalogue may have changed (a change was heard, or listening (re)started, since anything
+/// could have changed unheard before), and unset while this store is not listening. A copy of
+/// the catalogue read at one epoch may be served only while the epoch is still that one.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogueEpoch {
+    /// The epoch times two, plus one while listening: one word, so the epoch and whether it
+    /// holds are always read together.
+    word: AtomicU64,
+}
+
+impl CatalogueEpoch {
+    /// The epoch, or `None` while not listening.
+    pub(crate) fn get(&self) -> Option<u64> {
+        let word = AtomicU64::load(&self.word, Ordering::Acquire);
+        (word & 1 == 1).then_some(word >> 1)
+    }
+
+    /// A change was heard: a new epoch.
+    pub(crate) fn bump(&self) {
+        let word = self.word.fetch_add(2, Ordering::AcqRel).wrapping_add(2);
+        tracing::debug!(epoch = word >> 1, listening = word & 1 == 1, "catalogue change heard");
+    }
+
+    /// Listening (re)started: a new epoch, and it holds.
+    pub(crate) fn start(&self) {
+        let next = |word: u64| Some(word.wrapping_add(2) | 1);
+        // Never fails: the closure always gives a value.
+        let _ = self.word.fetch_update(Ordering::AcqRel, Ordering::Acquire, next);
+    }
+
+    /// Not listening any more: no epoch holds.
+    pub(crate) fn stop(&self) {
+        self.word.fetch_and(!1, Ordering::AcqRel);
     }
 }
 
@@ -257,11 +298,12 @@ mod tests {
         let token = uuid::Uuid::from_u128(42);
         assert_eq!(Change::parse("q"), Some(Change::QueueMoved));
         assert_eq!(Change::parse("f"), Some(Change::TokensForgotten));
+        assert_eq!(Change::parse("c"), Some(Change::CatalogueChanged));
         assert_eq!(
             Change::parse(&format!("t{token}")),
             Some(Change::TokenEnded(TokenValue::from_uuid(token)))
         );
-        for unknown in ["", "x", "qq", "t", "tnot-a-uuid", "é"] {
+        for unknown in ["", "x", "qq", "cc", "t", "tnot-a-uuid", "é"] {
             assert_eq!(Change::parse(unknown), None, "{unknown:?}");
         }
     }
@@ -276,5 +318,22 @@ mod tests {
         assert!(since.max(at) - since.min(at) < Duration::from_micros(1), "{since:?} vs {at:?}");
         listening.clear();
         assert_eq!(listening.get(), None);
+    }
+
+    #[test]
+    fn the_catalogue_epoch_is_unset_until_listening_and_moves_with_every_change_and_restart() {
+        let epoch = CatalogueEpoch::default();
+        assert_eq!(epoch.get(), None);
+        epoch.start();
+        let first = epoch.get().expect("listening");
+        epoch.bump();
+        let changed = epoch.get().expect("still listening");
+        assert!(changed > first, "{changed} after {first}");
+        epoch.stop();
+        assert_eq!(epoch.get(), None);
+        epoch.bump();
+        assert_eq!(epoch.get(), None, "a change heard while not listening sets no epoch");
+        epoch.start();
+        assert!(epoch.get().expect("listening again") > changed);
     }
 }

@@ -22,7 +22,7 @@ use crate::QueueTuning;
 use crate::errors::db_error;
 use crate::models::{TokenRow, convert_all, unsigned};
 use crate::pool::{PgPool, checkout};
-use crate::queue::listener::{self, Change, Since};
+use crate::queue::listener::{self, CatalogueEpoch, Change, Since};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
 use crate::queue::tokens::{Refill, TokenCache};
 use crate::queue::touches::{Due, InFlight, TouchBuffer};
@@ -86,6 +86,8 @@ pub(crate) struct QueueRuntime {
     tokens: TokenCache,
     /// Whether changes are being pushed to this store; nothing is trusted while they are not.
     listening: Arc<Since>,
+    /// Moves with every catalogue change heard and every (re)start of listening.
+    catalogue: CatalogueEpoch,
     /// One refresh at a time (the background one or an inline one).
     refreshing: tokio::sync::Mutex<()>,
     /// Set when a change to the queue was pushed: the refresher task reads it at once.
@@ -110,6 +112,7 @@ impl QueueRuntime {
             touches: Mutex::new(TouchBuffer::default()),
             tokens: TokenCache::new(tuning.token_cache, tuning.waiting_token_cache, Arc::clone(&listening)),
             listening,
+            catalogue: CatalogueEpoch::default(),
             refreshing: tokio::sync::Mutex::new(()),
             refresh_wanted: tokio::sync::Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
@@ -155,16 +158,24 @@ impl QueueRuntime {
     }
 
     /// Changes are pushed from now on, and the snapshot was refreshed after `caught_up`: copies
-    /// may be used again, once those made before are dropped.
+    /// may be used again, once those made before are dropped. The catalogue gets a new epoch:
+    /// it may have changed unheard before.
     pub(crate) fn start_trusting(&self, caught_up: Instant) {
         self.tokens.clear();
         self.listening.set(caught_up);
+        self.catalogue.start();
         self.refresh_wanted.notify_one();
     }
 
     /// Changes are no longer pushed: from now on every read goes to the database.
     pub(crate) fn stop_trusting(&self) {
         self.listening.clear();
+        self.catalogue.stop();
+    }
+
+    /// The catalogue's epoch ([`CatalogueEpoch`]): `None` while not listening.
+    pub(crate) fn catalogue_epoch(&self) -> Option<u64> {
+        self.catalogue.get()
     }
 
     /// Whether changes are pushed to this store now.
@@ -181,6 +192,7 @@ impl QueueRuntime {
                 Change::QueueMoved => self.refresh_wanted.notify_one(),
                 Change::TokenEnded(value) => self.tokens.retired(value).await,
                 Change::TokensForgotten => self.tokens.forget_ended(),
+                Change::CatalogueChanged => self.catalogue.bump(),
             }
         }
     }
