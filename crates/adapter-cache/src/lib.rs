@@ -49,17 +49,6 @@ pub trait Freshness: Send + Sync {
     fn epoch(&self) -> Option<u64>;
 }
 
-/// The freshness of a catalogue that only this process writes (the embedded store): it changes
-/// only through this cache, whose loads and imports empty it, so the epoch never moves.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SoleWriter;
-
-impl Freshness for SoleWriter {
-    fn epoch(&self) -> Option<u64> {
-        Some(0)
-    }
-}
-
 /// What an entry is stored under, read before its load began: the epoch, and how many times this
 /// instance emptied the cache itself. A load that began before either moved is never served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

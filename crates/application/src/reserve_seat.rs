@@ -72,7 +72,9 @@ pub async fn execute(
     if let Some(reservation) = reservations.try_hold(&hold, receipt).await? {
         return Ok(reservation);
     }
-    let taken_since = catalogue.seat(seat_id).await?.is_none_or(|seat| !seat.is_free_at(hold.held_at));
+    // A seat gone since (taken off the map by the box office) is not found, as it would be now.
+    let seen_again = catalogue.seat(seat_id).await?.ok_or(ReserveSeatError::SeatNotFound)?;
+    let taken_since = !seen_again.is_free_at(hold.held_at);
     if taken_since || policy.allows_another(reservations.live_holds(user, hold.held_at).await?) {
         Err(ReserveSeatError::SeatUnavailable)
     } else {
@@ -144,6 +146,18 @@ mod tests {
             matches!(result, Err(ReserveSeatError::SalesNotOpen { opens_at: at }) if at == opens_at),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn reserve_fails_with_seat_not_found_when_the_seat_was_taken_off_the_map_meanwhile() {
+        let mut catalogue = MockCatalogueRepository::new();
+        let mut answers = vec![None, Some(seat(7))];
+        catalogue.expect_seat().times(2).returning(move |_| Ok(answers.pop().flatten()));
+        let mut reservations = MockReservationRepository::new();
+        reservations.expect_try_hold().times(1).return_once(|_, _| Ok(None));
+        reservations.expect_live_holds().never();
+        let refused = reserve(&catalogue, &reservations, command(107));
+        assert!(matches!(refused, Err(ReserveSeatError::SeatNotFound)), "{refused:?}");
     }
 
     #[test]

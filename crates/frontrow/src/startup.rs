@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use actix_web::dev::Server;
-use adapter_cache::{CachedCatalogue, Freshness, SeatCache, SoleWriter};
+use adapter_cache::{CachedCatalogue, Freshness, SeatCache};
 use adapter_http::admin::AdminToken;
 use adapter_http::{HttpState, StreamSlots};
 use adapter_jwt::JwtVerifier;
@@ -68,7 +68,7 @@ impl Application {
         // First: a deployment whose identity keys are unusable must not come up at all.
         let identity = identity_verifier(&settings.auth)?;
         let keys = &settings.token_keys;
-        let (ports, freshness, store): (_, Arc<dyn Freshness>, _) = match &settings.database_url {
+        let (ports, store) = match &settings.database_url {
             Some(url) => {
                 let options = PgOptions {
                     max_connections: settings.database_max_connections,
@@ -77,15 +77,15 @@ impl Application {
                 let tuning = queue_tuning(settings);
                 let store = PgStore::connect_with(url, options, tuning).await?;
                 let seal = seal(keys, Some(&store)).await?;
-                let pushed = Arc::new(PushedCatalogue(store.clone()));
-                (with_seat_cache(ports_from(Arc::new(store), seal)), pushed, "postgres")
+                let pushed: Arc<dyn Freshness> = Arc::new(PushedCatalogue(store.clone()));
+                let ports = with_seat_cache(ports_from(Arc::new(store), seal));
+                (with_catalogue_cache(ports, pushed, settings.catalogue_cache), "postgres")
             }
             None => {
                 let ports = ports_from(Arc::new(MemoryStore::new()), seal(keys, None).await?);
-                (ports, Arc::new(SoleWriter), "memory")
+                (ports, "memory")
             }
         };
-        let ports = with_catalogue_cache(ports, freshness, settings.catalogue_cache);
         if settings.seed_demo {
             let demo = catalogue::demo(ports.clock.now()).map_err(StartupError::Demo)?;
             let loaded = seed_catalogue::execute(ports.catalogue.as_ref(), &demo).await?;
