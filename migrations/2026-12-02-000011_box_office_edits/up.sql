@@ -63,78 +63,40 @@ BEGIN
 END
 $$;
 
--- Cancelling a performance, step one: from its commit on, none of its seats can be held
--- (`hold_seat` requires them not withdrawn) or paid for (`settle_payment` requires the seat
--- still held by the reservation paid), and it is gone from the performances fans see. Only
--- seat rows are locked, as a hold locks them, so it queues behind holds and payments in
--- flight and never deadlocks with them; reservations are left to step two. The first
--- cancellation's instant is kept. Returns NULL for an unknown performance.
-CREATE FUNCTION withdraw_performance(p_schedule BIGINT, p_at TIMESTAMPTZ, OUT cancelled_at TIMESTAMPTZ)
+-- Cancelling a performance, the atomic first step: from its commit on, none of its seats can
+-- be held (`hold_seat` requires them not withdrawn) or paid for (`settle_payment` requires the
+-- seat still held by the reservation paid), its live holds are `RELEASED` (lapsed ones
+-- `EXPIRED`, as the sweeper would), and it is gone from the performances fans see. Locks are
+-- taken in the settlement's order, reservations before seats, so it queues behind holds and
+-- payments in flight instead of deadlocking with them; the catalogue's advisory lock (`p_lock`)
+-- queues it behind imports and other cancellations, which update the same seat rows. The
+-- first cancellation's instant is kept. Returns NULL for an unknown performance.
+--
+-- The sales are refunded afterwards, one `refund_payment` per sale, each its own statement,
+-- so no transaction ever holds two buyers' rows (the adapter's `cancel_performance` says how).
+-- A hold that lands between the two UPDATEs below keeps its reservation `HELD` with its seat
+-- withdrawn and unheld: it can never be paid for, and the refund step releases it.
+CREATE FUNCTION withdraw_performance(
+    p_schedule BIGINT,
+    p_at       TIMESTAMPTZ,
+    p_lock     BIGINT,
+    OUT cancelled_at TIMESTAMPTZ
+)
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock(p_lock);
     UPDATE schedules s SET cancelled_at = COALESCE(s.cancelled_at, p_at)
      WHERE s.id = p_schedule
     RETURNING s.cancelled_at INTO withdraw_performance.cancelled_at;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    UPDATE seats SET withdrawn = TRUE, held_by = CASE WHEN sold THEN held_by END,
-                     held_until = CASE WHEN sold THEN held_until END
-     WHERE schedule_id = p_schedule;
-END
-$$;
-
--- Step two, for a withdrawn performance: its live holds end (`RELEASED`; lapsed ones are
--- marked `EXPIRED` as the sweeper would), then every sale is refunded as `refund_payment`
--- refunds one — reservation `REFUNDED`, payment `refunded_at`, seat unsold, balance up, ledger
--- entry — in the settlement's lock order (reservation, then seat, then user). A sale whose
--- money would lift the buyer's balance above its ceiling is left as it is and counted, so that
--- one fan never blocks everyone else's refund; running step two again refunds it once it fits.
-CREATE FUNCTION refund_performance(
-    p_schedule BIGINT,
-    p_at       TIMESTAMPTZ,
-    OUT refunds    BIGINT,
-    OUT refunded   BIGINT,
-    OUT unrefunded BIGINT
-)
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    v_sale    RECORD;
-    v_balance BIGINT;
-BEGIN
-    refunds := 0;
-    refunded := 0;
-    unrefunded := 0;
     UPDATE reservations r
        SET status = CASE WHEN r.expires_at > p_at THEN 'RELEASED' ELSE 'EXPIRED' END
       FROM seats s
-     WHERE s.id = r.seat_id AND s.schedule_id = p_schedule AND s.withdrawn AND r.status = 'HELD';
-
-    FOR v_sale IN
-        SELECT r.id AS reservation_id, r.user_id, r.seat_id, p.id AS payment_id, p.amount
-          FROM reservations r
-          JOIN seats s ON s.id = r.seat_id
-          JOIN payments p ON p.reservation_id = r.id
-         WHERE s.schedule_id = p_schedule AND s.withdrawn AND r.status = 'PAID' AND p.refunded_at IS NULL
-         ORDER BY r.id
-           FOR NO KEY UPDATE OF r
-    LOOP
-        PERFORM FROM seats s WHERE s.id = v_sale.seat_id FOR NO KEY UPDATE;
-        PERFORM FROM users u WHERE u.id = v_sale.user_id AND u.balance + v_sale.amount <= 1000000000
-           FOR NO KEY UPDATE;
-        IF NOT FOUND THEN
-            unrefunded := unrefunded + 1;
-            CONTINUE;
-        END IF;
-        UPDATE reservations SET status = 'REFUNDED' WHERE id = v_sale.reservation_id;
-        UPDATE payments SET refunded_at = p_at WHERE id = v_sale.payment_id;
-        UPDATE seats SET sold = FALSE, held_by = NULL, held_until = NULL WHERE id = v_sale.seat_id;
-        UPDATE users SET balance = balance + v_sale.amount WHERE id = v_sale.user_id
-        RETURNING balance INTO v_balance;
-        INSERT INTO ledger_entries (user_id, delta, reason, reservation_id, balance_after, at)
-        VALUES (v_sale.user_id, v_sale.amount, 'REFUND', v_sale.reservation_id, v_balance, p_at);
-        refunds := refunds + 1;
-        refunded := refunded + v_sale.amount;
-    END LOOP;
+     WHERE s.id = r.seat_id AND s.schedule_id = p_schedule AND r.status = 'HELD';
+    UPDATE seats SET withdrawn = TRUE, held_by = CASE WHEN sold THEN held_by END,
+                     held_until = CASE WHEN sold THEN held_until END
+     WHERE schedule_id = p_schedule;
 END
 $$;

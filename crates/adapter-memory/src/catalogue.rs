@@ -89,11 +89,18 @@ impl Catalogue {
             return None;
         }
         let seat = self.seat_mut(id).filter(|seat| seat.is_editable_at(at))?;
-        match edit {
-            SeatEdit::Reprice(price) => seat.price = price,
-            SeatEdit::Withdraw => {}
-        }
-        let edited = seat.clone();
+        let edited = match edit {
+            SeatEdit::Reprice(price) => {
+                seat.price = price;
+                seat.clone()
+            }
+            SeatEdit::Withdraw => {
+                // A lapsed hold goes with it, so a payment still in flight for it is refused.
+                let was = seat.clone();
+                seat.hold = None;
+                was
+            }
+        };
         if edit == SeatEdit::Withdraw {
             self.withdrawn.insert(id);
         }
@@ -197,9 +204,9 @@ impl Catalogue {
             .iter()
             .map(|schedule| {
                 // Withdrawn seats are off the map, but one still sold (its refund did not fit
-                // the buyer's balance) is still sold.
+                // the buyer's balance) is still counted, so free = seats - held - sold holds.
                 let seats = self.seat_ids(schedule.id).iter().filter_map(|&id| self.seat(id));
-                let listed = |seat: &&Seat| !self.withdrawn.contains(&seat.id);
+                let listed = |seat: &&Seat| seat.sold || !self.withdrawn.contains(&seat.id);
                 PerformanceSales {
                     schedule_id: Some(schedule.id),
                     concert_id: Some(schedule.concert_id),

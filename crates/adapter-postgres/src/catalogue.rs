@@ -145,8 +145,11 @@ impl CatalogueRepository for PgStore {
                     .await
             }
             SeatEdit::Withdraw => {
+                // A lapsed hold goes with it: a payment still in flight for it (decided before
+                // the hold lapsed) must find the seat no longer held, and be refused.
+                let unheld = (seats::held_by.eq(None::<i64>), seats::held_until.eq(None::<OffsetDateTime>));
                 diesel::update(editable)
-                    .set(seats::withdrawn.eq(true))
+                    .set((seats::withdrawn.eq(true), unheld))
                     .returning(SeatRow::as_returning())
                     .get_result(&mut conn)
                     .await
@@ -219,7 +222,7 @@ impl CatalogueRepository for PgStore {
 /// payments (refunded or not) with their money. Bind: $1 at.
 const SALES: &str = "\
 WITH counted AS (
-    SELECT schedule_id, concert_id, count(*) FILTER (WHERE NOT withdrawn) AS seats,
+    SELECT schedule_id, concert_id, count(*) FILTER (WHERE sold OR NOT withdrawn) AS seats,
            count(*) FILTER (WHERE NOT withdrawn AND NOT sold AND held_until > $1) AS held,
            count(*) FILTER (WHERE sold) AS sold
       FROM seats GROUP BY schedule_id, concert_id
@@ -300,7 +303,15 @@ async fn same_seats(
         .load(conn)
         .await?;
     if stored.is_empty() {
-        return Ok(true);
+        // No seat on the map: a new performance, a cancelled one (left alone), or one whose
+        // seats were all taken off it (then the file must have none either).
+        let live: Option<Option<OffsetDateTime>> = schedules::table
+            .filter(schedules::concert_id.eq(concert).and(schedules::starts_at.eq(schedule.starts_at)))
+            .select(schedules::cancelled_at)
+            .first(conn)
+            .await
+            .optional()?;
+        return Ok(!matches!(live, Some(None)) || schedule.seats.is_empty());
     }
     let mut wanted: Vec<(i16, &str, i64)> = schedule
         .seats

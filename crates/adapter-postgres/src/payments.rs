@@ -30,12 +30,12 @@ use domain::{
 };
 use time::OffsetDateTime;
 
-use crate::PgStore;
 use crate::errors::{TxError, db_error, is_unique_violation};
 use crate::idempotency::guarded;
 use crate::models::{balance, id, unsigned, won};
 use crate::pool::checkout;
 use crate::statement::{bind, prepared};
+use crate::{PgStore, SEED_LOCK};
 
 /// The whole settlement. Binds: $1 reservation, $2 user, $3 seat, $4 amount, $5 token,
 /// $6 paid_at.
@@ -160,30 +160,55 @@ impl PaymentRepository for PgStore {
             .transpose()
     }
 
-    /// Two statements, each its own transaction (migration `2026-12-02-000011_box_office_edits`
-    /// says why two): the performance is withdrawn, then its holds end and its sales are
-    /// refunded. If the second never runs (a crash, a lost connection), the performance is
-    /// cancelled and nothing can be bought; asking again refunds what is left.
+    /// First one atomic statement, `withdraw_performance` (migration
+    /// `2026-12-02-000011_box_office_edits`): after it nothing of the performance can be held or
+    /// paid for. Then the holds that landed meanwhile are released, and every sale is refunded
+    /// by the single refund's statement, one per sale in seat order, so no transaction holds two
+    /// buyers' rows at once and a cancellation never deadlocks with a payment, a refund or
+    /// another cancellation. A refund refused was made meanwhile (a concurrent refund) or would
+    /// pass the balance ceiling (counted). If this stops half-way, the performance is cancelled
+    /// and nothing of it can be bought; asking again refunds what is left.
     async fn cancel_performance(
         &self,
         schedule: ScheduleId,
         at: OffsetDateTime,
     ) -> StoreResult<Option<Cancellation>> {
         let mut conn = checkout(&self.pool).await?;
-        let binds = (bind::<BigInt, _>(schedule.get()), bind::<Timestamptz, _>(at));
+        let binds =
+            (bind::<BigInt, _>(schedule.get()), bind::<Timestamptz, _>(at), bind::<BigInt, _>(SEED_LOCK));
         let withdrawn: WithdrawRow =
             prepared(WITHDRAW, binds).get_result(&mut conn).await.map_err(db_error)?;
         let Some(cancelled_at) = withdrawn.cancelled_at else { return Ok(None) };
         let binds = (bind::<BigInt, _>(schedule.get()), bind::<Timestamptz, _>(at));
-        let refunded: RefundedRow =
-            prepared(REFUND_ALL, binds).get_result(&mut conn).await.map_err(db_error)?;
-        let cancellation = Cancellation {
-            schedule_id: schedule,
-            cancelled_at,
-            refunds: unsigned(refunded.refunds)?,
-            refunded: refunded.refunded,
-            unrefunded: unsigned(refunded.unrefunded)?,
-        };
+        prepared(RELEASE_LEFT, binds).execute(&mut conn).await.map_err(db_error)?;
+        let sales: Vec<SaleRow> = prepared(SALES_LEFT, bind::<BigInt, _>(schedule.get()))
+            .load(&mut conn)
+            .await
+            .map_err(db_error)?;
+        let mut cancellation =
+            Cancellation { schedule_id: schedule, cancelled_at, refunds: 0, refunded: 0, unrefunded: 0 };
+        for sale in sales {
+            let binds = (
+                bind::<BigInt, _>(sale.payment_id),
+                bind::<BigInt, _>(sale.reservation_id),
+                bind::<BigInt, _>(sale.user_id),
+                bind::<BigInt, _>(sale.seat_id),
+                bind::<BigInt, _>(sale.amount),
+                bind::<Timestamptz, _>(at),
+            );
+            let refunded: RefundRow =
+                prepared(REFUND, binds).get_result(&mut conn).await.map_err(db_error)?;
+            if refunded.balance_after.is_some() {
+                cancellation.refunds += 1;
+                cancellation.refunded = cancellation.refunded.saturating_add(sale.amount);
+                continue;
+            }
+            let still: Vec<SaleRow> = prepared(STILL_PAID, bind::<BigInt, _>(sale.reservation_id))
+                .load(&mut conn)
+                .await
+                .map_err(db_error)?;
+            cancellation.unrefunded += u64::from(!still.is_empty());
+        }
         tracing::info!(
             schedule = schedule.get(),
             refunds = cancellation.refunds,
@@ -194,8 +219,8 @@ impl PaymentRepository for PgStore {
     }
 }
 
-/// Step one of a cancellation. Binds: $1 schedule, $2 at.
-const WITHDRAW: &str = "SELECT cancelled_at FROM withdraw_performance($1, $2)";
+/// Step one of a cancellation. Binds: $1 schedule, $2 at, $3 the catalogue's advisory lock.
+const WITHDRAW: &str = "SELECT cancelled_at FROM withdraw_performance($1, $2, $3)";
 
 /// The row of [`WITHDRAW`]: NULL for an unknown performance.
 #[derive(QueryableByName)]
@@ -204,18 +229,41 @@ struct WithdrawRow {
     cancelled_at: Option<OffsetDateTime>,
 }
 
-/// Step two of a cancellation. Binds: $1 schedule, $2 at.
-const REFUND_ALL: &str = "SELECT refunds, refunded, unrefunded FROM refund_performance($1, $2)";
+/// Holds of a withdrawn performance that landed while it was withdrawn end as step one ended
+/// the others. Binds: $1 schedule, $2 at.
+const RELEASE_LEFT: &str = "\
+UPDATE reservations r SET status = CASE WHEN r.expires_at > $2 THEN 'RELEASED' ELSE 'EXPIRED' END
+  FROM seats s
+ WHERE s.id = r.seat_id AND s.schedule_id = $1 AND s.withdrawn AND r.status = 'HELD'";
 
-/// The row of [`REFUND_ALL`].
+/// The sales of a withdrawn performance not refunded yet, in seat order. Bind: $1 schedule.
+const SALES_LEFT: &str = "\
+SELECT p.id AS payment_id, r.id AS reservation_id, r.user_id, r.seat_id, p.amount
+  FROM seats s
+  JOIN reservations r ON r.seat_id = s.id AND r.status = 'PAID'
+  JOIN payments p ON p.reservation_id = r.id
+ WHERE s.schedule_id = $1 AND s.withdrawn
+ ORDER BY s.number";
+
+/// The sale of one reservation if it is still paid. Bind: $1 reservation.
+const STILL_PAID: &str = "\
+SELECT p.id AS payment_id, r.id AS reservation_id, r.user_id, r.seat_id, p.amount
+  FROM reservations r JOIN payments p ON p.reservation_id = r.id
+ WHERE r.id = $1 AND r.status = 'PAID'";
+
+/// A row of [`SALES_LEFT`] and [`STILL_PAID`].
 #[derive(QueryableByName)]
-struct RefundedRow {
+struct SaleRow {
     #[diesel(sql_type = BigInt)]
-    refunds: i64,
+    payment_id: i64,
     #[diesel(sql_type = BigInt)]
-    refunded: i64,
+    reservation_id: i64,
     #[diesel(sql_type = BigInt)]
-    unrefunded: i64,
+    user_id: i64,
+    #[diesel(sql_type = BigInt)]
+    seat_id: i64,
+    #[diesel(sql_type = BigInt)]
+    amount: i64,
 }
 
 /// The refund's unit of work in one statement (migration `2026-12-02-000009_refunds`). Binds:

@@ -40,7 +40,7 @@ pub enum EditSeatError {
 }
 
 /// Decides on one read, then lets the store apply the edit in the same atomic step as holds
-/// are taken; a refusal there (a fan took the seat meanwhile) is told apart on a fresh read.
+/// are taken; a refusal there is a seat taken meanwhile, unless a fresh read finds it gone.
 /// Returns the seat as it now stands (as it was, when removed).
 pub async fn execute(
     catalogue: &dyn CatalogueRepository,
@@ -61,8 +61,10 @@ pub async fn execute(
     if let Some(seat) = catalogue.edit_seat(id, edit, now).await? {
         return Ok(seat);
     }
+    // Refused at `now`: a fan took the seat meanwhile (perhaps giving it back since), or it is
+    // gone.
     decide().await?;
-    Err(StoreError::Internal(format!("the store refused to edit seat {id}, which is editable")).into())
+    Err(EditSeatError::SeatTaken)
 }
 
 #[cfg(test)]
@@ -142,6 +144,14 @@ mod tests {
         let mut catalogue = showing(vec![Some(seat(7)), Some(sold(seat(7)))]);
         catalogue.expect_edit_seat().times(1).return_once(|_, _, _| Ok(None));
         let refused = block_on(execute(&catalogue, &clock(), edit(SeatChange::Remove)));
+        assert!(matches!(refused, Err(EditSeatError::SeatTaken)), "{refused:?}");
+    }
+
+    #[test]
+    fn a_seat_taken_and_given_back_while_the_edit_was_decided_is_reported_as_taken() {
+        let mut catalogue = showing(vec![Some(seat(7)), Some(seat(7))]);
+        catalogue.expect_edit_seat().times(1).return_once(|_, _, _| Ok(None));
+        let refused = block_on(execute(&catalogue, &clock(), edit(SeatChange::Price(9))));
         assert!(matches!(refused, Err(EditSeatError::SeatTaken)), "{refused:?}");
     }
 

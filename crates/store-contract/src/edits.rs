@@ -70,6 +70,21 @@ pub async fn a_withdrawn_seat_is_gone_from_every_read_and_never_held(stores: Sto
     assert_eq!(early.seats, 49, "the sales view counts the seats on the map");
 }
 
+/// A seat withdrawn once its hold lapsed refuses a payment still in flight for that hold (one
+/// decided just before the lapse): a withdrawn seat is never sold.
+pub async fn a_seat_withdrawn_after_its_hold_lapsed_is_never_paid_for(stores: Stores) {
+    let world = seeded(&stores).await;
+    let payer = funded(&stores, 1, 1_000_000, world.now).await;
+    admit_everyone(&stores, world.now).await;
+    let payer = token(&stores, payer.value).await;
+    let held = hold(&stores, &seat_of(&stores, &world.early, 16).await, 1, world.now).await;
+    let withdrawn = stores.catalogue.edit_seat(held.seat_id, SeatEdit::Withdraw, held.expires_at).await;
+    assert!(matches!(withdrawn, Ok(Some(_))), "a lapsed hold does not keep the seat: {withdrawn:?}");
+    let in_flight = plan(&held, &payer, held.expires_at - secs(1));
+    assert_eq!(stores.payments.settle(&in_flight, None).await, Ok(None), "the payment is refused");
+    assert_eq!(balance_of(&stores, uid(1)).await, balance(1_000_000), "and takes no money");
+}
+
 /// Ten holds and a withdrawal of one seat at once, ten times over: either the withdrawal
 /// lands and no hold does, or one hold does and the seat stays on the map.
 pub async fn a_withdrawal_racing_holds_never_lands_under_a_hold(stores: Stores) {

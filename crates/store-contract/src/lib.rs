@@ -134,6 +134,7 @@ macro_rules! contract_suite {
             a_held_or_sold_seat_is_not_edited,
             a_withdrawn_seat_is_gone_from_every_read_and_never_held,
             a_withdrawal_racing_holds_never_lands_under_a_hold,
+            a_seat_withdrawn_after_its_hold_lapsed_is_never_paid_for,
             cancelling_a_performance_refunds_its_sales_ends_its_holds_and_hides_it,
             a_payment_racing_a_cancellation_leaves_the_fan_whole,
         );

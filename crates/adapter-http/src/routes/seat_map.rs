@@ -86,6 +86,7 @@ pub(crate) struct SeatPath {
 pub struct SeatEditRequest {
     /// The new price in won: 1 to 1,000,000,000.
     #[schema(minimum = 1, maximum = 1_000_000_000)]
+    #[serde(deserialize_with = "input::json_integer")]
     pub price: i64,
 }
 
