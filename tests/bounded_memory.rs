@@ -37,6 +37,10 @@ const SETTINGS: &[(&str, &str)] = &[
     ("QUEUE_TOKEN_RETENTION_SECONDS", "1"),
     ("IDEMPOTENCY_RETENTION_SECONDS", "2"),
     ("IDEMPOTENCY_LEASE_SECONDS", "1"),
+    // One malloc arena: with one per thread, how much freed memory each keeps varies with how
+    // requests fall on threads, and resident memory then drifts with the scheduling, not with
+    // what the store keeps.
+    ("MALLOC_ARENA_MAX", "1"),
 ];
 
 /// The keepers, each with an active token and a full balance; returns their tokens.
