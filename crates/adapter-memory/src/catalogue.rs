@@ -210,6 +210,9 @@ impl Catalogue {
                 PerformanceSales {
                     schedule_id: Some(schedule.id),
                     concert_id: Some(schedule.concert_id),
+                    starts_at: Some(schedule.starts_at),
+                    on_sale_at: Some(schedule.on_sale_at),
+                    cancelled_at: self.cancelled.get(&schedule.id).copied(),
                     seats: seats.clone().filter(listed).count() as u64,
                     held: seats
                         .clone()

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamptz};
+use diesel::sql_types::{BigInt, Nullable, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::{CatalogueRepository, StoreResult};
 use domain::{
@@ -222,10 +222,12 @@ impl CatalogueRepository for PgStore {
 /// payments (refunded or not) with their money. Bind: $1 at.
 const SALES: &str = "\
 WITH counted AS (
-    SELECT schedule_id, concert_id, count(*) FILTER (WHERE sold OR NOT withdrawn) AS seats,
-           count(*) FILTER (WHERE NOT withdrawn AND NOT sold AND held_until > $1) AS held,
-           count(*) FILTER (WHERE sold) AS sold
-      FROM seats GROUP BY schedule_id, concert_id
+    SELECT sc.id AS schedule_id, sc.concert_id, sc.starts_at, sc.on_sale_at, sc.cancelled_at,
+           count(s.id) FILTER (WHERE s.sold OR NOT s.withdrawn) AS seats,
+           count(s.id) FILTER (WHERE NOT s.withdrawn AND NOT s.sold AND s.held_until > $1) AS held,
+           count(s.id) FILTER (WHERE s.sold) AS sold
+      FROM schedules sc LEFT JOIN seats s ON s.schedule_id = sc.id
+     GROUP BY sc.id
 ), paid AS (
     SELECT s.schedule_id, count(*) AS payments, count(p.refunded_at) AS refunds,
            COALESCE(sum(p.amount) FILTER (WHERE p.refunded_at IS NULL), 0)::bigint AS revenue,
@@ -233,7 +235,7 @@ WITH counted AS (
       FROM payments p JOIN reservations r ON r.id = p.reservation_id JOIN seats s ON s.id = r.seat_id
      GROUP BY s.schedule_id
 )
-SELECT c.schedule_id, c.concert_id, c.seats, c.held, c.sold,
+SELECT c.schedule_id, c.concert_id, c.starts_at, c.on_sale_at, c.cancelled_at, c.seats, c.held, c.sold,
        COALESCE(p.payments, 0) AS payments, COALESCE(p.refunds, 0) AS refunds,
        COALESCE(p.revenue, 0) AS revenue, COALESCE(p.refunded, 0) AS refunded
   FROM counted c LEFT JOIN paid p ON p.schedule_id = c.schedule_id
@@ -246,6 +248,12 @@ struct SalesRow {
     schedule_id: i64,
     #[diesel(sql_type = BigInt)]
     concert_id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    starts_at: OffsetDateTime,
+    #[diesel(sql_type = Timestamptz)]
+    on_sale_at: OffsetDateTime,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    cancelled_at: Option<OffsetDateTime>,
     #[diesel(sql_type = BigInt)]
     seats: i64,
     #[diesel(sql_type = BigInt)]
@@ -269,6 +277,9 @@ impl TryFrom<SalesRow> for PerformanceSales {
         Ok(PerformanceSales {
             schedule_id: Some(id(ScheduleId::new, row.schedule_id)?),
             concert_id: Some(id(ConcertId::new, row.concert_id)?),
+            starts_at: Some(row.starts_at),
+            on_sale_at: Some(row.on_sale_at),
+            cancelled_at: row.cancelled_at,
             seats: unsigned(row.seats)?,
             held: unsigned(row.held)?,
             sold: unsigned(row.sold)?,

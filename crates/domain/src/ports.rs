@@ -101,8 +101,8 @@ pub trait CatalogueRepository: Send + Sync {
     /// Loads `catalogue` only if no concert exists yet; says whether it did. Safe to call from
     /// several instances starting at once: at most one load happens.
     async fn seed_if_empty(&self, catalogue: &[NewConcert]) -> StoreResult<bool>;
-    /// Every performance's sale at `at` (seats, live holds, sales, payments, refunds, money),
-    /// by performance id. For the box office: it reads every seat and payment.
+    /// Every performance, cancelled ones included, with its sale at `at` (seats, live holds,
+    /// sales, payments, refunds, money), by performance id. For the box office: it reads every seat and payment.
     async fn sales(&self, at: OffsetDateTime) -> StoreResult<Vec<PerformanceSales>>;
     /// Loads or updates `catalogue`, whole or not at all, so that loading it twice is loading
     /// it once: a concert whose key is new is loaded whole; a known one takes the new title,

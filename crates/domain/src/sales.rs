@@ -1,6 +1,8 @@
 //! The box office's view of a sale: seats free, held and sold, and the money, per performance
 //! and per concert.
 
+use time::OffsetDateTime;
+
 use crate::ids::{ConcertId, ScheduleId};
 
 /// One performance's sale at an instant, as the store counts it.
@@ -10,6 +12,12 @@ pub struct PerformanceSales {
     pub schedule_id: Option<ScheduleId>,
     /// Its concert.
     pub concert_id: Option<ConcertId>,
+    /// When it starts.
+    pub starts_at: Option<OffsetDateTime>,
+    /// When it goes on sale.
+    pub on_sale_at: Option<OffsetDateTime>,
+    /// When the box office cancelled it, if it did.
+    pub cancelled_at: Option<OffsetDateTime>,
     /// Seats it has.
     pub seats: u64,
     /// Seats under a live hold.
@@ -37,6 +45,9 @@ impl PerformanceSales {
         performances.into_iter().fold(PerformanceSales::default(), |sum, one| PerformanceSales {
             schedule_id: None,
             concert_id: None,
+            starts_at: None,
+            on_sale_at: None,
+            cancelled_at: None,
             seats: sum.seats.saturating_add(one.seats),
             held: sum.held.saturating_add(one.held),
             sold: sum.sold.saturating_add(one.sold),

@@ -154,6 +154,13 @@ pub async fn cancelling_a_performance_refunds_its_sales_ends_its_holds_and_hides
     let early =
         sales.iter().find(|one| one.schedule_id == Some(world.early.id)).expect("still in the sales view");
     assert_eq!((early.seats, early.sold, early.payments, early.refunds, early.revenue), (0, 0, 1, 1, 0));
+    assert_eq!(early.cancelled_at, Some(at), "the sales view says when it was cancelled");
+    assert_eq!(
+        (early.starts_at, early.on_sale_at),
+        (Some(world.early.starts_at), Some(world.early.on_sale_at))
+    );
+    let late = sales.iter().find(|one| one.schedule_id == Some(world.late.id)).expect("listed");
+    assert_eq!(late.cancelled_at, None, "the other night goes on");
 
     let again = stores.payments.cancel_performance(world.early.id, at + secs(9)).await.expect("cancel works");
     let again = again.expect("still known");

@@ -225,6 +225,18 @@ pub struct SalesFigures {
     /// The performance; absent for a concert's sum.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_id: Option<i64>,
+    /// When it starts; absent for a concert's sum.
+    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<OffsetDateTime>,
+    /// When it goes on sale; absent for a concert's sum.
+    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub on_sale_at: Option<OffsetDateTime>,
+    /// When the box office cancelled it; absent unless it did.
+    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cancelled_at: Option<OffsetDateTime>,
     /// Seats neither held nor sold.
     pub free: u64,
     /// Seats under a live hold.
@@ -245,6 +257,9 @@ impl From<&PerformanceSales> for SalesFigures {
     fn from(sales: &PerformanceSales) -> Self {
         Self {
             schedule_id: sales.schedule_id.map(|id| id.get()),
+            starts_at: sales.starts_at,
+            on_sale_at: sales.on_sale_at,
+            cancelled_at: sales.cancelled_at,
             free: sales.free(),
             held: sales.held,
             sold: sales.sold,
@@ -264,6 +279,10 @@ pub struct ConcertSalesResponse {
     pub concert_id: i64,
     /// Its title.
     pub title: String,
+    /// Who plays.
+    pub artist: String,
+    /// Where.
+    pub venue: String,
     /// The sum of its performances.
     pub total: SalesFigures,
     /// Each performance.
@@ -275,14 +294,17 @@ impl From<ConcertSales> for ConcertSalesResponse {
         Self {
             concert_id: sales.concert.id.get(),
             title: sales.concert.title,
+            artist: sales.concert.artist,
+            venue: sales.concert.venue,
             total: SalesFigures::from(&sales.total),
             performances: sales.performances.iter().map(SalesFigures::from).collect(),
         }
     }
 }
 
-/// How the sale stands now, per concert and per performance: seats free, held and sold, and
-/// the money. Reads every seat and payment: for operators, not for polling.
+/// Every concert and every performance (sold out and cancelled ones included) with how its sale
+/// stands now: seats free, held and sold, and the money. Reads every seat and payment: for
+/// operators, not for polling.
 #[utoipa::path(get, path = "/admin/sales", operation_id = "sales",
     tag = "box office", security(("admin" = [])),
     responses((status = 200, body = Vec<ConcertSalesResponse>), AdminErrors))]
