@@ -1,6 +1,7 @@
 //! How database failures become [`StoreError`]s: anything that says "the database cannot be
-//! reached right now" is [`StoreError::Unavailable`] (503, retry later), everything else is
-//! [`StoreError::Internal`]. Messages never carry the connection URL.
+//! reached right now", or "this transaction lost to a concurrent one, try again" (a deadlock or
+//! serialization failure, which the database rolled back whole), is [`StoreError::Unavailable`]
+//! (503, retry later), everything else is [`StoreError::Internal`]. Messages never carry the connection URL.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::PoolError as ManagerError;
@@ -25,6 +26,12 @@ pub(crate) fn db_error(error: DieselError) -> StoreError {
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info)
         | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info) => {
             StoreError::Unavailable(format!("lost the database connection: {}", info.message()))
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+            StoreError::Unavailable(format!("lost to a concurrent transaction: {}", info.message()))
+        }
+        DieselError::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
+            StoreError::Unavailable(format!("lost to a concurrent transaction: {}", info.message()))
         }
         DieselError::DatabaseError(_, info)
             if SERVER_GOING_AWAY.iter().any(|prefix| info.message().starts_with(prefix)) =>
@@ -111,6 +118,19 @@ mod tests {
             Box::new("terminating connection due to administrator command".to_owned()),
         );
         for error in [closed, unsent, shutdown, DieselError::BrokenTransactionManager] {
+            assert!(matches!(db_error(error), StoreError::Unavailable(_)));
+        }
+    }
+
+    #[test]
+    fn deadlocks_and_serialization_failures_are_unavailable_so_clients_retry() {
+        let serialization = DieselError::DatabaseError(
+            DatabaseErrorKind::SerializationFailure,
+            Box::new("could not serialize access due to concurrent update".to_owned()),
+        );
+        let deadlock =
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new("deadlock detected".to_owned()));
+        for error in [serialization, deadlock] {
             assert!(matches!(db_error(error), StoreError::Unavailable(_)));
         }
     }
