@@ -75,7 +75,7 @@ $$;
 -- The sales are refunded afterwards, one `refund_payment` per sale, each its own statement,
 -- so no transaction ever holds two buyers' rows (the adapter's `cancel_performance` says how).
 -- A hold that lands between the two UPDATEs below keeps its reservation `HELD` with its seat
--- withdrawn and unheld: it can never be paid for, and the refund step releases it.
+-- withdrawn and unheld: it can never be paid for, and calling this again releases it.
 CREATE FUNCTION withdraw_performance(
     p_schedule BIGINT,
     p_at       TIMESTAMPTZ,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use domain::ports::{CatalogueRepository, StoreError, StoreResult};
 use domain::{
     Concert, ConcertId, ImportOutcome, NewConcert, NewSchedule, PerformanceSales, Schedule, ScheduleId, Seat,
-    SeatEdit, SeatId,
+    SeatEdit, SeatId, SeatState,
 };
 use time::OffsetDateTime;
 
@@ -214,12 +214,8 @@ impl Catalogue {
                     on_sale_at: Some(schedule.on_sale_at),
                     cancelled_at: self.cancelled.get(&schedule.id).copied(),
                     seats: seats.clone().filter(listed).count() as u64,
-                    held: seats
-                        .clone()
-                        .filter(listed)
-                        .filter(|seat| !seat.sold && seat.hold.is_some_and(|hold| hold.until > at))
-                        .count() as u64,
-                    sold: seats.filter(|seat| seat.sold).count() as u64,
+                    held: seats.clone().filter(|seat| seat.state_at(at) == SeatState::Held).count() as u64,
+                    sold: seats.filter(|seat| seat.state_at(at) == SeatState::Sold).count() as u64,
                     ..PerformanceSales::default()
                 }
             })

@@ -162,7 +162,7 @@ impl PaymentRepository for PgStore {
 
     /// First one atomic statement, `withdraw_performance` (migration
     /// `2026-12-02-000011_box_office_edits`): after it nothing of the performance can be held or
-    /// paid for. Then the holds that landed meanwhile are released, and every sale is refunded
+    /// paid for. Run again, it ends the holds that landed meanwhile; then every sale is refunded
     /// by the single refund's statement, one per sale in seat order, so no transaction holds two
     /// buyers' rows at once and a cancellation never deadlocks with a payment, a refund or
     /// another cancellation. A refund refused was made meanwhile (a concurrent refund) or would
@@ -174,13 +174,15 @@ impl PaymentRepository for PgStore {
         at: OffsetDateTime,
     ) -> StoreResult<Option<Cancellation>> {
         let mut conn = checkout(&self.pool).await?;
-        let binds =
-            (bind::<BigInt, _>(schedule.get()), bind::<Timestamptz, _>(at), bind::<BigInt, _>(SEED_LOCK));
-        let withdrawn: WithdrawRow =
-            prepared(WITHDRAW, binds).get_result(&mut conn).await.map_err(db_error)?;
+        let withdraw = || {
+            let binds =
+                (bind::<BigInt, _>(schedule.get()), bind::<Timestamptz, _>(at), bind::<BigInt, _>(SEED_LOCK));
+            prepared(WITHDRAW, binds)
+        };
+        let withdrawn: WithdrawRow = withdraw().get_result(&mut conn).await.map_err(db_error)?;
         let Some(cancelled_at) = withdrawn.cancelled_at else { return Ok(None) };
-        let binds = (bind::<BigInt, _>(schedule.get()), bind::<Timestamptz, _>(at));
-        prepared(RELEASE_LEFT, binds).execute(&mut conn).await.map_err(db_error)?;
+        // Again: it keeps the first instant, and ends the holds that landed while it ran.
+        withdraw().execute(&mut conn).await.map_err(db_error)?;
         let sales: Vec<SaleRow> = prepared(SALES_LEFT, bind::<BigInt, _>(schedule.get()))
             .load(&mut conn)
             .await
@@ -228,13 +230,6 @@ struct WithdrawRow {
     #[diesel(sql_type = Nullable<Timestamptz>)]
     cancelled_at: Option<OffsetDateTime>,
 }
-
-/// Holds of a withdrawn performance that landed while it was withdrawn end as step one ended
-/// the others. Binds: $1 schedule, $2 at.
-const RELEASE_LEFT: &str = "\
-UPDATE reservations r SET status = CASE WHEN r.expires_at > $2 THEN 'RELEASED' ELSE 'EXPIRED' END
-  FROM seats s
- WHERE s.id = r.seat_id AND s.schedule_id = $1 AND s.withdrawn AND r.status = 'HELD'";
 
 /// The sales of a withdrawn performance not refunded yet, in seat order. Bind: $1 schedule.
 const SALES_LEFT: &str = "\

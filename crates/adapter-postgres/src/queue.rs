@@ -166,14 +166,14 @@ fn issue_error(error: DieselError) -> Retry {
     }
 }
 
-/// Tokens past their retention and the users they leave with nothing: batches of the function
-/// `forget_ended_tokens` (migration `2026-12-02-000003_forget_ended_tokens`).
 /// The box office's controls as stored.
 const CONTROLS: &str = "SELECT paused, max_active, admit_per_tick FROM queue_state";
 
 /// Stores the controls. Binds: $1 paused, $2 max active, $3 admit per tick (NULL: the setting).
 const SET_CONTROLS: &str = "UPDATE queue_state SET paused = $1, max_active = $2, admit_per_tick = $3";
 
+/// Tokens past their retention and the users they leave with nothing: batches of the function
+/// `forget_ended_tokens` (migration `2026-12-02-000003_forget_ended_tokens`).
 const FORGET: Purge = Purge {
     // ASCII "frontrow" + 5.
     lock: 0x6672_6f6e_7472_6f05,

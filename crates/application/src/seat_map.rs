@@ -2,8 +2,7 @@
 //! sees it: every seat on it, free, held or sold, with the ids the seat edits take.
 
 use domain::ports::{CatalogueRepository, Clock};
-use domain::{ScheduleId, Seat, StoreError};
-use time::OffsetDateTime;
+use domain::{ScheduleId, Seat, SeatState, StoreError};
 
 /// One seat and how it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,30 +11,6 @@ pub struct MappedSeat {
     pub seat: Seat,
     /// Free, held or sold now.
     pub state: SeatState,
-}
-
-/// How a seat stands at an instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SeatState {
-    /// Nobody holds or bought it (the performance may have started).
-    Free,
-    /// Under a live hold.
-    Held,
-    /// Sold.
-    Sold,
-}
-
-impl SeatState {
-    /// How `seat` stands at `now`.
-    pub fn of(seat: &Seat, now: OffsetDateTime) -> Self {
-        if seat.sold {
-            Self::Sold
-        } else if seat.hold.is_some_and(|hold| hold.until > now) {
-            Self::Held
-        } else {
-            Self::Free
-        }
-    }
 }
 
 /// Why there is no map.
@@ -61,7 +36,7 @@ pub async fn execute(
         return Err(SeatMapError::NotFound);
     }
     let now = clock.now();
-    Ok(seats.into_iter().map(|seat| MappedSeat { state: SeatState::of(&seat, now), seat }).collect())
+    Ok(seats.into_iter().map(|seat| MappedSeat { state: seat.state_at(now), seat }).collect())
 }
 
 #[cfg(test)]

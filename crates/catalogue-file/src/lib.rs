@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use domain::{NewConcert, NewSchedule, NewSeat, SeatNumber, Won};
+use domain::{NewConcert, NewSchedule, NewSeat, SeatNumber, ticket_price};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, Time};
@@ -229,11 +229,8 @@ fn seats(ranges: &[SeatRange], at: &str) -> Result<Vec<NewSeat>, CatalogueFileEr
             return Err(fault(format!("{at}.to"), "must not be below from"));
         }
         let zone = text(&range.zone, &format!("{at}.zone"))?;
-        // A seat is paid for with a positive amount, so it costs at least one won.
-        let price = Won::new(range.price)
-            .ok()
-            .filter(|price| price.get() >= 1)
-            .ok_or_else(|| fault(format!("{at}.price"), "must be at least 1 won"))?;
+        let price =
+            ticket_price(range.price).map_err(|error| fault(format!("{at}.price"), error.to_string()))?;
         for n in from.get()..=to.get() {
             let number = number(i64::from(n), "from")?;
             if seats.iter().any(|seat| seat.number == number) {

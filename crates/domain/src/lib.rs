@@ -44,5 +44,5 @@ pub use reservation::{
     Booking, HoldPolicy, HoldRejection, NewHold, Release, ReleaseRejection, Reservation, ReservationStatus,
 };
 pub use sales::PerformanceSales;
-pub use seat_map::{Cancellation, InvalidPrice, SeatEdit, ticket_price};
+pub use seat_map::{Cancellation, InvalidPrice, SeatEdit, SeatState, ticket_price};
 pub use token_claims::TokenClaims;

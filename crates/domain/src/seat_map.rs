@@ -29,11 +29,33 @@ pub fn ticket_price(amount: i64) -> Result<Won, InvalidPrice> {
     Won::new(amount).ok().filter(|won| (1..=MAX_BALANCE).contains(&won.get())).ok_or(InvalidPrice(amount))
 }
 
+/// How a seat stands at an instant, whether or not its performance has started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeatState {
+    /// Neither sold nor under a live hold (a lapsed hold is none).
+    Free,
+    /// Under a live hold.
+    Held,
+    /// Sold.
+    Sold,
+}
+
 impl Seat {
-    /// Whether the box office may edit this seat at `now`: not sold and under no live hold (a
-    /// lapsed hold is none). The performance having started does not matter.
+    /// How this seat stands at `now`.
+    pub fn state_at(&self, now: OffsetDateTime) -> SeatState {
+        if self.sold {
+            SeatState::Sold
+        } else if self.hold.is_some_and(|hold| hold.until > now) {
+            SeatState::Held
+        } else {
+            SeatState::Free
+        }
+    }
+
+    /// Whether the box office may edit this seat at `now`: free then. The performance having
+    /// started does not matter.
     pub fn is_editable_at(&self, now: OffsetDateTime) -> bool {
-        !self.sold && self.hold.is_none_or(|hold| hold.until <= now)
+        self.state_at(now) == SeatState::Free
     }
 }
 
@@ -80,6 +102,17 @@ mod tests {
 
     fn held_until(until: OffsetDateTime) -> Seat {
         Seat { hold: Some(SeatHold { reservation_id: ReservationId::new(9).expect("id"), until }), ..seat() }
+    }
+
+    #[test]
+    fn a_seat_is_sold_held_while_its_hold_is_live_and_free_otherwise() {
+        assert_eq!(
+            Seat { sold: true, ..held_until(NOW + time::Duration::SECOND) }.state_at(NOW),
+            SeatState::Sold
+        );
+        assert_eq!(held_until(NOW + time::Duration::SECOND).state_at(NOW), SeatState::Held);
+        assert_eq!(held_until(NOW).state_at(NOW), SeatState::Free, "a hold lapses at its instant");
+        assert_eq!(seat().state_at(NOW), SeatState::Free);
     }
 
     #[test]

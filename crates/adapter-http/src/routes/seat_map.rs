@@ -5,8 +5,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use application::cancel_performance::{self, CancelPerformance};
 use application::edit_seat::{self, EditSeat, SeatChange};
-use application::seat_map::{self, MappedSeat, SeatState};
-use domain::{Cancellation, Seat};
+use application::seat_map::{self, MappedSeat};
+use domain::{Cancellation, Seat, SeatState};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};

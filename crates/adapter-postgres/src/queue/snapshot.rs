@@ -58,12 +58,12 @@ impl Snapshot {
         self.horizon
     }
 
-    /// Every ticket at or below it was admitted or is gone.
     /// Whether admission was paused when the snapshot was last refreshed.
     pub(crate) fn paused(&self) -> bool {
         self.paused
     }
 
+    /// Every ticket at or below it was admitted or is gone.
     pub(crate) fn admitted_through(&self) -> u64 {
         self.admitted_through
     }
