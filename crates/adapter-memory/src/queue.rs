@@ -16,7 +16,7 @@
 //!
 //! Admission runs at most once per tick: the queue remembers the instant of its last admission
 //! step (this store serves one process, so that is the last admission in the service) and an
-//! [`AdmissionLog`] of the recent steps, from which the admission rate is read.
+//! [`TurnoverLog`] of the recent steps, from which the places freed per second are read.
 
 mod rate;
 #[cfg(test)]
@@ -26,10 +26,13 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use domain::ports::{AdmissionReport, QueueRepository, StoreError, StoreResult};
-use domain::{QueueControls, QueuePolicy, QueueToken, TokenState, TokenStatus, TokenValue, UserId};
+use domain::{
+    Occupancy, QueueControls, QueuePolicy, QueueToken, RoomReading, TokenState, TokenStatus, TokenValue,
+    UserId,
+};
 use time::OffsetDateTime;
 
-use self::rate::AdmissionLog;
+use self::rate::TurnoverLog;
 use crate::fenwick::Fenwick;
 use crate::{MemoryStore, State, shrink_if_sparse};
 
@@ -55,8 +58,10 @@ pub(crate) struct Queue {
     ranks: Fenwick,
     /// The `now` of the last admission step, which decides when the next one is due.
     last_admission: Option<OffsetDateTime>,
-    /// The recent admission steps, for the admission rate.
-    admissions: AdmissionLog,
+    /// Admissions ever made.
+    admitted_total: u64,
+    /// The recent admission steps, for the places freed per second.
+    turnover: TurnoverLog,
     /// The box office's run-time controls.
     controls: QueueControls,
 }
@@ -210,8 +215,25 @@ impl Queue {
                 report.admitted += 1;
             }
         }
-        self.admissions.record(now, report.admitted);
+        self.admitted_total = self.admitted_total.saturating_add(report.admitted);
+        self.turnover.record(now, self.occupancy());
         report
+    }
+
+    /// The counters the turnover is measured from.
+    fn occupancy(&self) -> Occupancy {
+        Occupancy { admitted_total: self.admitted_total, active: count(self.active.len()) }
+    }
+
+    /// The room as [`QueueRepository::room`] tells it.
+    fn room(&self) -> RoomReading {
+        RoomReading {
+            controls: self.controls,
+            last_admission_at: self.last_admission,
+            waiting: count(self.waiting.len()),
+            active: count(self.active.len()),
+            freed_per_second: self.turnover.freed_per_second(),
+        }
     }
 
     /// Forgets every token [`QueueToken::forgettable_before`] `cutoff`, and narrows the Fenwick
@@ -328,15 +350,16 @@ impl QueueRepository for MemoryStore {
         })
     }
 
-    async fn paused(&self) -> StoreResult<bool> {
-        self.with_state(|state| Ok(state.queue.controls.paused))
-    }
-
-    async fn admission_rate(&self) -> StoreResult<Option<f64>> {
-        self.with_state(|state| Ok(state.queue.admissions.per_second()))
+    async fn room(&self) -> StoreResult<RoomReading> {
+        self.with_state(|state| Ok(state.queue.room()))
     }
 
     async fn forget_ended(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
         self.with_state(|state| Ok(state.forget_ended(cutoff)))
     }
+}
+
+/// A collection's length as a count.
+fn count(len: usize) -> u64 {
+    u64::try_from(len).unwrap_or(u64::MAX)
 }

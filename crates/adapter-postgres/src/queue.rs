@@ -60,7 +60,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Nullable, Timestamptz, Uuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::ports::{AdmissionReport, QueueRepository, StoreError, StoreResult};
-use domain::{QueueControls, QueuePolicy, QueueToken, TokenStatus, TokenValue, UserId};
+use domain::{QueueControls, QueuePolicy, QueueToken, RoomReading, TokenStatus, TokenValue, UserId};
 use time::OffsetDateTime;
 
 pub(crate) use self::runtime::{QueueRuntime, Worker, spawn_worker};
@@ -315,13 +315,10 @@ impl QueueRepository for PgStore {
         Ok(())
     }
 
-    /// From the snapshot positions come from (the pause is pushed like a moved queue).
-    async fn paused(&self) -> StoreResult<bool> {
-        Ok(self.queue.snapshot().paused())
-    }
-
-    async fn admission_rate(&self) -> StoreResult<Option<f64>> {
-        Ok(self.queue.snapshot().rate())
+    /// From the snapshot positions come from (the controls move with it: a change to them is
+    /// pushed like a moved queue).
+    async fn room(&self) -> StoreResult<RoomReading> {
+        Ok(self.queue.snapshot().room())
     }
 
     /// See [`Purge::run`]. Forgotten tokens were expired, so no copy of them can let a fan in.

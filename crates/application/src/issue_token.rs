@@ -75,7 +75,7 @@ mod tests {
     use super::*;
     use crate::fixtures::{NOW, clock, seal, store_down, text_of, token, user};
     use domain::ports::{MockClock, MockQueueRepository, MockTokenMint, MockTokenSeal};
-    use domain::{QueueToken, TokenState, TokenStatus, TokenValue};
+    use domain::{QueueToken, RoomReading, TokenState, TokenStatus, TokenValue};
     use futures::executor::block_on;
     use mockall::predicate::eq;
     use time::Duration;
@@ -170,18 +170,19 @@ mod tests {
     fn issue_gives_a_new_waiting_token_its_position_and_estimated_wait() {
         let (mut queue, waiting) = queue_issuing_for(5, TokenStatus::Waiting);
         queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(95));
-        queue.expect_admission_rate().return_once(|| Ok(None));
-        queue.expect_paused().return_once(|| Ok(false));
+        let due =
+            RoomReading { last_admission_at: Some(NOW - Duration::seconds(1)), ..RoomReading::default() };
+        queue.expect_room().return_once(move || Ok(due));
         let view = issue(&queue, &minting(waiting.value), 5).expect("token is issued");
         let expected = TokenView {
             text: text_of(&waiting),
             token: waiting,
             state: TokenState::Waiting,
             position: 95,
-            estimated_wait: Duration::seconds(10),
+            estimated_wait: Duration::seconds(9),
             paused: false,
         };
-        assert_eq!(view, expected);
+        assert_eq!(view, expected, "95th at ten a tick, the first step due now: nine ticks on");
     }
 
     #[test]
@@ -242,11 +243,11 @@ mod tests {
     }
 
     #[test]
-    fn issue_fails_with_store_when_the_admission_rate_cannot_be_read() {
+    fn issue_fails_with_store_when_the_room_cannot_be_read() {
         let waiting = token(5, 1, TokenStatus::Waiting);
         let mut queue = queue_issuing(waiting.clone());
         queue.expect_position().return_once(|_| Ok(95));
-        queue.expect_admission_rate().return_once(|| Err(store_down()));
+        queue.expect_room().return_once(|| Err(store_down()));
         let result = issue(&queue, &minting(waiting.value), 5);
         assert!(matches!(result, Err(IssueTokenError::Store(StoreError::Unavailable(_)))), "{result:?}");
     }

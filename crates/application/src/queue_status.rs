@@ -85,8 +85,8 @@ pub(crate) async fn token_named(
     Ok(queue.token(claims.value).await?.filter(|token| claims.describe(token)))
 }
 
-/// Builds the view of `token` at `now`; only waiting tokens cost a position lookup and a wait
-/// estimate from the admission rate the store has observed.
+/// Builds the view of `token` at `now`; only waiting tokens cost a position lookup and a look
+/// at the room, which the wait is estimated from ([`domain::RoomReading::estimated_wait`]).
 pub(crate) async fn describe(
     queue: &dyn QueueRepository,
     seal: &dyn TokenSeal,
@@ -99,8 +99,8 @@ pub(crate) async fn describe(
     let (position, estimated_wait, paused) = match state {
         TokenState::Waiting => {
             let position = queue.position(&token).await?;
-            let estimated_wait = policy.estimated_wait(position, queue.admission_rate().await?);
-            (position, estimated_wait, queue.paused().await?)
+            let room = queue.room().await?;
+            (position, room.estimated_wait(position, policy, now), room.controls.paused)
         }
         TokenState::Active { .. } | TokenState::Expired => (0, Duration::ZERO, false),
     };
@@ -113,6 +113,7 @@ mod tests {
     use crate::fixtures::{NOW, clock, seal, store_down, text_of, token};
     use domain::TokenStatus::{Active, Expired, Waiting};
     use domain::ports::{MockClock, MockQueueRepository, StoreResult};
+    use domain::{QueueControls, RoomReading};
     use futures::executor::block_on;
     use mockall::predicate::eq;
 
@@ -127,13 +128,17 @@ mod tests {
         queue
     }
 
-    /// A store that knows `waiting`, places it 95th, and answers the admission rate with `rate`.
-    fn queue_placing(waiting: QueueToken, rate: StoreResult<Option<f64>>) -> MockQueueRepository {
+    /// A store that knows `waiting`, places it 95th, and reads the room as `room`.
+    fn queue_placing(waiting: QueueToken, room: StoreResult<RoomReading>) -> MockQueueRepository {
         let mut queue = queue_knowing(waiting);
         queue.expect_position().return_once(|_| Ok(95));
-        queue.expect_admission_rate().return_once(move || rate);
-        queue.expect_paused().return_once(|| Ok(false));
+        queue.expect_room().return_once(move || room);
         queue
+    }
+
+    /// A room with nobody active whose next admission step is due now.
+    fn due_room() -> RoomReading {
+        RoomReading { last_admission_at: Some(NOW - Duration::seconds(1)), ..RoomReading::default() }
     }
 
     fn status(queue: &MockQueueRepository, token: &QueueToken) -> Result<TokenView, QueueStatusError> {
@@ -145,8 +150,11 @@ mod tests {
         let waiting = token(5, 7, Waiting);
         let mut queue = queue_knowing(waiting.clone());
         queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(95));
-        queue.expect_admission_rate().times(1).return_once(|| Ok(Some(19.0)));
-        queue.expect_paused().times(1).return_once(|| Ok(true));
+        let paused = RoomReading {
+            controls: QueueControls { paused: true, ..QueueControls::default() },
+            ..due_room()
+        };
+        queue.expect_room().times(1).return_once(move || Ok(paused));
         queue.expect_touch().with(eq(waiting.value), eq(NOW)).times(1).return_once(|_, _| Ok(()));
         let view = status(&queue, &waiting).expect("status is given");
         let expected = TokenView {
@@ -154,33 +162,35 @@ mod tests {
             token: waiting,
             state: TokenState::Waiting,
             position: 95,
-            estimated_wait: Duration::seconds(5),
+            estimated_wait: Duration::seconds(9),
             paused: true,
         };
-        assert_eq!(view, expected, "95 ahead at the observed 19 admissions per second is 5 s, paused");
+        assert_eq!(view, expected, "95th at ten a tick: ten steps a second apart, the first when it resumes");
     }
 
     #[test]
     fn a_peek_at_a_waiting_token_reports_its_place_without_touching_it() {
         let waiting = token(5, 7, Waiting);
         // No touch expectation: the mock fails the test if the peek proves presence.
-        let queue = queue_placing(waiting.clone(), Ok(Some(19.0)));
+        let queue = queue_placing(waiting.clone(), Ok(due_room()));
         let view = block_on(peek(&queue, &clock(), &seal(), &policy(), &TokenClaims::from(&waiting)));
         let view = view.expect("the status is given");
         assert_eq!((view.state, view.position), (TokenState::Waiting, 95));
     }
 
     #[test]
-    fn status_estimates_from_the_caps_until_admissions_have_been_observed() {
+    fn status_estimates_the_wait_from_the_room_the_store_reads() {
         let waiting = token(5, 7, Waiting);
-        let mut queue = queue_placing(waiting.clone(), Ok(None));
+        let just_stepped = RoomReading { last_admission_at: Some(NOW), ..RoomReading::default() };
+        let mut queue = queue_placing(waiting.clone(), Ok(just_stepped));
         queue.expect_touch().return_once(|_, _| Ok(()));
         let view = status(&queue, &waiting).expect("status is given");
-        assert_eq!(view.estimated_wait, policy().estimated_wait(95, None));
+        assert_eq!(view.estimated_wait, Duration::seconds(10), "the next step is a tick away");
+        assert_eq!(view.estimated_wait, just_stepped.estimated_wait(95, &policy(), NOW));
     }
 
     #[test]
-    fn status_fails_with_store_when_the_admission_rate_cannot_be_read() {
+    fn status_fails_with_store_when_the_room_cannot_be_read() {
         let waiting = token(5, 7, Waiting);
         let queue = queue_placing(waiting.clone(), Err(store_down()));
         let result = status(&queue, &waiting);
@@ -271,7 +281,7 @@ mod tests {
     #[test]
     fn status_fails_with_store_when_the_poll_cannot_be_recorded() {
         let waiting = token(5, 7, Waiting);
-        let mut queue = queue_placing(waiting.clone(), Ok(None));
+        let mut queue = queue_placing(waiting.clone(), Ok(due_room()));
         queue.expect_touch().return_once(|_, _| Err(store_down()));
         let result = status(&queue, &waiting);
         assert!(matches!(result, Err(QueueStatusError::Store(StoreError::Unavailable(_)))), "{result:?}");

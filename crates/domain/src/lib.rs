@@ -20,6 +20,7 @@ pub mod reservation;
 pub mod sales;
 pub mod seat_map;
 pub mod token_claims;
+pub mod wait_estimate;
 
 #[cfg(test)]
 mod proptests;
@@ -46,3 +47,4 @@ pub use reservation::{
 pub use sales::PerformanceSales;
 pub use seat_map::{Cancellation, InvalidPrice, SeatEdit, SeatState, ticket_price};
 pub use token_claims::TokenClaims;
+pub use wait_estimate::{Occupancy, RoomReading};

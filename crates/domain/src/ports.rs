@@ -32,6 +32,7 @@ use crate::reservation::{Booking, NewHold, Reservation};
 use crate::sales::PerformanceSales;
 use crate::seat_map::{Cancellation, SeatEdit};
 use crate::token_claims::TokenClaims;
+use crate::wait_estimate::RoomReading;
 
 /// A store failure. Opaque on purpose: the use cases pass it through, the HTTP adapter logs the
 /// cause once and answers 503 or 500 without showing it.
@@ -302,12 +303,12 @@ pub trait QueueRepository: Send + Sync {
     /// Stores the run-time controls for the whole service; every admission attempt from then
     /// on, on any instance, reads them in its own atomic step.
     async fn set_controls(&self, controls: QueueControls) -> StoreResult<()>;
-    /// Whether admission is paused, as fresh as [`QueueRepository::position`] (a store may
-    /// answer from the snapshot positions come from, so ask after the position).
-    async fn paused(&self) -> StoreResult<bool>;
-    /// Admissions per second the service has made lately (over the last half minute or so), for
-    /// wait estimates; `None` until there is something to measure. Must not cost a query per call.
-    async fn admission_rate(&self) -> StoreResult<Option<f64>>;
+    /// The waiting room now: the controls in force, the last admission step, how many wait and
+    /// how many are active, and the places freed per second lately (see
+    /// [`crate::wait_estimate`]). As fresh as [`QueueRepository::position`] (a store may answer
+    /// from the snapshot positions come from, so ask after the position). Must not cost a query
+    /// per call.
+    async fn room(&self) -> StoreResult<RoomReading>;
     /// Tidies up, so the waiting room's storage does not grow with every fan who ever came:
     /// forgets every token that [`QueueToken::forgettable_before`] `cutoff`, and each of their
     /// users who is left with nothing to keep (no token, a zero balance, no ledger entry, no

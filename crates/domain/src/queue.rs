@@ -208,35 +208,6 @@ impl QueuePolicy {
         let quarter: Duration = self.tick / 4_i32;
         quarter.max(Duration::milliseconds(10))
     }
-
-    /// A fan's expected wait at `position` (1 = next). `observed_per_second` is the admission
-    /// rate the store has seen lately; without one, the rate the caps allow is assumed:
-    /// `admit_per_tick` per tick, and at worst `max_active` per active TTL when every admitted
-    /// fan uses their whole slot. With no caps everyone waits for the next tick.
-    pub fn estimated_wait(&self, position: u64, observed_per_second: Option<f64>) -> Duration {
-        if position == 0 {
-            return Duration::ZERO;
-        }
-        let tick = self.tick.as_seconds_f64().max(0.001);
-        let per_second = observed_per_second
-            .filter(|rate| rate.is_finite() && *rate > 0.0)
-            .unwrap_or_else(|| self.allowed_per_second());
-        let wait = if per_second.is_finite() { (position as f64 / per_second).max(tick) } else { tick };
-        Duration::saturating_seconds_f64(wait.ceil())
-    }
-
-    /// The admission rate the caps allow at worst, in tokens per second; infinite without caps.
-    fn allowed_per_second(&self) -> f64 {
-        let tick = self.tick.as_seconds_f64().max(0.001);
-        let mut allowed = f64::INFINITY;
-        if self.admit_per_tick > 0 {
-            allowed = allowed.min(f64::from(self.admit_per_tick) / tick);
-        }
-        if self.max_active > 0 {
-            allowed = allowed.min(f64::from(self.max_active) / self.active_ttl.as_seconds_f64().max(1.0));
-        }
-        allowed
-    }
 }
 
 #[cfg(test)]
@@ -375,38 +346,6 @@ mod tests {
     }
 
     #[test]
-    fn estimated_wait_follows_the_per_tick_rate() {
-        let policy = QueuePolicy { max_active: 0, admit_per_tick: 10, ..QueuePolicy::default() };
-        assert_eq!(policy.estimated_wait(0, None), Duration::ZERO);
-        assert_eq!(policy.estimated_wait(1, None), Duration::seconds(1));
-        assert_eq!(policy.estimated_wait(95, None), Duration::seconds(10));
-    }
-
-    #[test]
-    fn estimated_wait_assumes_slots_turn_over_at_worst_once_per_ttl() {
-        let policy = QueuePolicy { max_active: 100, admit_per_tick: 0, ..QueuePolicy::default() };
-        assert_eq!(policy.estimated_wait(200, None), Duration::seconds(1200));
-    }
-
-    #[test]
-    fn estimated_wait_is_one_tick_without_caps() {
-        let policy = QueuePolicy { max_active: 0, admit_per_tick: 0, ..QueuePolicy::default() };
-        assert_eq!(policy.estimated_wait(5_000, None), Duration::seconds(1));
-    }
-
-    #[test]
-    fn estimated_wait_prefers_the_observed_admission_rate() {
-        let policy = QueuePolicy { max_active: 100, admit_per_tick: 0, ..QueuePolicy::default() };
-        assert_eq!(policy.estimated_wait(200, Some(20.0)), Duration::seconds(10));
-        assert_eq!(
-            policy.estimated_wait(200, Some(0.0)),
-            Duration::seconds(1200),
-            "no admissions seen: caps"
-        );
-        assert_eq!(policy.estimated_wait(200, Some(f64::NAN)), Duration::seconds(1200));
-    }
-
-    #[test]
     fn admission_is_due_once_per_tick_service_wide() {
         let policy = QueuePolicy { tick: Duration::seconds(1), ..QueuePolicy::default() };
         assert!(policy.admission_due(None, NOW), "the first admission is always due");
@@ -421,8 +360,6 @@ mod tests {
         assert_eq!(policy.active_until(NOW), OffsetDateTime::new_utc(Date::MAX, Time::MAX));
         assert_eq!(policy.idle_cutoff(NOW), OffsetDateTime::new_utc(Date::MIN, Time::MIDNIGHT));
         assert_eq!(token(TokenStatus::Waiting, None).state_at(NOW, &policy), TokenState::Waiting);
-        let crawling = QueuePolicy { max_active: 1, admit_per_tick: 0, ..policy };
-        assert_eq!(crawling.estimated_wait(u64::MAX, Some(f64::MIN_POSITIVE)), Duration::MAX);
     }
 
     #[test]

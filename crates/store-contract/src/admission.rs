@@ -1,9 +1,9 @@
 //! Admission checks: at most one admission step per tick, however many admits run in it;
 //! expiry and idle drops on every admit; exact positions as the queue thins out in the middle;
-//! and the observed admission rate.
+//! and the room as the wait estimate reads it.
 
 use domain::ports::StoreResult;
-use domain::{QueuePolicy, TokenStatus};
+use domain::{QueuePolicy, RoomReading, TokenStatus};
 
 use crate::Stores;
 use crate::fixture::{capped, eventually, now, secs};
@@ -115,21 +115,26 @@ pub async fn position_stays_exact_as_tokens_in_the_middle_drop_out_and_the_front
     positions_become(&stores, &polled, &[1, 2, 3, 4], "positions close up again").await;
 }
 
-/// A fresh store has no admission rate; after admission steps a tick apart that admitted two
-/// tokens each, the rate is a positive number of admissions per second.
-pub async fn admission_rate_is_none_on_a_fresh_store_and_positive_after_admissions(stores: Stores) {
-    assert_eq!(stores.queue.admission_rate().await, Ok(None), "nothing has been admitted yet");
+/// The room is read as it is: waiting and active fans counted, the last admission step, and,
+/// once admitted fans have left, a positive number of places freed per second (on a fresh
+/// store none, or zero: nobody has left).
+pub async fn the_room_counts_waiting_and_active_fans_and_the_places_they_free(stores: Stores) {
+    let fresh = stores.queue.room().await.expect("room works");
+    assert_eq!((fresh.waiting, fresh.active), (0, 0), "nobody yet");
+    assert!(fresh.freed_per_second.is_none_or(|rate| rate == 0.0), "nobody left: {fresh:?}");
     let start = now();
-    let two_per_tick = capped(0, 2);
-    users(&stores, 1, 6, start).await;
-    for ticks in 0..3_i32 {
-        let at = start + two_per_tick.tick * ticks;
-        assert_eq!(admit(&stores, at, &two_per_tick).await, report(2, 0, 0), "two per tick");
+    let short_lived = QueuePolicy { active_ttl: secs(2), ..capped(4, 2) };
+    users(&stores, 1, 8, start).await;
+    for (step, admitted, expired) in [(0, 2, 0), (1, 2, 0), (2, 2, 2)] {
+        let report_of_step = admit(&stores, start + secs(step), &short_lived).await;
+        assert_eq!(report_of_step, report(admitted, expired, 0), "step {step}");
     }
-    let positive =
-        |rate: &StoreResult<Option<f64>>| matches!(rate, Ok(Some(rate)) if rate.is_finite() && *rate > 0.0);
-    let read = || stores.queue.admission_rate();
-    eventually("the admission rate after six admissions in 2 s", read, positive)
-        .await
-        .expect("admission_rate works");
+    let moved = |room: &StoreResult<RoomReading>| {
+        matches!(room, Ok(room) if room.waiting == 2 && room.active == 4
+            && room.freed_per_second.is_some_and(|rate| rate.is_finite() && rate > 0.0))
+    };
+    let room = eventually("two waiting, four active, two freed", || stores.queue.room(), moved).await;
+    let room = room.expect("room works");
+    assert!(moved(&Ok(room)), "{room:?}");
+    assert_eq!(room.last_admission_at, Some(start + secs(2)));
 }

@@ -31,11 +31,11 @@ pub async fn a_paused_room_admits_nobody_and_keeps_every_place_until_resumed(sto
     // As fresh as positions: a store may answer from the snapshot positions come from.
     let told = eventually(
         "a waiting fan is told the room is paused",
-        || stores.queue.paused(),
-        |paused| *paused == Ok(true),
+        || stores.queue.room(),
+        |room| room.as_ref().is_ok_and(|room| room.controls.paused),
     )
     .await;
-    assert_eq!(told, Ok(true));
+    assert_eq!(told.map(|room| room.controls), Ok(paused));
     stores.queue.set_controls(QueueControls::default()).await.expect("set_controls works");
     assert_eq!(admit(&stores, at + secs(1), &uncapped()).await, report(3, 0, 0), "resumed: all admitted");
     assert_eq!(statuses(&stores, &fans).await, vec![Active; 3]);

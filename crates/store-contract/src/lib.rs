@@ -177,7 +177,7 @@ macro_rules! contract_suite {
             an_admit_within_the_tick_of_the_last_admission_admits_nothing_but_still_expires_and_drops,
             admit_per_tick_holds_across_many_admits_within_one_tick,
             position_stays_exact_as_tokens_in_the_middle_drop_out_and_the_front_is_admitted,
-            admission_rate_is_none_on_a_fresh_store_and_positive_after_admissions,
+            the_room_counts_waiting_and_active_fans_and_the_places_they_free,
         );
         $crate::__contract_module!($factory; races:
             a_thousand_concurrent_holds_of_one_seat_have_exactly_one_winner,

@@ -358,21 +358,22 @@ async fn admit_within_the_tick_of_the_last_admission_admits_nothing_but_still_ex
 }
 
 #[tokio::test]
-async fn admission_rate_is_none_until_two_admission_steps_then_counts_admitted_per_second() {
+async fn the_room_reads_its_counts_and_the_places_freed_per_second_over_the_steps() {
     let store = MemoryStore::new();
-    assert_eq!(store.admission_rate().await, Ok(None), "nothing admitted yet");
+    let fresh = store.room().await.expect("room");
+    assert_eq!((fresh.waiting, fresh.active, fresh.freed_per_second), (0, 0, None), "nothing yet");
     issue_many(&store, 1..=8).await;
-    let two_per_tick = policy(0, 2);
-    assert_eq!(admit(&store, NOW, &two_per_tick).await, report(2, 0, 0));
-    assert_eq!(store.admission_rate().await, Ok(None), "one step is no span to measure");
-    assert_eq!(admit(&store, NOW + seconds(1), &two_per_tick).await, report(2, 0, 0));
-    assert_eq!(store.admission_rate().await, Ok(Some(2.0)));
-    assert_eq!(admit(&store, NOW + seconds(2), &two_per_tick).await, report(2, 0, 0));
-    let not_due = NOW + seconds(2) + time::Duration::milliseconds(500);
-    assert_eq!(admit(&store, not_due, &two_per_tick).await, report(0, 0, 0));
-    assert_eq!(store.admission_rate().await, Ok(Some(2.0)), "4 admitted in the 2 s after the first step");
-    assert_eq!(admit(&store, NOW + seconds(4), &two_per_tick).await, report(2, 0, 0));
-    assert_eq!(store.admission_rate().await, Ok(Some(1.5)), "6 admitted in 4 s");
+    let short_lived = QueuePolicy { active_ttl: time::Duration::seconds(2), ..policy(4, 2) };
+    assert_eq!(admit(&store, NOW, &short_lived).await, report(2, 0, 0));
+    let room = store.room().await.expect("room");
+    assert_eq!((room.waiting, room.active, room.freed_per_second), (6, 2, None), "one step is no span");
+    assert_eq!(room.last_admission_at, Some(NOW));
+    assert_eq!(admit(&store, NOW + seconds(1), &short_lived).await, report(2, 0, 0));
+    assert_eq!(store.room().await.expect("room").freed_per_second, Some(0.0), "nobody left yet");
+    assert_eq!(admit(&store, NOW + seconds(2), &short_lived).await, report(2, 2, 0), "the first two ran out");
+    let room = store.room().await.expect("room");
+    assert_eq!((room.waiting, room.active), (2, 4));
+    assert_eq!(room.freed_per_second, Some(1.0), "two places freed in the 2 s since the first step");
 }
 
 #[tokio::test]

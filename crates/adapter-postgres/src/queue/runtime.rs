@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGua
 use std::time::{Duration, Instant};
 
 use diesel::QueryableByName;
-use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid};
+use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz, Uuid};
 use diesel_async::RunQueryDsl;
-use domain::QueueToken;
 use domain::ports::{StoreError, StoreResult};
+use domain::{Occupancy, QueueToken};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
@@ -22,20 +22,28 @@ use crate::QueueTuning;
 use crate::errors::db_error;
 use crate::models::{TokenRow, convert_all, unsigned};
 use crate::pool::{PgPool, checkout};
+use crate::queue::admission::ControlsRow;
 use crate::queue::listener::{self, CatalogueEpoch, Change, Since};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
 use crate::queue::tokens::{Refill, TokenCache};
 use crate::queue::touches::{Due, InFlight, TouchBuffer};
 use crate::statement::{bind, prepared};
 
-/// The watermark, the admission counter, the horizon of this read, and the dropped tickets
-/// above the watermark written at or after the previous horizon: one statement, one
-/// snapshot, so they agree. Idle, it reads one row and finds nothing in the `xid` index.
+/// The watermark, the admission counter, the controls, the last admission step, the active
+/// count, the newest ticket, the horizon of this read, and the dropped tickets above the
+/// watermark written at or after the previous horizon: one statement, one snapshot, so they
+/// agree. Idle, it reads one row, counts the active tokens in their partial index (at most the
+/// cap), looks the newest ticket up in its index, and finds nothing in the `xid` index.
 /// Bind: $1 previous horizon.
 const REFRESH: &str = "\
 SELECT s.admitted_through,
        s.admitted_total,
        s.paused,
+       s.max_active,
+       s.admit_per_tick,
+       s.last_admission_at,
+       (SELECT count(*) FROM queue_tokens WHERE status = 'ACTIVE') AS active,
+       COALESCE((SELECT max(ticket) FROM queue_tokens), 0) AS newest,
        pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon,
        ARRAY(SELECT d.ticket FROM queue_drops d
               WHERE d.xid >= $1 AND d.ticket > s.admitted_through) AS drops
@@ -70,8 +78,14 @@ struct RefreshRow {
     admitted_through: i64,
     #[diesel(sql_type = BigInt)]
     admitted_total: i64,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    paused: bool,
+    #[diesel(embed)]
+    controls: ControlsRow,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    last_admission_at: Option<time::OffsetDateTime>,
+    #[diesel(sql_type = BigInt)]
+    active: i64,
+    #[diesel(sql_type = BigInt)]
+    newest: i64,
     #[diesel(sql_type = BigInt)]
     horizon: i64,
     #[diesel(sql_type = Array<BigInt>)]
@@ -260,8 +274,13 @@ impl QueueRuntime {
         drop(conn);
         let observed = Observed {
             admitted_through: unsigned(row.admitted_through)?,
-            admitted_total: unsigned(row.admitted_total)?,
-            paused: row.paused,
+            occupancy: Occupancy {
+                admitted_total: unsigned(row.admitted_total)?,
+                active: unsigned(row.active)?,
+            },
+            controls: row.controls.controls()?,
+            last_admission_at: row.last_admission_at,
+            newest: unsigned(row.newest)?,
             drops: row.drops.into_iter().map(unsigned).collect::<Result<_, _>>()?,
             horizon: row.horizon,
         };

@@ -1,11 +1,14 @@
-//! The in-process copy of the queue's shared state, from which positions and the admission
-//! rate are computed without a query: the served watermark, the tickets above it that no
-//! longer wait, and a short history of the admission counter.
+//! The in-process copy of the queue's shared state, from which positions and the room (what
+//! wait estimates read) are given without a query: the served watermark, the tickets above it
+//! that no longer wait, the controls, the counts, and a short history of the room's counters.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// How far back the admission rate looks.
+use domain::{Occupancy, QueueControls, RoomReading};
+use time::OffsetDateTime;
+
+/// How far back the turnover (places freed per second) looks.
 const RATE_WINDOW: Duration = Duration::from_secs(30);
 
 /// Samples closer together than this are not kept (an inline refresh right after a
@@ -17,10 +20,14 @@ const SAMPLE_SPACING: Duration = Duration::from_millis(100);
 pub(crate) struct Observed {
     /// `queue_state.admitted_through`.
     pub(crate) admitted_through: u64,
-    /// `queue_state.admitted_total`.
-    pub(crate) admitted_total: u64,
-    /// `queue_state.paused`.
-    pub(crate) paused: bool,
+    /// `queue_state.admitted_total` and the active tokens.
+    pub(crate) occupancy: Occupancy,
+    /// The controls stored in `queue_state`.
+    pub(crate) controls: QueueControls,
+    /// `queue_state.last_admission_at`.
+    pub(crate) last_admission_at: Option<OffsetDateTime>,
+    /// The newest ticket issued (0 for none).
+    pub(crate) newest: u64,
     /// Dropped tickets above the watermark written since the previous refresh's horizon.
     pub(crate) drops: Vec<u64>,
     /// The xmin of the statement's snapshot: every transaction below it had ended, so the next
@@ -44,12 +51,15 @@ pub(crate) enum Place {
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
     admitted_through: u64,
-    paused: bool,
+    controls: QueueControls,
+    last_admission_at: Option<OffsetDateTime>,
+    active: u64,
+    newest: u64,
     /// Sorted, deduplicated, every one above `admitted_through`.
     drops: Vec<u64>,
     horizon: i64,
     refreshed_at: Option<Instant>,
-    samples: VecDeque<(Instant, u64)>,
+    samples: VecDeque<(Instant, Occupancy)>,
 }
 
 impl Snapshot {
@@ -58,9 +68,17 @@ impl Snapshot {
         self.horizon
     }
 
-    /// Whether admission was paused when the snapshot was last refreshed.
-    pub(crate) fn paused(&self) -> bool {
-        self.paused
+    /// The room as the latest refresh read it. Waiting fans are counted as positions are: the
+    /// tickets past the watermark up to the newest, less the ones that no longer wait.
+    pub(crate) fn room(&self) -> RoomReading {
+        let past_watermark = self.newest.saturating_sub(self.admitted_through);
+        RoomReading {
+            controls: self.controls,
+            last_admission_at: self.last_admission_at,
+            waiting: past_watermark.saturating_sub(u64::try_from(self.drops.len()).unwrap_or(u64::MAX)),
+            active: self.active,
+            freed_per_second: self.freed_per_second(),
+        }
     }
 
     /// Every ticket at or below it was admitted or is gone.
@@ -98,10 +116,13 @@ impl Snapshot {
     /// query was sent).
     pub(crate) fn apply(&mut self, observed: Observed, started: Instant) {
         self.advance(observed.admitted_through, observed.drops);
-        self.paused = observed.paused;
+        self.controls = observed.controls;
+        self.last_admission_at = observed.last_admission_at;
+        self.active = observed.occupancy.active;
+        self.newest = self.newest.max(observed.newest);
         self.horizon = self.horizon.max(observed.horizon);
         self.refreshed_at = Some(self.refreshed_at.map_or(started, |at| at.max(started)));
-        self.sample(started, observed.admitted_total);
+        self.sample(started, observed.occupancy);
     }
 
     /// Applies what a write of this instance committed: a raised watermark and tickets that no
@@ -122,22 +143,22 @@ impl Snapshot {
         }
     }
 
-    /// Admissions per second between the oldest and the newest sample of the last
+    /// Places freed per second between the oldest and the newest sample of the last
     /// [`RATE_WINDOW`]; `None` with fewer than two samples.
-    pub(crate) fn rate(&self) -> Option<f64> {
-        let (first_at, first_total) = *self.samples.front()?;
-        let (last_at, last_total) = *self.samples.back()?;
-        let elapsed = last_at.checked_duration_since(first_at)?.as_secs_f64();
-        (elapsed > 0.0).then(|| last_total.saturating_sub(first_total) as f64 / elapsed)
+    fn freed_per_second(&self) -> Option<f64> {
+        let (first_at, first) = self.samples.front()?;
+        let (last_at, last) = self.samples.back()?;
+        last.freed_per_second_since(first, last_at.checked_duration_since(*first_at)?.as_secs_f64())
     }
 
-    fn sample(&mut self, at: Instant, admitted_total: u64) {
-        if let Some(&(last_at, last_total)) = self.samples.back()
-            && (at.saturating_duration_since(last_at) < SAMPLE_SPACING || admitted_total < last_total)
+    fn sample(&mut self, at: Instant, counters: Occupancy) {
+        if let Some(&(last_at, last)) = self.samples.back()
+            && (at.saturating_duration_since(last_at) < SAMPLE_SPACING
+                || counters.admitted_total < last.admitted_total)
         {
             return;
         }
-        self.samples.push_back((at, admitted_total));
+        self.samples.push_back((at, counters));
         while self.samples.len() > 2
             && self
                 .samples
@@ -154,7 +175,15 @@ mod tests {
     use super::*;
 
     fn observed(admitted_through: u64, admitted_total: u64, drops: &[u64]) -> Observed {
-        Observed { admitted_through, admitted_total, paused: false, drops: drops.to_vec(), horizon: 7 }
+        Observed {
+            admitted_through,
+            occupancy: Occupancy { admitted_total, active: 0 },
+            controls: QueueControls::default(),
+            last_admission_at: None,
+            newest: admitted_through,
+            drops: drops.to_vec(),
+            horizon: 7,
+        }
     }
 
     #[test]
@@ -191,22 +220,22 @@ mod tests {
     }
 
     #[test]
-    fn the_rate_needs_two_samples_apart_in_time() {
+    fn the_turnover_needs_two_samples_apart_in_time() {
         let start = Instant::now();
         let mut snapshot = Snapshot::default();
-        assert_eq!(snapshot.rate(), None);
+        assert_eq!(snapshot.freed_per_second(), None);
         snapshot.apply(observed(0, 0, &[]), start);
-        assert_eq!(snapshot.rate(), None, "one sample");
+        assert_eq!(snapshot.freed_per_second(), None, "one sample");
         snapshot.apply(observed(0, 5, &[]), start + Duration::from_millis(10));
-        assert_eq!(snapshot.rate(), None, "too close to count");
+        assert_eq!(snapshot.freed_per_second(), None, "too close to count");
         snapshot.apply(observed(0, 5, &[]), start + Duration::from_secs(1));
-        assert_eq!(snapshot.rate(), Some(5.0));
+        assert_eq!(snapshot.freed_per_second(), Some(5.0));
         snapshot.apply(observed(0, 5, &[]), start + Duration::from_secs(5));
-        assert_eq!(snapshot.rate(), Some(1.0));
+        assert_eq!(snapshot.freed_per_second(), Some(1.0));
     }
 
     #[test]
-    fn the_rate_forgets_samples_older_than_the_window() {
+    fn the_turnover_forgets_samples_older_than_the_window() {
         let start = Instant::now();
         let mut snapshot = Snapshot::default();
         snapshot.apply(observed(0, 0, &[]), start);
@@ -214,7 +243,11 @@ mod tests {
         for second in 2..=40 {
             snapshot.apply(observed(0, 100, &[]), start + Duration::from_secs(second));
         }
-        assert_eq!(snapshot.rate(), Some(0.0), "nothing admitted in the last 30 s");
+        assert_eq!(
+            snapshot.freed_per_second(),
+            Some(0.0),
+            "nobody admitted, so nobody left, in the last 30 s"
+        );
     }
 
     #[test]
@@ -224,5 +257,22 @@ mod tests {
         assert_eq!(snapshot.age(start), None);
         snapshot.apply(observed(0, 0, &[]), start);
         assert_eq!(snapshot.age(start + Duration::from_secs(2)), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn the_room_counts_the_fans_past_the_watermark_who_still_wait() {
+        let mut snapshot = Snapshot::default();
+        let paused = QueueControls { paused: true, ..QueueControls::default() };
+        let read = Observed {
+            occupancy: Occupancy { admitted_total: 10, active: 4 },
+            controls: paused,
+            newest: 20,
+            ..observed(10, 10, &[12, 15])
+        };
+        snapshot.apply(read, Instant::now());
+        let room = snapshot.room();
+        assert_eq!((room.waiting, room.active, room.controls), (8, 4, paused), "11 to 20 but 12 and 15");
+        snapshot.advance(14, []);
+        assert_eq!(snapshot.room().waiting, 5, "15 is gone, 16 to 20 wait");
     }
 }

@@ -369,34 +369,33 @@ async fn two_instances_admitting_together_never_pass_either_cap() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_admission_rate_follows_admissions_without_a_query() {
+async fn the_room_follows_admissions_and_departures_on_every_instance_without_a_query() {
     let db = TestDatabase::create().await;
     let connected = Instant::now();
     let store = tuned(&db, StdDuration::from_millis(50), HOUR).await;
-    assert_eq!(store.admission_rate().await, Ok(None), "one sample is no rate");
+    assert_eq!(store.room().await.map(|room| room.freed_per_second), Ok(None), "one sample is no rate");
     let other = tuned(&db, StdDuration::from_millis(50), HOUR).await;
-    issue_many(&store, 1..=6, NOW).await;
+    issue_many(&store, 1..=8, NOW).await;
     tokio::time::sleep(StdDuration::from_millis(300)).await;
-    while store.admission_rate().await == Ok(None) {
-        assert!(connected.elapsed() < StdDuration::from_secs(10), "the refresher took no second sample");
-        tokio::time::sleep(StdDuration::from_millis(20)).await;
-    }
-    assert_eq!(store.admission_rate().await, Ok(Some(0.0)), "nothing admitted yet");
-    assert_eq!(store.admit(NOW + seconds(1), &policy(0, 0)).await, Ok(report(6, 0, 0)));
-    let admitted = Instant::now();
+    let short_lived = QueuePolicy { active_ttl: seconds(1), ..policy(6, 0) };
+    assert_eq!(store.admit(NOW + seconds(1), &short_lived).await, Ok(report(6, 0, 0)));
+    assert_eq!(store.admit(NOW + seconds(3), &short_lived).await, Ok(report(2, 6, 0)), "six left, two in");
+    let moved = Instant::now();
     for instance in [&store, &other] {
-        // Until the refresher has sampled the admission (bounded; a loaded machine is slower).
-        let rate = loop {
-            match instance.admission_rate().await.expect("rate") {
-                Some(rate) if rate > 0.0 => break rate,
-                _ => assert!(admitted.elapsed() < StdDuration::from_secs(10), "no rate measured"),
+        // Until the refresher has sampled the departures (bounded; a loaded machine is slower).
+        let room = loop {
+            let room = instance.room().await.expect("room");
+            if room.active == 2 && room.freed_per_second.is_some_and(|rate| rate > 0.0) {
+                break room;
             }
+            assert!(moved.elapsed() < StdDuration::from_secs(10), "the room never moved: {room:?}");
             tokio::time::sleep(StdDuration::from_millis(20)).await;
         };
-        // Six admissions over at least the 300 ms slept before them, at most since connecting.
-        let most = 6.0 / 0.3;
-        let least = 6.0 / connected.elapsed().as_secs_f64();
-        assert!((least..=most).contains(&rate), "{rate} admissions per second");
+        assert_eq!((room.waiting, room.last_admission_at), (0, Some(NOW + seconds(3))));
+        // Six places freed over at least the 300 ms slept before them, at most since connecting.
+        let rate = room.freed_per_second.unwrap_or_default();
+        let (least, most) = (6.0 / connected.elapsed().as_secs_f64(), 6.0 / 0.3);
+        assert!((least..=most).contains(&rate), "{rate} places freed per second");
     }
 }
 
