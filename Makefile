@@ -7,7 +7,7 @@ export FRONTROW_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run test test-memory test-postgres test-contract pg-up bench bench-tools build release lint fmt check-layers clean
+.PHONY: run test test-memory test-postgres test-contract pg-up tools cluster cluster-stop bench bench-tools build release lint fmt check-layers clean
 
 ## Serve the API on 127.0.0.1:8080 with the embedded store and demo data.
 run:
@@ -16,14 +16,14 @@ run:
 ## Every test: unit and contract tests of every crate, then the black-box tests that start the
 ## real binary, once on the embedded store and once on PostgreSQL, then the OpenAPI contract
 ## check against the live binary.
-test: pg-up test-memory test-postgres test-contract
+test: pg-up tools test-memory test-postgres test-contract
 
 test-memory:
 	$(CARGO) test --workspace --lib --bins --tests
 
 ## The black-box tests again, on PostgreSQL: those that follow FRONTROW_TEST_STORE (every file in
 ## tests/ but the ones that pick their stores themselves, which test-memory has run already).
-FIXED_STORE_TESTS := bounded_memory catalogue_import catalogue_push coherence exactly_once instances outage restart signed_tokens
+FIXED_STORE_TESTS := balancer bounded_memory catalogue_import catalogue_push coherence exactly_once instances outage restart signed_tokens
 STORE_TESTS := $(filter-out $(FIXED_STORE_TESTS),$(basename $(notdir $(wildcard tests/*.rs))))
 test-postgres: pg-up
 	FRONTROW_TEST_STORE=postgres $(CARGO) test -p frontrow $(addprefix --test ,$(STORE_TESTS))
@@ -54,6 +54,29 @@ pg-up:
 	for i in $$(seq 1 30); do pg_isready -q -h $(PG_HOST) -p $(PG_PORT) && exit 0; sleep 1; done; \
 	echo "PostgreSQL did not come up at $(PG_HOST):$(PG_PORT). Start it (e.g. 'pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start') or point FRONTROW_TEST_PG_URL at one."; \
 	exit 1
+
+## Installs HAProxy (Debian's `haproxy` package) when it is missing: `make cluster` and
+## tests/balancer.rs run it.
+tools:
+	@if command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; then exit 0; fi; \
+	echo "HAProxy is missing; installing Debian's haproxy package"; \
+	sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy
+
+## Three release instances on 127.0.0.1:8081-8083 sharing the PostgreSQL database
+## frontrow_cluster (created if missing; the first instance seeds the demo catalogue), behind
+## HAProxy on 127.0.0.1:8080 (deploy/haproxy.cfg: round-robin, health checks on GET /ready).
+## Returns once all answer; running it again restarts them. Logs and pids: target/cluster/.
+CLUSTER_DB ?= frontrow_cluster
+cluster: pg-up tools release
+	@psql -h $(PG_HOST) -p $(PG_PORT) -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(CLUSTER_DB)'" | grep -q 1 \
+		|| { echo "creating the database $(CLUSTER_DB)"; createdb -h $(PG_HOST) -p $(PG_PORT) -U postgres $(CLUSTER_DB); }
+	FRONTROW_BIN=$(or $(CARGO_TARGET_DIR),target)/release/frontrow \
+	CLUSTER_DATABASE_URL=postgres://postgres@$(PG_HOST):$(PG_PORT)/$(CLUSTER_DB) deploy/cluster.sh start
+
+## Stops what `make cluster` started (by its pid files); fine when nothing runs.
+cluster-stop:
+	deploy/cluster.sh stop
 
 ## Benchmarks (release builds; never part of `make test`): the benchmark scenarios (race, token spike,
 ## polling, booking flow + audit, raw-SQL race, catalogue with and without cache) against release

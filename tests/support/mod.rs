@@ -15,6 +15,7 @@ use adapter_postgres::testing::TestDatabase;
 use serde_json::Value;
 
 mod api;
+pub mod balancer;
 mod clock;
 pub mod cluster;
 pub mod exit;
