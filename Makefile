@@ -7,7 +7,7 @@ export FRONTROW_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run test test-memory test-postgres test-contract pg-up tools cluster cluster-stop bench bench-tools build release lint fmt check-layers clean
+.PHONY: run test test-memory test-postgres test-contract test-deploy pg-up tools cluster cluster-stop bench bench-tools build release lint fmt check-layers clean
 
 ## Serve the API on 127.0.0.1:8080 with the embedded store and demo data.
 run:
@@ -15,8 +15,8 @@ run:
 
 ## Every test: unit and contract tests of every crate, then the black-box tests that start the
 ## real binary, once on the embedded store and once on PostgreSQL, then the OpenAPI contract
-## check against the live binary.
-test: pg-up tools test-memory test-postgres test-contract
+## check against the live binary, then the checks of the deployment files (deploy/).
+test: pg-up tools test-memory test-postgres test-contract test-deploy
 
 test-memory:
 	$(CARGO) test --workspace --lib --bins --tests
@@ -43,6 +43,22 @@ $(SCHEMATHESIS_STAMP):
 	python3 -m venv $(CONTRACT_VENV)
 	$(CONTRACT_VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
 	touch $@
+
+## The deployment files: promtool checks the alert rules, the example Prometheus configuration
+## and the rules' unit tests (deploy/prometheus/). promtool comes from Debian's `prometheus`
+## package, installed once when it is missing.
+PROMTOOL ?= promtool
+test-deploy:
+	@command -v $(PROMTOOL) >/dev/null || { \
+		command -v apt-get >/dev/null || { echo "promtool is missing and there is no apt-get to install it: install promtool (Debian package 'prometheus', or a Prometheus release) and put it on PATH, or set PROMTOOL=/path/to/promtool"; exit 1; }; \
+		echo "promtool is missing; installing the Debian package 'prometheus'"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends prometheus || { apt-get update && apt-get install -y --no-install-recommends prometheus; }; \
+		command -v $(PROMTOOL) >/dev/null || { echo "promtool is still missing after installing 'prometheus'"; exit 1; }; \
+	}
+	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
 
 ## Starts the machine's PostgreSQL cluster if it is not accepting connections.
 pg-up:
