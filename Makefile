@@ -45,17 +45,9 @@ $(SCHEMATHESIS_STAMP):
 	touch $@
 
 ## The deployment files: promtool checks the alert rules, the example Prometheus configuration
-## and the rules' unit tests (deploy/prometheus/). promtool comes from Debian's `prometheus`
-## package, installed once when it is missing.
+## and the rules' unit tests (deploy/prometheus/).
 PROMTOOL ?= promtool
-test-deploy:
-	@command -v $(PROMTOOL) >/dev/null || { \
-		command -v apt-get >/dev/null || { echo "promtool is missing and there is no apt-get to install it: install promtool (Debian package 'prometheus', or a Prometheus release) and put it on PATH, or set PROMTOOL=/path/to/promtool"; exit 1; }; \
-		echo "promtool is missing; installing the Debian package 'prometheus'"; \
-		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get install -y --no-install-recommends prometheus || { apt-get update && apt-get install -y --no-install-recommends prometheus; }; \
-		command -v $(PROMTOOL) >/dev/null || { echo "promtool is still missing after installing 'prometheus'"; exit 1; }; \
-	}
+test-deploy: tools
 	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
 	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
 	$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
@@ -71,13 +63,18 @@ pg-up:
 	echo "PostgreSQL did not come up at $(PG_HOST):$(PG_PORT). Start it (e.g. 'pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start') or point FRONTROW_TEST_PG_URL at one."; \
 	exit 1
 
-## Installs HAProxy (Debian's `haproxy` package) when it is missing: `make cluster` and
-## tests/balancer.rs run it.
+## Installs what the tests and `make cluster` run beside cargo, from Debian's packages, when
+## missing: HAProxy (`haproxy`: `make cluster`, tests/balancer.rs) and promtool (`prometheus`:
+## `make test-deploy`).
 tools:
-	@if command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; then exit 0; fi; \
-	echo "HAProxy is missing; installing Debian's haproxy package"; \
+	@missing=""; \
+	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	command -v $(PROMTOOL) >/dev/null || missing="$$missing prometheus"; \
+	[ -z "$$missing" ] && exit 0; \
+	command -v apt-get >/dev/null || { echo "missing:$$missing, and there is no apt-get to install them: install the Debian packages$$missing (or put haproxy and promtool on PATH)"; exit 1; }; \
+	echo "installing Debian's packages:$$missing"; \
 	sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy
+	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
 
 ## Three release instances on 127.0.0.1:8081-8083 sharing the PostgreSQL database
 ## frontrow_cluster (created if missing; the first instance seeds the demo catalogue), behind

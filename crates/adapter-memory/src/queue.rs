@@ -207,7 +207,7 @@ impl Queue {
             return report;
         }
         self.last_admission = Some(now);
-        let slots = policy.admission_slots(u64::try_from(self.active.len()).unwrap_or(u64::MAX));
+        let slots = policy.admission_slots(self.occupancy().active);
         let until = policy.active_until(now);
         while report.admitted < slots {
             let Some(ticket) = self.waiting.pop_first() else { break };
@@ -231,7 +231,7 @@ impl Queue {
             controls: self.controls,
             last_admission_at: self.last_admission,
             waiting: count(self.waiting.len()),
-            active: count(self.active.len()),
+            active: self.occupancy().active,
             freed_per_second: self.turnover.freed_per_second(),
         }
     }
