@@ -23,7 +23,7 @@ test-memory:
 
 ## The black-box tests again, on PostgreSQL: those that follow FRONTROW_TEST_STORE (every file in
 ## tests/ but the ones that pick their stores themselves, which test-memory has run already).
-FIXED_STORE_TESTS := balancer bounded_memory catalogue_import catalogue_push coherence exactly_once instances outage restart signed_tokens
+FIXED_STORE_TESTS := balancer bounded_memory catalogue_import catalogue_push coherence exactly_once instances metrics_postgres outage restart signed_tokens
 STORE_TESTS := $(filter-out $(FIXED_STORE_TESTS),$(basename $(notdir $(wildcard tests/*.rs))))
 test-postgres: pg-up
 	FRONTROW_TEST_STORE=postgres $(CARGO) test -p frontrow $(addprefix --test ,$(STORE_TESTS))

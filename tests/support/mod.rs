@@ -19,6 +19,7 @@ pub mod balancer;
 mod clock;
 pub mod cluster;
 pub mod exit;
+pub mod metrics;
 pub mod wire;
 
 pub use clock::*;

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::ConnectionType;
 use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::rt::time::timeout;
 use actix_web::web::{Bytes, BytesMut};
@@ -25,6 +25,7 @@ use futures_util::StreamExt;
 
 use crate::errors::ApiError;
 use crate::input::BODY_LIMIT;
+use crate::metrics::Metrics;
 
 /// How long each side may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,7 @@ pub struct Deadlines {
 /// its `Content-Length` alone without waiting for it.
 pub async fn enforce(
     deadlines: Deadlines,
+    metrics: Metrics,
     mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> actix_web::Result<ServiceResponse<impl MessageBody>> {
@@ -64,8 +66,16 @@ pub async fn enforce(
     // On timeout, an error rather than a response: building one needs the request, which the
     // service owns by now. actix renders it with `ApiError`'s JSON body.
     match timeout(deadlines.request, next.call(request)).await {
-        Ok(answer) => answer.map(ServiceResponse::map_into_left_body),
+        Ok(answer) => {
+            // A failed store answers 503 from the one error mapping; the deadline's 503 below is
+            // counted apart, so one request is never both.
+            if answer.as_ref().is_ok_and(|response| response.status() == StatusCode::SERVICE_UNAVAILABLE) {
+                metrics.unavailable();
+            }
+            answer.map(ServiceResponse::map_into_left_body)
+        }
         Err(_) => {
+            metrics.deadline();
             let why = format!("no answer from the store within {:?}", deadlines.request);
             Err(ApiError::from(StoreError::Unavailable(why)).into())
         }

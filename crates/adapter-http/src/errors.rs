@@ -394,18 +394,30 @@ impl From<GetBalanceError> for ApiError {
 impl From<PayError> for ApiError {
     fn from(error: PayError) -> Self {
         let message = error.to_string();
-        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
-        match error {
-            PayError::TokenExpired => AuthorizeError::Expired.into(),
-            PayError::InvalidAmount => Self::validation(format!("paymentAmount: {message}")),
-            PayError::ReservationNotFound => Self::not_found(message),
-            PayError::NotPayable => Self::new(StatusCode::CONFLICT, "RESERVATION_NOT_PAYABLE", message),
-            PayError::Expired => Self::new(StatusCode::CONFLICT, "RESERVATION_EXPIRED", message),
-            PayError::AmountMismatch => Self::new(unprocessable, "PAYMENT_AMOUNT_MISMATCH", message),
-            PayError::InsufficientBalance => Self::new(unprocessable, "INSUFFICIENT_BALANCE", message),
-            PayError::Store(store) => store.into(),
+        match (pay_refusal(&error), error) {
+            (_, PayError::TokenExpired) => AuthorizeError::Expired.into(),
+            (_, PayError::InvalidAmount) => Self::validation(format!("paymentAmount: {message}")),
+            (_, PayError::Store(store)) => store.into(),
+            (Some((status, code)), _) => Self::new(status, code, message),
+            (None, _) => Self::internal(&message),
         }
     }
+}
+
+/// The status and code a refused payment is answered with (each one of
+/// `metrics::REFUSALS`, the label values it is counted by); `None` when the store failed it.
+pub(crate) fn pay_refusal(error: &PayError) -> Option<(StatusCode, &'static str)> {
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    Some(match error {
+        PayError::TokenExpired => (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED"),
+        PayError::InvalidAmount => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+        PayError::ReservationNotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+        PayError::NotPayable => (StatusCode::CONFLICT, "RESERVATION_NOT_PAYABLE"),
+        PayError::Expired => (StatusCode::CONFLICT, "RESERVATION_EXPIRED"),
+        PayError::AmountMismatch => (unprocessable, "PAYMENT_AMOUNT_MISMATCH"),
+        PayError::InsufficientBalance => (unprocessable, "INSUFFICIENT_BALANCE"),
+        PayError::Store(_) => return None,
+    })
 }
 
 /// Safety net for responses the framework builds itself (no route, wrong method, oversized

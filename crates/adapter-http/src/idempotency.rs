@@ -166,6 +166,7 @@ where
     let work = handler(actor);
     let ports = ports.clone();
     let policy = state.policies.idempotency;
+    let metrics = state.metrics.clone();
     let task = tokio::spawn(async move {
         let now = ports.clock.now();
         let user = actor.user_id;
@@ -175,7 +176,10 @@ where
                 let work = work(Some(claimed.clone()));
                 run_and_record(ports, claimed, work).await.map(Answer::Fresh)
             }
-            IdempotencyClaim::Replay(stored) => Ok(Answer::Replayed(stored)),
+            IdempotencyClaim::Replay(stored) => {
+                metrics.replayed();
+                Ok(Answer::Replayed(stored))
+            }
             IdempotencyClaim::InProgress => Err(ApiError::idempotency_key_in_progress()),
             IdempotencyClaim::Reused => Err(ApiError::idempotency_key_reused()),
             IdempotencyClaim::TooManyKeys => Err(ApiError::too_many_keys()),
@@ -252,7 +256,10 @@ async fn replay_for_refused_retry(
     let (queue, keys, seal, clock) =
         (ports.queue.as_ref(), ports.idempotency.as_ref(), ports.seal.as_ref(), ports.clock.as_ref());
     match replay_keyed_retry::execute(queue, keys, seal, clock, &state.policies.idempotency, retry).await? {
-        RetryAnswer::Replay(stored) => Ok(replayed(stored)),
+        RetryAnswer::Replay(stored) => {
+            state.metrics.replayed();
+            Ok(replayed(stored))
+        }
         RetryAnswer::InProgress => Err(ApiError::idempotency_key_in_progress()),
         RetryAnswer::Refuse => Err(refusal.into()),
     }

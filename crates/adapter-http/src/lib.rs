@@ -20,6 +20,7 @@ mod errors;
 mod idempotency;
 mod input;
 mod methods;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 mod state;
@@ -27,6 +28,7 @@ mod streams;
 
 pub use deadlines::Deadlines;
 pub use errors::{ApiError, ErrorBody};
+pub use metrics::Metrics;
 pub use state::HttpState;
 pub use streams::{StreamLimits, StreamSlots};
 
@@ -97,10 +99,12 @@ pub fn serve(
     workers: usize,
     deadlines: Deadlines,
 ) -> std::io::Result<Server> {
+    let figures = state.metrics.clone();
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
+        let figures = figures.clone();
         App::new()
-            .wrap(from_fn(move |request, next| deadlines::enforce(deadlines, request, next)))
+            .wrap(from_fn(move |request, next| deadlines::enforce(deadlines, figures.clone(), request, next)))
             .wrap(ErrorHandlers::new().default_handler(errors::json_fallback))
             .wrap(metrics.clone())
             .wrap(from_fn(methods::known_methods_only))

@@ -6,6 +6,7 @@ use application::{Policies, Ports};
 use domain::IdentityVerifier;
 
 use crate::admin::AdminToken;
+use crate::metrics::Metrics;
 use crate::streams::StreamSlots;
 
 /// The ports and settings handed to the HTTP adapter by the binary.
@@ -22,4 +23,6 @@ pub struct HttpState {
     pub identity: Option<Arc<dyn IdentityVerifier>>,
     /// `ADMIN_TOKEN`: the box office's secret; `None` turns the box office off (404).
     pub admin: Option<AdminToken>,
+    /// This instance's figures on `/metrics`.
+    pub metrics: Metrics,
 }

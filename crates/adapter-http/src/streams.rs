@@ -71,8 +71,7 @@ impl StreamSlots {
         Ok(StreamSlot { slots: self.clone(), token })
     }
 
-    /// Streams open now, for tests.
-    #[cfg(test)]
+    /// Streams open now on this instance.
     pub fn open_now(&self) -> u32 {
         self.lock().total
     }

@@ -40,6 +40,8 @@ mod statement;
 pub mod testing;
 mod wallet;
 
+pub use pool::PoolStatus;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -190,6 +192,17 @@ impl PgStore {
     /// caught up): while not, it trusts no copy and reads the database for everything.
     pub fn is_listening(&self) -> bool {
         self.queue.is_listening()
+    }
+
+    /// How late this store last heard a change pushed to it (a probe's round trip through the
+    /// push path, see `queue/listener.rs`); `None` while not listening.
+    pub fn notification_lag(&self) -> Option<std::time::Duration> {
+        self.queue.notification_lag()
+    }
+
+    /// The connection pool's figures.
+    pub fn pool_status(&self) -> PoolStatus {
+        self.pool.figures()
     }
 
     /// The catalogue's epoch: a number that moves whenever the catalogue (concerts and

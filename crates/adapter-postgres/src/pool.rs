@@ -7,7 +7,10 @@
 //! moment the future is dropped instead, so PostgreSQL rolls the transaction back and frees the
 //! locks as soon as it notices (at once when idle, after the running statement otherwise).
 
-use std::time::Duration;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use deadpool::Runtime;
 use diesel::{ConnectionError, ConnectionResult};
@@ -19,8 +22,59 @@ use tokio::runtime::Handle;
 
 use crate::errors::pool_error;
 
-/// The pool type of this adapter.
-pub(crate) type PgPool = Pool<AsyncPgConnection>;
+/// The pool of this adapter: deadpool's, counting its checkouts and the time spent waiting
+/// for them (an operator's first sign of a saturated pool). Cheap to clone; clones share both.
+#[derive(Clone)]
+pub(crate) struct PgPool {
+    pool: Pool<AsyncPgConnection>,
+    checkouts: Arc<Checkouts>,
+}
+
+impl Deref for PgPool {
+    type Target = Pool<AsyncPgConnection>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.pool
+    }
+}
+
+#[derive(Debug, Default)]
+struct Checkouts {
+    count: AtomicU64,
+    waited_nanos: AtomicU64,
+}
+
+/// A pool's figures: now, and its checkouts so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open.
+    pub size: usize,
+    /// Connections it may open.
+    pub max_size: usize,
+    /// Connections checked out.
+    pub in_use: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+    /// Checkouts so far, failed ones included.
+    pub checkouts: u64,
+    /// Time callers spent waiting for them, in all.
+    pub waited: Duration,
+}
+
+impl PgPool {
+    /// The figures now.
+    pub(crate) fn figures(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            size: status.size,
+            max_size: status.max_size,
+            in_use: status.size.saturating_sub(status.available),
+            waiting: status.waiting,
+            checkouts: self.checkouts.count.load(Ordering::Relaxed),
+            waited: Duration::from_nanos(self.checkouts.waited_nanos.load(Ordering::Relaxed)),
+        }
+    }
+}
 
 /// A pooled connection.
 pub(crate) type PgConn = Object<AsyncPgConnection>;
@@ -42,14 +96,15 @@ pub(crate) fn build(url: &str, max_size: usize, timeout: Duration) -> StoreResul
             Box::new(move |url| Box::pin(open_on(runtime.clone(), url.to_owned(), timeout)));
     }
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
-    Pool::builder(manager)
+    let pool = Pool::builder(manager)
         .max_size(max_size.max(1))
         .wait_timeout(Some(timeout))
         .create_timeout(Some(timeout))
         .recycle_timeout(Some(timeout))
         .runtime(Runtime::Tokio1)
         .build()
-        .map_err(|error| StoreError::Internal(format!("cannot build the database pool: {error}")))
+        .map_err(|error| StoreError::Internal(format!("cannot build the database pool: {error}")))?;
+    Ok(PgPool { pool, checkouts: Arc::default() })
 }
 
 /// Opens a connection on `runtime`. diesel-async spawns each connection's driver task on the
@@ -71,7 +126,12 @@ async fn open_on(runtime: Handle, url: String, timeout: Duration) -> ConnectionR
 /// Checks a connection out for single statements. A future dropped mid-statement leaves the
 /// connection usable (the driver discards the late reply), so it goes back to the pool.
 pub(crate) async fn checkout(pool: &PgPool) -> StoreResult<PgConn> {
-    pool.get().await.map_err(pool_error)
+    let asked = Instant::now();
+    let conn = pool.pool.get().await;
+    let waited = u64::try_from(asked.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    pool.checkouts.count.fetch_add(1, Ordering::Relaxed);
+    pool.checkouts.waited_nanos.fetch_add(waited, Ordering::Relaxed);
+    conn.map_err(pool_error)
 }
 
 /// A connection checked out for one transaction. Call [`TxConn::finish`] once the transaction

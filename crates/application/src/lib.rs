@@ -35,6 +35,7 @@ pub mod release_expired_holds;
 pub mod release_hold;
 pub mod replay_keyed_retry;
 pub mod reserve_seat;
+pub mod room_status;
 pub mod sales_report;
 pub mod seat_map;
 pub mod seed_catalogue;

@@ -13,6 +13,16 @@ pub struct ReleaseHold {
     pub reservation_id: i64,
 }
 
+/// The hold as given back, and whether this request gave it back (a repeated `DELETE` finds it
+/// given back already), so that each give-back is counted once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// The reservation, `RELEASED`.
+    pub reservation: Reservation,
+    /// This request ended the hold.
+    pub just_now: bool,
+}
+
 /// Why the hold was not given back.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ReleaseHoldError {
@@ -48,20 +58,20 @@ pub async fn execute(
     reservations: &dyn ReservationRepository,
     clock: &dyn Clock,
     command: ReleaseHold,
-) -> Result<Reservation, ReleaseHoldError> {
+) -> Result<Released, ReleaseHoldError> {
     let id = ReservationId::new(command.reservation_id).map_err(|_| ReleaseHoldError::NotFound)?;
     let now = clock.now();
     let reservation = reservations.reservation(id).await?.ok_or(ReleaseHoldError::NotFound)?;
     match reservation.release_by(command.actor, now)? {
-        Release::AlreadyReleased => return Ok(reservation),
+        Release::AlreadyReleased => return Ok(Released { reservation, just_now: false }),
         Release::End => {}
     }
-    if let Some(released) = reservations.release(id, command.actor, now).await? {
-        return Ok(released);
+    if let Some(reservation) = reservations.release(id, command.actor, now).await? {
+        return Ok(Released { reservation, just_now: true });
     }
     let now_stored = reservations.reservation(id).await?.ok_or(ReleaseHoldError::NotFound)?;
     match now_stored.release_by(command.actor, now)? {
-        Release::AlreadyReleased => Ok(now_stored),
+        Release::AlreadyReleased => Ok(Released { reservation: now_stored, just_now: false }),
         Release::End => Err(StoreError::Internal(format!(
             "the store refused to release reservation {id}, which is a live hold of its holder"
         ))
@@ -95,7 +105,7 @@ mod tests {
     fn release(
         reservations: &MockReservationRepository,
         command: ReleaseHold,
-    ) -> Result<Reservation, ReleaseHoldError> {
+    ) -> Result<Released, ReleaseHoldError> {
         block_on(execute(reservations, &clock(), command))
     }
 
@@ -108,13 +118,15 @@ mod tests {
             .with(eq(id), eq(user(5)), eq(NOW))
             .times(1)
             .return_once(|_, _, _| Ok(Some(released())));
-        assert_eq!(release(&reservations, command(5, 11)).expect("released"), released());
+        let given_back = Released { reservation: released(), just_now: true };
+        assert_eq!(release(&reservations, command(5, 11)).expect("released"), given_back);
     }
 
     #[test]
-    fn release_of_a_released_hold_answers_as_the_first_time_without_writing() {
+    fn release_of_a_released_hold_answers_as_the_first_time_without_writing_or_counting() {
         let reservations = storing(released());
-        assert_eq!(release(&reservations, command(5, 11)).expect("same answer"), released());
+        let again = Released { reservation: released(), just_now: false };
+        assert_eq!(release(&reservations, command(5, 11)).expect("same answer"), again);
     }
 
     #[test]
@@ -157,12 +169,13 @@ mod tests {
     }
 
     #[test]
-    fn release_that_loses_to_a_concurrent_release_of_the_same_hold_succeeds() {
+    fn release_that_loses_to_a_concurrent_release_of_the_same_hold_succeeds_without_counting() {
         let mut reservations = MockReservationRepository::new();
         let mut reads = vec![released(), reservation(5)];
         reservations.expect_reservation().times(2).returning(move |_| Ok(reads.pop()));
         reservations.expect_release().return_once(|_, _, _| Ok(None));
-        assert_eq!(release(&reservations, command(5, 11)).expect("same answer"), released());
+        let lost = Released { reservation: released(), just_now: false };
+        assert_eq!(release(&reservations, command(5, 11)).expect("same answer"), lost);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod catalogue;
 mod settings;
 mod startup;
 mod system;
+mod tasks;
 mod telemetry;
 
 #[tokio::main]

@@ -8,23 +8,22 @@ use std::time::Duration as StdDuration;
 use actix_web::dev::Server;
 use adapter_cache::{CachedCatalogue, Freshness, SeatCache};
 use adapter_http::admin::AdminToken;
-use adapter_http::{HttpState, StreamSlots};
+use adapter_http::metrics::{MetricsError, PoolFigures, PrometheusMetrics, StoreGauges};
+use adapter_http::{HttpState, Metrics, StreamSlots};
 use adapter_jwt::JwtVerifier;
 use adapter_memory::MemoryStore;
 use adapter_postgres::{PgOptions, PgStore, QueueTuning};
 use adapter_seal::HmacSeal;
-use application::{Policies, Ports, admit_waiting, release_expired_holds, seed_catalogue, tidy_up};
+use application::{Ports, seed_catalogue};
 use domain::IdentityVerifier;
 use domain::ports::Store;
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
 
 use crate::catalogue;
 use crate::settings::{AuthMode, Settings, TokenKeys};
 use crate::system::{RandomMint, SystemClock};
+use crate::tasks;
 
-/// How often lapsed holds are tidied; correctness never waits for it.
-const SWEEP_EVERY: StdDuration = StdDuration::from_secs(1);
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -68,7 +67,7 @@ impl Application {
         // First: a deployment whose identity keys are unusable must not come up at all.
         let identity = identity_verifier(&settings.auth)?;
         let keys = &settings.token_keys;
-        let (ports, store) = match &settings.database_url {
+        let (ports, store, database) = match &settings.database_url {
             Some(url) => {
                 let options = PgOptions {
                     max_connections: settings.database_max_connections,
@@ -78,12 +77,13 @@ impl Application {
                 let store = PgStore::connect_with(url, options, tuning).await?;
                 let seal = seal(keys, Some(&store)).await?;
                 let pushed: Arc<dyn Freshness> = Arc::new(PushedCatalogue(store.clone()));
+                let database = store.clone();
                 let ports = with_seat_cache(ports_from(Arc::new(store), seal));
-                (with_catalogue_cache(ports, pushed, settings.catalogue_cache), "postgres")
+                (with_catalogue_cache(ports, pushed, settings.catalogue_cache), "postgres", Some(database))
             }
             None => {
                 let ports = ports_from(Arc::new(MemoryStore::new()), seal(keys, None).await?);
-                (ports, "memory")
+                (ports, "memory", None)
             }
         };
         if settings.seed_demo {
@@ -97,13 +97,15 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?
             .port();
-        let tasks = background_tasks(&ports, settings.policies);
-        let metrics = adapter_http::metrics().map_err(|error| StartupError::Metrics(error.to_string()))?;
+        let prometheus = adapter_http::metrics().map_err(|error| StartupError::Metrics(error.to_string()))?;
         let streams = StreamSlots::new(settings.streams);
+        let metrics = figures(&prometheus, &streams, database)?;
+        let tasks = tasks::spawn(&ports, settings.policies, &metrics);
         let admin = settings.admin_token.as_deref().map(AdminToken::new);
-        let state = HttpState { ports, policies: settings.policies, streams, identity, admin };
-        let server = adapter_http::serve(listener, state, metrics, settings.http_workers, settings.deadlines)
-            .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
+        let state = HttpState { ports, policies: settings.policies, streams, identity, admin, metrics };
+        let server =
+            adapter_http::serve(listener, state, prometheus, settings.http_workers, settings.deadlines)
+                .map_err(|source| StartupError::Listen { addr: settings.http_addr, source })?;
         tracing::info!(port, store, "frontrow listening");
         Ok(Self { server, tasks })
     }
@@ -193,63 +195,42 @@ fn with_seat_cache(mut ports: Ports) -> Ports {
     ports
 }
 
-/// The admission attempts, the hold sweeper and the tidying up.
-fn background_tasks(ports: &Ports, policies: Policies) -> Vec<JoinHandle<()>> {
-    // Several attempts per tick; the store admits only when a tick is due service-wide.
-    let every =
-        StdDuration::try_from(policies.queue.attempt_every()).unwrap_or(StdDuration::from_millis(250));
-    let admitter = ports.clone();
-    let admission = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            match admit_waiting::execute(admitter.queue.as_ref(), admitter.clock.as_ref(), &policies.queue)
-                .await
-            {
-                Ok(report) if report != Default::default() => {
-                    tracing::debug!(
-                        admitted = report.admitted,
-                        expired = report.expired,
-                        dropped = report.dropped,
-                        "admission tick"
-                    );
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(error = %error, "admission tick failed"),
-            }
+/// The operator's figures, with the database's pool and listener when there is one.
+fn figures(
+    served: &PrometheusMetrics,
+    streams: &StreamSlots,
+    database: Option<PgStore>,
+) -> Result<Metrics, StartupError> {
+    let failed = |error: MetricsError| StartupError::Metrics(error.to_string());
+    let metrics = Metrics::register(served, streams).map_err(failed)?;
+    if let Some(store) = database {
+        metrics.watch_store(Arc::new(DatabaseGauges(store))).map_err(failed)?;
+    }
+    Ok(metrics)
+}
+
+/// The PostgreSQL store's pool and listener, as the metrics read them at scrape time.
+struct DatabaseGauges(PgStore);
+
+impl StoreGauges for DatabaseGauges {
+    fn pool(&self) -> PoolFigures {
+        let pool = self.0.pool_status();
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        PoolFigures {
+            size: count(pool.size),
+            max: count(pool.max_size),
+            in_use: count(pool.in_use),
+            waiting: count(pool.waiting),
+            checkouts: pool.checkouts,
+            waited: pool.waited,
         }
-    });
-    let sweeper = ports.clone();
-    let sweep = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(SWEEP_EVERY);
-        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            match release_expired_holds::execute(sweeper.reservations.as_ref(), sweeper.clock.as_ref()).await
-            {
-                Ok(0) => {}
-                Ok(released) => tracing::debug!(released, "lapsed holds released"),
-                Err(error) => tracing::warn!(error = %error, "hold sweep failed"),
-            }
-        }
-    });
-    let tidier = ports.clone();
-    let every = StdDuration::try_from(tidy_up::every(&policies.queue, &policies.idempotency))
-        .unwrap_or(StdDuration::from_secs(60));
-    let tidy = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            let (queue, keys, clock) =
-                (tidier.queue.as_ref(), tidier.idempotency.as_ref(), tidier.clock.as_ref());
-            match tidy_up::execute(queue, keys, clock, &policies.queue, &policies.idempotency).await {
-                Ok(tidied) if tidied == Default::default() => {}
-                Ok(tidied) => tracing::debug!(tokens = tidied.tokens, keys = tidied.keys, "tidied up"),
-                Err(error) => tracing::warn!(error = %error, "tidying up failed"),
-            }
-        }
-    });
-    vec![admission, sweep, tidy]
+    }
+
+    fn listening(&self) -> bool {
+        self.0.is_listening()
+    }
+
+    fn notification_lag(&self) -> Option<StdDuration> {
+        self.0.notification_lag()
+    }
 }

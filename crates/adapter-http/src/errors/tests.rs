@@ -29,3 +29,23 @@ fn a_full_instance_is_429_streams_full_with_retry_after() {
     let response = error.error_response();
     assert_eq!(response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("5"));
 }
+
+#[test]
+fn every_refused_payment_is_answered_with_the_code_it_is_counted_by() {
+    let refusals = [
+        PayError::TokenExpired,
+        PayError::InvalidAmount,
+        PayError::ReservationNotFound,
+        PayError::NotPayable,
+        PayError::Expired,
+        PayError::AmountMismatch,
+        PayError::InsufficientBalance,
+    ];
+    for refusal in refusals {
+        let (status, code) = pay_refusal(&refusal).expect("a refusal");
+        assert!(crate::metrics::REFUSALS.contains(&code), "{code} has no series from start-up");
+        let answer = ApiError::from(refusal);
+        assert_eq!((answer.status(), answer.code()), (status, code));
+    }
+    assert_eq!(pay_refusal(&PayError::Store(StoreError::Unavailable("down".into()))), None);
+}

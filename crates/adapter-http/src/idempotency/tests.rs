@@ -58,7 +58,9 @@ impl World {
         let ports = Ports::from_store(store, clock.clone(), Arc::new(FixedMint), Arc::new(seal));
         let streams = StreamSlots::new(StreamLimits { per_token: 1, per_instance: 1 });
         let policies = Policies { queue: policy, ..Policies::default() };
-        let state = HttpState { ports, policies, streams, identity: None, admin: None };
+        let served = crate::metrics().expect("metrics middleware");
+        let metrics = crate::Metrics::register(&served, &streams).expect("figures");
+        let state = HttpState { ports, policies, streams, identity: None, admin: None, metrics };
         Self { state, clock, bearer }
     }
 

@@ -119,14 +119,18 @@ pub async fn refund(state: web::Data<HttpState>, request: HttpRequest) -> Result
     let refunded = input::to_completion(async move {
         let ports = &state.ports;
         let command = RefundPayment { payment_id };
-        refund_payment::execute(
+        let refunded = refund_payment::execute(
             ports.payments.as_ref(),
             ports.reservations.as_ref(),
             ports.wallet.as_ref(),
             ports.clock.as_ref(),
             command,
         )
-        .await
+        .await;
+        if let Ok(refund) = &refunded {
+            state.metrics.refunded(1, refund.amount.get());
+        }
+        refunded
     })
     .await?;
     Ok(HttpResponse::Ok().json(RefundResponse::from(refunded)))

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::errors::{ApiError, ErrorBody};
+use crate::errors::{ApiError, ErrorBody, pay_refusal};
 use crate::idempotency::{Reply, answer, idempotent, receipt};
 use crate::input;
 use crate::openapi::{BodyErrors, GatedErrors, IdempotencyKeyHeader, KeyLimit};
@@ -91,7 +91,7 @@ pub async fn pay(
             };
             let paid = input::to_completion(async move {
                 let ports = &state.ports;
-                pay::execute(
+                let paid = pay::execute(
                     ports.reservations.as_ref(),
                     ports.wallet.as_ref(),
                     ports.payments.as_ref(),
@@ -99,7 +99,16 @@ pub async fn pay(
                     ports.clock.as_ref(),
                     command,
                 )
-                .await
+                .await;
+                match &paid {
+                    Ok(payment) => state.metrics.sold(payment.amount.get()),
+                    Err(error) => {
+                        if let Some((_, code)) = pay_refusal(error) {
+                            state.metrics.refused(code);
+                        }
+                    }
+                }
+                paid
             })
             .await;
             answer(paid, render)

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use application::list_bookings::{self, Bookings};
-use application::release_hold::{self, ReleaseHold};
+use application::release_hold::{self, ReleaseHold, Released};
 use application::reserve_seat::{self, ReserveSeat};
 use domain::{Payment, Reservation, ReservationStatus};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::errors::{ApiError, ErrorBody};
 use crate::idempotency::{Reply, answer, idempotent, receipt};
 use crate::input;
+use crate::metrics::ReleaseReason;
 use crate::openapi::{BodyErrors, ConcertPath, GatedErrors, HolderErrors, IdempotencyKeyHeader, KeyLimit};
 use crate::state::HttpState;
 
@@ -115,14 +116,18 @@ pub async fn reserve(
             };
             let held = input::to_completion(async move {
                 let ports = &state.ports;
-                reserve_seat::execute(
+                let held = reserve_seat::execute(
                     ports.catalogue.as_ref(),
                     ports.reservations.as_ref(),
                     ports.clock.as_ref(),
                     &state.policies.hold,
                     command,
                 )
-                .await
+                .await;
+                if held.is_ok() {
+                    state.metrics.held();
+                }
+                held
             })
             .await;
             answer(held, render)
@@ -217,8 +222,13 @@ pub async fn release(state: web::Data<HttpState>, request: HttpRequest) -> Resul
     let command = ReleaseHold { actor, reservation_id };
     let released = input::to_completion(async move {
         let ports = &state.ports;
-        release_hold::execute(ports.reservations.as_ref(), ports.clock.as_ref(), command).await
+        let released =
+            release_hold::execute(ports.reservations.as_ref(), ports.clock.as_ref(), command).await;
+        if matches!(released, Ok(Released { just_now: true, .. })) {
+            state.metrics.released(ReleaseReason::GivenBack, 1);
+        }
+        released
     })
     .await?;
-    Ok(HttpResponse::Ok().json(ReservationResponse::from(released)))
+    Ok(HttpResponse::Ok().json(ReservationResponse::from(released.reservation)))
 }

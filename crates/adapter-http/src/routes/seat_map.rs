@@ -191,12 +191,16 @@ pub async fn cancel(state: web::Data<HttpState>, request: HttpRequest) -> Result
     let schedule_id = input::path_id(&request, "scheduleId")?;
     let cancelled = input::to_completion(async move {
         let ports = &state.ports;
-        cancel_performance::execute(
+        let cancelled = cancel_performance::execute(
             ports.payments.as_ref(),
             ports.clock.as_ref(),
             CancelPerformance { schedule_id },
         )
-        .await
+        .await;
+        if let Ok(cancellation) = &cancelled {
+            state.metrics.refunded(cancellation.refunds, cancellation.refunded);
+        }
+        cancelled
     })
     .await?;
     if cancelled.unrefunded > 0 {

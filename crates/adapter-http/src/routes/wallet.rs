@@ -82,9 +82,15 @@ pub async fn charge(
                 amount: body.amount,
                 receipt: receipt(claimed.as_ref(), render),
             };
+            let amount = command.amount;
             let charged = input::to_completion(async move {
-                charge_balance::execute(state.ports.wallet.as_ref(), state.ports.clock.as_ref(), command)
-                    .await
+                let charged =
+                    charge_balance::execute(state.ports.wallet.as_ref(), state.ports.clock.as_ref(), command)
+                        .await;
+                if charged.is_ok() {
+                    state.metrics.charged(amount);
+                }
+                charged
             })
             .await;
             answer(charged, render)

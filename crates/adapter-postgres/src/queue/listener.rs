@@ -11,20 +11,28 @@
 //! **While not listening, nothing is trusted.** Until the listening connection is open, its
 //! `LISTEN` acknowledged and the snapshot refreshed after that, and from the moment a failure
 //! is noticed, every token is read from the database and every position from a snapshot
-//! refreshed after the request arrived (a [`Since`] is the switch). A silent connection is
-//! noticed by a heartbeat (a statement every [`HEARTBEAT`] of silence, answered within
-//! [`HEARTBEAT_PATIENCE`]), so a connection cut without a word is given up within their sum;
-//! every other step is bounded by [`PATIENCE`], so the listener never stops reading for long
-//! while trusted.
+//! refreshed after the request arrived (a [`Since`] is the switch).
+//!
+//! **The push path is probed.** Every [`PROBE_EVERY`] the listening connection notifies itself
+//! on a channel of its own. The statement must be answered within [`PROBE_PATIENCE`] (a
+//! connection cut without a word is given up within their sum), and its notification must come
+//! back within [`PROBE_RETURN`]: PostgreSQL delivers notifications in commit order, so it comes
+//! back behind every change committed before it, and the time it took is how late this instance
+//! hears changes (the notification lag an operator watches). One that does not come back means
+//! the push path is broken although the connection answers: nothing is trusted until listening
+//! again. Every other step is bounded by [`PATIENCE`], so the listener never stops reading for
+//! long while trusted.
 //!
 //! The periodic snapshot refresh and the token copies' time-to-live stay as the safety net.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use diesel::pg::PgNotification;
 use diesel::sql_query;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::TokenValue;
@@ -37,12 +45,14 @@ use crate::queue::QueueRuntime;
 /// The channel every change is notified on.
 pub(crate) const CHANNEL: &str = "frontrow";
 
-/// Longest silence on the listening connection before it must answer a statement: a
-/// connection cut without a word is given up within this and [`HEARTBEAT_PATIENCE`].
-pub(crate) const HEARTBEAT: Duration = Duration::from_millis(500);
+/// How often the listening connection notifies itself (see the module docs).
+pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(500);
 
-/// Longest wait for the answer to a heartbeat.
-pub(crate) const HEARTBEAT_PATIENCE: Duration = Duration::from_secs(1);
+/// Longest wait for the answer to a probe's statement.
+pub(crate) const PROBE_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Longest wait for a probe's notification to come back.
+pub(crate) const PROBE_RETURN: Duration = Duration::from_secs(5);
 
 /// Longest wait to open the listening connection and start listening (the catch-up refresh
 /// included), or to apply what was heard.
@@ -208,8 +218,8 @@ async fn listen(url: &str, pool: &PgPool, queue: &QueueRuntime) -> Ended {
 }
 
 /// Opens the listening connection: connected, named (so operators, and tests, can tell it in
-/// `pg_stat_activity`) and listening, within [`PATIENCE`].
-async fn open(url: &str) -> Result<AsyncPgConnection, String> {
+/// `pg_stat_activity`) and listening to the changes and to its own `probes`, within [`PATIENCE`].
+async fn open(url: &str, probes: &str) -> Result<AsyncPgConnection, String> {
     let open = async {
         let mut conn =
             AsyncPgConnection::establish(url).await.map_err(|error| format!("cannot connect: {error}"))?;
@@ -217,10 +227,12 @@ async fn open(url: &str) -> Result<AsyncPgConnection, String> {
             .execute(&mut conn)
             .await
             .map_err(|error| format!("cannot name the connection: {error}"))?;
-        sql_query(format!("LISTEN {CHANNEL}"))
-            .execute(&mut conn)
-            .await
-            .map_err(|error| format!("LISTEN failed: {error}"))?;
+        for channel in [CHANNEL, probes] {
+            sql_query(format!("LISTEN {channel}"))
+                .execute(&mut conn)
+                .await
+                .map_err(|error| format!("LISTEN failed: {error}"))?;
+        }
         Ok(conn)
     };
     tokio::time::timeout(PATIENCE, open).await.map_err(|_| format!("not listening within {PATIENCE:?}"))?
@@ -232,7 +244,8 @@ async fn session(
     queue: &QueueRuntime,
     listened: &mut bool,
 ) -> Result<Infallible, String> {
-    let mut conn = open(url).await?;
+    let mut probes = Probes::new();
+    let mut conn = open(url, &probes.channel).await?;
     // Everything committed before the LISTEN is read now; everything after it will be told.
     let caught_up = Instant::now();
     let refresh = tokio::time::timeout(PATIENCE, queue.refresh(pool));
@@ -244,25 +257,27 @@ async fn session(
     *listened = true;
     tracing::info!("listening for changes");
     loop {
+        // Due whether the connection is busy or silent: a busy one must prove it is not late.
+        if probes.due_in().is_zero() {
+            probes.send(&mut conn).await?;
+        }
         let heard = {
             let mut stream = pin!(conn.notifications_stream());
-            tokio::time::timeout(HEARTBEAT, stream.next()).await
+            tokio::time::timeout(probes.due_in(), stream.next()).await
         };
-        let first = match heard {
-            Err(_silent) => {
-                heartbeat(&mut conn).await?;
-                continue;
-            }
-            Ok(heard) => notification(heard)?,
-        };
-        let mut changes: Vec<Change> = Change::parse(&first).into_iter().collect();
+        let Ok(first) = heard else { continue };
+        let mut changes = Vec::new();
+        probes.sort(notification(first)?, &mut changes, queue);
         // Take every notification already here, so a burst costs one refresh.
         loop {
             let ready = pin!(conn.notifications_stream()).next().now_or_never();
             match ready {
                 None => break,
-                Some(heard) => changes.extend(Change::parse(&notification(heard)?)),
+                Some(heard) => probes.sort(notification(heard)?, &mut changes, queue),
             }
+        }
+        if changes.is_empty() {
+            continue;
         }
         // Bounded: while this runs nothing else is heard, and copies are still trusted.
         tokio::time::timeout(PATIENCE, queue.apply(changes))
@@ -271,21 +286,67 @@ async fn session(
     }
 }
 
-/// The payload of what the stream gave, or why the connection is no longer usable.
-fn notification(heard: Option<diesel::QueryResult<diesel::pg::PgNotification>>) -> Result<String, String> {
+/// What the stream gave, or why the connection is no longer usable.
+fn notification(heard: Option<diesel::QueryResult<PgNotification>>) -> Result<PgNotification, String> {
     match heard {
         None => Err("the listening connection closed".to_owned()),
         Some(Err(error)) => Err(format!("the listening connection failed: {error}")),
-        Some(Ok(notification)) => Ok(notification.payload),
+        Some(Ok(notification)) => Ok(notification),
     }
 }
 
-/// A statement on a connection that has been silent, so a dead one is noticed.
-async fn heartbeat(conn: &mut AsyncPgConnection) -> Result<(), String> {
-    match tokio::time::timeout(HEARTBEAT_PATIENCE, crate::ping(conn)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(format!("heartbeat failed: {error}")),
-        Err(_) => Err(format!("no heartbeat answer within {HEARTBEAT_PATIENCE:?}")),
+/// The probes of one listening session: its own channel, and the probes sent and not yet heard
+/// back (a few at most: one older than [`PROBE_RETURN`] ends the session).
+struct Probes {
+    channel: String,
+    next_at: Instant,
+    sent: u64,
+    unheard: VecDeque<(u64, Instant)>,
+}
+
+impl Probes {
+    fn new() -> Self {
+        let channel = format!("{CHANNEL}_probe_{}", uuid::Uuid::new_v4().simple());
+        Self { channel, next_at: Instant::now(), sent: 0, unheard: VecDeque::new() }
+    }
+
+    /// How long until the next probe is due.
+    fn due_in(&self) -> Duration {
+        self.next_at.saturating_duration_since(Instant::now())
+    }
+
+    /// Sends the next probe, unless one sent long ago never came back.
+    async fn send(&mut self, conn: &mut AsyncPgConnection) -> Result<(), String> {
+        if self.unheard.front().is_some_and(|(_, sent_at)| sent_at.elapsed() > PROBE_RETURN) {
+            return Err(format!("a probe did not come back within {PROBE_RETURN:?}: changes are not pushed"));
+        }
+        self.sent += 1;
+        let sent_at = Instant::now();
+        // The channel is ours (letters, digits, underscores) and the payload a number.
+        let notify = sql_query(format!("NOTIFY {}, '{}'", self.channel, self.sent));
+        match tokio::time::timeout(PROBE_PATIENCE, notify.execute(conn)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(format!("probe failed: {error}")),
+            Err(_) => return Err(format!("no probe answer within {PROBE_PATIENCE:?}")),
+        }
+        self.unheard.push_back((self.sent, sent_at));
+        self.next_at = sent_at + PROBE_EVERY;
+        Ok(())
+    }
+
+    /// Adds a change to `changes`, or times a probe that came back.
+    fn sort(&mut self, heard: PgNotification, changes: &mut Vec<Change>, queue: &QueueRuntime) {
+        if heard.channel != self.channel {
+            changes.extend(Change::parse(&heard.payload));
+            return;
+        }
+        let Ok(probe) = heard.payload.parse::<u64>() else { return };
+        while let Some((sent, sent_at)) = self.unheard.pop_front() {
+            if sent == probe {
+                queue.heard_after(sent_at.elapsed());
+                break;
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! one every fan of a same-seat race makes, then costs no read of its token. It is one query
 //! per admission step for each instance instead of one per admitted fan.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -102,6 +103,8 @@ pub(crate) struct QueueRuntime {
     listening: Arc<Since>,
     /// Moves with every catalogue change heard and every (re)start of listening.
     catalogue: CatalogueEpoch,
+    /// How late the last probe came back (see `listener`), in nanoseconds; none while 0.
+    lag_nanos: AtomicU64,
     /// One refresh at a time (the background one or an inline one).
     refreshing: tokio::sync::Mutex<()>,
     /// Set when a change to the queue was pushed: the refresher task reads it at once.
@@ -127,6 +130,7 @@ impl QueueRuntime {
             tokens: TokenCache::new(tuning.token_cache, tuning.waiting_token_cache, Arc::clone(&listening)),
             listening,
             catalogue: CatalogueEpoch::default(),
+            lag_nanos: AtomicU64::new(0),
             refreshing: tokio::sync::Mutex::new(()),
             refresh_wanted: tokio::sync::Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
@@ -185,6 +189,19 @@ impl QueueRuntime {
     pub(crate) fn stop_trusting(&self) {
         self.listening.clear();
         self.catalogue.stop();
+        self.lag_nanos.store(0, Ordering::Relaxed);
+    }
+
+    /// A probe came back `lag` after it was sent.
+    pub(crate) fn heard_after(&self, lag: Duration) {
+        let nanos = u64::try_from(lag.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.lag_nanos.store(nanos, Ordering::Relaxed);
+    }
+
+    /// How late changes were last heard; `None` while not listening or before the first probe.
+    pub(crate) fn notification_lag(&self) -> Option<Duration> {
+        let nanos = AtomicU64::load(&self.lag_nanos, Ordering::Relaxed);
+        (self.is_listening() && nanos > 0).then(|| Duration::from_nanos(nanos))
     }
 
     /// The catalogue's epoch ([`CatalogueEpoch`]): `None` while not listening.
