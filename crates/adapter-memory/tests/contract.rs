@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use adapter_memory::MemoryStore;
-use store_contract::Stores;
+use store_contract::Repositories;
 
 /// A fresh, empty in-memory store for one check; nothing needs to outlive it.
-async fn fresh_store() -> (Stores, ()) {
-    (Stores::from_one(Arc::new(MemoryStore::new())), ())
+async fn fresh_store() -> (Repositories, ()) {
+    (Repositories::from_store(Arc::new(MemoryStore::new())), ())
 }
 
 store_contract::contract_suite!(fresh_store);

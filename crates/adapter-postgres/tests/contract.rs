@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use adapter_postgres::PgStore;
 use adapter_postgres::testing::TestDatabase;
-use store_contract::Stores;
+use store_contract::Repositories;
 
 /// A store on a new test database; the database is the guard, dropped after the check.
-async fn fresh_store() -> (Stores, TestDatabase) {
+async fn fresh_store() -> (Repositories, TestDatabase) {
     let db = TestDatabase::create().await;
     let store: PgStore = db.store().await;
-    (Stores::from_one(Arc::new(store)), db)
+    (Repositories::from_store(Arc::new(store)), db)
 }
 
 store_contract::contract_suite!(fresh_store);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use domain::ports::{
     CatalogueRepository, Clock, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
-    ReservationRepository, Store, TokenMint, TokenSeal, WalletRepository,
+    Repositories, ReservationRepository, Store, TokenMint, TokenSeal, WalletRepository,
 };
 use domain::{HoldPolicy, IdempotencyPolicy, QueuePolicy};
 
@@ -76,18 +76,9 @@ impl Ports {
         mint: Arc<dyn TokenMint>,
         seal: Arc<dyn TokenSeal>,
     ) -> Self {
-        Self {
-            clock,
-            mint,
-            seal,
-            catalogue: store.clone(),
-            reservations: store.clone(),
-            wallet: store.clone(),
-            payments: store.clone(),
-            queue: store.clone(),
-            idempotency: store.clone(),
-            health: store,
-        }
+        let Repositories { catalogue, reservations, wallet, payments, queue, idempotency, health } =
+            Repositories::from_store(store);
+        Self { clock, mint, seal, catalogue, reservations, wallet, payments, queue, idempotency, health }
     }
 }
 

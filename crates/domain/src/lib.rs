@@ -16,6 +16,7 @@ pub mod ports;
 pub mod queue;
 pub mod receipt;
 pub mod refund;
+mod repositories;
 pub mod reservation;
 pub mod sales;
 pub mod seat_map;

@@ -28,6 +28,7 @@ use crate::payment::{LedgerEntry, Payment, SettlementPlan};
 use crate::queue::{QueuePolicy, QueueToken, TokenValue};
 use crate::receipt::Receipt;
 use crate::refund::{Refund, RefundPlan};
+pub use crate::repositories::Repositories;
 use crate::reservation::{Booking, NewHold, Reservation};
 use crate::sales::PerformanceSales;
 use crate::seat_map::{Cancellation, SeatEdit};
@@ -372,8 +373,8 @@ pub trait HealthCheck: Send + Sync {
 }
 
 /// A whole store: one value that implements every repository port. The binary plugs such a
-/// value into all of them at once, and the contract suite tests it that way, so the list of
-/// ports lives here once instead of in each place that needs "everything".
+/// value into all of them at once ([`Repositories::from_store`]), and the contract suite tests
+/// it that way.
 pub trait Store:
     CatalogueRepository
     + ReservationRepository

@@ -5,7 +5,7 @@
 use domain::ports::StoreResult;
 use domain::{QueuePolicy, RoomReading, TokenStatus};
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{capped, eventually, now, secs};
 use crate::queue::{admit, positions_become, report, statuses, users};
 use crate::races::all_at_once;
@@ -17,7 +17,7 @@ use TokenStatus::{Active, Expired, Waiting};
 /// still expires active tokens whose TTL ran out and drops idle waiting tokens. A tick after the
 /// last admission step, admission runs again.
 pub async fn an_admit_within_the_tick_of_the_last_admission_admits_nothing_but_still_expires_and_drops(
-    stores: Stores,
+    stores: Repositories,
 ) {
     let start = now();
     let policy = QueuePolicy { tick: secs(2), ..capped(0, 1) };
@@ -50,7 +50,7 @@ pub async fn an_admit_within_the_tick_of_the_last_admission_admits_nothing_but_s
 
 /// However many admits run within one tick, one after another or all at once (as several
 /// instances would), together they admit at most `admit_per_tick`.
-pub async fn admit_per_tick_holds_across_many_admits_within_one_tick(stores: Stores) {
+pub async fn admit_per_tick_holds_across_many_admits_within_one_tick(stores: Repositories) {
     let start = now();
     let policy = QueuePolicy { tick: secs(10), ..capped(0, 2) };
     let tokens = users(&stores, 1, 10, start).await;
@@ -76,7 +76,9 @@ pub async fn admit_per_tick_holds_across_many_admits_within_one_tick(stores: Sto
 
 /// Positions stay exactly "waiting tokens ahead + 1" when tokens in the middle of the queue
 /// idle out, when the front is admitted, and when more drop out after that.
-pub async fn position_stays_exact_as_tokens_in_the_middle_drop_out_and_the_front_is_admitted(stores: Stores) {
+pub async fn position_stays_exact_as_tokens_in_the_middle_drop_out_and_the_front_is_admitted(
+    stores: Repositories,
+) {
     let start = now();
     let one_active = capped(1, 0);
     let blocker = users(&stores, 11, 11, start).await;
@@ -118,7 +120,7 @@ pub async fn position_stays_exact_as_tokens_in_the_middle_drop_out_and_the_front
 /// The room is read as it is: waiting and active fans counted, the last admission step, and,
 /// once admitted fans have left, a positive number of places freed per second (on a fresh
 /// store none, or zero: nobody has left).
-pub async fn the_room_counts_waiting_and_active_fans_and_the_places_they_free(stores: Stores) {
+pub async fn the_room_counts_waiting_and_active_fans_and_the_places_they_free(stores: Repositories) {
     let fresh = stores.queue.room().await.expect("room works");
     assert_eq!((fresh.waiting, fresh.active), (0, 0), "nobody yet");
     assert!(fresh.freed_per_second.is_none_or(|rate| rate == 0.0), "nobody left: {fresh:?}");

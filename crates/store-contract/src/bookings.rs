@@ -2,7 +2,7 @@
 
 use domain::{Booking, ReservationStatus, TokenStatus};
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{
     R_PRICE, admit_everyone, balance, balance_of, funded, hold, plan, reservation, seat, seat_of, secs,
     seeded, token, uid, user,
@@ -11,7 +11,7 @@ use crate::races::all_at_once;
 
 /// Giving a live hold back rewrites it as `Released` and puts the seat back on sale at that
 /// very instant: another fan holds it at once, and the holder's live holds count one fewer.
-pub async fn release_ends_a_live_hold_and_puts_its_seat_back_on_sale_at_once(stores: Stores) {
+pub async fn release_ends_a_live_hold_and_puts_its_seat_back_on_sale_at_once(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     user(&stores, 2, world.now).await;
@@ -30,7 +30,7 @@ pub async fn release_ends_a_live_hold_and_puts_its_seat_back_on_sale_at_once(sto
 
 /// A release is refused, changing nothing, for someone else's hold, a lapsed one, a paid one,
 /// one released already, and an unknown reservation.
-pub async fn release_is_refused_unless_the_hold_is_the_callers_live_one(stores: Stores) {
+pub async fn release_is_refused_unless_the_hold_is_the_callers_live_one(stores: Repositories) {
     let world = seeded(&stores).await;
     let payer = funded(&stores, 1, 1_000_000, world.now).await;
     user(&stores, 2, world.now).await;
@@ -57,7 +57,7 @@ pub async fn release_is_refused_unless_the_hold_is_the_callers_live_one(stores: 
 /// A payment and a release of one hold, at once, twenty times over: exactly one lands each
 /// time, and what it leaves is whole (sold and debited, or free with the money and the token
 /// untouched).
-pub async fn release_racing_payment_of_one_hold_lets_exactly_one_win(stores: Stores) {
+pub async fn release_racing_payment_of_one_hold_lets_exactly_one_win(stores: Repositories) {
     let world = seeded(&stores).await;
     for number in 1..=20_u8 {
         let fan = i64::from(number);
@@ -100,7 +100,7 @@ pub async fn release_racing_payment_of_one_hold_lets_exactly_one_win(stores: Sto
 
 /// `bookings` lists a user's held and paid reservations, newest first, each paid one with its
 /// payment, and leaves out released ones, other users' and anything past the limit.
-pub async fn bookings_list_held_and_paid_reservations_newest_first_with_their_payments(stores: Stores) {
+pub async fn bookings_list_held_and_paid_reservations_newest_first_with_their_payments(stores: Repositories) {
     let world = seeded(&stores).await;
     let payer = funded(&stores, 1, 1_000_000, world.now).await;
     user(&stores, 2, world.now).await;

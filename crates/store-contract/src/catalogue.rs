@@ -4,12 +4,12 @@
 use domain::{ConcertId, NewConcert, ScheduleId, SeatId};
 use time::Duration;
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{FIRST_TITLE, SECOND_TITLE, catalogue, now, seeded, unknown_id, zone_and_price};
 
 /// `seed_if_empty` loads the catalogue once: a second call returns false and loads nothing,
 /// even with a different catalogue.
-pub async fn seed_if_empty_loads_the_catalogue_once(stores: Stores) {
+pub async fn seed_if_empty_loads_the_catalogue_once(stores: Repositories) {
     let world = seeded(&stores).await;
     let intruder = NewConcert { title: "Intruder".into(), ..catalogue(world.now)[1].clone() };
     let again = stores.catalogue.seed_if_empty(&catalogue(world.now)).await.expect("seed_if_empty works");
@@ -28,7 +28,7 @@ pub async fn seed_if_empty_loads_the_catalogue_once(stores: Stores) {
 }
 
 /// `concerts` lists every concert by id with its details; `concert` finds each by id.
-pub async fn concerts_are_listed_by_id_and_found_by_id(stores: Stores) {
+pub async fn concerts_are_listed_by_id_and_found_by_id(stores: Repositories) {
     let world = seeded(&stores).await;
     let concerts = stores.catalogue.concerts().await.expect("concerts works");
     assert_eq!(concerts.len(), 2, "two concerts were seeded: {concerts:?}");
@@ -49,7 +49,7 @@ pub async fn concerts_are_listed_by_id_and_found_by_id(stores: Stores) {
 }
 
 /// `schedules` lists a concert's performances earliest first, each naming its concert.
-pub async fn schedules_are_listed_earliest_first(stores: Stores) {
+pub async fn schedules_are_listed_earliest_first(stores: Repositories) {
     let world = seeded(&stores).await;
     let first = stores.catalogue.schedules(world.first).await.expect("schedules works");
     let starts: Vec<_> = first.iter().map(|schedule| schedule.starts_at).collect();
@@ -67,7 +67,7 @@ pub async fn schedules_are_listed_earliest_first(stores: Stores) {
 
 /// `seats_of_schedule` lists the 50 seats of one performance by number, each with its zone,
 /// price, name, performance, concert and start.
-pub async fn seats_of_a_schedule_are_listed_by_number_with_zone_price_and_name(stores: Stores) {
+pub async fn seats_of_a_schedule_are_listed_by_number_with_zone_price_and_name(stores: Repositories) {
     let world = seeded(&stores).await;
     for (schedule, concert) in
         [(&world.early, world.first), (&world.late, world.first), (&world.other, world.second)]
@@ -98,7 +98,7 @@ pub async fn seats_of_a_schedule_are_listed_by_number_with_zone_price_and_name(s
 
 /// `seats_of_concert` lists the seats of every performance of a concert, by schedule id then
 /// number, and only those.
-pub async fn seats_of_a_concert_are_listed_by_schedule_then_number(stores: Stores) {
+pub async fn seats_of_a_concert_are_listed_by_schedule_then_number(stores: Repositories) {
     let world = seeded(&stores).await;
     let seats = stores.catalogue.seats_of_concert(world.first).await.expect("seats_of_concert works");
     let keys: Vec<(ScheduleId, u8)> =
@@ -118,7 +118,7 @@ pub async fn seats_of_a_concert_are_listed_by_schedule_then_number(stores: Store
 }
 
 /// Unknown concert, performance and seat ids find nothing: `None` or an empty list.
-pub async fn unknown_ids_find_nothing(stores: Stores) {
+pub async fn unknown_ids_find_nothing(stores: Repositories) {
     let world = seeded(&stores).await;
     let seats = stores.catalogue.seats_of_concert(world.first).await.expect("seats_of_concert works");
     let seen = seats.iter().map(|seat| seat.id.get()).chain([world.first.get(), world.second.get()]);
@@ -139,7 +139,7 @@ pub async fn unknown_ids_find_nothing(stores: Stores) {
 
 /// A freshly seeded seat is neither sold nor held, and `seat(id)` reads it exactly as the
 /// lists do.
-pub async fn a_seeded_seat_is_free_and_reads_the_same_alone_and_in_lists(stores: Stores) {
+pub async fn a_seeded_seat_is_free_and_reads_the_same_alone_and_in_lists(stores: Repositories) {
     let world = seeded(&stores).await;
     let mut seats = stores.catalogue.seats_of_concert(world.first).await.expect("seats_of_concert works");
     seats.extend(stores.catalogue.seats_of_concert(world.second).await.expect("seats_of_concert works"));
@@ -153,7 +153,7 @@ pub async fn a_seeded_seat_is_free_and_reads_the_same_alone_and_in_lists(stores:
 }
 
 /// `ping` answers for a working store, seeded or not.
-pub async fn ping_answers_for_a_working_store(stores: Stores) {
+pub async fn ping_answers_for_a_working_store(stores: Repositories) {
     assert_eq!(stores.health.ping().await, Ok(()), "ping of an empty store");
     let loaded = stores.catalogue.seed_if_empty(&catalogue(now())).await;
     assert_eq!(loaded, Ok(true));

@@ -3,14 +3,14 @@
 
 use domain::{QueueControls, TokenStatus};
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{capped, eventually, now, secs, uncapped};
 use crate::queue::{admit, positions_become, report, statuses, users};
 
 use TokenStatus::{Active, Waiting};
 
 /// Stored controls read back as stored; a fresh store is neither paused nor overriding.
-pub async fn controls_read_back_as_stored(stores: Stores) {
+pub async fn controls_read_back_as_stored(stores: Repositories) {
     assert_eq!(stores.queue.controls().await, Ok(QueueControls::default()));
     let set = QueueControls { paused: true, max_active: Some(0), admit_per_tick: Some(7) };
     stores.queue.set_controls(set).await.expect("set_controls works");
@@ -19,7 +19,7 @@ pub async fn controls_read_back_as_stored(stores: Stores) {
 
 /// While paused nobody is admitted, waiting fans keep their places (and are told so), and
 /// active ones still expire; on resume the next due attempt admits them in order.
-pub async fn a_paused_room_admits_nobody_and_keeps_every_place_until_resumed(stores: Stores) {
+pub async fn a_paused_room_admits_nobody_and_keeps_every_place_until_resumed(stores: Repositories) {
     let start = now();
     let fans = users(&stores, 1, 3, start).await;
     let paused = QueueControls { paused: true, ..QueueControls::default() };
@@ -42,7 +42,7 @@ pub async fn a_paused_room_admits_nobody_and_keeps_every_place_until_resumed(sto
 }
 
 /// Caps stored at run time replace the ones the attempt is given, from the next attempt on.
-pub async fn caps_set_at_run_time_replace_the_settings_from_the_next_tick(stores: Stores) {
+pub async fn caps_set_at_run_time_replace_the_settings_from_the_next_tick(stores: Repositories) {
     let start = now();
     let fans = users(&stores, 1, 5, start).await;
     let settings = capped(0, 1);

@@ -3,7 +3,7 @@
 
 use domain::{ReservationStatus, SeatEdit};
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{
     admit_everyone, approved, balance, balance_of, funded, hold, plan, reservation, seat, seat_of, secs,
     seeded, token, uid, user, won,
@@ -12,7 +12,7 @@ use crate::races::all_at_once;
 
 /// A free seat takes a new price, and a hold decided on the seat as read before the change is
 /// charged the new one: the price fixed into a reservation is the seat's at the hold instant.
-pub async fn a_repriced_seat_is_held_at_its_new_price(stores: Stores) {
+pub async fn a_repriced_seat_is_held_at_its_new_price(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     let before = seat_of(&stores, &world.early, 12).await;
@@ -26,7 +26,7 @@ pub async fn a_repriced_seat_is_held_at_its_new_price(stores: Stores) {
 }
 
 /// A seat under a live hold, or sold, is edited neither way; it reads back unchanged.
-pub async fn a_held_or_sold_seat_is_not_edited(stores: Stores) {
+pub async fn a_held_or_sold_seat_is_not_edited(stores: Repositories) {
     let world = seeded(&stores).await;
     let payer = funded(&stores, 1, 1_000_000, world.now).await;
     admit_everyone(&stores, world.now).await;
@@ -49,7 +49,7 @@ pub async fn a_held_or_sold_seat_is_not_edited(stores: Stores) {
 
 /// A withdrawn seat is gone from every read, cannot be held (even on a decision taken before),
 /// and cannot be edited again; the rest of the map is untouched.
-pub async fn a_withdrawn_seat_is_gone_from_every_read_and_never_held(stores: Stores) {
+pub async fn a_withdrawn_seat_is_gone_from_every_read_and_never_held(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     let gone = seat_of(&stores, &world.early, 15).await;
@@ -72,7 +72,7 @@ pub async fn a_withdrawn_seat_is_gone_from_every_read_and_never_held(stores: Sto
 
 /// A seat withdrawn once its hold lapsed refuses a payment still in flight for that hold (one
 /// decided just before the lapse): a withdrawn seat is never sold.
-pub async fn a_seat_withdrawn_after_its_hold_lapsed_is_never_paid_for(stores: Stores) {
+pub async fn a_seat_withdrawn_after_its_hold_lapsed_is_never_paid_for(stores: Repositories) {
     let world = seeded(&stores).await;
     let payer = funded(&stores, 1, 1_000_000, world.now).await;
     admit_everyone(&stores, world.now).await;
@@ -87,7 +87,7 @@ pub async fn a_seat_withdrawn_after_its_hold_lapsed_is_never_paid_for(stores: St
 
 /// Ten holds and a withdrawal of one seat at once, ten times over: either the withdrawal
 /// lands and no hold does, or one hold does and the seat stays on the map.
-pub async fn a_withdrawal_racing_holds_never_lands_under_a_hold(stores: Stores) {
+pub async fn a_withdrawal_racing_holds_never_lands_under_a_hold(stores: Repositories) {
     let world = seeded(&stores).await;
     for fan in 1..=10 {
         user(&stores, fan, world.now).await;
@@ -121,7 +121,7 @@ pub async fn a_withdrawal_racing_holds_never_lands_under_a_hold(stores: Stores) 
 /// Cancelling a performance refunds every sale (money back, ledger entry, reservation
 /// refunded), ends its live holds, and takes it and its seats off every list; a hold taken
 /// before can no longer be paid. Asking again keeps the first instant and refunds nothing twice.
-pub async fn cancelling_a_performance_refunds_its_sales_ends_its_holds_and_hides_it(stores: Stores) {
+pub async fn cancelling_a_performance_refunds_its_sales_ends_its_holds_and_hides_it(stores: Repositories) {
     let world = seeded(&stores).await;
     let buyer = funded(&stores, 1, 1_000_000, world.now).await;
     let holder = funded(&stores, 2, 1_000_000, world.now).await;
@@ -172,7 +172,7 @@ pub async fn cancelling_a_performance_refunds_its_sales_ends_its_holds_and_hides
 
 /// A payment and a cancellation at once, ten times over: the fan ends with their money either
 /// way (never charged, or charged and refunded) and the seat is never left sold.
-pub async fn a_payment_racing_a_cancellation_leaves_the_fan_whole(stores: Stores) {
+pub async fn a_payment_racing_a_cancellation_leaves_the_fan_whole(stores: Repositories) {
     let world = seeded(&stores).await;
     let concerts = [world.early.clone(), world.late.clone(), world.other.clone()];
     for (round, performance) in concerts.iter().enumerate() {

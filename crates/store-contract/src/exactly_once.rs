@@ -10,7 +10,7 @@ use domain::ports::StoreError;
 use domain::{ClaimId, CreditOutcome, IdempotencyClaim, Receipt, StoredResponse};
 use time::OffsetDateTime;
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{
     R_PRICE, approved, balance, balance_of, charge, now, plan, reservation, seat, seat_of, secs, uid, user,
 };
@@ -27,12 +27,12 @@ fn receipt<T: Debug + 'static>(n: i64, key_text: &str, claim: ClaimId) -> Receip
 }
 
 /// What user `n`'s `key` has recorded as its answer, if anything.
-async fn answer(stores: &Stores, n: i64, key_text: &str) -> Option<StoredResponse> {
+async fn answer(stores: &Repositories, n: i64, key_text: &str) -> Option<StoredResponse> {
     find(stores, n, key_text).await.and_then(|record| record.response)
 }
 
 /// The sum of user `n`'s ledger, which must equal their balance.
-async fn audited_balance(stores: &Stores, n: i64) -> i64 {
+async fn audited_balance(stores: &Repositories, n: i64) -> i64 {
     let ledger = stores.wallet.ledger(uid(n)).await.expect("ledger works");
     let sum: i64 = ledger.iter().map(|entry| entry.delta).sum();
     assert_eq!(balance(sum), balance_of(stores, uid(n)).await, "the ledger sums to the balance");
@@ -42,7 +42,7 @@ async fn audited_balance(stores: &Stores, n: i64) -> i64 {
 /// A keyed credit records its answer with its effect: no separate completion is needed, and the
 /// same request afterwards replays exactly that answer. A refusal inside the write (over the
 /// ceiling) is recorded the same way.
-pub async fn a_keyed_credit_records_its_answer_in_the_same_step_as_its_effect(stores: Stores) {
+pub async fn a_keyed_credit_records_its_answer_in_the_same_step_as_its_effect(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
@@ -58,7 +58,7 @@ pub async fn a_keyed_credit_records_its_answer_in_the_same_step_as_its_effect(st
 /// A claim that lapsed and was taken over can no longer write: its credit, hold and settlement
 /// each fail with `ClaimSuperseded` and change nothing, while the take-over's own write lands
 /// once, with its answer.
-pub async fn a_write_under_a_claim_that_was_taken_over_changes_nothing(stores: Stores) {
+pub async fn a_write_under_a_claim_that_was_taken_over_changes_nothing(stores: Repositories) {
     let Scene { world, token, held } = scene(&stores, 100_000).await;
     let at = world.now;
     let stale = claimed(claim(&stores, 1, "k1", "fp-a", at).await);
@@ -87,7 +87,7 @@ pub async fn a_write_under_a_claim_that_was_taken_over_changes_nothing(stores: S
 
 /// A claim whose key is answered already cannot write again: a second write under the same
 /// claim (a duplicate delivery of the work) changes nothing.
-pub async fn a_second_write_under_an_answered_claim_changes_nothing(stores: Stores) {
+pub async fn a_second_write_under_an_answered_claim_changes_nothing(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
@@ -102,7 +102,7 @@ pub async fn a_second_write_under_an_answered_claim_changes_nothing(stores: Stor
 /// is presumed dead, but its work may still be running): one retry takes the key over, the
 /// others are told it is in progress, the first attempt's late write lands nowhere, and the
 /// money is credited exactly once.
-pub async fn twenty_retries_racing_a_lapsed_claim_credit_exactly_once(stores: Stores) {
+pub async fn twenty_retries_racing_a_lapsed_claim_credit_exactly_once(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
@@ -124,7 +124,7 @@ pub async fn twenty_retries_racing_a_lapsed_claim_credit_exactly_once(stores: St
 
 /// One retry of the keyed charge: claim, and on a claim, credit under it. `None` when the key
 /// was not claimed.
-async fn retry(stores: &Stores, at: OffsetDateTime) -> Option<Result<CreditOutcome, StoreError>> {
+async fn retry(stores: &Repositories, at: OffsetDateTime) -> Option<Result<CreditOutcome, StoreError>> {
     match claim(stores, 1, "k1", "fp-a", at).await {
         IdempotencyClaim::Claimed(claim) => {
             Some(stores.wallet.credit(uid(1), charge(1_000), at, Some(receipt(1, "k1", claim))).await)

@@ -11,7 +11,7 @@ use domain::{
 };
 use time::{Duration, OffsetDateTime};
 
-use crate::Stores;
+use crate::Repositories;
 
 /// Seats 1–10: the VIP zone.
 pub(crate) const VIP_PRICE: i64 = 50_000;
@@ -162,7 +162,7 @@ pub(crate) struct World {
 }
 
 /// Seeds [`catalogue`] into the empty store and finds out what ids it gave.
-pub(crate) async fn seeded(stores: &Stores) -> World {
+pub(crate) async fn seeded(stores: &Repositories) -> World {
     let now = now();
     let loaded = stores.catalogue.seed_if_empty(&catalogue(now)).await.expect("seed_if_empty works");
     assert!(loaded, "seed_if_empty of an empty store must load the catalogue and return true");
@@ -185,7 +185,7 @@ pub(crate) async fn seeded(stores: &Stores) -> World {
 }
 
 /// Seat `number` of `schedule`, read through `seats_of_schedule`.
-pub(crate) async fn seat_of(stores: &Stores, schedule: &Schedule, number: u8) -> Seat {
+pub(crate) async fn seat_of(stores: &Repositories, schedule: &Schedule, number: u8) -> Seat {
     let seats = stores.catalogue.seats_of_schedule(schedule.id).await.expect("seats_of_schedule works");
     seats
         .into_iter()
@@ -194,36 +194,36 @@ pub(crate) async fn seat_of(stores: &Stores, schedule: &Schedule, number: u8) ->
 }
 
 /// One seat by id; it must exist.
-pub(crate) async fn seat(stores: &Stores, id: SeatId) -> Seat {
+pub(crate) async fn seat(stores: &Repositories, id: SeatId) -> Seat {
     let seat = stores.catalogue.seat(id).await.expect("seat works");
     seat.unwrap_or_else(|| panic!("seat {id} must exist"))
 }
 
 /// One reservation by id; it must exist.
-pub(crate) async fn reservation(stores: &Stores, id: ReservationId) -> Reservation {
+pub(crate) async fn reservation(stores: &Repositories, id: ReservationId) -> Reservation {
     let reservation = stores.reservations.reservation(id).await.expect("reservation works");
     reservation.unwrap_or_else(|| panic!("reservation {id} must exist"))
 }
 
 /// One token by value; it must exist.
-pub(crate) async fn token(stores: &Stores, value: TokenValue) -> QueueToken {
+pub(crate) async fn token(stores: &Repositories, value: TokenValue) -> QueueToken {
     let token = stores.queue.token(value).await.expect("token works");
     token.unwrap_or_else(|| panic!("token {value} must exist"))
 }
 
 /// A user's balance; the user must exist.
-pub(crate) async fn balance_of(stores: &Stores, user: UserId) -> Balance {
+pub(crate) async fn balance_of(stores: &Repositories, user: UserId) -> Balance {
     let balance = stores.wallet.balance(user).await.expect("balance works");
     balance.unwrap_or_else(|| panic!("user {user} must exist and have a balance"))
 }
 
 /// Issues user `n` a token at `at` (default policy), which creates the user.
-pub(crate) async fn user(stores: &Stores, n: i64, at: OffsetDateTime) -> QueueToken {
+pub(crate) async fn user(stores: &Repositories, n: i64, at: OffsetDateTime) -> QueueToken {
     stores.queue.issue(uid(n), fresh_value(), at, &QueuePolicy::default()).await.expect("issue works")
 }
 
 /// Creates user `n` and charges `amount` at `at`.
-pub(crate) async fn funded(stores: &Stores, n: i64, amount: i64, at: OffsetDateTime) -> QueueToken {
+pub(crate) async fn funded(stores: &Repositories, n: i64, amount: i64, at: OffsetDateTime) -> QueueToken {
     let token = user(stores, n, at).await;
     let outcome = stores.wallet.credit(uid(n), charge(amount), at, None).await.expect("credit works");
     assert_eq!(
@@ -242,7 +242,7 @@ pub(crate) fn approved(seat: &Seat, holder: i64, at: OffsetDateTime) -> NewHold 
 }
 
 /// Takes the approved hold; the store must grant it.
-pub(crate) async fn hold(stores: &Stores, seat: &Seat, holder: i64, at: OffsetDateTime) -> Reservation {
+pub(crate) async fn hold(stores: &Repositories, seat: &Seat, holder: i64, at: OffsetDateTime) -> Reservation {
     let hold = approved(seat, holder, at);
     let reservation = stores.reservations.try_hold(&hold, None).await.expect("try_hold works");
     reservation.unwrap_or_else(|| panic!("try_hold of free seat {} at {at} must succeed", seat.id))
@@ -251,7 +251,7 @@ pub(crate) async fn hold(stores: &Stores, seat: &Seat, holder: i64, at: OffsetDa
 /// Admits every waiting token at `at` (no caps), so that the users issued so far may pay.
 /// Admission runs at most once per tick (1 s), so a check admits at most once per second of
 /// its instants.
-pub(crate) async fn admit_everyone(stores: &Stores, at: OffsetDateTime) {
+pub(crate) async fn admit_everyone(stores: &Repositories, at: OffsetDateTime) {
     stores.queue.admit(at, &uncapped()).await.expect("admit works");
 }
 
@@ -283,7 +283,7 @@ pub(crate) struct Snapshot {
 
 /// What a settlement may touch, as stored now.
 pub(crate) async fn snapshot(
-    stores: &Stores,
+    stores: &Repositories,
     users: &[UserId],
     keys: &[(UserId, IdempotencyKey)],
     seats: &[SeatId],

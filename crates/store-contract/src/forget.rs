@@ -4,7 +4,7 @@
 
 use domain::{QueuePolicy, TokenStatus};
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{admit_everyone, balance, funded, hold, seat_of, secs, seeded, uid, uncapped, user};
 use crate::idempotency::claim;
 use crate::races::all_at_once;
@@ -15,7 +15,7 @@ fn no_admission() -> QueuePolicy {
 }
 
 /// Takes the day's admission step before anyone waits, so later attempts admit nobody.
-async fn admit_nobody_after(stores: &Stores, at: time::OffsetDateTime) {
+async fn admit_nobody_after(stores: &Repositories, at: time::OffsetDateTime) {
     let report = stores.queue.admit(at, &no_admission()).await.expect("admit works");
     assert_eq!(report.admitted, 0, "nobody was waiting yet");
 }
@@ -23,7 +23,7 @@ async fn admit_nobody_after(stores: &Stores, at: time::OffsetDateTime) {
 /// Four admitted fans whose tokens ran out: one charged money, one held a seat, one claimed an
 /// idempotency key, one did nothing. Only the last is forgotten whole; the tokens of all four
 /// go, and the fan still waiting keeps their token and place.
-pub async fn forget_ended_drops_ended_tokens_and_the_users_left_with_nothing(stores: Stores) {
+pub async fn forget_ended_drops_ended_tokens_and_the_users_left_with_nothing(stores: Repositories) {
     let world = seeded(&stores).await;
     let now = world.now;
     let charged = funded(&stores, 1, 1_000, now).await;
@@ -55,7 +55,7 @@ pub async fn forget_ended_drops_ended_tokens_and_the_users_left_with_nothing(sto
 
 /// A forgotten fan who comes back is a new fan: created anew with a zero balance, and queued
 /// behind everyone.
-pub async fn a_forgotten_fan_who_comes_back_is_created_anew_behind_everyone(stores: Stores) {
+pub async fn a_forgotten_fan_who_comes_back_is_created_anew_behind_everyone(stores: Repositories) {
     let world = seeded(&stores).await;
     let now = world.now;
     admit_nobody_after(&stores, now).await;
@@ -75,7 +75,7 @@ pub async fn a_forgotten_fan_who_comes_back_is_created_anew_behind_everyone(stor
 
 /// Eleven thousand abandoned places (more than any store's batch) are all forgotten by one
 /// call, and so are their users.
-pub async fn forget_ended_works_through_a_backlog_larger_than_a_batch_in_one_call(stores: Stores) {
+pub async fn forget_ended_works_through_a_backlog_larger_than_a_batch_in_one_call(stores: Repositories) {
     const FANS: i64 = 11_000;
     let world = seeded(&stores).await;
     let now = world.now;

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{approved, hold, seat_of, secs, seeded, uid, user};
 use crate::races::all_at_once;
 
 /// Twenty concurrent holds of twenty different seats by one user (limit 4) leave exactly four
 /// live holds.
-pub async fn twenty_concurrent_holds_by_one_user_leave_exactly_the_limit_live(stores: Stores) {
+pub async fn twenty_concurrent_holds_by_one_user_leave_exactly_the_limit_live(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     let mut seats = Vec::new();
@@ -36,7 +36,7 @@ pub async fn twenty_concurrent_holds_by_one_user_leave_exactly_the_limit_live(st
 
 /// A user at the limit is refused (the seat stays free for others) until one of their holds
 /// lapses; a hold with no limit (0) is never refused for the count.
-pub async fn a_user_at_the_limit_may_hold_again_once_one_of_their_holds_lapses(stores: Stores) {
+pub async fn a_user_at_the_limit_may_hold_again_once_one_of_their_holds_lapses(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     user(&stores, 2, world.now).await;

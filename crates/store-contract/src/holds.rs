@@ -3,7 +3,7 @@
 
 use domain::{NewHold, ReservationId, ReservationStatus, SeatHold, SeatId};
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{
     R_PRICE, admit_everyone, approved, funded, hold, plan, reservation, seat, seat_of, secs, seeded, uid,
     unknown_id, user,
@@ -11,7 +11,7 @@ use crate::fixture::{
 
 /// `try_hold` of a free seat returns a `Held` reservation for the user, seat, price and times
 /// of the hold, and the seat then shows that hold.
-pub async fn try_hold_of_a_free_seat_records_a_held_reservation_and_marks_the_seat(stores: Stores) {
+pub async fn try_hold_of_a_free_seat_records_a_held_reservation_and_marks_the_seat(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     let free = seat_of(&stores, &world.early, 20).await;
@@ -35,7 +35,7 @@ pub async fn try_hold_of_a_free_seat_records_a_held_reservation_and_marks_the_se
 
 /// While a hold is live, nobody can hold the seat: not another user at the same instant, not
 /// the holder again, not anyone a second before it lapses. The first hold stays as it was.
-pub async fn a_second_hold_while_the_first_is_live_is_refused(stores: Stores) {
+pub async fn a_second_hold_while_the_first_is_live_is_refused(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     user(&stores, 2, world.now).await;
@@ -65,7 +65,7 @@ pub async fn a_second_hold_while_the_first_is_live_is_refused(stores: Stores) {
 
 /// Once the previous hold has lapsed (new `held_at` at or after its `until`), a new hold wins
 /// the seat, even before any sweep.
-pub async fn a_hold_succeeds_once_the_previous_hold_has_lapsed(stores: Stores) {
+pub async fn a_hold_succeeds_once_the_previous_hold_has_lapsed(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     user(&stores, 2, world.now).await;
@@ -86,7 +86,7 @@ pub async fn a_hold_succeeds_once_the_previous_hold_has_lapsed(stores: Stores) {
 }
 
 /// A sold seat cannot be held by anyone, however much later.
-pub async fn try_hold_of_a_sold_seat_is_refused(stores: Stores) {
+pub async fn try_hold_of_a_sold_seat_is_refused(stores: Repositories) {
     let world = seeded(&stores).await;
     let payer = funded(&stores, 1, 100_000, world.now).await;
     user(&stores, 2, world.now).await;
@@ -112,7 +112,7 @@ pub async fn try_hold_of_a_sold_seat_is_refused(stores: Stores) {
 }
 
 /// A seat whose performance has started cannot be held; one second earlier it can.
-pub async fn try_hold_of_a_seat_whose_performance_started_is_refused(stores: Stores) {
+pub async fn try_hold_of_a_seat_whose_performance_started_is_refused(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     let free = seat_of(&stores, &world.early, 30).await;
@@ -134,7 +134,7 @@ pub async fn try_hold_of_a_seat_whose_performance_started_is_refused(stores: Sto
 }
 
 /// `try_hold` of a seat that does not exist is refused, not an error.
-pub async fn try_hold_of_an_unknown_seat_is_refused(stores: Stores) {
+pub async fn try_hold_of_an_unknown_seat_is_refused(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     let seats = stores.catalogue.seats_of_concert(world.second).await.expect("seats_of_concert works");
@@ -147,7 +147,7 @@ pub async fn try_hold_of_an_unknown_seat_is_refused(stores: Stores) {
 }
 
 /// `reservation(id)` reads back exactly what `try_hold` returned; an unknown id reads `None`.
-pub async fn reservation_reads_back_what_try_hold_returned(stores: Stores) {
+pub async fn reservation_reads_back_what_try_hold_returned(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     user(&stores, 2, world.now).await;
@@ -163,7 +163,7 @@ pub async fn reservation_reads_back_what_try_hold_returned(stores: Stores) {
 
 /// `release_expired` marks lapsed holds `Expired`, clears them from their seats, leaves live
 /// holds alone and returns how many it released.
-pub async fn release_expired_expires_lapsed_holds_frees_their_seats_and_counts_them(stores: Stores) {
+pub async fn release_expired_expires_lapsed_holds_frees_their_seats_and_counts_them(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     let mut holds = Vec::new();
@@ -193,7 +193,7 @@ pub async fn release_expired_expires_lapsed_holds_frees_their_seats_and_counts_t
 }
 
 /// `release_expired` never touches a paid reservation or its sold seat.
-pub async fn release_expired_leaves_paid_reservations_and_sold_seats_alone(stores: Stores) {
+pub async fn release_expired_leaves_paid_reservations_and_sold_seats_alone(stores: Repositories) {
     let world = seeded(&stores).await;
     let payer = funded(&stores, 1, 100_000, world.now).await;
     admit_everyone(&stores, world.now).await;
@@ -211,7 +211,7 @@ pub async fn release_expired_leaves_paid_reservations_and_sold_seats_alone(store
 
 /// A seat re-held after its old hold lapsed keeps the new hold through a sweep; the old
 /// reservation ends up `Expired` (by `try_hold` or by the sweep, as the store prefers).
-pub async fn release_expired_keeps_the_newer_hold_on_a_seat_taken_over_after_a_lapse(stores: Stores) {
+pub async fn release_expired_keeps_the_newer_hold_on_a_seat_taken_over_after_a_lapse(stores: Repositories) {
     let world = seeded(&stores).await;
     user(&stores, 1, world.now).await;
     user(&stores, 2, world.now).await;

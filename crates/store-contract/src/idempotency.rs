@@ -8,7 +8,7 @@ use domain::{
 };
 use time::OffsetDateTime;
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{now, secs, uid, user};
 use crate::races::all_at_once;
 
@@ -24,7 +24,7 @@ fn ok_response() -> StoredResponse {
 
 /// Claims `key` for user `n` with `fingerprint` at `at`, with the service's TTL and lease.
 pub(crate) async fn claim(
-    stores: &Stores,
+    stores: &Repositories,
     n: i64,
     key_text: &str,
     fingerprint: &str,
@@ -47,7 +47,7 @@ pub(crate) fn claimed(outcome: IdempotencyClaim) -> ClaimId {
 
 /// Claims user `n`'s `key` and completes that claim with `response` at `at`.
 async fn claim_and_complete(
-    stores: &Stores,
+    stores: &Repositories,
     n: i64,
     key_text: &str,
     response: &StoredResponse,
@@ -59,7 +59,7 @@ async fn claim_and_complete(
 
 /// Completes user `n`'s `key`, claimed as `claim`, with `response` at `at`.
 async fn complete(
-    stores: &Stores,
+    stores: &Repositories,
     n: i64,
     key_text: &str,
     claim: ClaimId,
@@ -70,13 +70,13 @@ async fn complete(
 }
 
 /// What is stored for user `n`'s `key`.
-pub(crate) async fn find(stores: &Stores, n: i64, key_text: &str) -> Option<IdempotencyRecord> {
+pub(crate) async fn find(stores: &Repositories, n: i64, key_text: &str) -> Option<IdempotencyRecord> {
     stores.idempotency.find(uid(n), &key(key_text)).await.expect("find works")
 }
 
 /// A new key is claimed; the same request again is in progress until the claim completes, then
 /// replayed with the stored status and body, for as long as the TTL lasts.
-pub async fn a_new_key_is_claimed_once_and_its_completed_response_is_replayed(stores: Stores) {
+pub async fn a_new_key_is_claimed_once_and_its_completed_response_is_replayed(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     assert_eq!(find(&stores, 1, "k1").await, None, "nothing is stored for a key never used");
@@ -105,7 +105,7 @@ pub async fn a_new_key_is_claimed_once_and_its_completed_response_is_replayed(st
 }
 
 /// Error responses are kept and replayed like any other (status and body exactly).
-pub async fn a_stored_error_response_is_replayed_exactly(stores: Stores) {
+pub async fn a_stored_error_response_is_replayed_exactly(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
@@ -119,7 +119,7 @@ pub async fn a_stored_error_response_is_replayed_exactly(stores: Stores) {
 
 /// A key used for another request (another fingerprint) is `Reused`, whether the first request
 /// is still running or done; nothing about the first changes.
-pub async fn a_key_used_for_another_request_is_reused(stores: Stores) {
+pub async fn a_key_used_for_another_request_is_reused(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
@@ -142,7 +142,7 @@ pub async fn a_key_used_for_another_request_is_reused(stores: Stores) {
 
 /// A claim left in progress (its instance died) is claimed again by the same request once its
 /// lease has run out, and the new claim is in progress from then on.
-pub async fn an_abandoned_claim_is_claimed_again_once_its_lease_runs_out(stores: Stores) {
+pub async fn an_abandoned_claim_is_claimed_again_once_its_lease_runs_out(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
@@ -169,7 +169,7 @@ pub async fn an_abandoned_claim_is_claimed_again_once_its_lease_runs_out(stores:
 
 /// A record older than the TTL counts as absent: the key is claimed anew, even for another
 /// request, and the old response is gone.
-pub async fn a_record_past_the_ttl_is_claimed_anew(stores: Stores) {
+pub async fn a_record_past_the_ttl_is_claimed_anew(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     claim_and_complete(&stores, 1, "k1", &ok_response(), now).await;
@@ -194,7 +194,7 @@ pub async fn a_record_past_the_ttl_is_claimed_anew(stores: Stores) {
 
 /// `release` deletes a claim in progress (a retry runs again) but never a completed one;
 /// `complete` keeps the first response and never creates a record.
-pub async fn release_frees_a_running_claim_and_complete_keeps_the_first_response(stores: Stores) {
+pub async fn release_frees_a_running_claim_and_complete_keeps_the_first_response(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let first = claimed(claim(&stores, 1, "k1", "fp-a", now).await);
@@ -226,7 +226,7 @@ pub async fn release_frees_a_running_claim_and_complete_keeps_the_first_response
 }
 
 /// Keys belong to one user: another user's same key is a key of its own.
-pub async fn keys_are_scoped_per_user(stores: Stores) {
+pub async fn keys_are_scoped_per_user(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     user(&stores, 2, now).await;
@@ -247,7 +247,7 @@ pub async fn keys_are_scoped_per_user(stores: Stores) {
 }
 
 /// `purge_expired` deletes exactly the records claimed a TTL or more ago, finished or not.
-pub async fn purge_expired_deletes_only_records_past_the_ttl(stores: Stores) {
+pub async fn purge_expired_deletes_only_records_past_the_ttl(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let old = now - RESPONSE_TTL;
@@ -264,7 +264,7 @@ pub async fn purge_expired_deletes_only_records_past_the_ttl(stores: Stores) {
 
 /// Of ten concurrent claims of one new key with one request, exactly one is `Claimed` and the
 /// other nine are `InProgress`; once it completes, ten more concurrent claims all replay.
-pub async fn ten_concurrent_claims_of_a_new_key_have_exactly_one_winner(stores: Stores) {
+pub async fn ten_concurrent_claims_of_a_new_key_have_exactly_one_winner(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let outcomes = race(&stores, uid(1), "k1", now).await;
@@ -281,7 +281,7 @@ pub async fn ten_concurrent_claims_of_a_new_key_have_exactly_one_winner(stores: 
 
 /// Of ten concurrent claims of a stored key that may be taken over (its record is past the
 /// TTL), exactly one is `Claimed`: the take-over is decided under the record's lock.
-pub async fn ten_concurrent_claims_of_an_expired_key_have_exactly_one_winner(stores: Stores) {
+pub async fn ten_concurrent_claims_of_an_expired_key_have_exactly_one_winner(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let old = now - RESPONSE_TTL - secs(1);
@@ -307,7 +307,7 @@ fn tally(outcomes: &[IdempotencyClaim]) -> (Vec<ClaimId>, usize) {
 /// A user has at most `max_keys_per_user` live keys: a new key beyond them is `TooManyKeys`
 /// and stores nothing, their existing keys still answer, another user is not affected, and
 /// once the oldest key is past the TTL a new one is claimed again.
-pub async fn a_new_key_beyond_the_users_cap_is_refused_until_the_oldest_expires(stores: Stores) {
+pub async fn a_new_key_beyond_the_users_cap_is_refused_until_the_oldest_expires(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     user(&stores, 2, now).await;
@@ -330,7 +330,7 @@ pub async fn a_new_key_beyond_the_users_cap_is_refused_until_the_oldest_expires(
 
 /// Ten claims of `user`'s `key` with one fingerprint, all at once.
 async fn race(
-    stores: &Stores,
+    stores: &Repositories,
     user: UserId,
     key_text: &'static str,
     at: OffsetDateTime,

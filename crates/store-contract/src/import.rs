@@ -3,7 +3,7 @@
 
 use domain::{ImportOutcome, NewConcert, NewHold};
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{catalogue, now, performance, secs, uid, user};
 
 fn imported(concerts_added: u32, performances_added: u32) -> ImportOutcome {
@@ -11,7 +11,7 @@ fn imported(concerts_added: u32, performances_added: u32) -> ImportOutcome {
 }
 
 /// Importing a catalogue twice loads it once.
-pub async fn importing_a_catalogue_twice_loads_it_once(stores: Stores) {
+pub async fn importing_a_catalogue_twice_loads_it_once(stores: Repositories) {
     let file = catalogue(now());
     assert_eq!(stores.catalogue.import(&file).await, Ok(imported(2, 0)), "the first import loads both");
     let concerts = stores.catalogue.concerts().await.expect("concerts works");
@@ -30,7 +30,7 @@ pub async fn importing_a_catalogue_twice_loads_it_once(stores: Stores) {
 
 /// A known concert takes the file's title, gains the performances it lacks, and its known
 /// performances (and their seats) take the file's on-sale instant.
-pub async fn importing_a_known_concert_updates_it_and_adds_its_new_performances(stores: Stores) {
+pub async fn importing_a_known_concert_updates_it_and_adds_its_new_performances(stores: Repositories) {
     let start = now();
     let file = catalogue(start);
     stores.catalogue.import(&file).await.expect("import works");
@@ -50,7 +50,7 @@ pub async fn importing_a_known_concert_updates_it_and_adds_its_new_performances(
 }
 
 /// A file that gives a loaded performance other seats is refused whole: nothing of it lands.
-pub async fn importing_other_seats_for_a_loaded_performance_writes_nothing(stores: Stores) {
+pub async fn importing_other_seats_for_a_loaded_performance_writes_nothing(stores: Repositories) {
     let start = now();
     let file = catalogue(start);
     stores.catalogue.import(&file).await.expect("import works");
@@ -68,7 +68,7 @@ pub async fn importing_other_seats_for_a_loaded_performance_writes_nothing(store
 }
 
 /// Before its performance goes on sale, a seat cannot be held, whatever the caller decided.
-pub async fn try_hold_before_the_performance_goes_on_sale_is_refused(stores: Stores) {
+pub async fn try_hold_before_the_performance_goes_on_sale_is_refused(stores: Repositories) {
     let start = now();
     let mut file = catalogue(start);
     for schedule in &mut file[1].schedules {

@@ -2,29 +2,24 @@
 //! unchanged against every store adapter (the embedded in-memory store and PostgreSQL), so the
 //! two can never drift apart.
 //!
-//! Each check is a public `async fn(Stores)` that seeds what it needs through the ports, drives
+//! Each check is a public `async fn(Repositories)` that seeds what it needs through the ports, drives
 //! them with explicit instants (the ports take `now` as an argument) and panics with a sentence
 //! saying what the store did wrong. An adapter runs them all with one line in an integration
 //! test:
 //!
 //! ```ignore
-//! async fn fresh_store() -> (store_contract::Stores, ()) {
-//!     (store_contract::Stores::from_one(std::sync::Arc::new(MyStore::new())), ())
+//! async fn fresh_store() -> (store_contract::Repositories, ()) {
+//!     (store_contract::Repositories::from_store(std::sync::Arc::new(MyStore::new())), ())
 //! }
 //! store_contract::contract_suite!(fresh_store);
 //! ```
 //!
 //! The factory is called once per check and must hand back a FRESH, EMPTY store together with a
 //! guard of any type (a per-test database, say); the guard is dropped after the check, once the
-//! [`Stores`] it served are gone. The test crate needs `tokio` (with `macros` and
+//! [`Repositories`] it served are gone. The test crate needs `tokio` (with `macros` and
 //! `rt-multi-thread`) among its dev-dependencies, for `#[tokio::test]`.
 
-use std::sync::Arc;
-
-use domain::ports::{
-    CatalogueRepository, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
-    ReservationRepository, Store, WalletRepository,
-};
+pub use domain::ports::Repositories;
 
 pub mod admission;
 pub mod bookings;
@@ -44,47 +39,13 @@ pub mod races;
 pub mod refunds;
 pub mod wallet;
 
-/// The store under test, one handle per port. Usually all seven point at one store value.
-#[derive(Clone)]
-pub struct Stores {
-    /// Concerts, performances and seats.
-    pub catalogue: Arc<dyn CatalogueRepository>,
-    /// Holds and their lifecycle.
-    pub reservations: Arc<dyn ReservationRepository>,
-    /// Balances and their ledger.
-    pub wallet: Arc<dyn WalletRepository>,
-    /// The payment unit of work.
-    pub payments: Arc<dyn PaymentRepository>,
-    /// The waiting room.
-    pub queue: Arc<dyn QueueRepository>,
-    /// Idempotency keys and their stored responses.
-    pub idempotency: Arc<dyn IdempotencyRepository>,
-    /// Readiness.
-    pub health: Arc<dyn HealthCheck>,
-}
-
-impl Stores {
-    /// Every port served by the one `store`.
-    pub fn from_one<S: Store>(store: Arc<S>) -> Self {
-        Self {
-            catalogue: store.clone(),
-            reservations: store.clone(),
-            wallet: store.clone(),
-            payments: store.clone(),
-            queue: store.clone(),
-            idempotency: store.clone(),
-            health: store,
-        }
-    }
-}
-
 /// Expands to one `#[tokio::test]` (multi-threaded, two workers) per contract check, grouped in
 /// modules named like the suite's (`catalogue::…`, `holds::…`, `admission::…`, `races::…`,
 /// `idempotency::…`).
 ///
 /// The argument is a callable (an `async fn` or a closure returning a future) that yields
-/// `(Stores, Guard)` for a fresh, empty store; `Guard` may be any type and lives until the
-/// check has finished, after the `Stores` are dropped.
+/// `(Repositories, Guard)` for a fresh, empty store; `Guard` may be any type and lives until the
+/// check has finished, after the `Repositories` are dropped.
 #[macro_export]
 macro_rules! contract_suite {
     ($factory:expr $(,)?) => {
@@ -239,3 +200,6 @@ macro_rules! __contract_module {
         }
     };
 }
+
+#[cfg(test)]
+mod registry_tests;

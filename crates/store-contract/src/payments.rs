@@ -8,7 +8,7 @@ use domain::{
     ReservationId, ReservationStatus, SettlementPlan, StoredResponse, TokenStatus, UserId,
 };
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{
     R_PRICE, World, admit_everyone, balance, balance_of, funded, hold, plan, reservation, seat, seat_of,
     secs, seeded, snapshot, token, uid, uncapped, unknown_id, user,
@@ -23,7 +23,7 @@ pub(crate) struct Scene {
     pub(crate) held: Reservation,
 }
 
-pub(crate) async fn scene(stores: &Stores, funds: i64) -> Scene {
+pub(crate) async fn scene(stores: &Repositories, funds: i64) -> Scene {
     let world = seeded(stores).await;
     let issued =
         if funds > 0 { funded(stores, 1, funds, world.now).await } else { user(stores, 1, world.now).await };
@@ -40,7 +40,7 @@ pub(crate) async fn scene(stores: &Stores, funds: i64) -> Scene {
 /// a refusal is answered later, by the caller), and checks that nothing named changed: the key
 /// stays claimed and unanswered.
 async fn assert_refused_without_change(
-    stores: &Stores,
+    stores: &Repositories,
     plan: &SettlementPlan,
     why: &str,
     users: &[UserId],
@@ -80,7 +80,7 @@ async fn assert_refused_without_change(
 /// `Payment` entry, the seat is sold, the reservation is `Paid`, the payer's token is expired
 /// (and only theirs), and the payer's next token is a new one at the back.
 pub async fn settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_expires_the_token(
-    stores: Stores,
+    stores: Repositories,
 ) {
     let Scene { world, token: payer_token, held } = scene(&stores, 100_000).await;
     let bystander = user(&stores, 2, world.now).await;
@@ -128,7 +128,7 @@ pub async fn settle_takes_the_money_sells_the_seat_confirms_the_reservation_and_
 }
 
 /// Settling a reservation that is already paid is refused and changes nothing.
-pub async fn settle_of_a_paid_reservation_is_refused_and_changes_nothing(stores: Stores) {
+pub async fn settle_of_a_paid_reservation_is_refused_and_changes_nothing(stores: Repositories) {
     let Scene { world, token, held } = scene(&stores, 100_000).await;
     let first = plan(&held, &token, world.now + secs(60));
     let paid = stores.payments.settle(&first, None).await.expect("settle works");
@@ -148,7 +148,7 @@ pub async fn settle_of_a_paid_reservation_is_refused_and_changes_nothing(stores:
 
 /// Settling at or after the hold's expiry is refused and changes nothing; a second earlier it
 /// succeeds.
-pub async fn settle_after_the_hold_lapsed_is_refused_and_changes_nothing(stores: Stores) {
+pub async fn settle_after_the_hold_lapsed_is_refused_and_changes_nothing(stores: Repositories) {
     let Scene { token, held, .. } = scene(&stores, 100_000).await;
     for (why, at) in [
         ("paid_at equal to the hold's expiry", held.expires_at),
@@ -163,7 +163,7 @@ pub async fn settle_after_the_hold_lapsed_is_refused_and_changes_nothing(stores:
 
 /// After the hold lapsed and another user took the seat, a stale plan of the first holder
 /// (decided while the hold was live) is refused and changes nothing, for either user.
-pub async fn settle_when_another_hold_took_the_seat_is_refused_and_changes_nothing(stores: Stores) {
+pub async fn settle_when_another_hold_took_the_seat_is_refused_and_changes_nothing(stores: Repositories) {
     let Scene { world, token, held } = scene(&stores, 100_000).await;
     let rival_token = funded(&stores, 2, 100_000, world.now).await;
     let lapsed = seat(&stores, held.seat_id).await;
@@ -183,7 +183,7 @@ pub async fn settle_when_another_hold_took_the_seat_is_refused_and_changes_nothi
 
 /// A plan the balance cannot cover (never had it, or spent it on another seat since the
 /// decision) is refused and changes nothing.
-pub async fn settle_without_enough_balance_is_refused_and_changes_nothing(stores: Stores) {
+pub async fn settle_without_enough_balance_is_refused_and_changes_nothing(stores: Repositories) {
     let Scene { world, token, held } = scene(&stores, 40_000).await;
     let second = hold(&stores, &seat_of(&stores, &world.early, 21).await, 1, world.now).await;
     let first =
@@ -205,7 +205,7 @@ pub async fn settle_without_enough_balance_is_refused_and_changes_nothing(stores
 
 /// A plan naming someone other than the holder as payer is refused and changes nothing, for
 /// the holder or the would-be payer.
-pub async fn settle_by_someone_other_than_the_holder_is_refused_and_changes_nothing(stores: Stores) {
+pub async fn settle_by_someone_other_than_the_holder_is_refused_and_changes_nothing(stores: Repositories) {
     let Scene { world, token, held } = scene(&stores, 100_000).await;
     let other_token = funded(&stores, 2, 100_000, world.now).await;
     admit_everyone(&stores, world.now + secs(1)).await;
@@ -225,7 +225,7 @@ pub async fn settle_by_someone_other_than_the_holder_is_refused_and_changes_noth
 /// A plan naming a seat its reservation does not hold, or a reservation that does not exist, is
 /// refused and changes nothing.
 pub async fn settle_naming_another_seat_or_an_unknown_reservation_is_refused_and_changes_nothing(
-    stores: Stores,
+    stores: Repositories,
 ) {
     let Scene { world, token, held } = scene(&stores, 100_000).await;
     let neighbour = hold(&stores, &seat_of(&stores, &world.early, 21).await, 1, world.now).await;
@@ -246,7 +246,7 @@ pub async fn settle_naming_another_seat_or_an_unknown_reservation_is_refused_and
 /// A token that can no longer pay (spent by another payment, run out, or still waiting) makes
 /// the settlement refused, and nothing changes: README expires the token on payment, and a later
 /// payment with it is `TOKEN_EXPIRED`, so it must not pay again in the store either.
-pub async fn settle_refuses_when_the_presented_token_is_no_longer_active(stores: Stores) {
+pub async fn settle_refuses_when_the_presented_token_is_no_longer_active(stores: Repositories) {
     let Scene { world, token: payer, held } = scene(&stores, 200_000).await;
     let second = hold(&stores, &seat_of(&stores, &world.early, 21).await, 1, world.now).await;
     let paid =
@@ -276,7 +276,7 @@ pub async fn settle_refuses_when_the_presented_token_is_no_longer_active(stores:
 }
 
 /// Another user's active token does not pay for the holder, and is not spent by trying.
-pub async fn settle_refuses_a_token_that_is_not_the_payers(stores: Stores) {
+pub async fn settle_refuses_a_token_that_is_not_the_payers(stores: Repositories) {
     let Scene { world, token: payer, held } = scene(&stores, 100_000).await;
     let other = funded(&stores, 2, 100_000, world.now).await;
     admit_everyone(&stores, world.now + secs(1)).await;

@@ -8,11 +8,16 @@ use domain::ports::AdmissionReport;
 use domain::{Balance, QueuePolicy, QueueToken, TokenStatus};
 use time::OffsetDateTime;
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{capped, eventually, fresh_value, now, secs, token, uid, uncapped, user};
 
 /// Issues users `from..=to`, one a second from `start`.
-pub(crate) async fn users(stores: &Stores, from: i64, to: i64, start: OffsetDateTime) -> Vec<QueueToken> {
+pub(crate) async fn users(
+    stores: &Repositories,
+    from: i64,
+    to: i64,
+    start: OffsetDateTime,
+) -> Vec<QueueToken> {
     let mut tokens = Vec::new();
     for n in from..=to {
         tokens.push(user(stores, n, start + secs(n - from)).await);
@@ -21,7 +26,7 @@ pub(crate) async fn users(stores: &Stores, from: i64, to: i64, start: OffsetDate
 }
 
 /// The positions of `tokens`, read now.
-async fn positions(stores: &Stores, tokens: &[QueueToken]) -> Vec<u64> {
+async fn positions(stores: &Repositories, tokens: &[QueueToken]) -> Vec<u64> {
     let mut positions = Vec::new();
     for token in tokens {
         positions.push(stores.queue.position(token).await.expect("position works"));
@@ -31,12 +36,17 @@ async fn positions(stores: &Stores, tokens: &[QueueToken]) -> Vec<u64> {
 
 /// Waits (about 3 s at most) for the positions of `tokens` to be `expected`; `why` says what
 /// they should show.
-pub(crate) async fn positions_become(stores: &Stores, tokens: &[QueueToken], expected: &[u64], why: &str) {
+pub(crate) async fn positions_become(
+    stores: &Repositories,
+    tokens: &[QueueToken],
+    expected: &[u64],
+    why: &str,
+) {
     eventually(why, || positions(stores, tokens), |got| got.as_slice() == expected).await;
 }
 
 /// The stored statuses of `tokens`, read now.
-pub(crate) async fn statuses(stores: &Stores, tokens: &[QueueToken]) -> Vec<TokenStatus> {
+pub(crate) async fn statuses(stores: &Repositories, tokens: &[QueueToken]) -> Vec<TokenStatus> {
     let mut statuses = Vec::new();
     for issued in tokens {
         statuses.push(token(stores, issued.value).await.status);
@@ -45,7 +55,11 @@ pub(crate) async fn statuses(stores: &Stores, tokens: &[QueueToken]) -> Vec<Toke
 }
 
 /// One admit; it must not fail.
-pub(crate) async fn admit(stores: &Stores, at: OffsetDateTime, policy: &QueuePolicy) -> AdmissionReport {
+pub(crate) async fn admit(
+    stores: &Repositories,
+    at: OffsetDateTime,
+    policy: &QueuePolicy,
+) -> AdmissionReport {
     stores.queue.admit(at, policy).await.expect("admit works")
 }
 
@@ -58,7 +72,7 @@ use TokenStatus::{Active, Expired, Waiting};
 
 /// `issue` stores the candidate as a `Waiting` token for a new user, who then exists with a
 /// zero balance; tickets increase in issue order.
-pub async fn issue_creates_the_user_and_a_waiting_token_with_increasing_tickets(stores: Stores) {
+pub async fn issue_creates_the_user_and_a_waiting_token_with_increasing_tickets(stores: Repositories) {
     let now = now();
     assert_eq!(stores.wallet.balance(uid(7)).await, Ok(None), "nobody exists before a token is issued");
     let candidate = fresh_value();
@@ -77,7 +91,7 @@ pub async fn issue_creates_the_user_and_a_waiting_token_with_increasing_tickets(
 
 /// While a user's token is waiting or active, `issue` returns that same token and stores no
 /// new one, whatever candidate it is given.
-pub async fn issue_again_returns_the_same_token_while_it_is_waiting_or_active(stores: Stores) {
+pub async fn issue_again_returns_the_same_token_while_it_is_waiting_or_active(stores: Repositories) {
     let now = now();
     let first = user(&stores, 1, now).await;
     let behind = user(&stores, 2, now).await;
@@ -101,7 +115,7 @@ pub async fn issue_again_returns_the_same_token_while_it_is_waiting_or_active(st
 
 /// A waiting token's position is the number of waiting tokens ahead of it plus one, and it
 /// moves up as tokens ahead are admitted.
-pub async fn position_counts_the_waiting_tokens_ahead_plus_one(stores: Stores) {
+pub async fn position_counts_the_waiting_tokens_ahead_plus_one(stores: Repositories) {
     let now = now();
     let tokens = users(&stores, 1, 4, now).await;
     positions_become(&stores, &tokens, &[1, 2, 3, 4], "four waiting tokens").await;
@@ -115,7 +129,7 @@ pub async fn position_counts_the_waiting_tokens_ahead_plus_one(stores: Stores) {
 
 /// `touch` records the poll in `last_seen_at`, which keeps a waiting token from being dropped
 /// by a tick that drops a silent one issued at the same time.
-pub async fn touch_records_the_poll_and_keeps_the_token_from_being_dropped(stores: Stores) {
+pub async fn touch_records_the_poll_and_keeps_the_token_from_being_dropped(stores: Repositories) {
     let now = now();
     let polled = user(&stores, 1, now).await;
     let silent = user(&stores, 2, now).await;
@@ -139,7 +153,7 @@ pub async fn touch_records_the_poll_and_keeps_the_token_from_being_dropped(store
 
 /// Admission is strictly FIFO and never lifts the active count above `max_active`; admitted
 /// tokens are active for the TTL.
-pub async fn admit_is_fifo_and_stops_at_max_active(stores: Stores) {
+pub async fn admit_is_fifo_and_stops_at_max_active(stores: Repositories) {
     let now = now();
     let tokens = users(&stores, 1, 5, now).await;
     let tick = now + secs(10);
@@ -160,7 +174,7 @@ pub async fn admit_is_fifo_and_stops_at_max_active(stores: Stores) {
 
 /// Admission never admits more than `admit_per_tick` per tick, alone or together with
 /// `max_active`.
-pub async fn admit_respects_the_per_tick_cap_alone_and_with_max_active(stores: Stores) {
+pub async fn admit_respects_the_per_tick_cap_alone_and_with_max_active(stores: Repositories) {
     let now = now();
     let tokens = users(&stores, 1, 5, now).await;
     let per_tick = capped(0, 2);
@@ -178,7 +192,7 @@ pub async fn admit_respects_the_per_tick_cap_alone_and_with_max_active(stores: S
 }
 
 /// With both caps 0 (no cap) one tick admits every waiting token.
-pub async fn admit_without_caps_admits_every_waiting_token(stores: Stores) {
+pub async fn admit_without_caps_admits_every_waiting_token(stores: Repositories) {
     let now = now();
     let tokens = users(&stores, 1, 40, now).await;
     assert_eq!(admit(&stores, now + secs(60), &uncapped()).await, report(40, 0, 0), "0 means no cap");
@@ -187,7 +201,7 @@ pub async fn admit_without_caps_admits_every_waiting_token(stores: Stores) {
 
 /// A tick expires active tokens whose TTL ran out (at the expiry instant, not before) and
 /// fills their places from the front of the queue.
-pub async fn admit_expires_active_tokens_after_their_ttl_and_refills_their_places(stores: Stores) {
+pub async fn admit_expires_active_tokens_after_their_ttl_and_refills_their_places(stores: Repositories) {
     let now = now();
     let tokens = users(&stores, 1, 3, now).await;
     let cap = capped(2, 0);
@@ -202,7 +216,7 @@ pub async fn admit_expires_active_tokens_after_their_ttl_and_refills_their_place
 
 /// A tick drops waiting tokens not polled since the idle cutoff before admitting, and counts
 /// them.
-pub async fn admit_drops_waiting_tokens_idle_past_the_cutoff(stores: Stores) {
+pub async fn admit_drops_waiting_tokens_idle_past_the_cutoff(stores: Repositories) {
     let now = now();
     let idle = user(&stores, 1, now).await;
     let fresh = user(&stores, 2, now + secs(1)).await;
@@ -217,7 +231,7 @@ pub async fn admit_drops_waiting_tokens_idle_past_the_cutoff(stores: Stores) {
 
 /// Once a user's active time ran out, `issue` stores the candidate as a new waiting token at
 /// the back of the queue, and the old token is expired.
-pub async fn issue_after_the_active_time_ran_out_queues_a_new_token_at_the_back(stores: Stores) {
+pub async fn issue_after_the_active_time_ran_out_queues_a_new_token_at_the_back(stores: Repositories) {
     let now = now();
     let first = user(&stores, 1, now).await;
     assert_eq!(admit(&stores, now, &capped(1, 0)).await, report(1, 0, 0));
@@ -239,7 +253,7 @@ pub async fn issue_after_the_active_time_ran_out_queues_a_new_token_at_the_back(
 
 /// Once a user's waiting token idled out (before any tick noticed), `issue` stores the
 /// candidate as a new waiting token at the back, and the old token is expired.
-pub async fn issue_after_the_idle_timeout_queues_a_new_token_at_the_back(stores: Stores) {
+pub async fn issue_after_the_idle_timeout_queues_a_new_token_at_the_back(stores: Repositories) {
     let now = now();
     let abandoned = user(&stores, 1, now).await;
     let behind = user(&stores, 2, now + secs(100)).await;

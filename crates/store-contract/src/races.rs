@@ -12,7 +12,7 @@ use domain::{
 use time::Duration;
 use tokio::sync::Barrier;
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{
     admit_everyone, approved, balance, balance_of, charge, fresh_value, funded, hold, now, plan, reservation,
     seat, seat_of, secs, seeded, uid, user,
@@ -46,7 +46,7 @@ where
 }
 
 /// Issues users `from..=to` (a batch of them at a time, to keep setup quick on any store).
-async fn issue_users(stores: &Stores, from: i64, to: i64, at: time::OffsetDateTime) {
+async fn issue_users(stores: &Repositories, from: i64, to: i64, at: time::OffsetDateTime) {
     let mut next = from;
     while next <= to {
         let batch: Vec<_> = (next..=to.min(next + 24))
@@ -64,7 +64,7 @@ async fn issue_users(stores: &Stores, from: i64, to: i64, at: time::OffsetDateTi
 
 /// Of 1,000 concurrent holds of one free seat by 1,000 users at the same instant, exactly one
 /// wins, and the seat is held by the winner's reservation.
-pub async fn a_thousand_concurrent_holds_of_one_seat_have_exactly_one_winner(stores: Stores) {
+pub async fn a_thousand_concurrent_holds_of_one_seat_have_exactly_one_winner(stores: Repositories) {
     let world = seeded(&stores).await;
     issue_users(&stores, 1, 1_000, world.now).await;
     let target = seat_of(&stores, &world.early, 25).await;
@@ -86,7 +86,7 @@ pub async fn a_thousand_concurrent_holds_of_one_seat_have_exactly_one_winner(sto
 
 /// 200 concurrent credits of one user lose no update: the balance is the exact sum and the
 /// ledger has 200 charge entries, summing to it, each with the balance right after it.
-pub async fn two_hundred_concurrent_credits_lose_no_update(stores: Stores) {
+pub async fn two_hundred_concurrent_credits_lose_no_update(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let outcomes = all_at_once(200, |amount| {
@@ -119,7 +119,7 @@ pub async fn two_hundred_concurrent_credits_lose_no_update(stores: Stores) {
 
 /// Of 50 concurrent settles of one reservation, exactly one pays: one debit, one payment
 /// ledger entry, the seat sold, the reservation paid.
-pub async fn fifty_concurrent_settles_of_one_reservation_pay_once(stores: Stores) {
+pub async fn fifty_concurrent_settles_of_one_reservation_pay_once(stores: Repositories) {
     let world = seeded(&stores).await;
     let payer = funded(&stores, 1, 1_000_000, world.now).await;
     admit_everyone(&stores, world.now).await;
@@ -154,7 +154,9 @@ pub async fn fifty_concurrent_settles_of_one_reservation_pay_once(stores: Stores
 /// settlement lands, because paying spends the token. The balance covers both seats, so only
 /// the token decides. The loser leaves everything untouched: its reservation still `Held`, its
 /// seat unsold and still held by it, one debit and one payment entry only, the token expired.
-pub async fn two_concurrent_settles_by_one_token_pay_once_and_the_loser_changes_nothing(stores: Stores) {
+pub async fn two_concurrent_settles_by_one_token_pay_once_and_the_loser_changes_nothing(
+    stores: Repositories,
+) {
     let world = seeded(&stores).await;
     let funds = 200_000;
     let mut fans = Vec::new();
@@ -207,7 +209,7 @@ pub async fn two_concurrent_settles_by_one_token_pay_once_and_the_loser_changes_
 /// it lapses, on 50 seats at once. For each seat exactly one wins: either the payer paid (money
 /// taken once, seat sold, their reservation paid) or the other user holds the seat (the payer's
 /// money untouched, seat unsold). Never both, never neither, never money without the seat.
-pub async fn payment_racing_hold_expiry_never_lets_both_win(stores: Stores) {
+pub async fn payment_racing_hold_expiry_never_lets_both_win(stores: Repositories) {
     let world = seeded(&stores).await;
     let funds = 100_000;
     let short = HoldPolicy { hold_for: Duration::seconds(2), ..HoldPolicy::default() };
@@ -287,7 +289,7 @@ pub async fn payment_racing_hold_expiry_never_lets_both_win(stores: Stores) {
 
 /// 20 concurrent `issue`s for one new user, each with its own candidate, all return the same
 /// token, and only that one is stored.
-pub async fn twenty_concurrent_issues_for_one_user_return_one_token(stores: Stores) {
+pub async fn twenty_concurrent_issues_for_one_user_return_one_token(stores: Repositories) {
     let now = now();
     let candidates: Vec<TokenValue> = (0..20).map(|_| fresh_value()).collect();
     let tokens = all_at_once(20, |n| {
@@ -313,7 +315,7 @@ pub async fn twenty_concurrent_issues_for_one_user_return_one_token(stores: Stor
 
 /// 100 concurrent `issue`s for 100 new users get distinct tickets, and their positions are
 /// exactly 1..=100 in ticket order.
-pub async fn a_hundred_concurrent_issues_get_distinct_tickets_and_positions(stores: Stores) {
+pub async fn a_hundred_concurrent_issues_get_distinct_tickets_and_positions(stores: Repositories) {
     let now = now();
     let tokens = all_at_once(100, |n| {
         let stores = stores.clone();

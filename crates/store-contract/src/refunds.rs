@@ -3,7 +3,7 @@
 
 use domain::{LedgerReason, Payment, RefundPlan, Reservation, ReservationStatus};
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{
     admit_everyone, balance, balance_of, funded, hold, plan, reservation, seat, seat_of, secs, seeded, token,
     uid,
@@ -11,7 +11,12 @@ use crate::fixture::{
 use crate::races::all_at_once;
 
 /// Fan `n` (funded with 1,000,000) buys seat `number` of the early performance at `at`.
-async fn bought(stores: &Stores, n: i64, number: u8, at: time::OffsetDateTime) -> (Reservation, Payment) {
+async fn bought(
+    stores: &Repositories,
+    n: i64,
+    number: u8,
+    at: time::OffsetDateTime,
+) -> (Reservation, Payment) {
     let world = seeded_once(stores).await;
     let payer = funded(stores, n, 1_000_000, at).await;
     admit_everyone(stores, at).await;
@@ -22,7 +27,7 @@ async fn bought(stores: &Stores, n: i64, number: u8, at: time::OffsetDateTime) -
 }
 
 /// The early performance, seeding the store on first use.
-async fn seeded_once(stores: &Stores) -> domain::Schedule {
+async fn seeded_once(stores: &Repositories) -> domain::Schedule {
     let concerts = stores.catalogue.concerts().await.expect("concerts works");
     if concerts.is_empty() {
         return seeded(stores).await.early;
@@ -45,7 +50,7 @@ fn refund_of(held: &Reservation, payment: &Payment, at: time::OffsetDateTime) ->
 
 /// A refund gives the money back with a ledger entry, puts the seat on sale unheld, and marks the
 /// reservation refunded; the ledger still sums to the balance.
-pub async fn refund_gives_the_money_back_and_puts_the_seat_on_sale(stores: Stores) {
+pub async fn refund_gives_the_money_back_and_puts_the_seat_on_sale(stores: Repositories) {
     let at = crate::fixture::now();
     let (held, payment) = bought(&stores, 1, 5, at).await;
     let refunded =
@@ -72,7 +77,7 @@ pub async fn refund_gives_the_money_back_and_puts_the_seat_on_sale(stores: Store
 }
 
 /// Of twenty refunds of one payment at once, exactly one lands; a refund is never paid twice.
-pub async fn twenty_concurrent_refunds_of_one_payment_refund_once(stores: Stores) {
+pub async fn twenty_concurrent_refunds_of_one_payment_refund_once(stores: Repositories) {
     let at = crate::fixture::now();
     let (held, payment) = bought(&stores, 1, 6, at).await;
     let refund = refund_of(&held, &payment, at + secs(2));
@@ -86,7 +91,7 @@ pub async fn twenty_concurrent_refunds_of_one_payment_refund_once(stores: Stores
 }
 
 /// A refunded seat can be held and bought again by another fan.
-pub async fn a_refunded_seat_is_sold_again(stores: Stores) {
+pub async fn a_refunded_seat_is_sold_again(stores: Repositories) {
     let at = crate::fixture::now();
     let (held, payment) = bought(&stores, 1, 7, at).await;
     let refunded = stores.payments.refund(&refund_of(&held, &payment, at + secs(2))).await;
@@ -98,7 +103,7 @@ pub async fn a_refunded_seat_is_sold_again(stores: Stores) {
 
 /// The sales view adds up: seats free, held and sold per performance, payments, refunds and
 /// the money, after a hold, two payments and a refund.
-pub async fn sales_add_up_after_holds_payments_and_a_refund(stores: Stores) {
+pub async fn sales_add_up_after_holds_payments_and_a_refund(stores: Repositories) {
     let at = crate::fixture::now();
     let (held, payment) = bought(&stores, 1, 8, at).await;
     let (_, kept) = bought(&stores, 2, 9, at + secs(2)).await;
@@ -121,7 +126,7 @@ pub async fn sales_add_up_after_holds_payments_and_a_refund(stores: Stores) {
 
 /// A refund and twenty payments of the refunded reservation, all at once: the refund lands and
 /// no payment does, so a refunded ticket is never paid for again and the money comes back once.
-pub async fn a_refund_racing_payments_of_the_same_reservation_lands_alone(stores: Stores) {
+pub async fn a_refund_racing_payments_of_the_same_reservation_lands_alone(stores: Repositories) {
     let at = crate::fixture::now();
     let (held, payment) = bought(&stores, 1, 11, at).await;
     // A fresh active token, so the payments could only be refused for what they pay for.

@@ -3,11 +3,11 @@
 use domain::money::{MAX_BALANCE, MAX_CHARGE};
 use domain::{Balance, CreditOutcome, LedgerEntry, LedgerReason};
 
-use crate::Stores;
+use crate::Repositories;
 use crate::fixture::{balance, balance_of, charge, now, secs, uid, user};
 
 /// A user issued a token exists with a zero balance and an empty ledger.
-pub async fn a_new_user_has_a_zero_balance_and_an_empty_ledger(stores: Stores) {
+pub async fn a_new_user_has_a_zero_balance_and_an_empty_ledger(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     assert_eq!(stores.wallet.balance(uid(1)).await, Ok(Some(Balance::ZERO)), "a new user's balance");
@@ -16,7 +16,7 @@ pub async fn a_new_user_has_a_zero_balance_and_an_empty_ledger(stores: Stores) {
 
 /// `credit` adds the amount and writes a `Charge` entry with the delta, the balance after and
 /// the instant; entries come oldest first and are kept per user.
-pub async fn credit_adds_the_amount_and_writes_a_charge_entry(stores: Stores) {
+pub async fn credit_adds_the_amount_and_writes_a_charge_entry(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     user(&stores, 2, now).await;
@@ -40,7 +40,7 @@ pub async fn credit_adds_the_amount_and_writes_a_charge_entry(stores: Stores) {
 
 /// A credit that would lift the balance above 1,000,000,000 is `LimitExceeded` and changes
 /// nothing; reaching the ceiling exactly is allowed.
-pub async fn credit_above_the_ceiling_is_refused_and_changes_nothing(stores: Stores) {
+pub async fn credit_above_the_ceiling_is_refused_and_changes_nothing(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     let near = MAX_BALANCE - 10;
@@ -78,7 +78,7 @@ pub async fn credit_above_the_ceiling_is_refused_and_changes_nothing(stores: Sto
 
 /// A user never issued a token has no balance; a credit to them is `UnknownUser` and creates
 /// nobody.
-pub async fn an_unknown_user_has_no_balance_and_cannot_be_credited(stores: Stores) {
+pub async fn an_unknown_user_has_no_balance_and_cannot_be_credited(stores: Repositories) {
     let now = now();
     user(&stores, 1, now).await;
     assert_eq!(stores.wallet.balance(uid(9)).await, Ok(None), "balance of an unknown user");
