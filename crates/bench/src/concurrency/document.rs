@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::report::Results;
 use super::seat::SeatStrategy;
-use super::{Spread, ms};
+use super::{Spread, grouped, ms};
 
 /// Opens the hand-written analysis.
 pub const ANALYSIS_START: &str =
@@ -96,7 +96,7 @@ fn http(out: &mut String, results: &Results, context: &Context) {
         let _ = writeln!(
             out,
             "| {} attempts, {} clients | {} | {} | {:.2}× | {} |",
-            super::grouped(race.attempts as u64),
+            grouped(race.attempts as u64),
             race.clients,
             ms(race.http_ms),
             ms(race.sql_ms),
@@ -125,7 +125,7 @@ fn findings(out: &mut String, results: &Results) {
         let _ = writeln!(
             out,
             "- {} attempts on one seat, fastest first: {}.",
-            super::grouped(attempts as u64),
+            grouped(attempts as u64),
             order.join(" < ")
         );
         let worst_list = results
@@ -150,9 +150,11 @@ fn findings(out: &mut String, results: &Results) {
         let deadlocks: u64 = runs.iter().map(|r| r.driven.deadlocks).sum();
         let _ = writeln!(
             out,
-            "- Hot wallet, {}: {} lost updates, {retries} retries, {deadlocks} deadlocks, {gave_up} give-ups over {} runs.",
+            "- Hot wallet, {}: {}{} lost updates, {} retries, {deadlocks} deadlocks, {gave_up} give-ups over {} runs.",
             strategy.name(),
-            lost,
+            if lost < 0 { "-" } else { "" },
+            grouped(lost.unsigned_abs()),
+            grouped(retries),
             runs.len()
         );
     }

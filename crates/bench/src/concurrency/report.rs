@@ -50,7 +50,7 @@ fn verdict(role: Role, correct: &[bool]) -> (String, bool) {
         Role::Qualifying => (format!("❌ WRONG in {} of {n} runs", n - good), true),
         Role::Control if good == 0 => (format!("✅ broke in {n}/{n}, as a control must"), false),
         Role::Control => (format!("❌ did NOT break in {good} of {n} runs: the check cannot fail?"), true),
-        Role::Comparison => (format!("correct in {good}/{n} (not required)"), false),
+        Role::Comparison => (format!("correct, without errors, in {good}/{n} (not required)"), false),
     }
 }
 
