@@ -106,7 +106,12 @@ async fn run() -> StudyResult<bool> {
     let load_before = load_average();
 
     let database = TestDatabase::create().await;
-    let mut study = Study::open(database.url(), clients, SIZES[0].clients, settings.spare).await?;
+    // Per run: a performance per race, and for each payment strategy one per 50 paying fans
+    // plus one for the contested reservation.
+    let per_run =
+        SIZES.len() * SeatStrategy::ALL.len() + PaymentStrategy::ALL.len() * (fans.div_ceil(50) + 1);
+    let schedules = i64::try_from(settings.runs * per_run)?;
+    let mut study = Study::open(database.url(), schedules, clients, SIZES[0].clients, settings.spare).await?;
     let sessions = study.sessions.count();
     say(format!("database ready; {sessions} client sessions; {} runs", settings.runs));
 

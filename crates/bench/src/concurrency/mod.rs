@@ -132,3 +132,27 @@ pub fn ms(value: f64) -> String {
 pub fn spread_ms(spread: Spread) -> String {
     format!("{} ({}–{})", ms(spread.median), ms(spread.low).trim_end_matches(" ms"), ms(spread.high))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two_and_the_spread_its_extremes() {
+        let spread = Spread::of([4.0, 1.0, 3.0, 2.0]);
+        assert_eq!((spread.median, spread.low, spread.high), (2.5, 1.0, 4.0));
+    }
+
+    #[test]
+    fn a_percentile_is_the_nearest_rank_of_the_sorted_samples() {
+        let samples = Samples::new((1..=100).rev().map(Duration::from_millis).collect());
+        assert_eq!(samples.ms(0.50), 50.0);
+        assert_eq!(samples.ms(0.99), 99.0);
+        assert_eq!(Samples::default().ms(0.99), 0.0);
+    }
+
+    #[test]
+    fn a_median_with_its_spread_reads_as_one_figure() {
+        assert_eq!(spread_ms(Spread::of([1_200.0, 1_234.0, 1_300.0])), "1,234 ms (1,200–1,300 ms)");
+    }
+}

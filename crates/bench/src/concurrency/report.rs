@@ -245,3 +245,25 @@ fn errors<'a>(runs: impl Iterator<Item = &'a Driven>) -> String {
         None => counts,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_strategy_that_must_be_correct_fails_the_study_when_one_run_is_wrong() {
+        assert!(!verdict(Role::Qualifying, &[true, true, true]).1);
+        assert!(verdict(Role::Qualifying, &[true, false, true]).1);
+    }
+
+    #[test]
+    fn a_control_fails_the_study_when_it_does_not_break() {
+        assert!(!verdict(Role::Control, &[false, false, false]).1);
+        assert!(verdict(Role::Control, &[false, true, false]).1);
+    }
+
+    #[test]
+    fn a_comparison_never_fails_the_study() {
+        assert!(!verdict(Role::Comparison, &[false, false, false]).1);
+    }
+}

@@ -6,10 +6,6 @@ use tokio_postgres::Client;
 use super::StudyResult;
 use super::sessions::{Sessions, connect};
 
-/// Performances (50 seats each) the study fills: 30 races, 6 × 20 for the 1,000 payments,
-/// 6 for the contested payment, and room to spare.
-pub const SCHEDULES: i64 = 200;
-
 /// The study's own columns, in its own database only (the product has no version columns):
 /// the optimistic strategies compare and bump them.
 const STUDY_COLUMNS: &str = "\
@@ -34,6 +30,7 @@ pub struct Study {
     /// The clients' sessions.
     pub sessions: Sessions,
     next_schedule: i64,
+    schedules: i64,
     next_user: i64,
 }
 
@@ -49,9 +46,16 @@ pub struct RaceSeat {
 }
 
 impl Study {
-    /// Fills the database at `url` and opens up to `wanted` client sessions, leaving `spare`
+    /// Fills the database at `url` with `schedules` performances (50 seats each: one per race,
+    /// one per 50 paying fans) and opens up to `wanted` client sessions, leaving `spare`
     /// connections for everyone else on the server; refuses when fewer than `least` are free.
-    pub async fn open(url: &str, wanted: usize, least: usize, spare: usize) -> StudyResult<Self> {
+    pub async fn open(
+        url: &str,
+        schedules: i64,
+        wanted: usize,
+        least: usize,
+        spare: usize,
+    ) -> StudyResult<Self> {
         let admin = connect(url).await?;
         let free: i32 = admin.query_one(FREE_CONNECTIONS, &[]).await?.try_get(0)?;
         let free = usize::try_from(free).unwrap_or(0);
@@ -64,10 +68,10 @@ impl Study {
             )
             .into());
         }
-        crate::db::fill_catalogue(&admin, SCHEDULES).await?;
+        crate::db::fill_catalogue(&admin, schedules).await?;
         admin.batch_execute(STUDY_COLUMNS).await?;
         let sessions = Sessions::open(url, wanted.min(usable)).await?;
-        Ok(Self { url: url.to_owned(), admin, sessions, next_schedule: 1, next_user: 1 })
+        Ok(Self { url: url.to_owned(), admin, sessions, next_schedule: 1, schedules, next_user: 1 })
     }
 
     /// Seat 1 of a performance nobody has used.
@@ -84,8 +88,8 @@ impl Study {
     pub fn fresh_schedules(&mut self, count: i64) -> StudyResult<i64> {
         let first = self.next_schedule;
         self.next_schedule += count;
-        if self.next_schedule > SCHEDULES + 1 {
-            return Err(format!("the study ran out of performances ({SCHEDULES} filled)").into());
+        if self.next_schedule > self.schedules + 1 {
+            return Err(format!("the study ran out of performances ({} filled)", self.schedules).into());
         }
         Ok(first)
     }
