@@ -262,10 +262,11 @@ async fn holds(study: &mut Study, count: usize) -> StudyResult<(i64, Vec<Hold>)>
         .admin
         .query(
             "SELECT h.id, h.user_id, h.seat_id, h.price, t.token::text
-               FROM (SELECT row_number() OVER (ORDER BY id) AS k, id, concert_id
+               FROM (SELECT row_number() OVER (ORDER BY id) AS k, id, concert_id,
+                            chr(65 + (number - 1) / 10) || ((number - 1) % 10 + 1) AS name
                        FROM seats WHERE schedule_id BETWEEN $1 AND $2 ORDER BY id LIMIT $4) s
               CROSS JOIN LATERAL hold_seat(s.id, s.concert_id, now(), now() + interval '1 hour',
-                                           $3 + s.k - 1, 'A1', 4) h
+                                           $3 + s.k - 1, s.name, 4) h
                JOIN queue_tokens t ON t.user_id = h.user_id AND t.status = 'ACTIVE'",
             &[&from, &to, &first, &i64::try_from(count)?],
         )
