@@ -7,7 +7,7 @@ export FRONTROW_TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: run test test-memory test-postgres test-contract test-deploy pg-up tools cluster cluster-stop bench bench-tools build release lint fmt check-layers clean
+.PHONY: run test test-memory test-postgres test-contract test-deploy pg-up tools cluster cluster-stop bench bench-concurrency bench-tools build release lint fmt check-layers clean
 
 ## Serve the API on 127.0.0.1:8080 with the embedded store and demo data.
 run:
@@ -94,7 +94,8 @@ cluster-stop:
 ## Benchmarks (release builds; never part of `make test`): the benchmark scenarios (race, token spike,
 ## polling, booking flow + audit, raw-SQL race, catalogue with and without cache) against release
 ## `frontrow` instances on a fresh PostgreSQL database, plus what a waiting-room poll costs with
-## 1,000 and 1,000,000 fans waiting. Writes docs/BENCHMARKS.md and docs/benchmarks.svg.
+## 1,000 and 1,000,000 fans waiting. Writes docs/BENCHMARKS.md and docs/benchmarks.svg, then runs
+## the concurrency study (bench-concurrency below).
 ## Sizes: BENCH_SCALE=0.1 for a quick run, or the BENCH_* variables of crates/bench/src/config.rs.
 ## The read scenarios use `oha` when $(OHA) exists (`make bench-tools` installs it once), else
 ## the benchmark's built-in open-model generator.
@@ -105,6 +106,17 @@ bench: pg-up
 	$(CARGO) bench -p adapter-postgres --features testing --bench queue_position > target/bench/queue_position.md
 	@cat target/bench/queue_position.md
 	BENCH_EXTRA=target/bench/queue_position.md BENCH_OHA=$(OHA) target/release/frontrow-bench
+	$(RELEASE_DIR)/frontrow-concurrency
+
+## The concurrency study alone (also the last step of `make bench`): every locking strategy for
+## the seat hold, the hot wallet and the payment, side by side at the SQL level on a fresh
+## database, 3 interleaved runs each (CONCURRENCY_RUNS, CONCURRENCY_SCALE). Rewrites
+## docs/CONCURRENCY.md and docs/concurrency.svg; exits 2 when a strategy that must be correct
+## is not, or a control that must break does not.
+RELEASE_DIR ?= $(or $(CARGO_TARGET_DIR),target)/release
+bench-concurrency: pg-up
+	$(CARGO) build --release -p bench --bin frontrow-concurrency
+	$(RELEASE_DIR)/frontrow-concurrency
 
 ## Installs the `oha` load generator into target/tools, once (a few minutes of compiling).
 bench-tools:

@@ -20,6 +20,7 @@ mod report;
 mod results;
 mod scenarios;
 mod server;
+mod shared;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -308,18 +309,7 @@ fn scale_note(config: &Config) -> String {
 
 /// When, where, with what.
 fn header(config: &Config, generator: &Generator, postgres: &str) -> Vec<String> {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let when = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let (cores, cpu, when) = shared::machine();
     let per = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_owned());
     vec![
         format!(

@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+pub use crate::shared::grouped;
+
 /// Which way is better for a figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Better {
@@ -125,19 +127,6 @@ impl Row {
 /// `ratio` as `3.2×`.
 pub fn times(ratio: f64) -> String {
     if ratio >= 10.0 { format!("{ratio:.0}×") } else { format!("{ratio:.1}×") }
-}
-
-/// `12345` as `12,345`.
-pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 /// Everything the report shows besides the rows.
