@@ -18,6 +18,8 @@ run:
 ## check against the live binary, then the checks of the deployment files (deploy/).
 test: pg-up tools test-memory test-postgres test-contract test-deploy
 
+## Every phase selects the whole workspace, so cargo resolves one set of features and the build
+## of the first phase serves them all (a `-p frontrow` build would compile a second set).
 test-memory:
 	$(CARGO) test --workspace --lib --bins --tests
 
@@ -26,7 +28,7 @@ test-memory:
 FIXED_STORE_TESTS := balancer bounded_memory catalogue_import catalogue_push coherence exactly_once instances metrics_postgres outage restart signed_tokens
 STORE_TESTS := $(filter-out $(FIXED_STORE_TESTS),$(basename $(notdir $(wildcard tests/*.rs))))
 test-postgres: pg-up
-	FRONTROW_TEST_STORE=postgres $(CARGO) test -p frontrow $(addprefix --test ,$(STORE_TESTS))
+	FRONTROW_TEST_STORE=postgres $(CARGO) test --workspace $(addprefix --test ,$(STORE_TESTS))
 
 ## The OpenAPI contract check: schemathesis, with every check and a fixed seed, against the debug
 ## `frontrow` on the embedded store with an ACTIVE token (tests/contract/). schemathesis is
@@ -36,7 +38,7 @@ CONTRACT_VENV ?= target/venv
 BIN_DIR ?= $(or $(CARGO_TARGET_DIR),target)/debug
 SCHEMATHESIS_STAMP := $(CONTRACT_VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
 test-contract: $(SCHEMATHESIS_STAMP)
-	$(CARGO) build -p frontrow
+	$(CARGO) build --workspace --bin frontrow
 	$(CONTRACT_VENV)/bin/python tests/contract/run.py $(BIN_DIR)/frontrow $(CONTRACT_VENV)/bin/schemathesis
 
 $(SCHEMATHESIS_STAMP):
