@@ -106,10 +106,11 @@ impl fmt::Display for IdempotencyKey {
     }
 }
 
-/// A response kept for replay: the HTTP status and the body, exactly as first sent.
+/// An answer kept for replay, exactly as first given: the store keeps it opaque, the driving
+/// adapter that recorded it reads it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
-    /// The HTTP status code.
+    /// The answer's status code, in the recording adapter's terms.
     pub status: u16,
     /// The body (JSON text).
     pub body: String,

@@ -35,8 +35,8 @@ use crate::seat_map::{Cancellation, SeatEdit};
 use crate::token_claims::TokenClaims;
 use crate::wait_estimate::RoomReading;
 
-/// A store failure. Opaque on purpose: the use cases pass it through, the HTTP adapter logs the
-/// cause once and answers 503 or 500 without showing it.
+/// A store failure. Opaque on purpose: the use cases pass it through, the driving adapter logs
+/// the cause once and answers without showing it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The store cannot be reached right now (connection refused, pool timed out); retry later.
@@ -96,7 +96,7 @@ pub trait CatalogueRepository: Send + Sync {
     /// The seats of every performance of a concert, by schedule id then number.
     async fn seats_of_concert(&self, concert: ConcertId) -> StoreResult<Vec<Seat>>;
     /// One seat with its sale state, for a hold's decision. A decorator may answer from memory
-    /// (`adapter_cache::SeatCache`): a seat answered as taken is then exactly that, one answered
+    /// (an in-process seat cache): a seat answered as taken is then exactly that, one answered
     /// as free may have been taken since, so a seat is only ever taken through
     /// [`ReservationRepository::try_hold`], which decides against the store.
     async fn seat(&self, id: SeatId) -> StoreResult<Option<Seat>>;
