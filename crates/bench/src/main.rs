@@ -120,7 +120,7 @@ async fn core(config: &Config, generator: &Generator, results: &mut Results) -> 
 
     let mut servers = Vec::new();
     for _ in 0..config.instances {
-        servers.push(Server::start(&config, database.url(), CACHE_SECONDS).await?);
+        servers.push(Server::start(config, database.url(), CACHE_SECONDS).await?);
     }
     let api = Api::new(&servers.iter().map(|s| s.base_url.clone()).collect::<Vec<_>>())?;
 

@@ -98,6 +98,12 @@ impl Results {
             counts(&run.counts),
             spread(&run.latency)
         ));
+        if let Some(rate) = run.admitted_per_second() {
+            lines.push(format!(
+                "- The room let {rate:.2} fans in per second (first to last admission): arrivals were {:.2}× that.",
+                plan.arrivals_per_second / rate
+            ));
+        }
         lines.push(format!(
             "- Load average (1 min) {:.2} before, {:.2} after: the machine may be shared.",
             run.load.0, run.load.1

@@ -111,6 +111,18 @@ pub struct Estimate {
     pub postgres: String,
 }
 
+impl Estimate {
+    /// Admissions per second from the first to the last, as the fans saw them: what the room
+    /// actually let through (`None` with fewer than two admissions).
+    pub fn admitted_per_second(&self) -> Option<f64> {
+        let admitted: Vec<Duration> =
+            self.fans.iter().filter_map(|fan| Some(fan.joined + fan.waited?)).collect();
+        let (first, last) = (admitted.iter().min()?, admitted.iter().max()?);
+        let span = (*last - *first).as_secs_f64();
+        (admitted.len() > 1 && span > 0.0).then(|| (admitted.len() - 1) as f64 / span)
+    }
+}
+
 /// Runs the scenario on a database and a `frontrow` of its own.
 pub async fn run(config: &Config) -> BenchResult<Estimate> {
     let plan = Plan::at(config.scale);

@@ -88,3 +88,24 @@ fn the_plan_overloads_the_room_and_scales_its_spans() {
     assert_eq!(small.measured, Duration::from_secs_f64(4.5));
     assert!(small.fans < full.fans / 5);
 }
+
+#[test]
+fn the_admission_rate_runs_from_the_first_admission_to_the_last() {
+    let fans = vec![
+        fan(0.0, 0.0, Some(1.0), None),
+        fan(1.0, 0.0, Some(4.0), None),
+        fan(2.0, 0.0, None, None),
+        fan(3.0, 0.0, Some(2.0), None),
+    ];
+    let run = Estimate {
+        plan: Plan::at(1.0),
+        fans,
+        accuracy: None,
+        latency: Latencies::new(),
+        counts: StatusCounts::default(),
+        load: (0.0, 0.0),
+        postgres: String::new(),
+    };
+    // Admitted at 1, 5 and 5 s: two more admissions over 4 s.
+    assert_eq!(run.admitted_per_second(), Some(0.5));
+}
