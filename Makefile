@@ -101,12 +101,16 @@ cluster-stop:
 ## Sizes: BENCH_SCALE=0.1 for a quick run, or the BENCH_* variables of crates/bench/src/config.rs.
 ## The read scenarios use `oha` when $(OHA) exists (`make bench-tools` installs it once), else
 ## the benchmark's built-in open-model generator.
+## `BENCH_ONLY=estimate make bench` runs only the named scenarios (`core` or `estimate`, see
+## config.rs) and writes its report to target/bench/; the position benchmark goes with `core`.
 OHA ?= target/tools/bin/oha
+comma := ,
+BENCH_CORE := $(if $(BENCH_ONLY),$(filter core,$(subst $(comma), ,$(BENCH_ONLY))),core)
 bench: pg-up
 	$(CARGO) build --release -p frontrow -p bench
 	@mkdir -p target/bench
-	$(CARGO) bench -p adapter-postgres --features testing --bench queue_position > target/bench/queue_position.md
-	@cat target/bench/queue_position.md
+	$(if $(BENCH_CORE),$(CARGO) bench -p adapter-postgres --features testing --bench queue_position > target/bench/queue_position.md)
+	$(if $(BENCH_CORE),@cat target/bench/queue_position.md)
 	BENCH_EXTRA=target/bench/queue_position.md BENCH_OHA=$(OHA) target/release/frontrow-bench
 	$(RELEASE_DIR)/frontrow-concurrency
 

@@ -3,24 +3,37 @@
 //!
 //! `BENCH_SCALE` (default 1) multiplies every count and duration that is not set explicitly;
 //! `BENCH_SCALE=0.1` is a quick smoke run. Each size can also be set on its own (below).
+//! `BENCH_ONLY` picks scenarios by name ([`SCENARIOS`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::BenchResult;
 
+/// The names `BENCH_ONLY` takes: `core`, scenarios 1–8, which share one database and the token
+/// spike's fans, so they run together; `estimate`, the wait estimate's accuracy (scenario 9),
+/// which has a server and database of its own.
+pub const SCENARIOS: [&str; 2] = ["core", "estimate"];
+
 /// Everything a run can be told.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `BENCH_SCALE`, kept to tell a full-size run (where missed accuracy bounds fail it) from
+    /// a smaller one.
+    pub scale: f64,
+    /// `BENCH_ONLY`: a comma list of [`SCENARIOS`] to run; `None` (unset) runs them all and
+    /// writes `docs/BENCHMARKS.md`, a selection writes `target/bench/BENCHMARKS.md`.
+    pub only: Option<Vec<String>>,
     /// `BENCH_SERVER`: the `frontrow` binary (default: beside this binary).
     pub server: PathBuf,
     /// `BENCH_OHA`: the `oha` load generator (default `target/tools/bin/oha`, then `PATH`).
     pub oha: PathBuf,
-    /// `BENCH_OUT`: the report (default `docs/BENCHMARKS.md`); the chart goes beside it.
+    /// `BENCH_OUT`: the report (default `docs/BENCHMARKS.md`, or `target/bench/BENCHMARKS.md`
+    /// with `BENCH_ONLY`); the chart goes beside it.
     pub out: PathBuf,
     /// `BENCH_EXTRA`: a markdown file appended to the report (the queue_position bench output).
     pub extra: Option<PathBuf>,
-    /// `BENCH_README` (default `README.md`, none when `BENCH_OUT` is set): its headline table,
+    /// `BENCH_README` (default `README.md`, none when `BENCH_OUT` or `BENCH_ONLY` is set): its headline table,
     /// between the markers of `report::HEADLINE_MARKERS`, is rewritten; `none` leaves it alone.
     pub readme: Option<PathBuf>,
     /// `BENCH_INSTANCES`: `frontrow` instances sharing the database (requests round-robin).
@@ -93,20 +106,28 @@ impl Config {
         };
         let exe = std::env::current_exe()?;
         let beside = exe.parent().map(|dir| dir.join("frontrow")).unwrap_or_else(|| "frontrow".into());
+        let only = match var("BENCH_ONLY") {
+            Some(list) => Some(scenario_names(&list)?),
+            None => None,
+        };
+        // A run of some scenarios is a trial: its report goes under target/, not over the
+        // full run's in docs/, and README is left alone.
+        let default_out = if only.is_some() { "target/bench/BENCHMARKS.md" } else { "docs/BENCHMARKS.md" };
         let oha = var("BENCH_OHA").map(PathBuf::from).unwrap_or_else(|| {
             let local = PathBuf::from("target/tools/bin/oha");
             if local.exists() { local } else { PathBuf::from("oha") }
         });
         Ok(Self {
+            scale,
             server: var("BENCH_SERVER").map(PathBuf::from).unwrap_or(beside),
             oha,
-            out: var("BENCH_OUT").map_or_else(|| PathBuf::from("docs/BENCHMARKS.md"), PathBuf::from),
+            out: var("BENCH_OUT").map_or_else(|| PathBuf::from(default_out), PathBuf::from),
             extra: var("BENCH_EXTRA").map(PathBuf::from),
             readme: match var("BENCH_README") {
                 Some(value) if value == "none" => None,
                 Some(value) => Some(PathBuf::from(value)),
                 // A run writing its report elsewhere (a trial) leaves README alone.
-                None if var("BENCH_OUT").is_some() => None,
+                None if var("BENCH_OUT").is_some() || only.is_some() => None,
                 None => Some(PathBuf::from("README.md")),
             },
             instances: fixed("BENCH_INSTANCES", 1)?.max(1),
@@ -136,7 +157,13 @@ impl Config {
                 duration: seconds("BENCH_CATALOGUE_SECONDS", 5.0)?,
                 connections: fixed("BENCH_CATALOGUE_CONNECTIONS", 32)?.max(1),
             },
+            only,
         })
+    }
+
+    /// Whether the scenario(s) `name` (one of [`SCENARIOS`]) run.
+    pub fn selects(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|names| names.iter().any(|n| n == name))
     }
 
     /// Users the run needs: one per attempt of the larger race, plus the booking fans.
@@ -166,7 +193,33 @@ impl Config {
     }
 }
 
+/// The names of a `BENCH_ONLY` list; an unknown name is an error that lists the known ones.
+fn scenario_names(list: &str) -> BenchResult<Vec<String>> {
+    let names: Vec<String> =
+        list.split(',').map(str::trim).filter(|name| !name.is_empty()).map(str::to_owned).collect();
+    match names.iter().find(|name| !SCENARIOS.contains(&name.as_str())) {
+        Some(unknown) => {
+            Err(format!("BENCH_ONLY names {unknown:?}; the scenarios are {}", SCENARIOS.join(", ")).into())
+        }
+        None if names.is_empty() => Err("BENCH_ONLY names no scenario".into()),
+        None => Ok(names),
+    }
+}
+
 /// A non-empty environment variable.
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scenario_list_is_read_with_spaces_and_unknown_names_are_refused() {
+        assert_eq!(scenario_names(" estimate, core ").ok(), Some(vec!["estimate".into(), "core".into()]));
+        let refused = scenario_names("estimate,race").err().map(|error| error.to_string());
+        assert_eq!(refused.as_deref(), Some("BENCH_ONLY names \"race\"; the scenarios are core, estimate"));
+        assert!(scenario_names(" , ").is_err(), "an empty list selects nothing and says so");
+    }
 }

@@ -93,6 +93,32 @@ pub async fn seat(db: &Client, schedule_id: i64, number: i16) -> BenchResult<Rac
     })
 }
 
+/// A seat as a fan of the wait-estimate scenario buys it.
+#[derive(Debug, Clone, Copy)]
+pub struct SaleSeat {
+    /// `seats.id`.
+    pub seat_id: i64,
+    /// Its concert (the hold's path).
+    pub concert_id: i64,
+    /// Whole won (the payment's amount).
+    pub price: i64,
+}
+
+/// The first `n` seats of the catalogue, one per fan, so that no two fans want the same seat.
+pub async fn first_seats(db: &Client, n: usize) -> BenchResult<Vec<SaleSeat>> {
+    let rows = db
+        .query("SELECT id, concert_id, price FROM seats ORDER BY id LIMIT $1", &[&i64::try_from(n)?])
+        .await?;
+    if rows.len() < n {
+        return Err(format!("the catalogue has {} seats, {n} are needed", rows.len()).into());
+    }
+    rows.iter()
+        .map(|row| {
+            Ok(SaleSeat { seat_id: row.try_get(0)?, concert_id: row.try_get(1)?, price: row.try_get(2)? })
+        })
+        .collect()
+}
+
 /// Waits until no token is waiting (the admission tick let everyone in), at most `limit`.
 pub async fn wait_all_active(db: &Client, limit: Duration) -> BenchResult<Duration> {
     let started = Instant::now();

@@ -2,11 +2,14 @@
 //! of the tests' migrated template), fills a catalogue, starts release `frontrow` instance(s)
 //! on it, runs the seven scenarios with the load generator on the same machine, checks the
 //! outcomes (one winner per race, zero 5xx, the booking audit), and writes
-//! `docs/BENCHMARKS.md` with its chart `docs/benchmarks.svg`.
+//! `docs/BENCHMARKS.md` with its chart `docs/benchmarks.svg`. Scenario 9, the wait estimate's
+//! accuracy, runs on a database and an instance of its own (`scenarios::estimate`); `BENCH_ONLY`
+//! picks scenarios.
 //!
 //! Run it through `make bench`; sizes and paths are environment variables (see `config`), e.g.
 //! `BENCH_SCALE=0.1` for a quick smoke run. The exit status is non-zero when a correctness
-//! check fails; a missed performance target is reported, not fatal.
+//! check fails; a missed performance target is reported, not fatal, but the wait estimate's
+//! accuracy bounds are a check in a full-size run.
 
 mod chart;
 mod client;
@@ -34,7 +37,7 @@ use crate::http::Api;
 use crate::loadgen::Generator;
 use crate::report::Context;
 use crate::results::{OneInstance, Results};
-use crate::scenarios::{booking, instances, polling, race, reads, spike};
+use crate::scenarios::{booking, estimate, instances, polling, race, reads, spike};
 use crate::server::Server;
 
 /// Errors of the benchmark binary.
@@ -67,12 +70,45 @@ fn say(message: impl AsRef<str>) {
     eprintln!("[bench] {}", message.as_ref());
 }
 
-/// Runs every scenario; `Ok(false)` when a correctness check failed.
+/// Runs the scenarios `BENCH_ONLY` selects (all by default); `Ok(false)` when a correctness
+/// check failed.
 async fn run() -> BenchResult<bool> {
     let config = Config::from_env()?;
     say(format!("{config:?}"));
-    let generator = Generator::pick(config.oha.clone()).await;
-    say(format!("read scenarios use {}", generator.describe()));
+    let mut results = Results::default();
+    let (mut generator, mut postgres) = (None, String::new());
+    if config.selects("core") {
+        let picked = Generator::pick(config.oha.clone()).await;
+        say(format!("read scenarios use {}", picked.describe()));
+        postgres = core(&config, &picked, &mut results).await?;
+        generator = Some(picked);
+    }
+    if config.selects("estimate") {
+        let plan = estimate::Plan::at(config.scale);
+        say(format!("9 · wait estimate: {} fans at {:.1}/s", plan.fans, plan.arrivals_per_second));
+        match estimate::run(&config).await {
+            Ok(measured) => {
+                results.estimate(&measured, config.scale >= 1.0);
+                if postgres.is_empty() {
+                    postgres.clone_from(&measured.postgres);
+                }
+            }
+            Err(error) => results.not_run("9 · wait estimate", &error),
+        }
+    }
+    // Scenarios ran in the order their data needs (tokens first); report them by number.
+    results.rows.sort_by_key(|row| row.scenario.chars().next());
+    results.notes.sort_by_key(|(heading, _)| heading.chars().next());
+    write(&config, generator.as_ref(), &postgres, &results)?;
+    for failure in &results.failures {
+        say(format!("CHECK FAILED: {failure}"));
+    }
+    Ok(results.failures.is_empty())
+}
+
+/// Scenarios 1–8, which share a database and the token spike's fans, into `results`; returns
+/// the database server's version.
+async fn core(config: &Config, generator: &Generator, results: &mut Results) -> BenchResult<String> {
     let database = TestDatabase::create().await;
     let db = db::connect(database.url()).await?;
     let booking_schedules = i64::try_from(config.booking_schedules())?.max(1);
@@ -85,10 +121,9 @@ async fn run() -> BenchResult<bool> {
 
     let mut servers = Vec::new();
     for _ in 0..config.instances {
-        servers.push(Server::start(&config, database.url(), CACHE_SECONDS).await?);
+        servers.push(Server::start(config, database.url(), CACHE_SECONDS).await?);
     }
     let api = Api::new(&servers.iter().map(|s| s.base_url.clone()).collect::<Vec<_>>())?;
-    let mut results = Results::default();
 
     say(format!("2 · token spike: {} fans", config.total_users()));
     let database_name = database.url().rsplit('/').next().unwrap_or_default().to_owned();
@@ -146,7 +181,7 @@ async fn run() -> BenchResult<bool> {
     results.booking(&booked, &audit);
 
     say("6 · catalogue reads, cache on and off");
-    match catalogue(&config, &generator, &servers[0].base_url, database.url(), &tokens[1], &meter).await {
+    match catalogue(config, generator, &servers[0].base_url, database.url(), &tokens[1], &meter).await {
         Ok(runs) => results.catalogue(&runs, config.catalogue_reads),
         Err(error) => results.not_run("6 · catalogue reads", &error),
     }
@@ -157,7 +192,7 @@ async fn run() -> BenchResult<bool> {
     // Last, with the main instances stopped: they admit without a cap, and these fans must wait.
     drop(servers);
     say(format!("3 · polling: {} waiting fans at {} req/s", config.poll_fans, config.poll.rate));
-    let polled = match polling(&config, &generator, database.url(), &db, &meter).await {
+    let polled = match polling(config, generator, database.url(), &db, &meter).await {
         Ok(polling) => {
             results.polling(&polling, &generator.describe());
             one_instance.polling_per_second = polling.capacity.ok_per_second;
@@ -181,7 +216,7 @@ async fn run() -> BenchResult<bool> {
     if let Some(polled) = polled.filter(|_| config.instances == 1) {
         say(format!("7 · scenarios 1 and 3 over {} instances", instances::INSTANCES));
         let spread =
-            instances::run(&config, database.url(), &db, CACHE_SECONDS, &race_tokens, &polled, &meter).await;
+            instances::run(config, database.url(), &db, CACHE_SECONDS, &race_tokens, &polled, &meter).await;
         match spread {
             Ok(spread) => results.instances(&spread, &one_instance),
             Err(error) => results.not_run(seventh, &error),
@@ -191,16 +226,7 @@ async fn run() -> BenchResult<bool> {
     if let Some(positions) = config.extra.as_ref().and_then(|path| std::fs::read_to_string(path).ok()) {
         results.waiting_room_scale(&positions);
     }
-    // Scenarios ran in the order their data needs (tokens first); report them by number.
-    results.rows.sort_by_key(|row| row.scenario.chars().next());
-    results.notes.sort_by_key(|(heading, _)| heading.chars().next());
-    write(&config, &generator, &db, &results).await?;
-    drop(db);
-    drop(database);
-    for failure in &results.failures {
-        say(format!("CHECK FAILED: {failure}"));
-    }
-    Ok(results.failures.is_empty())
+    Ok(db.query_one("SHOW server_version", &[]).await?.try_get(0)?)
 }
 
 /// Scenario 6: the main instance (cache on), then a fresh instance with the cache off.
@@ -246,28 +272,29 @@ async fn polling(
 }
 
 /// Shows `server`'s recent log on stderr when it holds an error or a panic.
-fn show_errors(what: &str, server: &Server) {
+pub(crate) fn show_errors(what: &str, server: &Server) {
     let log = server.log_tail();
     if log.contains("ERROR") || log.contains("panicked") {
         say(format!("{what} log (pid {}) shows errors:\n{log}", server.pid()));
     }
 }
 
-/// Writes the report and the chart.
-async fn write(
+/// Writes the report and the chart; `generator` is the core scenarios' (`None` when they did
+/// not run), `postgres` the database server's version.
+fn write(
     config: &Config,
-    generator: &Generator,
-    db: &tokio_postgres::Client,
+    generator: Option<&Generator>,
+    postgres: &str,
     results: &Results,
 ) -> BenchResult<()> {
-    let postgres: String = db.query_one("SHOW server_version", &[]).await?.try_get(0)?;
-    let extra = match &config.extra {
-        Some(path) => std::fs::read_to_string(path).ok(),
-        None => None,
+    // The position benchmark's figures belong with the core scenarios.
+    let extra = match (&config.extra, generator) {
+        (Some(path), Some(_)) => std::fs::read_to_string(path).ok(),
+        _ => None,
     };
     let chart = config.chart();
     let context = Context {
-        header: header(config, generator, &postgres),
+        header: header(config, generator, postgres),
         notes: results.notes.clone(),
         extra,
         chart: chart.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -308,8 +335,16 @@ fn scale_note(config: &Config) -> String {
 }
 
 /// When, where, with what.
-fn header(config: &Config, generator: &Generator, postgres: &str) -> Vec<String> {
+fn header(config: &Config, generator: Option<&Generator>, postgres: &str) -> Vec<String> {
     let (cores, cpu, when) = shared::machine();
+    let Some(generator) = generator else {
+        let names = config.only.as_ref().map(|names| names.join(",")).unwrap_or_default();
+        return vec![format!(
+            "Run {when} on {cores} cores ({cpu}), PostgreSQL {postgres} (fsync on) and the load generator on \
+             the same machine; only `BENCH_ONLY={names}`, at `BENCH_SCALE={}`.",
+            config.scale
+        )];
+    };
     let per = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_owned());
     vec![
         format!(

@@ -23,6 +23,8 @@ pub enum Unit {
     PerSec,
     /// One figure divided by another of the same run.
     Ratio,
+    /// A share, in per cent.
+    Percent,
 }
 
 impl Unit {
@@ -34,6 +36,7 @@ impl Unit {
             Unit::Ms => format!("{value:.2} ms"),
             Unit::PerSec => format!("{} /s", grouped(value.round() as u64)),
             Unit::Ratio => format!("{value:.2}×"),
+            Unit::Percent => format!("{value:.1} %"),
         }
     }
 }
@@ -266,6 +269,7 @@ mod tests {
         assert_eq!(Unit::Ms.show(0.84), "0.84 ms");
         assert_eq!(Unit::PerSec.show(5_000.4), "5,000 /s");
         assert_eq!(Unit::Ratio.show(1.123), "1.12×");
+        assert_eq!(Unit::Percent.show(12.34), "12.3 %");
         assert_eq!(times(3.21), "3.2×");
         assert_eq!(times(12.6), "13×");
     }

@@ -9,6 +9,7 @@ use crate::scenarios::booking::Booking;
 use crate::scenarios::race::Race;
 use crate::scenarios::spike::Spike;
 
+mod estimate;
 mod instances;
 mod polling;
 mod reads;
