@@ -1,4 +1,4 @@
-//! README's error table and the edge cases it decides, one test each. Every test starts its
+//! The contract's error table (docs/api.md) and the edge cases it decides, one test each. Every test starts its
 //! own server so the tests are independent.
 
 mod support;

@@ -1,4 +1,4 @@
-//! README's endpoints as helpers on [`TestServer`]: waiting room, catalogue, money.
+//! The contract's endpoints as helpers on [`TestServer`]: waiting room, catalogue, money.
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,5 @@
 //! Shared harness for the black-box tests: starts the `frontrow` binary on a free port, talks to
-//! it over plain HTTP, and wraps README's endpoints in small helpers.
+//! it over plain HTTP, and wraps the contract's endpoints (docs/api.md) in small helpers.
 //!
 //! Every test starts its own server (a few hundred milliseconds with the in-memory store), so the
 //! tests of one file are independent of each other and may run in parallel.
@@ -95,7 +95,7 @@ impl Reply {
         &self.json
     }
 
-    /// Asserts README's error shape: this status, JSON `{"code", "message"}` with this code
+    /// Asserts the contract's error shape: this status, JSON `{"code", "message"}` with this code
     /// and a non-empty message.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str, what: &str) {

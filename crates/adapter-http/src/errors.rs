@@ -1,5 +1,5 @@
 //! The ONE place that turns failures into HTTP: every use-case error, every input error and
-//! every framework rejection becomes `{"code", "message"}` JSON with README's status and code.
+//! every framework rejection becomes `{"code", "message"}` JSON with the contract's status and code.
 //! Store failures are logged here, once, and never shown to the client.
 
 use actix_web::body::{BoxBody, MessageBody};

@@ -1,5 +1,5 @@
 //! Reading requests strictly: JSON bodies, query strings, path ids and the bearer token. Every
-//! rejection is an [`ApiError`] with README's code, never the framework's default page.
+//! rejection is an [`ApiError`] with the contract's code, never the framework's default page.
 
 use std::future::Future;
 
@@ -114,7 +114,7 @@ fn serde_urlencoded_query<T: DeserializeOwned>(text: &str) -> Result<T, ApiError
         .map_err(|error| ApiError::validation(format!("invalid query string: {error}")))
 }
 
-/// A numeric path segment; anything else names nothing, so it is 404 (README).
+/// A numeric path segment; anything else names nothing, so it is 404 (the contract).
 pub fn path_id(request: &HttpRequest, name: &str) -> Result<i64, ApiError> {
     request
         .match_info()
@@ -124,7 +124,7 @@ pub fn path_id(request: &HttpRequest, name: &str) -> Result<i64, ApiError> {
 }
 
 /// The token text of `Authorization: Bearer <token>`; absent or not of that form is 401
-/// `TOKEN_MISSING` (README).
+/// `TOKEN_MISSING` (the contract).
 pub fn bearer(request: &HttpRequest) -> Result<&str, ApiError> {
     request
         .headers()

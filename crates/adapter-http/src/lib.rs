@@ -1,4 +1,4 @@
-//! The HTTP adapter: actix-web routes for every endpoint of the contract (README), the
+//! The HTTP adapter: actix-web routes for every endpoint of the contract (docs/api.md), the
 //! bearer-token gate, JSON errors for every rejection, the OpenAPI document with an offline
 //! Swagger UI, probes and Prometheus metrics. Handlers parse, call one use case, and shape the
 //! answer; nothing else.

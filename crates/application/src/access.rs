@@ -1,4 +1,4 @@
-//! Acting for oneself only: README says a `userId` in a request must be the token's user.
+//! Acting for oneself only: the contract says a `userId` in a request must be the token's user.
 
 use domain::UserId;
 

@@ -21,7 +21,7 @@ pub enum AvailableSeatsError {
     /// Neither a date nor a schedule was given.
     #[error("give a date (YYYY-MM-DD) or a scheduleId")]
     MissingSelector,
-    /// The date has several performances; README asks for `scheduleId` then.
+    /// The date has several performances; the contract asks for `scheduleId` then.
     #[error("that date has several performances; give a scheduleId")]
     AmbiguousDate,
     /// No such concert, or no performance of it on that date or with that id.

@@ -1,4 +1,4 @@
-//! frontrow's use cases, one module per requirement of the contract (README). Each module holds
+//! frontrow's use cases, one module per requirement of the contract (docs/api.md). Each module holds
 //! its command, its error enum (domain outcomes plus one opaque store variant), an `execute`
 //! function written against the domain's ports, and its unit tests with mockall fakes of those
 //! ports.
@@ -82,7 +82,7 @@ impl Ports {
     }
 }
 
-/// The business settings of the contract (README).
+/// The business settings of the contract (docs/api.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Policies {
     /// `SEAT_HOLD_SECONDS`.

@@ -5,7 +5,7 @@ use time::{Date, OffsetDateTime};
 use crate::ids::{ConcertId, ReservationId, ScheduleId, SeatId};
 use crate::money::Won;
 
-/// How many seats each performance has (README: seats 1–50).
+/// How many seats each performance has (the contract: seats 1–50).
 pub const SEATS_PER_SCHEDULE: u8 = 50;
 /// Seats per lettered row, which gives the names `A1`…`A10`, `B1`…, `E10`.
 const SEATS_PER_ROW: u8 = 10;
@@ -128,7 +128,7 @@ impl Seat {
         self.number.name()
     }
 
-    /// README: a seat is free when it is neither sold nor under an unexpired hold, and (ours) its
+    /// The contract: a seat is free when it is neither sold nor under an unexpired hold, and (ours) its
     /// performance has not started yet. Expiry is decided here, at read time, by the clock; a
     /// sweeper only tidies up.
     pub fn is_free_at(&self, now: OffsetDateTime) -> bool {

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-/// The largest amount one charge may add (README: 1 to 10,000,000 per charge).
+/// The largest amount one charge may add (the contract: 1 to 10,000,000 per charge).
 pub const MAX_CHARGE: i64 = 10_000_000;
-/// The ceiling no balance may exceed (README: never above 1,000,000,000).
+/// The ceiling no balance may exceed (the contract: never above 1,000,000,000).
 pub const MAX_BALANCE: i64 = 1_000_000_000;
 
 /// Why an amount or a balance change was refused.

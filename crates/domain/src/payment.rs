@@ -7,7 +7,7 @@ use crate::money::{Balance, Won};
 use crate::queue::TokenValue;
 use crate::reservation::{Reservation, ReservationStatus};
 
-/// Why a payment is refused, in the order the contract (README) checks them.
+/// Why a payment is refused, in the order the contract (docs/api.md) checks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentRejection {
     /// The reservation is someone else's; to the caller it does not exist.
@@ -51,7 +51,7 @@ pub struct SettlementPlan {
 }
 
 impl SettlementPlan {
-    /// README: payment succeeds only for the holder, before the hold expires, with an amount equal
+    /// The contract: payment succeeds only for the holder, before the hold expires, with an amount equal
     /// to the seat's price and enough balance. `PAYMENT_AMOUNT_MISMATCH` comes before
     /// `INSUFFICIENT_BALANCE`. `token` is the payer's token, which the gate found active just
     /// before; the plan carries it so the store can restate that and spend it. `balance` is
@@ -119,7 +119,7 @@ pub enum LedgerReason {
     Refund(ReservationId),
 }
 
-/// One balance change. README: every change is an entry, and the entries of a user sum to their
+/// One balance change. The contract: every change is an entry, and the entries of a user sum to their
 /// balance; the stores write the entry in the same atomic step as the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {

@@ -84,7 +84,7 @@ pub enum TokenState {
 }
 
 impl QueueToken {
-    /// README: an active token lives `QUEUE_ACTIVE_TTL_SECONDS`; a waiting token not polled for
+    /// The contract: an active token lives `QUEUE_ACTIVE_TTL_SECONDS`; a waiting token not polled for
     /// `QUEUE_IDLE_TIMEOUT_SECONDS` is dropped. Decided here by the clock, whether or not the
     /// admission tick has rewritten the stored status yet.
     pub fn state_at(&self, now: OffsetDateTime, policy: &QueuePolicy) -> TokenState {
@@ -98,7 +98,7 @@ impl QueueToken {
     }
 
     /// Whether this token may still pay for `payer` at `at`: it is theirs, stored active and
-    /// unexpired. README: paying expires the token and an expired token answers `TOKEN_EXPIRED`,
+    /// unexpired. The contract: paying expires the token and an expired token answers `TOKEN_EXPIRED`,
     /// so a token spent by one payment cannot pay again, not even in a payment that raced it.
     /// The stores restate this guard when they settle; the pay use case asks it after losing a
     /// settlement, to tell "your token was spent" from a race worth deciding again.
@@ -122,7 +122,7 @@ impl QueueToken {
     }
 }
 
-/// The queue settings of the contract (README), as one value the rules and the stores share.
+/// The queue settings of the contract (docs/api.md), as one value the rules and the stores share.
 /// The binary checks their ranges at start-up; the arithmetic here saturates at the ends of the calendar anyway,
 /// so no setting can make a rule panic (inside a store's lock, say) at request time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -244,7 +244,7 @@ pub async fn settle_naming_another_seat_or_an_unknown_reservation_is_refused_and
 }
 
 /// A token that can no longer pay (spent by another payment, run out, or still waiting) makes
-/// the settlement refused, and nothing changes: README expires the token on payment, and a later
+/// the settlement refused, and nothing changes: the contract expires the token on payment, and a later
 /// payment with it is `TOKEN_EXPIRED`, so it must not pay again in the store either.
 pub async fn settle_refuses_when_the_presented_token_is_no_longer_active(stores: Repositories) {
     let Scene { world, token: payer, held } = scene(&stores, 200_000).await;
