@@ -27,7 +27,10 @@ pub fn draw(rows: &[Row], path: &Path) -> BenchResult<()> {
     let root = SVGBackend::new(path, (1_000, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("frontrow against the seed and peers: × better (log scale, 1× = parity)", ("sans-serif", 18))
+        .caption(
+            "frontrow against the reference study and peers: × better (log scale, 1× = parity)",
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(28)
         .y_label_area_size(0)

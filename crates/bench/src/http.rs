@@ -115,7 +115,7 @@ pub struct Driven<T> {
 }
 
 /// Runs `op(0..n)` with `concurrency` clients, each taking the next index as soon as its
-/// previous operation is done (a closed loop, as seed 000's thread pools did).
+/// previous operation is done (a closed loop, as the reference study's thread pools did).
 pub async fn drive<T, F, Fut>(n: usize, concurrency: usize, op: F) -> BenchResult<Driven<T>>
 where
     T: Send + 'static,

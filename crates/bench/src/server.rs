@@ -50,7 +50,7 @@ pub struct Server {
 
 impl Server {
     /// Starts `frontrow` on `database_url` with the benchmark's settings: no queue caps (every
-    /// fan is admitted at the next tick, as seed 000's race assumes), tokens active for an hour,
+    /// fan is admitted at the next tick, as the reference study's race assumes), tokens active for an hour,
     /// an empty catalogue (the benchmark fills it), and `cache_seconds` of catalogue cache.
     pub async fn start(config: &Config, database_url: &str, cache_seconds: u64) -> BenchResult<Server> {
         Self::start_with(config, database_url, cache_seconds, &[]).await
@@ -74,7 +74,7 @@ impl Server {
             command
                 .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
                 .env("DATABASE_URL", database_url)
-                // The benchmark's fans name themselves, as the seed's API lets them.
+                // The benchmark's fans name themselves, as an API without sign-in lets them.
                 .env("AUTH_MODE", "none")
                 .env("ADMIN_TOKEN", ADMIN_SECRET)
                 .env("SEED_DEMO", "0")

@@ -1,4 +1,4 @@
-//! Turns the scenarios' measurements into the report's rows (with the seed's and peers'
+//! Turns the scenarios' measurements into the report's rows (with the reference study's and peers'
 //! reference figures as anchors, and the targets) and per-scenario notes.
 
 use crate::cpu::Spent;
@@ -17,10 +17,11 @@ mod reads;
 pub use instances::OneInstance;
 
 const SEED_RACE_1K: (f64, &str) =
-    (1_442.0, "seed 000, Java/MySQL, its best: pessimistic lock; optimistic 1,495 ms");
-const SEED_RACE_10K: (f64, &str) = (2_666.0, "seed 000, its best: pessimistic lock; optimistic 3,839 ms");
-const SEED_LIST_1K: (f64, &str) = (6.8, "seed 000's mean during its race, best lock");
-const SEED_LIST_10K: (f64, &str) = (23.4, "seed 000's lowest mean during its race (23–298 ms)");
+    (1_442.0, "the reference study, Java/MySQL, its best: pessimistic lock; optimistic 1,495 ms");
+const SEED_RACE_10K: (f64, &str) =
+    (2_666.0, "the reference study, its best: pessimistic lock; optimistic 3,839 ms");
+const SEED_LIST_1K: (f64, &str) = (6.8, "the reference study's mean during its race, best lock");
+const SEED_LIST_10K: (f64, &str) = (23.4, "the reference study's lowest mean during its race (23–298 ms)");
 const PEER_ISSUE_RATE: (f64, &str) = (4_400.0, "Spring peers, queue entry");
 const PEER_ISSUE_P95: (f64, &str) = (130.0, "Spring peers' p95, best of 130–400 ms");
 const PEER_POLL_P95: (f64, &str) = (600.0, "Spring peers' p95 at 2,500 fans");
@@ -28,8 +29,8 @@ const PEER_FANS: (f64, &str) =
     (2_500.0, "Spring peers' 2,500 polling fans, taken as one poll per fan per second");
 const PEER_HOLDS: (f64, &str) = (1_800.0, "Spring peers, reservations on 2 vCPU");
 const PEER_PAYMENTS: (f64, &str) = (900.0, "Spring peers, payments on 2 vCPU");
-const SEED_LIST_NO_CACHE: (f64, &str) = (2_836.0, "seed 000, 10,000 reads without cache");
-const SEED_LIST_REDIS: (f64, &str) = (1_549.0, "seed 000, 10,000 reads with Redis");
+const SEED_LIST_NO_CACHE: (f64, &str) = (2_836.0, "the reference study, 10,000 reads without cache");
+const SEED_LIST_REDIS: (f64, &str) = (1_549.0, "the reference study, 10,000 reads with Redis");
 
 /// The large race over HTTP: at most this long, and at most this many times the raw SQL race.
 const RACE_TARGET_MS: f64 = 600.0;
@@ -149,7 +150,7 @@ impl Results {
     }
 
     /// Scenarios 1 and 5, one race size each call.
-    /// `large` is the seed's 10,000-attempt race (the one with targets).
+    /// `large` is the reference study's 10,000-attempt race (the one with targets).
     pub fn race(&mut self, http: &Race, sql: &Race, seat_rows: [i64; 2], large: bool, http_cpu: Spent) {
         let (seed, list_anchor) =
             if large { (SEED_RACE_10K, SEED_LIST_10K) } else { (SEED_RACE_1K, SEED_LIST_1K) };

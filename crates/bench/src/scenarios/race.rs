@@ -1,4 +1,4 @@
-//! Scenario 1, the seed's race over HTTP: `attempts` distinct ACTIVE fans each try to hold the
+//! Scenario 1, the reference study's race over HTTP: `attempts` distinct ACTIVE fans each try to hold the
 //! SAME seat (`POST /api/{concertId}/reserve-seat`) with `concurrency` clients, while a separate
 //! task keeps listing that performance's free seats. Exactly one must win, nobody may get a
 //! 5xx, and the seat list must stay fast.
@@ -79,7 +79,7 @@ pub async fn over_http(
     warm_up(api, concurrency + 1).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = sampler(api.apart()?, tokens[0].clone(), seat.clone(), Arc::clone(&stop));
-    // Let the sampler take a few quiet samples first, as the seed's test listed seats throughout.
+    // Let the sampler take a few quiet samples first, as the reference study's test listed seats throughout.
     tokio::time::sleep(Duration::from_millis(20)).await;
 
     let (client, tokens, path) =
@@ -115,7 +115,7 @@ pub async fn over_http(
 }
 
 /// Opens a kept-alive connection for each client (and the sampler) before the race, as the
-/// seed's thread pools existed before its race: the race's first wave is then the race's, not
+/// the reference study's thread pools existed before its race: the race's first wave is then the race's, not
 /// the load generator opening a hundred connections at once (an instance closes idle ones
 /// after a few seconds, and the scenarios before leave them idle that long).
 async fn warm_up(api: &Api, clients: usize) -> BenchResult<()> {

@@ -1,5 +1,5 @@
 //! Scenario 6, catalogue reads (`GET /api/concerts`, `GET /api/{id}/available-dates`) with
-//! and without the in-process cache: a closed-loop run that mirrors the seed's 10,000 reads,
+//! and without the in-process cache: a closed-loop run that mirrors the reference study's 10,000 reads,
 //! then a fixed arrival rate through the open-model, latency-corrected generator (`loadgen`).
 
 use crate::BenchResult;
@@ -14,7 +14,7 @@ pub struct CatalogueRun {
     pub endpoint: &'static str,
     /// `CATALOGUE_CACHE_SECONDS` of the instance read.
     pub cache_seconds: u64,
-    /// `catalogue_reads` reads, closed loop (the seed's measure: their wall time).
+    /// `catalogue_reads` reads, closed loop (the reference study's measure: their wall time).
     pub closed: Measured,
     /// At a fixed rate: the configured one, or 70 % of the closed loop's rate if that is lower
     /// (a rate the endpoint can sustain, so that the p99 means something).
