@@ -52,14 +52,7 @@ async fn main() {
         Ok(true) => {}
         Ok(false) => std::process::exit(2),
         Err(error) => {
-            // tokio-postgres says only "db error" at the top; the server's message is a source.
-            let mut message = error.to_string();
-            let mut source = error.source();
-            while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            eprintln!("frontrow-bench: {message}");
+            eprintln!("frontrow-bench: {}", shared::error_chain(error.as_ref()));
             std::process::exit(1);
         }
     }

@@ -23,13 +23,13 @@ use std::time::Duration;
 
 use adapter_postgres::testing::TestDatabase;
 
+use concurrency::StudyResult;
 use concurrency::document::{self, Context, HttpRace};
 use concurrency::payment::{self, PaymentStrategy};
 use concurrency::report::{Results, Size, add};
 use concurrency::seat::{self, SeatStrategy};
 use concurrency::setup::Study;
 use concurrency::wallet::{self, WalletStrategy};
-use concurrency::{StudyResult, driver::describe};
 use shared::grouped;
 
 /// The name `db` uses for its results.
@@ -69,7 +69,7 @@ async fn main() {
         Ok(true) => {}
         Ok(false) => std::process::exit(2),
         Err(error) => {
-            eprintln!("frontrow-concurrency: {}", describe(error.as_ref()));
+            eprintln!("frontrow-concurrency: {}", shared::error_chain(error.as_ref()));
             std::process::exit(1);
         }
     }

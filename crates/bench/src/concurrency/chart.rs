@@ -4,13 +4,12 @@
 
 use std::path::Path;
 
-use plotters::prelude::*;
+use plotters::style::RGBColor;
 
 use super::report::Results;
 use super::{Role, Spread, StudyResult, ms};
 
-/// One bar: label, median ms, colour.
-type Bar = (String, f64, RGBColor);
+use crate::shared::{Bar, BarChart, log_bars};
 
 const OURS: RGBColor = RGBColor(46, 110, 190);
 const REFERENCE: RGBColor = RGBColor(150, 150, 150);
@@ -63,34 +62,14 @@ fn bars(results: &Results) -> Vec<Bar> {
 /// Draws the chart of `results` into the SVG file `path`.
 pub fn draw(results: &Results, path: &Path) -> StudyResult<()> {
     let bars = bars(results);
-    let n = bars.len().max(1);
     let highest = bars.iter().map(|(_, v, _)| *v).fold(10.0_f64, f64::max);
     let lowest = bars.iter().map(|(_, v, _)| *v).fold(1.0_f64, f64::min).max(0.01);
-    let (x_min, x_max) = (lowest / 4.0, highest * 40.0);
-    let height = u32::try_from(90 + 26 * n).unwrap_or(1_200);
-    let root = SVGBackend::new(path, (1_100, height)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Wall time of each strategy, median of the runs (ms, log scale)", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(28)
-        .y_label_area_size(0)
-        .build_cartesian_2d((x_min..x_max).log_scale(), 0f64..n as f64)?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(0)
-        .x_label_formatter(&|x| ms(*x))
-        .x_label_style(("sans-serif", 12))
-        .draw()?;
-    chart.draw_series(bars.iter().enumerate().map(|(i, (_, value, colour))| {
-        let y = (n - 1 - i) as f64;
-        Rectangle::new([(x_min, y + 0.15), (value.max(x_min), y + 0.85)], colour.mix(0.6).filled())
-    }))?;
-    chart.draw_series(bars.iter().enumerate().map(|(i, (label, value, _))| {
-        let y = (n - 1 - i) as f64;
-        Text::new(format!("{label}: {}", ms(*value)), (x_min * 1.08, y + 0.62), ("sans-serif", 12))
-    }))?;
-    root.present()?;
-    Ok(())
+    let chart = BarChart {
+        caption: "Wall time of each strategy, median of the runs (ms, log scale)",
+        width: 1_100,
+        x_range: (lowest / 4.0, highest * 40.0),
+        format: &ms,
+        parity: None,
+    };
+    log_bars(path, &chart, &bars)
 }

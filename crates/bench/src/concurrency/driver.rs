@@ -87,7 +87,7 @@ where
                     }
                     Err(error) => {
                         tally.errors += 1;
-                        tally.first_error.get_or_insert_with(|| describe(error.as_ref()));
+                        tally.first_error.get_or_insert_with(|| crate::shared::error_chain(error.as_ref()));
                     }
                 }
             }
@@ -120,18 +120,6 @@ where
     driven.wall = started.elapsed();
     driven.latency = Samples::new(latencies);
     Ok(driven)
-}
-
-/// An error with its causes: tokio-postgres says only "db error" at the top, the server's
-/// message is a source.
-pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
 }
 
 /// The SQLSTATE of `error` when it is the server's.
