@@ -12,6 +12,13 @@ fn seat(id: i64) -> String {
     format!("#seatmap .seat[data-seat-id=\"{id}\"]")
 }
 
+/// Holds, charges for and pays one seat through the API, which ends `token`'s turn.
+async fn buy_a_seat(server: &TestServer, token: &str, user: i64) {
+    let (seat, reservation_id) = server.held_seat(token, user).await;
+    server.charge(token, user, seat.price).await.ok("charge");
+    server.pay(token, reservation_id, seat.price).await.ok("pay");
+}
+
 #[tokio::test]
 async fn a_second_fan_waits_at_position_one_and_is_let_in_on_their_own_once_the_first_pays() {
     let _turn = ONE_SCENARIO_AT_A_TIME.lock().await;
@@ -167,5 +174,49 @@ async fn the_page_speaks_korean_first_and_remembers_english_once_chosen() {
     fan.shot("english").await;
     fan.click("#lang").await;
     fan.wait("Korean again", "document.getElementById('join-heading').textContent === '입장하기'").await;
+    fan.close().await;
+}
+
+#[tokio::test]
+async fn a_fan_whose_live_stream_is_refused_polls_instead_and_is_still_let_in() {
+    let _turn = ONE_SCENARIO_AT_A_TIME.lock().await;
+    let settings = [("QUEUE_MAX_ACTIVE", "1"), ("STREAMS_PER_INSTANCE", "1")];
+    let server = TestServer::start_embedded(&settings).await;
+    let (first, second) = (server.uid(1), server.uid(2));
+    let first_token = server.active_user(first).await;
+    let second_token = TestServer::token_of(&server.issue_token(second).await);
+    // The instance's only stream, held open by the second fan's client.
+    let stream = server
+        .client
+        .get(server.url("/api/token/stream"))
+        .bearer_auth(&second_token)
+        .send()
+        .await
+        .expect("open the second fan's stream");
+    assert_eq!(stream.status().as_u16(), 200, "the second fan's stream should open");
+
+    let fan = Fan::open(&server, "polling", "third").await;
+    fan.join(server.uid(3)).await;
+    fan.wait_message("STREAMS_FULL").await;
+    fan.wait(
+        "position 2, checked by polling",
+        "document.getElementById('queue-mode').dataset.mode === 'polling' \
+         && document.getElementById('position').textContent === '2'",
+    )
+    .await;
+    fan.run("window.stayedOnThePage = true;").await;
+    fan.shot("polling").await;
+
+    buy_a_seat(&server, &first_token, first).await;
+    server.wait_until_active(&second_token).await;
+    drop(stream);
+    buy_a_seat(&server, &second_token, second).await;
+    fan.wait_admitted().await;
+    assert_eq!(
+        fan.run("return window.stayedOnThePage === true;").await,
+        true,
+        "the polling fan's page was reloaded instead of moving on by itself"
+    );
+    fan.shot("admitted").await;
     fan.close().await;
 }

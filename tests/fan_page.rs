@@ -40,6 +40,35 @@ async fn the_page_and_its_files_are_served_to_anyone_with_a_same_origin_policy()
     }
 }
 
+/// The error codes of README's error table (the settings it mentions left out).
+fn contract_error_codes() -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("read README.md");
+    let table = readme.split("| status | codes |").nth(1).expect("README has the error table");
+    let rows = table.lines().skip(2).take_while(|line| line.starts_with('|'));
+    let mut codes: Vec<String> = rows
+        .flat_map(|row| row.split('`').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>())
+        .filter(|word| word.len() > 3 && word.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        // The table also names settings (`ADMIN_TOKEN`, `MAX_HOLDS_PER_USER`…): not codes.
+        .filter(|word| !readme.contains(&format!("| `{word}` |")))
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+#[tokio::test]
+async fn every_error_code_of_the_contract_has_a_sentence_in_korean_and_in_english() {
+    let server = TestServer::start(&[]).await;
+    let words = server.get("/i18n.js", None).await.text;
+    let codes = contract_error_codes();
+    assert!(codes.len() >= 25, "the error table should list the contract's codes: {codes:?}");
+    for code in codes {
+        let key = format!("\"err.{code}\":");
+        assert_eq!(words.matches(&key).count(), 2, "{code} needs one sentence per language in i18n.js");
+    }
+}
+
 #[tokio::test]
 async fn a_page_file_answers_other_methods_with_405_like_the_api() {
     let server = TestServer::start(&[]).await;
