@@ -8,12 +8,15 @@ mod support;
 use serde_json::Value;
 use support::TestServer;
 
-const FILES: [(&str, &str); 5] = [
+const FILES: [(&str, &str); 8] = [
     ("/", "text/html"),
     ("/app.css", "text/css"),
     ("/app.js", "text/javascript"),
     ("/api.js", "text/javascript"),
     ("/i18n.js", "text/javascript"),
+    ("/lists.js", "text/javascript"),
+    ("/seatmap.js", "text/javascript"),
+    ("/waiting.js", "text/javascript"),
 ];
 
 #[tokio::test]

@@ -2,11 +2,13 @@
 // pick a performance and a seat on a map that refreshes itself, hold it with a countdown, pay.
 // Every answer of the API is shown as a sentence in #message, keyed by its error code.
 
-import { ApiError, call, watch } from "./api.js";
+import { ApiError, call } from "./api.js";
+import { drawConcerts, drawPerformances, drawTickets } from "./lists.js";
+import { drawSeats } from "./seatmap.js";
+import { followToken } from "./waiting.js";
 import { errorText, lang, setLang, t, translate, won } from "./i18n.js";
 
 const MAP_REFRESH_MS = 2000;
-const POLL_MS = 1000;
 const TOKEN_KEY = "frontrow.token";
 
 const $ = (id) => document.getElementById(id);
@@ -32,8 +34,6 @@ const state = {
 let mapTimer = null;
 let countdownTimer = null;
 let watcher = null;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // --- messages ---------------------------------------------------------------------------------
 
@@ -135,39 +135,20 @@ function onStatus(view) {
   }
 }
 
-/** Watches the token over the live stream, reconnecting when the server ends it; polls when
- * the stream is refused (429) or fails. */
-async function follow() {
-  const token = state.token;
+/** Follows the token until it is admitted or ends (see waiting.js). */
+function follow() {
   watcher = new AbortController();
-  while (state.phase === "waiting" && state.token === token) {
-    state.mode = "live";
-    renderQueue();
-    const opened = Date.now();
-    try {
-      await watch(token, onStatus, watcher.signal);
-    } catch (error) {
-      if (error.status === 401) return fail(error);
-      if (error.code === "TOO_MANY_STREAMS" || error.code === "STREAMS_FULL") showError(error.code);
-      return poll(token);
-    }
-    // A stream that ends at once would make this loop spin: pace reconnects to one a second.
-    if (Date.now() - opened < POLL_MS) await sleep(POLL_MS);
-  }
-}
-
-async function poll(token) {
-  state.mode = "polling";
-  renderQueue();
-  while (state.phase === "waiting" && state.token === token) {
-    try {
-      onStatus(await call("GET", "/api/token", { token }));
-    } catch (error) {
-      fail(error);
-      if (error.status === 401) return;
-    }
-    await sleep(POLL_MS);
-  }
+  const token = state.token;
+  followToken(token, {
+    signal: watcher.signal,
+    stillWaiting: () => state.phase === "waiting" && state.token === token,
+    onStatus,
+    onMode: (mode) => {
+      state.mode = mode;
+      renderQueue();
+    },
+    onRefusal: fail,
+  });
 }
 
 function renderQueue() {
@@ -206,29 +187,16 @@ async function loadConcerts() {
   if (state.concerts.length > 0 && !state.concertId) await pickConcert(state.concerts[0].concertId);
 }
 
-function choiceButton(label, pressed, onClick, data) {
-  const item = document.createElement("li");
-  const button = document.createElement("button");
-  button.type = "button";
-  button.textContent = label;
-  button.setAttribute("aria-pressed", String(pressed));
-  Object.assign(button.dataset, data);
-  button.addEventListener("click", onClick);
-  item.append(button);
-  return item;
+function renderConcerts() {
+  drawConcerts($("concerts"), state.concerts, state.concertId, pickConcert);
 }
 
-function renderConcerts() {
-  $("concerts").replaceChildren(
-    ...state.concerts.map((concert) =>
-      choiceButton(
-        `${concert.title} · ${concert.artist}`,
-        concert.concertId === state.concertId,
-        () => pickConcert(concert.concertId),
-        { concertId: concert.concertId },
-      ),
-    ),
-  );
+function renderPerformances() {
+  drawPerformances($("performances"), state.performances, state.scheduleId, pickPerformance);
+}
+
+function renderTickets() {
+  if (state.tickets) drawTickets($("ticket-list"), state.tickets);
 }
 
 async function pickConcert(concertId) {
@@ -244,33 +212,6 @@ async function pickConcert(concertId) {
   }
   renderPerformances();
   if (state.performances.length > 0) await pickPerformance(state.performances[0].scheduleId);
-}
-
-function when(instant) {
-  return new Intl.DateTimeFormat(lang() === "ko" ? "ko-KR" : "en-GB", {
-    dateStyle: "medium",
-    timeStyle: "short",
-  }).format(new Date(instant));
-}
-
-function renderPerformances() {
-  const list = $("performances");
-  if (state.performances.length === 0) {
-    const empty = document.createElement("li");
-    empty.textContent = t("shop.noPerformances");
-    list.replaceChildren(empty);
-    return;
-  }
-  list.replaceChildren(
-    ...state.performances.map((performance) =>
-      choiceButton(
-        `${when(performance.concertDate)} · ${t("shop.freeSeats", { n: performance.availableSeats })}`,
-        performance.scheduleId === state.scheduleId,
-        () => pickPerformance(performance.scheduleId),
-        { scheduleId: performance.scheduleId },
-      ),
-    ),
-  );
 }
 
 async function pickPerformance(scheduleId) {
@@ -296,74 +237,8 @@ async function refreshMap() {
   renderSeats();
 }
 
-function seatLabel(seat) {
-  return t(`seat.label.${seat.state}`, { name: seat.seatName, zone: seat.zone, price: won(seat.price) });
-}
-
-/** Draws the map, updating the existing buttons in place so focus and scroll stay put. */
 function renderSeats() {
-  const map = $("seatmap");
-  const known = new Map([...map.querySelectorAll(".seat")].map((button) => [Number(button.dataset.seatId), button]));
-  const sameSeats = known.size === state.seats.length && state.seats.every((seat) => known.has(seat.seatId));
-  if (!sameSeats) {
-    map.replaceChildren(...zones(state.seats));
-    known.clear();
-    for (const button of map.querySelectorAll(".seat")) known.set(Number(button.dataset.seatId), button);
-  }
-  for (const seat of state.seats) {
-    const button = known.get(seat.seatId);
-    const mine = state.hold?.seatId === seat.seatId && seat.state === "HELD";
-    button.dataset.state = seat.state;
-    button.dataset.mine = String(mine);
-    button.setAttribute("aria-disabled", String(seat.state !== "FREE"));
-    button.setAttribute("aria-label", seatLabel(seat));
-    button.querySelector(".state").textContent = t(`seat.${seat.state}`);
-  }
-  for (const heading of map.querySelectorAll("h3")) {
-    heading.textContent = t("zone", { zone: heading.dataset.zone, price: won(heading.dataset.price) });
-  }
-}
-
-/** One group of seat buttons per price band, in seat order. */
-function zones(seats) {
-  const groups = [];
-  for (const seat of seats) {
-    let group = groups.at(-1);
-    if (!group || group.zone !== seat.zone) {
-      group = { zone: seat.zone, price: seat.price, seats: [] };
-      groups.push(group);
-    }
-    group.seats.push(seat);
-  }
-  return groups.map((group) => {
-    const box = document.createElement("div");
-    box.className = "zone";
-    box.setAttribute("role", "group");
-    const heading = document.createElement("h3");
-    heading.dataset.zone = group.zone;
-    heading.dataset.price = group.price;
-    heading.id = `zone-${group.zone}`;
-    box.setAttribute("aria-labelledby", heading.id);
-    const grid = document.createElement("div");
-    grid.className = "seats";
-    for (const seat of group.seats) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "seat";
-      button.dataset.seatId = seat.seatId;
-      const name = document.createElement("span");
-      name.className = "name";
-      name.textContent = seat.seatName;
-      const word = document.createElement("span");
-      word.className = "state";
-      button.append(name, word);
-      // A taken seat still asks the server, so the fan hears why it cannot be had.
-      button.addEventListener("click", () => hold(seat.seatId));
-      grid.append(button);
-    }
-    box.append(heading, grid);
-    return box;
-  });
+  drawSeats($("seatmap"), state.seats, { mine: state.hold?.seatId, onPick: hold });
 }
 
 // --- hold, money, tickets ---------------------------------------------------------------------
@@ -485,26 +360,6 @@ async function loadTickets() {
     return fail(error);
   }
   renderTickets();
-}
-
-function renderTickets() {
-  const list = $("ticket-list");
-  const tickets = state.tickets;
-  if (!tickets) return;
-  const items = [
-    ...tickets.held.map((r) => t("tickets.held", { name: r.seatName, price: won(r.price) })),
-    ...tickets.bought.map((r) => t("tickets.bought", { name: r.seatName, amount: won(r.amount) })),
-  ].map((text) => {
-    const item = document.createElement("li");
-    item.textContent = text;
-    return item;
-  });
-  if (items.length === 0) {
-    const none = document.createElement("li");
-    none.textContent = t("tickets.none");
-    items.push(none);
-  }
-  list.replaceChildren(...items);
 }
 
 // --- start ------------------------------------------------------------------------------------

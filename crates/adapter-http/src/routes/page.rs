@@ -32,6 +32,9 @@ const ASSETS: &[Asset] = &[
     asset!("/app.js", SCRIPT, "app.js"),
     asset!("/api.js", SCRIPT, "api.js"),
     asset!("/i18n.js", SCRIPT, "i18n.js"),
+    asset!("/lists.js", SCRIPT, "lists.js"),
+    asset!("/seatmap.js", SCRIPT, "seatmap.js"),
+    asset!("/waiting.js", SCRIPT, "waiting.js"),
 ];
 
 /// The paths the page's files are served at, for the router.
