@@ -220,3 +220,35 @@ async fn a_fan_whose_live_stream_is_refused_polls_instead_and_is_still_let_in() 
     fan.shot("admitted").await;
     fan.close().await;
 }
+
+#[tokio::test]
+async fn with_identity_tokens_a_fan_joins_with_the_token_alone_and_a_forged_one_is_explained() {
+    let _turn = ONE_SCENARIO_AT_A_TIME.lock().await;
+    let secret = "the-identity-providers-test-secret-0123456789";
+    let settings = [("AUTH_MODE", "jwt"), ("AUTH_JWT_SECRET", secret), ("AUTH_JWT_AUDIENCE", "frontrow")];
+    let server = TestServer::start_embedded(&settings).await;
+    let sign = |secret: &str| {
+        let now = support::now_unix() as i64;
+        let claims =
+            serde_json::json!({ "sub": server.uid(7).to_string(), "aud": "frontrow", "exp": now + 600 });
+        let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).expect("an HMAC key");
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        jsonwebtoken::encode(&header, &claims, &key).expect("sign the identity token")
+    };
+    let fan = Fan::open(&server, "identity", "fan").await;
+    fan.type_into("#identity", &sign("another-providers-secret-0123456789abcdef")).await;
+    fan.click("#join-submit").await;
+    let sentence = fan.wait_message("IDENTITY_INVALID").await;
+    assert!(sentence.contains("본인 확인 토큰이 올바르지 않습니다"), "a sentence, not a code: {sentence:?}");
+    fan.shot("forged").await;
+
+    fan.run("document.getElementById('identity').value = '';").await;
+    fan.type_into("#identity", &sign(secret)).await;
+    fan.click("#join-submit").await;
+    fan.wait_admitted().await;
+    fan.type_into("#charge-amount", "1000").await;
+    fan.click("#charge").await;
+    fan.wait_message("CHARGED").await;
+    fan.shot("joined").await;
+    fan.close().await;
+}
