@@ -91,6 +91,12 @@ async fn of_two_fans_racing_for_one_seat_one_holds_it_and_the_other_sees_it_take
     let ben_won = ben.attr("#message", "data-code").await.as_deref() == Some("HELD");
     assert!(ana_won != ben_won, "exactly one fan must hold the seat (ana {ana_won}, ben {ben_won})");
     let (winner, loser) = if ana_won { (&ana, &ben) } else { (&ben, &ana) };
+    winner
+        .wait(
+            "the performance's free seats counted down",
+            "document.querySelector('#performances button[aria-pressed=\"true\"]').textContent.includes('잔여 49석')",
+        )
+        .await;
     winner.shot("won").await;
 
     loser
@@ -103,6 +109,11 @@ async fn of_two_fans_racing_for_one_seat_one_holds_it_and_the_other_sees_it_take
             ),
         )
         .await;
+    assert_eq!(
+        loser.run("return document.activeElement?.dataset.seatId ?? null;").await,
+        serde_json::json!(seat_id.to_string()),
+        "the map is redrawn in place: the seat the loser clicked keeps the focus"
+    );
     // A taken seat still asks the server when clicked, and the fan is told why it failed.
     loser.run("document.getElementById('message').hidden = true;").await;
     loser.click(&target).await;

@@ -3,7 +3,7 @@
 // Every answer of the API is shown as a sentence in #message, keyed by its error code.
 
 import { ApiError, call } from "./api.js";
-import { drawConcerts, drawPerformances, drawTickets } from "./lists.js";
+import { drawConcerts, drawPerformances, drawTickets, performanceLabel } from "./lists.js";
 import { drawSeats } from "./seatmap.js";
 import { followToken } from "./waiting.js";
 import { errorText, lang, setLang, t, translate, won } from "./i18n.js";
@@ -235,6 +235,13 @@ async function refreshMap() {
     return fail(error);
   }
   renderSeats();
+  // The chosen performance's free-seat count follows the map, its button changed in place.
+  const performance = state.performances.find((p) => p.scheduleId === scheduleId);
+  const button = $("performances").querySelector(`button[data-schedule-id="${scheduleId}"]`);
+  if (performance && button) {
+    performance.availableSeats = state.seats.filter((seat) => seat.state === "FREE").length;
+    button.textContent = performanceLabel(performance);
+  }
 }
 
 function renderSeats() {

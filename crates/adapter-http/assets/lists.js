@@ -40,6 +40,11 @@ function when(instant) {
   }).format(new Date(instant));
 }
 
+/** A performance's button text: when it starts and how many seats are free. */
+export function performanceLabel(performance) {
+  return `${when(performance.concertDate)} · ${t("shop.freeSeats", { n: performance.availableSeats })}`;
+}
+
 /** Performance buttons with their start and free seats; the `chosen` one pressed. */
 export function drawPerformances(list, performances, chosen, onPick) {
   if (performances.length === 0) {
@@ -49,7 +54,7 @@ export function drawPerformances(list, performances, chosen, onPick) {
   list.replaceChildren(
     ...performances.map((performance) =>
       choiceButton(
-        `${when(performance.concertDate)} · ${t("shop.freeSeats", { n: performance.availableSeats })}`,
+        performanceLabel(performance),
         performance.scheduleId === chosen,
         () => onPick(performance.scheduleId),
         { scheduleId: performance.scheduleId },
