@@ -25,7 +25,7 @@ test-memory:
 
 ## The black-box tests again, on PostgreSQL: those that follow FRONTROW_TEST_STORE (every file in
 ## tests/ but the ones that pick their stores themselves, which test-memory has run already).
-FIXED_STORE_TESTS := balancer bounded_memory catalogue_import catalogue_push coherence exactly_once instances metrics_postgres outage restart signed_tokens
+FIXED_STORE_TESTS := balancer bounded_memory browser catalogue_import catalogue_push coherence exactly_once instances metrics_postgres outage restart signed_tokens
 STORE_TESTS := $(filter-out $(FIXED_STORE_TESTS),$(basename $(notdir $(wildcard tests/*.rs))))
 test-postgres: pg-up
 	FRONTROW_TEST_STORE=postgres $(CARGO) test --workspace $(addprefix --test ,$(STORE_TESTS))
@@ -66,12 +66,16 @@ pg-up:
 	exit 1
 
 ## Installs what the tests and `make cluster` run beside cargo, from Debian's packages, when
-## missing: HAProxy (`haproxy`: `make cluster`, tests/balancer.rs) and promtool (`prometheus`:
-## `make test-deploy`).
+## missing: HAProxy (`haproxy`: `make cluster`, tests/balancer.rs), promtool (`prometheus`:
+## `make test-deploy`), and Chromium with its WebDriver and a Korean font (`chromium`,
+## `chromium-driver`, `fonts-nanum`: tests/browser.rs).
 tools:
 	@missing=""; \
 	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
 	command -v $(PROMTOOL) >/dev/null || missing="$$missing prometheus"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	[ -d /usr/share/fonts/truetype/nanum ] || missing="$$missing fonts-nanum"; \
 	[ -z "$$missing" ] && exit 0; \
 	command -v apt-get >/dev/null || { echo "missing:$$missing, and there is no apt-get to install them: install the Debian packages$$missing (or put haproxy and promtool on PATH)"; exit 1; }; \
 	echo "installing Debian's packages:$$missing"; \

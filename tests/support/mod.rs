@@ -16,6 +16,7 @@ use serde_json::Value;
 
 mod api;
 pub mod balancer;
+pub mod browser;
 mod clock;
 pub mod cluster;
 pub mod exit;

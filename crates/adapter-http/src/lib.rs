@@ -34,7 +34,8 @@ pub use streams::{StreamLimits, StreamSlots};
 
 use methods::Paths;
 use routes::{
-    admin as box_office, concerts, payments, reservations, seat_map, system, token, token_stream, wallet,
+    admin as box_office, concerts, page, payments, performances, reservations, seat_map, system, token,
+    token_stream, wallet,
 };
 
 /// Builds the Prometheus middleware; `/metrics` is served by it. Paths that match no route are
@@ -60,6 +61,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     paths.add(config, "/api/pay", [(Method::POST, web::to(payments::pay))]);
     paths.add(config, "/api/{concertId}/available-dates", [(Method::GET, web::to(concerts::dates))]);
     paths.add(config, "/api/{concertId}/available-seats", [(Method::GET, web::to(concerts::seats))]);
+    paths.add(config, "/api/performances/{scheduleId}/seats", [(Method::GET, web::to(performances::seats))]);
     paths.add(config, "/api/reservations", [(Method::GET, web::to(reservations::list))]);
     paths.add(
         config,
@@ -82,6 +84,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         "/admin/seats/{seatId}",
         [(Method::PATCH, web::to(seat_map::reprice)), (Method::DELETE, web::to(seat_map::remove))],
     );
+    for path in page::paths() {
+        paths.add(config, path, [(Method::GET, web::to(page::asset))]);
+    }
     paths.add(config, "/health", [(Method::GET, web::to(system::health))]);
     paths.add(config, "/ready", [(Method::GET, web::to(system::ready))]);
     config

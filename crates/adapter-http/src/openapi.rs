@@ -15,7 +15,9 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToSchema
 
 use crate::errors::ErrorBody;
 use crate::routes::token::TokenResponse;
-use crate::routes::{admin, concerts, payments, reservations, seat_map, system, token, token_stream, wallet};
+use crate::routes::{
+    admin, concerts, payments, performances, reservations, seat_map, system, token, token_stream, wallet,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -23,7 +25,7 @@ use crate::routes::{admin, concerts, payments, reservations, seat_map, system, t
     info(title = "frontrow", description = "Concert seat reservations behind a virtual waiting room."),
     paths(
         token::issue, token::status, token_stream::stream,
-        concerts::list, concerts::dates, concerts::seats,
+        concerts::list, concerts::dates, concerts::seats, performances::seats,
         reservations::reserve, reservations::list, reservations::release,
         wallet::charge, wallet::balance,
         payments::pay,

@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod concerts;
+pub mod page;
 pub mod payments;
+pub mod performances;
 pub mod reservations;
 pub mod seat_map;
 pub mod system;

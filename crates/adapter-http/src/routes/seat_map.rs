@@ -17,7 +17,7 @@ use crate::input;
 use crate::openapi::AdminErrors;
 use crate::state::HttpState;
 
-/// A seat of the map, as the box office sees it.
+/// A seat of a performance's whole map (the box office's and the fans').
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MapSeatResponse {
