@@ -2,22 +2,15 @@
 
 use domain::ports::{CatalogueRepository, QueueRepository, WalletRepository};
 use domain::{
-    ChargeAmount, ConcertId, HoldPolicy, NewConcert, NewHold, NewSchedule, NewSeat, QueuePolicy, QueueToken,
-    ReservationId, ScheduleId, SeatId, SeatNumber, TokenValue, UserId, Won,
+    ChargeAmount, ConcertId, HoldPolicy, NewHold, QueuePolicy, QueueToken, ReservationId, ScheduleId, SeatId,
+    TokenValue, UserId, Won,
 };
-use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use crate::MemoryStore;
 
-/// The instant tests start from.
-pub(crate) const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
-/// When the first performance starts.
-pub(crate) const SHOW: OffsetDateTime = datetime!(2030-06-01 19:00 UTC);
-/// What seats 11–50 cost; seats 1–10 are VIP at [`VIP_PRICE`].
-pub(crate) const PRICE: i64 = 30_000;
-/// What seats 1–10 cost.
-pub(crate) const VIP_PRICE: i64 = 50_000;
+/// The small catalogue at fixed instants, shared with the PostgreSQL store's tests.
+pub(crate) use store_contract::small_catalogue::{NOW, PRICE, SHOW, small_catalogue as demo_catalogue};
 
 pub(crate) fn user(n: i64) -> UserId {
     UserId::new(n).expect("valid id")
@@ -49,41 +42,6 @@ pub(crate) fn token_value(n: u128) -> TokenValue {
 
 pub(crate) fn seconds(n: i64) -> Duration {
     Duration::seconds(n)
-}
-
-fn performance(starts_at: OffsetDateTime) -> NewSchedule {
-    let seats = SeatNumber::all()
-        .map(|number| {
-            let vip = number.get() <= 10;
-            NewSeat {
-                number,
-                zone: if vip { "VIP" } else { "R" }.into(),
-                price: won(if vip { VIP_PRICE } else { PRICE }),
-            }
-        })
-        .collect();
-    NewSchedule { starts_at, on_sale_at: NOW - Duration::days(1), seats }
-}
-
-/// Concert 1 has schedule 1 at [`SHOW`] and schedule 2 a day earlier (seats 1–100); concert 2
-/// has schedule 3 a week later (seats 101–150).
-pub(crate) fn demo_catalogue() -> Vec<NewConcert> {
-    vec![
-        NewConcert {
-            key: "spring-nights".into(),
-            title: "Spring Nights".into(),
-            artist: "The Early Birds".into(),
-            venue: "Arts Center".into(),
-            schedules: vec![performance(SHOW), performance(SHOW - Duration::days(1))],
-        },
-        NewConcert {
-            key: "summer-live".into(),
-            title: "Summer Live".into(),
-            artist: "The Late Shows".into(),
-            venue: "Olympic Hall".into(),
-            schedules: vec![performance(SHOW + Duration::days(7))],
-        },
-    ]
 }
 
 /// A store holding [`demo_catalogue`].

@@ -37,6 +37,7 @@ pub mod payments;
 pub mod queue;
 pub mod races;
 pub mod refunds;
+pub mod small_catalogue;
 pub mod wallet;
 
 /// Expands to one `#[tokio::test]` (multi-threaded, two workers) per contract check, grouped in

@@ -2,19 +2,11 @@
 
 use adapter_postgres::PgStore;
 use domain::ports::{CatalogueRepository, QueueRepository, WalletRepository};
-use domain::{
-    ChargeAmount, HoldPolicy, NewConcert, NewHold, NewSchedule, NewSeat, QueuePolicy, QueueToken, SeatId,
-    SeatNumber, TokenValue, UserId, Won,
-};
-use time::macros::datetime;
+use domain::{ChargeAmount, HoldPolicy, NewHold, QueuePolicy, QueueToken, SeatId, TokenValue, UserId};
 use time::{Duration, OffsetDateTime};
 
-/// The instant tests start from.
-pub const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
-/// When the first performance starts.
-pub const SHOW: OffsetDateTime = datetime!(2030-06-01 19:00 UTC);
-/// What every seat costs.
-pub const PRICE: i64 = 30_000;
+/// The small catalogue at fixed instants, shared with the in-memory store's tests.
+pub use store_contract::small_catalogue::{NOW, PRICE, SHOW, small_catalogue as demo_catalogue};
 
 pub fn user(n: i64) -> UserId {
     UserId::new(n).expect("valid id")
@@ -30,34 +22,6 @@ pub fn token_value(n: u128) -> TokenValue {
 
 pub fn seconds(n: i64) -> Duration {
     Duration::seconds(n)
-}
-
-fn performance(starts_at: OffsetDateTime) -> NewSchedule {
-    let seats = SeatNumber::all()
-        .map(|number| NewSeat { number, zone: "R".into(), price: Won::new(PRICE).expect("valid price") })
-        .collect();
-    NewSchedule { starts_at, on_sale_at: NOW - Duration::days(1), seats }
-}
-
-/// Concert 1 has schedule 1 at [`SHOW`] and schedule 2 a day earlier (seats 1–100); concert 2
-/// has schedule 3 a week later (seats 101–150).
-pub fn demo_catalogue() -> Vec<NewConcert> {
-    vec![
-        NewConcert {
-            key: "spring-nights".into(),
-            title: "Spring Nights".into(),
-            artist: "The Early Birds".into(),
-            venue: "Arts Center".into(),
-            schedules: vec![performance(SHOW), performance(SHOW - Duration::days(1))],
-        },
-        NewConcert {
-            key: "summer-live".into(),
-            title: "Summer Live".into(),
-            artist: "The Late Shows".into(),
-            venue: "Olympic Hall".into(),
-            schedules: vec![performance(SHOW + Duration::days(7))],
-        },
-    ]
 }
 
 /// Loads [`demo_catalogue`] into an empty store.
