@@ -175,8 +175,9 @@ pub fn request(t: &Target) -> BoxedStrategy<Fuzz> {
     // A valid body (one that would succeed, or its form encoding) under a Content-Type that is not JSON.
     let wrong_type = per_endpoint(&|e: Endpoint| {
         let bearer = bearer.clone();
-        let bodies = vec![e.valid_body(), form(&fields_of(&e.valid)).into_bytes()];
-        (prop::sample::select(bodies), select(WRONG_TYPES))
+        let bodies =
+            prop_oneof![7 => Just(e.valid_body()), 3 => Just(form(&fields_of(&e.valid)).into_bytes())];
+        (bodies, select(WRONG_TYPES))
             .prop_map(move |(body, content_type)| {
                 let headers =
                     vec![("authorization", bearer.clone()), ("content-type", content_type.to_vec())];
