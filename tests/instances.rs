@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use adapter_postgres::testing::TestDatabase;
 use futures::future::join_all;
-use support::{Reply, Seat, TestServer, random_u64, sleep_ms};
-use tokio::sync::Barrier;
+use support::race::{all_at_once, the_one_winner};
+use support::{Seat, TestServer, random_u64, sleep_ms};
 
 /// Active tokens right now, in one statement (one MVCC snapshot), so a sample cannot mix two
 /// moments and over-count.
@@ -212,32 +212,12 @@ async fn a_same_seat_race_across_three_instances_has_exactly_one_winner() {
     .collect::<Vec<_>>();
     let seat = servers[0].some_free_seats(&users[0].1, 1).await.remove(0);
 
-    let barrier = Arc::new(Barrier::new(FANS));
-    let replies: Vec<Reply> = join_all(users.iter().enumerate().map(|(i, (user, token))| {
-        let (s, barrier, seat, token, user) =
-            (Arc::clone(&servers[i % 3]), Arc::clone(&barrier), seat.clone(), token.clone(), *user);
-        tokio::spawn(async move {
-            barrier.wait().await;
-            s.reserve(&token, seat.concert_id, seat.seat_id, user).await
-        })
-    }))
-    .await
-    .into_iter()
-    .map(|r| r.expect("request task panicked"))
-    .collect();
-
-    let winners: Vec<usize> = (0..FANS).filter(|&i| replies[i].is_success()).collect();
-    let lost = |r: &Reply| r.status == 409 && r.code() == Some("SEAT_UNAVAILABLE");
-    let others: Vec<String> = replies
-        .iter()
-        .filter(|r| !r.is_success() && !lost(r))
-        .map(|r| format!("{} {}", r.status, r.text))
-        .take(5)
-        .collect();
-    let texts: Vec<&str> = winners.iter().map(|&i| replies[i].text.as_str()).collect();
-    assert_eq!(winners.len(), 1, "exactly one hold must win across the instances; winners: {texts:?}");
-    assert!(others.is_empty(), "every loser gets 409 SEAT_UNAVAILABLE, got e.g. {others:?}");
-    assert_eq!(replies.iter().filter(|r| lost(r)).count(), FANS - 1);
+    let replies = all_at_once(FANS, |i| {
+        let (s, seat, (user, token)) = (Arc::clone(&servers[i % 3]), seat.clone(), users[i].clone());
+        async move { s.reserve(&token, seat.concert_id, seat.seat_id, user).await }
+    })
+    .await;
+    let w = the_one_winner(&replies, "60 fans across three instances");
 
     // Every instance agrees the seat is taken, and the winner pays through another instance.
     for s in &servers {
@@ -248,7 +228,6 @@ async fn a_same_seat_race_across_three_instances_has_exactly_one_winner() {
             s.base_url
         );
     }
-    let w = winners[0];
     let (user, token) = &users[w];
     let other = &servers[(w + 1) % 3];
     other.charge(token, *user, seat.price).await.ok("charge the winner");

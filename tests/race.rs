@@ -6,8 +6,8 @@ mod support;
 use std::sync::Arc;
 
 use futures::future::join_all;
-use support::{Reply, TestServer};
-use tokio::sync::Barrier;
+use support::TestServer;
+use support::race::{all_at_once, the_one_winner};
 
 /// Issues tokens for test users `1..=n` concurrently and waits until all are ACTIVE.
 async fn active_users(s: &Arc<TestServer>, n: i64) -> Vec<(i64, String)> {
@@ -19,24 +19,6 @@ async fn active_users(s: &Arc<TestServer>, n: i64) -> Vec<(i64, String)> {
         })
     });
     join_all(tasks).await.into_iter().map(|r| r.expect("token task panicked")).collect()
-}
-
-/// Runs `requests` concurrently: every task waits at one barrier, then sends.
-async fn all_at_once<F, Fut>(n: usize, request: F) -> Vec<Reply>
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = Reply> + Send + 'static,
-{
-    let barrier = Arc::new(Barrier::new(n));
-    let tasks = (0..n).map(|i| {
-        let barrier = Arc::clone(&barrier);
-        let fut = request(i);
-        tokio::spawn(async move {
-            barrier.wait().await;
-            fut.await
-        })
-    });
-    join_all(tasks).await.into_iter().map(|r| r.expect("request task panicked")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -51,27 +33,14 @@ async fn two_hundred_fans_holding_one_seat_at_once_get_exactly_one_hold() {
     })
     .await;
 
-    let winners: Vec<&Reply> = replies.iter().filter(|r| r.is_success()).collect();
-    let lost = |r: &Reply| r.status == 409 && r.code() == Some("SEAT_UNAVAILABLE");
-    let losers = replies.iter().filter(|r| lost(r)).count();
-    let others: Vec<String> = replies
-        .iter()
-        .filter(|r| !r.is_success() && !lost(r))
-        .map(|r| format!("{} {}", r.status, r.text))
-        .take(5)
-        .collect();
-    assert_eq!(winners.len(), 1, "exactly one hold must win; winners: {:?}", winners);
-    assert_eq!(losers, 199, "everyone else gets 409 SEAT_UNAVAILABLE");
-    assert!(others.is_empty(), "no other answers allowed, got e.g. {others:?}");
-    assert_eq!(winners[0].json["reservationStatus"], "RESERVED", "the winner holds it: {}", winners[0].text);
+    let w = the_one_winner(&replies, "200 fans on one instance");
 
     // The seat is not free, and the winner (whoever it is) can pay it.
     let free = s.free_seats(&users[0].1, seat.concert_id, seat.schedule_id).await;
     assert!(!free.iter().any(|x| x.seat_id == seat.seat_id), "the held seat is not free");
-    let winner_index = replies.iter().position(|r| r.is_success()).expect("a winner");
-    let (winner, token) = &users[winner_index];
+    let (winner, token) = &users[w];
     s.charge(token, *winner, seat.price).await.ok("charge");
-    let reservation = winners[0].json["reservationId"].as_i64().expect("reservationId");
+    let reservation = replies[w].json["reservationId"].as_i64().expect("reservationId");
     s.pay(token, reservation, seat.price).await.ok("the winner pays");
 }
 

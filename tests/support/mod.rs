@@ -21,6 +21,7 @@ mod clock;
 pub mod cluster;
 pub mod exit;
 pub mod metrics;
+pub mod race;
 pub mod wire;
 
 pub use clock::*;

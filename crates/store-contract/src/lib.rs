@@ -18,6 +18,8 @@
 //! guard of any type (a per-test database, say); the guard is dropped after the check, once the
 //! [`Repositories`] it served are gone. The test crate needs `tokio` (with `macros` and
 //! `rt-multi-thread`) among its dev-dependencies, for `#[tokio::test]`.
+//!
+//! [`testkit`] is no check: it is what each store's own tests share beside the suite.
 
 pub use domain::ports::Repositories;
 
@@ -37,6 +39,7 @@ pub mod payments;
 pub mod queue;
 pub mod races;
 pub mod refunds;
+pub mod testkit;
 pub mod wallet;
 
 /// Expands to one `#[tokio::test]` (multi-threaded, two workers) per contract check, grouped in

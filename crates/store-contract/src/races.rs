@@ -63,7 +63,9 @@ async fn issue_users(stores: &Repositories, from: i64, to: i64, at: time::Offset
 }
 
 /// Of 1,000 concurrent holds of one free seat by 1,000 users at the same instant, exactly one
-/// wins, and the seat is held by the winner's reservation.
+/// wins with a held reservation, the seat is held by it, and no loser is left with a
+/// reservation of any kind. This is the store-level statement of the one-seat race; the
+/// black-box tests race over HTTP (tests/race.rs) and across instances (tests/instances.rs).
 pub async fn a_thousand_concurrent_holds_of_one_seat_have_exactly_one_winner(stores: Repositories) {
     let world = seeded(&stores).await;
     issue_users(&stores, 1, 1_000, world.now).await;
@@ -79,9 +81,14 @@ pub async fn a_thousand_concurrent_holds_of_one_seat_have_exactly_one_winner(sto
         results.into_iter().filter_map(|result| result.expect("try_hold works under contention")).collect();
     assert_eq!(winners.len(), 1, "exactly one of 1,000 racing holds must win: {winners:?}");
     let winner = &winners[0];
+    assert_eq!(winner.status, ReservationStatus::Held, "the winner holds the seat: {winner:?}");
     let after = seat(&stores, target.id).await;
     assert_eq!(after.hold, Some(SeatHold { reservation_id: winner.id, until: winner.expires_at }), "winner");
     assert_eq!(reservation(&stores, winner.id).await, *winner, "the winning reservation is stored");
+    for n in (1..=1_000).filter(|&n| uid(n) != winner.user_id) {
+        let left = stores.reservations.bookings(uid(n), 10).await.expect("bookings work");
+        assert!(left.is_empty(), "loser {n} was left with a reservation: {left:?}");
+    }
 }
 
 /// 200 concurrent credits of one user lose no update: the balance is the exact sum and the

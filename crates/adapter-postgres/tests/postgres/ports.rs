@@ -64,28 +64,16 @@ async fn the_catalogue_is_seeded_once_even_by_concurrent_instances_and_read_in_o
     assert_eq!(store.seat(seat_id(151)).await, Ok(None));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn of_fifty_concurrent_holds_of_one_seat_exactly_one_wins_and_a_lapsed_hold_is_replaced() {
+/// One hold's SQL: it reads back, refuses a second hold while live, and is replaced once it
+/// lapsed. (The race of many holds for one seat is the store contract's, run on this store.)
+#[tokio::test]
+async fn a_hold_reads_back_refuses_another_while_live_and_is_replaced_once_lapsed() {
     let (_db, store) = seeded().await;
-    let hold = approved_hold(&store, 20, 1, NOW).await;
-    for n in 1..=50 {
+    for n in 1..=3 {
         issue_at(&store, n, NOW).await;
     }
-    let tasks: Vec<_> = (1..=50)
-        .map(|n| {
-            let store = store.clone();
-            let hold = NewHold { user_id: user(n), ..hold.clone() };
-            tokio::spawn(async move { store.try_hold(&hold, None).await })
-        })
-        .collect();
-    let mut winners = Vec::new();
-    for task in tasks {
-        if let Some(reservation) = task.await.expect("task").expect("store works") {
-            winners.push(reservation);
-        }
-    }
-    assert_eq!(winners.len(), 1);
-    let first = winners.remove(0);
+    let hold = approved_hold(&store, 20, 1, NOW).await;
+    let first = store.try_hold(&hold, None).await.expect("hold").expect("seat was free");
     assert_eq!(
         (first.status, first.price.get(), first.seat_name.as_str()),
         (ReservationStatus::Held, PRICE, "B10")
