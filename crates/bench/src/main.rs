@@ -48,14 +48,7 @@ const CACHE_SECONDS: u64 = 10;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    match run().await {
-        Ok(true) => {}
-        Ok(false) => std::process::exit(2),
-        Err(error) => {
-            eprintln!("frontrow-bench: {}", shared::error_chain(error.as_ref()));
-            std::process::exit(1);
-        }
-    }
+    shared::exit_with("frontrow-bench", run().await);
 }
 
 /// Progress on stderr (the report is the product).

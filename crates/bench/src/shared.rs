@@ -31,6 +31,19 @@ pub fn machine() -> (usize, String, String) {
     (cores, cpu, when)
 }
 
+/// Ends a benchmark binary `name` by its run's `outcome`: 0 when every check held, 2 when one
+/// failed (the report says which), 1 with the error's causes on stderr when it could not run.
+pub fn exit_with(name: &str, outcome: Result<bool, Box<dyn std::error::Error + Send + Sync>>) {
+    match outcome {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(2),
+        Err(error) => {
+            eprintln!("{name}: {}", error_chain(error.as_ref()));
+            std::process::exit(1);
+        }
+    }
+}
+
 /// An error and every source below it, on one line: tokio-postgres says only "db error" at the
 /// top, the server's own message is a source.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -65,14 +65,7 @@ struct Settings {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    match run().await {
-        Ok(true) => {}
-        Ok(false) => std::process::exit(2),
-        Err(error) => {
-            eprintln!("frontrow-concurrency: {}", shared::error_chain(error.as_ref()));
-            std::process::exit(1);
-        }
-    }
+    shared::exit_with("frontrow-concurrency", run().await);
 }
 
 /// Progress on stderr.
