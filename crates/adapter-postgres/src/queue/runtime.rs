@@ -27,7 +27,7 @@ use crate::queue::admission::ControlsRow;
 use crate::queue::listener::{self, CatalogueEpoch, Change, Since};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
 use crate::queue::tokens::{Refill, TokenCache};
-use crate::queue::touches::{Due, InFlight, TouchBuffer};
+use crate::queue::touches::{InFlight, PollsToWrite, TouchBuffer};
 use crate::statement::{bind, prepared};
 
 /// The watermark, the admission counter, the controls, the last admission step, the active
@@ -156,8 +156,8 @@ impl QueueRuntime {
     }
 
     /// What the periodic flush writes: polls that move a stored instant by the granularity.
-    pub(crate) fn periodic(&self) -> Due {
-        Due { granularity: self.granularity(), idle_before: None }
+    pub(crate) fn periodic(&self) -> PollsToWrite {
+        PollsToWrite { granularity: self.granularity(), idle_before: None }
     }
 
     fn granularity(&self) -> time::Duration {
@@ -166,8 +166,11 @@ impl QueueRuntime {
 
     /// What the admission's flush writes before it drops idle tokens: also every poll whose
     /// stored instant is within a second of the idle cutoff `idle_before`.
-    pub(crate) fn before_drops(&self, idle_before: time::OffsetDateTime) -> Due {
-        Due { granularity: self.granularity(), idle_before: Some(idle_before + time::Duration::seconds(1)) }
+    pub(crate) fn before_drops(&self, idle_before: time::OffsetDateTime) -> PollsToWrite {
+        PollsToWrite {
+            granularity: self.granularity(),
+            idle_before: Some(idle_before + time::Duration::seconds(1)),
+        }
     }
 
     /// Recently read tokens.
@@ -352,12 +355,12 @@ impl QueueRuntime {
         fresh.then(|| snapshot.place(ticket))
     }
 
-    /// Writes the buffered polls `due` wants (see the `touches` module); returns how many rows
+    /// Writes the buffered polls `to_write` includes (see the `touches` module); returns how many rows
     /// changed. When it returns `Ok`, every such poll recorded before the call is in the
     /// database.
-    pub(crate) async fn flush(&self, pool: &PgPool, due: Due) -> StoreResult<usize> {
+    pub(crate) async fn flush(&self, pool: &PgPool, to_write: PollsToWrite) -> StoreResult<usize> {
         let _one_at_a_time = self.flushing.lock().await;
-        let flight = InFlight::take(&self.touches, due);
+        let flight = InFlight::take(&self.touches, to_write);
         if flight.batch().is_empty() {
             flight.written();
             return Ok(0);
@@ -450,7 +453,7 @@ async fn run(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: watch::Receive
     }
     let left = queue.touches().len();
     if left > 0
-        && let Err(error) = queue.flush(&pool, Due::ALL).await
+        && let Err(error) = queue.flush(&pool, PollsToWrite::ALL).await
     {
         tracing::warn!(polls = left, %error, "buffered polls lost at shutdown");
     }

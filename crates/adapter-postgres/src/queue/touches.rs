@@ -8,9 +8,9 @@
 //!
 //! **Granularity.** A fan polls about once a second, but the stored `last_seen_at` only has to
 //! be good enough for the idle rule, whose timeout is minutes. So a poll is written only when it
-//! moves the stored instant forward by at least [`Due::granularity`], or when the stored
+//! moves the stored instant forward by at least [`PollsToWrite::granularity`], or when the stored
 //! instant is old enough that the admission could drop the token on its strength
-//! ([`Due::idle_before`], set by the admission's own flush just before it drops idle tokens).
+//! ([`PollsToWrite::idle_before`], set by the admission's own flush just before it drops idle tokens).
 //! With 20,000 fans polling, that turns ~20,000 row updates a second into ~20,000 per
 //! granularity (15 s by default, at most an eighth of the idle timeout with
 //! `QueueTuning::fitted`), and the admitting instance still never drops a fan it has
@@ -32,9 +32,9 @@ pub(crate) struct TouchBuffer {
     written: HashMap<Uuid, OffsetDateTime>,
 }
 
-/// Which pending polls a flush writes.
+/// Which pending polls a flush writes: those due for writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Due {
+pub(crate) struct PollsToWrite {
     /// A poll at least this much later than the instant last written for its token.
     pub(crate) granularity: time::Duration,
     /// Any poll of a token whose written instant is at or before this (the admission's idle
@@ -42,11 +42,12 @@ pub(crate) struct Due {
     pub(crate) idle_before: Option<OffsetDateTime>,
 }
 
-impl Due {
+impl PollsToWrite {
     /// Everything pending (shutdown, tests).
-    pub(crate) const ALL: Due = Due { granularity: time::Duration::ZERO, idle_before: None };
+    pub(crate) const ALL: PollsToWrite =
+        PollsToWrite { granularity: time::Duration::ZERO, idle_before: None };
 
-    fn wants(&self, seen: OffsetDateTime, written: Option<OffsetDateTime>) -> bool {
+    fn includes(&self, seen: OffsetDateTime, written: Option<OffsetDateTime>) -> bool {
         written.is_none_or(|written| {
             seen >= written + self.granularity || self.idle_before.is_some_and(|cut| written <= cut)
         })
@@ -87,16 +88,16 @@ impl TouchBuffer {
         self.pending.len() + self.in_flight.len()
     }
 
-    /// Moves the pending polls `due` wants in flight and returns them, sorted by token (so
+    /// Moves the pending polls `to_write` includes in flight and returns them, sorted by token (so
     /// concurrent flushes of several instances lock rows in one order). Flushes must not
     /// overlap. With a cutoff, also forgets written instants at or before it that no poll
     /// followed (their tokens idle out, whatever this instance wrote).
-    fn take(&mut self, due: Due) -> Vec<(Uuid, OffsetDateTime)> {
+    fn take(&mut self, to_write: PollsToWrite) -> Vec<(Uuid, OffsetDateTime)> {
         let written = &self.written;
         let chosen: Vec<Uuid> = self
             .pending
             .iter()
-            .filter(|(token, seen)| due.wants(**seen, written.get(*token).copied()))
+            .filter(|(token, seen)| to_write.includes(**seen, written.get(*token).copied()))
             .map(|(token, _)| *token)
             .collect();
         for token in chosen {
@@ -104,7 +105,7 @@ impl TouchBuffer {
                 self.in_flight.insert(token, seen);
             }
         }
-        if let Some(cut) = due.idle_before {
+        if let Some(cut) = to_write.idle_before {
             let pending = &self.pending;
             self.written.retain(|token, written| *written > cut || pending.contains_key(token));
         }
@@ -136,9 +137,9 @@ pub(crate) struct InFlight<'a> {
 }
 
 impl<'a> InFlight<'a> {
-    /// Takes the pending polls of `buffer` that `due` wants written.
-    pub(crate) fn take(buffer: &'a Mutex<TouchBuffer>, due: Due) -> Self {
-        let batch = buffer.lock().unwrap_or_else(PoisonError::into_inner).take(due);
+    /// Takes the pending polls of `buffer` that `to_write` includes.
+    pub(crate) fn take(buffer: &'a Mutex<TouchBuffer>, to_write: PollsToWrite) -> Self {
+        let batch = buffer.lock().unwrap_or_else(PoisonError::into_inner).take(to_write);
         Self { buffer, batch, done: false }
     }
 
@@ -193,7 +194,7 @@ mod tests {
         for n in [3, 1, 2] {
             buffer.lock().expect("lock").record(token(n), T0);
         }
-        let flight = InFlight::take(&buffer, Due::ALL);
+        let flight = InFlight::take(&buffer, PollsToWrite::ALL);
         let order: Vec<Uuid> = flight.batch().iter().map(|(token, _)| *token).collect();
         assert_eq!(order, [token(1), token(2), token(3)], "sorted by token");
         buffer.lock().expect("lock").record(token(1), T0 + time::Duration::seconds(1));
@@ -208,35 +209,35 @@ mod tests {
     fn a_failed_or_abandoned_flush_puts_its_polls_back() {
         let buffer = Mutex::new(TouchBuffer::default());
         buffer.lock().expect("lock").record(token(1), T0);
-        let flight = InFlight::take(&buffer, Due::ALL);
+        let flight = InFlight::take(&buffer, PollsToWrite::ALL);
         buffer.lock().expect("lock").record(token(1), T0 - time::Duration::seconds(1));
         drop(flight);
-        let again = InFlight::take(&buffer, Due::ALL);
+        let again = InFlight::take(&buffer, PollsToWrite::ALL);
         assert_eq!(again.batch(), [(token(1), T0)], "the later poll survives the merge");
     }
 
     #[test]
     fn a_poll_is_written_only_when_it_moves_the_stored_instant_by_the_granularity() {
         let buffer = Mutex::new(TouchBuffer::default());
-        let due = Due { granularity: time::Duration::seconds(5), idle_before: None };
+        let to_write = PollsToWrite { granularity: time::Duration::seconds(5), idle_before: None };
         buffer.lock().expect("lock").record(token(1), T0);
-        InFlight::take(&buffer, due).written();
+        InFlight::take(&buffer, to_write).written();
         buffer.lock().expect("lock").record(token(1), T0 + time::Duration::seconds(4));
-        let skipped = InFlight::take(&buffer, due);
+        let skipped = InFlight::take(&buffer, to_write);
         assert!(skipped.batch().is_empty(), "4 s after the stored instant: not yet");
         skipped.written();
         assert_eq!(buffer.lock().expect("lock").latest(token(1)), Some(T0 + time::Duration::seconds(4)));
         buffer.lock().expect("lock").record(token(1), T0 + time::Duration::seconds(5));
-        assert_eq!(InFlight::take(&buffer, due).batch(), [(token(1), T0 + time::Duration::seconds(5))]);
+        assert_eq!(InFlight::take(&buffer, to_write).batch(), [(token(1), T0 + time::Duration::seconds(5))]);
     }
 
     #[test]
     fn the_admissions_flush_writes_every_poll_whose_stored_instant_could_get_it_dropped() {
         let buffer = Mutex::new(TouchBuffer::default());
         buffer.lock().expect("lock").record(token(1), T0);
-        InFlight::take(&buffer, Due::ALL).written();
+        InFlight::take(&buffer, PollsToWrite::ALL).written();
         buffer.lock().expect("lock").record(token(1), T0 + time::Duration::seconds(1));
-        let near_idle = Due { granularity: time::Duration::seconds(5), idle_before: Some(T0) };
+        let near_idle = PollsToWrite { granularity: time::Duration::seconds(5), idle_before: Some(T0) };
         assert_eq!(InFlight::take(&buffer, near_idle).batch(), [(token(1), T0 + time::Duration::seconds(1))]);
     }
 
@@ -245,11 +246,11 @@ mod tests {
         let mut buffer = TouchBuffer::default();
         buffer.record(token(1), T0);
         buffer.record(token(2), T0);
-        buffer.take(Due::ALL);
+        buffer.take(PollsToWrite::ALL);
         buffer.settle(true);
         buffer.record(token(2), T0 + time::Duration::seconds(1));
-        let due = Due { granularity: time::Duration::seconds(5), idle_before: Some(T0) };
-        buffer.take(due);
+        let to_write = PollsToWrite { granularity: time::Duration::seconds(5), idle_before: Some(T0) };
+        buffer.take(to_write);
         assert!(!buffer.written.contains_key(&token(1)), "idle since: forgotten");
         assert!(buffer.in_flight.contains_key(&token(2)), "polled again near the cutoff: written");
     }
