@@ -31,11 +31,11 @@ use crate::queue::touches::{InFlight, PollsToWrite, TouchBuffer};
 use crate::statement::{bind, prepared};
 
 /// The watermark, the admission counter, the controls, the last admission step, the active
-/// count, the newest ticket, the horizon of this read, and the dropped tickets above the
-/// watermark written at or after the previous horizon: one statement, one snapshot, so they
-/// agree. Idle, it reads one row, counts the active tokens in their partial index (at most the
+/// count, the newest ticket, this read's snapshot xmin (the xid the next refresh reads drops
+/// from), and the dropped tickets above the watermark written at or after the previous read's
+/// xmin: one statement, one snapshot, so they agree. Idle, it reads one row, counts the active tokens in their partial index (at most the
 /// cap), looks the newest ticket up in its index, and finds nothing in the `xid` index.
-/// Bind: $1 previous horizon.
+/// Bind: $1 the xid the previous refresh returned.
 const REFRESH: &str = "\
 SELECT s.admitted_through,
        s.admitted_total,
@@ -45,7 +45,7 @@ SELECT s.admitted_through,
        s.last_admission_at,
        (SELECT count(*) FROM queue_tokens WHERE status = 'ACTIVE') AS active,
        COALESCE((SELECT max(ticket) FROM queue_tokens), 0) AS newest,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS drops_from_xid,
        ARRAY(SELECT d.ticket FROM queue_drops d
               WHERE d.xid >= $1 AND d.ticket > s.admitted_through) AS drops
   FROM queue_state s";
@@ -88,7 +88,7 @@ struct RefreshRow {
     #[diesel(sql_type = BigInt)]
     newest: i64,
     #[diesel(sql_type = BigInt)]
-    horizon: i64,
+    drops_from_xid: i64,
     #[diesel(sql_type = Array<BigInt>)]
     drops: Vec<i64>,
 }
@@ -286,11 +286,13 @@ impl QueueRuntime {
     }
 
     async fn read_changes(&self, pool: &PgPool) -> StoreResult<()> {
-        let horizon = self.snapshot().horizon();
+        let drops_from_xid = self.snapshot().drops_from_xid();
         let started = Instant::now();
         let mut conn = checkout(pool).await?;
-        let row: RefreshRow =
-            prepared(REFRESH, bind::<BigInt, _>(horizon)).get_result(&mut conn).await.map_err(db_error)?;
+        let row: RefreshRow = prepared(REFRESH, bind::<BigInt, _>(drops_from_xid))
+            .get_result(&mut conn)
+            .await
+            .map_err(db_error)?;
         drop(conn);
         let observed = Observed {
             admitted_through: unsigned(row.admitted_through)?,
@@ -302,12 +304,12 @@ impl QueueRuntime {
             last_admission_at: row.last_admission_at,
             newest: unsigned(row.newest)?,
             drops: row.drops.into_iter().map(unsigned).collect::<Result<_, _>>()?,
-            horizon: row.horizon,
+            drops_from_xid: row.drops_from_xid,
         };
         let new_drops = observed.drops.len();
         self.snapshot_mut().apply(observed, started);
         if new_drops > 0 {
-            tracing::debug!(new_drops, horizon = row.horizon, "queue snapshot refreshed");
+            tracing::debug!(new_drops, drops_from_xid = row.drops_from_xid, "queue snapshot refreshed");
         }
         Ok(())
     }

@@ -28,11 +28,12 @@ pub(crate) struct Observed {
     pub(crate) last_admission_at: Option<OffsetDateTime>,
     /// The newest ticket issued (0 for none).
     pub(crate) newest: u64,
-    /// Dropped tickets above the watermark written since the previous refresh's horizon.
+    /// Dropped tickets above the watermark written at or after the previous refresh's
+    /// `drops_from_xid`.
     pub(crate) drops: Vec<u64>,
     /// The xmin of the statement's snapshot: every transaction below it had ended, so the next
-    /// refresh need only read drops written at or above it.
-    pub(crate) horizon: i64,
+    /// refresh need only read drops written from this transaction id on.
+    pub(crate) drops_from_xid: i64,
 }
 
 /// Where a waiting token stands, as far as the snapshot knows.
@@ -57,15 +58,15 @@ pub(crate) struct Snapshot {
     newest: u64,
     /// Sorted, deduplicated, every one above `admitted_through`.
     drops: Vec<u64>,
-    horizon: i64,
+    drops_from_xid: i64,
     refreshed_at: Option<Instant>,
     samples: VecDeque<(Instant, Occupancy)>,
 }
 
 impl Snapshot {
-    /// The horizon the next refresh reads drops from (0 before the first: read them all).
-    pub(crate) fn horizon(&self) -> i64 {
-        self.horizon
+    /// The transaction id the next refresh reads drops from (0 before the first: read them all).
+    pub(crate) fn drops_from_xid(&self) -> i64 {
+        self.drops_from_xid
     }
 
     /// The room as the latest refresh read it. Waiting fans are counted as positions are: the
@@ -120,7 +121,7 @@ impl Snapshot {
         self.last_admission_at = observed.last_admission_at;
         self.active = observed.occupancy.active;
         self.newest = self.newest.max(observed.newest);
-        self.horizon = self.horizon.max(observed.horizon);
+        self.drops_from_xid = self.drops_from_xid.max(observed.drops_from_xid);
         self.refreshed_at = Some(self.refreshed_at.map_or(started, |at| at.max(started)));
         self.sample(started, observed.occupancy);
     }
@@ -182,7 +183,7 @@ mod tests {
             last_admission_at: None,
             newest: admitted_through,
             drops: drops.to_vec(),
-            horizon: 7,
+            drops_from_xid: 7,
         }
     }
 
@@ -196,7 +197,7 @@ mod tests {
         assert_eq!(snapshot.place(15), Place::Gone);
         assert_eq!(snapshot.place(10), Place::Served);
         assert_eq!(snapshot.place(3), Place::Served);
-        assert_eq!(snapshot.horizon(), 7);
+        assert_eq!(snapshot.drops_from_xid(), 7);
     }
 
     #[test]
