@@ -280,12 +280,12 @@ impl QueueRepository for PgStore {
             self.queue.tokens().retired(*ended).await;
         }
         let report = attempt.report;
-        if attempt.stepped || report != AdmissionReport::default() {
+        if attempt.admission_step_ran || report != AdmissionReport::default() {
             tracing::debug!(
                 admitted = report.admitted,
                 expired = report.expired,
                 dropped = report.dropped,
-                stepped = attempt.stepped,
+                admission_step_ran = attempt.admission_step_ran,
                 admitted_through = attempt.admitted_through,
                 polls_flushed = flushed,
                 elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),

@@ -146,8 +146,9 @@ struct AdmitRow {
 pub(crate) struct Attempt {
     /// The port's report.
     pub(crate) report: AdmissionReport,
-    /// Whether the admission step ran (a tick was due).
-    pub(crate) stepped: bool,
+    /// Whether the admission step ran: a tick was due and admission was not paused (it may
+    /// still have admitted nobody).
+    pub(crate) admission_step_ran: bool,
     /// The watermark after the attempt.
     pub(crate) admitted_through: u64,
     /// Tickets dropped above the watermark the attempt started from.
@@ -195,7 +196,7 @@ async fn attempt_in(
             expired: crate::models::count(ended.len()),
             dropped: unsigned(drops.dropped)?,
         },
-        stepped: false,
+        admission_step_ran: false,
         admitted_through: watermark,
         gone,
         ended: ended.into_iter().map(|ended| TokenValue::from_uuid(ended.token)).collect(),
@@ -224,7 +225,7 @@ async fn attempt_in(
         prepared(PRUNE, bind::<BigInt, _>(admitted.admitted_through)).execute(conn).await?;
     }
     attempt.report.admitted = unsigned(admitted.admitted)?;
-    attempt.stepped = true;
+    attempt.admission_step_ran = true;
     attempt.admitted_through = raised;
     Ok(attempt)
 }
