@@ -261,7 +261,7 @@ impl QueueRepository for PgStore {
         match self.queue.place(&self.pool, token.ticket).await? {
             Place::Waiting(position) => Ok(position),
             Place::Gone => Ok(0),
-            Place::Served => Ok(u64::from(self.still_waiting(token.value).await?)),
+            Place::UnderWatermark => Ok(u64::from(self.still_waiting(token.value).await?)),
         }
     }
 

@@ -45,7 +45,7 @@ pub(crate) enum Place {
     Gone,
     /// At or below the watermark: admitted since it was read, or a straggler still waiting
     /// (only the stored row can tell).
-    Served,
+    UnderWatermark,
 }
 
 /// The snapshot. Every method is arithmetic or a binary search.
@@ -101,7 +101,7 @@ impl Snapshot {
     /// dropped ones among them.
     pub(crate) fn place(&self, ticket: u64) -> Place {
         if ticket <= self.admitted_through {
-            return Place::Served;
+            return Place::UnderWatermark;
         }
         match self.drops.binary_search(&ticket) {
             Ok(_) => Place::Gone,
@@ -195,8 +195,8 @@ mod tests {
         assert_eq!(snapshot.place(14), Place::Waiting(2), "11 and 14 wait; 12 and 13 left");
         assert_eq!(snapshot.place(16), Place::Waiting(3));
         assert_eq!(snapshot.place(15), Place::Gone);
-        assert_eq!(snapshot.place(10), Place::Served);
-        assert_eq!(snapshot.place(3), Place::Served);
+        assert_eq!(snapshot.place(10), Place::UnderWatermark);
+        assert_eq!(snapshot.place(3), Place::UnderWatermark);
         assert_eq!(snapshot.drops_from_xid(), 7);
     }
 

@@ -295,7 +295,7 @@ mod tests {
         let waiting = token(TokenStatus::Waiting, 3);
         cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
         assert_eq!(cached(&cache, &waiting, waiting_place).await, Some(waiting.clone()));
-        assert_eq!(cached(&cache, &waiting, |_| Some(Place::Served)).await, None, "admitted since");
+        assert_eq!(cached(&cache, &waiting, |_| Some(Place::UnderWatermark)).await, None, "admitted since");
         cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
         assert_eq!(cached(&cache, &waiting, |_| Some(Place::Gone)).await, None, "dropped since");
         cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
