@@ -201,7 +201,8 @@ impl PgStore {
         Ok(token.map(|token| self.overlay(token)))
     }
 
-    /// Whether a token at or below the watermark is still stored as waiting (a straggler).
+    /// Whether a token at or below the watermark is still stored as waiting (its issue
+    /// committed after an admission passed its ticket; see the module docs).
     async fn still_waiting(&self, value: TokenValue) -> StoreResult<bool> {
         let mut conn = checkout(&self.pool).await?;
         let status: Option<String> = queue_tokens::table

@@ -43,8 +43,8 @@ pub(crate) enum Place {
     Waiting(u64),
     /// Above the watermark but recorded as no longer waiting.
     Gone,
-    /// At or below the watermark: admitted since it was read, or a straggler still waiting
-    /// (only the stored row can tell).
+    /// At or below the watermark: admitted since it was read, or still waiting because its
+    /// issue committed after an admission passed its ticket (only the stored row can tell).
     UnderWatermark,
 }
 

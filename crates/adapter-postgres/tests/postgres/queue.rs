@@ -151,7 +151,7 @@ async fn positions_match_a_brute_force_count_after_admissions_and_drops_in_the_m
     );
 }
 
-/// Only an active token pays, and active tokens sit at or below the watermark; a straggler
+/// Only an active token pays, and active tokens sit at or below the watermark; an active token
 /// above it (forged here: activated without an admission) must still leave the queue's
 /// arithmetic exact when a payment retires it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,7 +168,7 @@ async fn a_payment_that_retires_a_token_above_the_watermark_frees_its_place_at_o
         .bind::<Uuid, _>(payer.value.as_uuid())
         .execute(&mut conn)
         .await
-        .expect("forge an active straggler");
+        .expect("forge an active token above the watermark");
     let reservation =
         store.try_hold(&approved_hold(&store, 20, 1, NOW).await, None).await.expect("hold").expect("free");
     let balance = Balance::new(PRICE).expect("balance");
