@@ -65,7 +65,7 @@ use time::OffsetDateTime;
 
 pub(crate) use self::runtime::{QueueRuntime, Worker, spawn_worker};
 use self::snapshot::Place;
-use self::tokens::{Lookup, Refill};
+use self::tokens::{Lookup, StoreCopy};
 use crate::PgStore;
 use crate::errors::db_error;
 use crate::housekeeping::Purge;
@@ -182,8 +182,8 @@ const FORGET: Purge = Purge {
 };
 
 impl PgStore {
-    /// Reads a token from the database and stores the copy as `refill` says.
-    async fn read_token(&self, value: TokenValue, refill: Refill) -> StoreResult<Option<QueueToken>> {
+    /// Reads a token from the database and stores the copy as `store_copy` says.
+    async fn read_token(&self, value: TokenValue, store_copy: StoreCopy) -> StoreResult<Option<QueueToken>> {
         let asked = Instant::now();
         let mut conn = checkout(&self.pool).await?;
         let row = queue_tokens::table
@@ -196,7 +196,7 @@ impl PgStore {
         drop(conn);
         let token = row.map(QueueToken::try_from).transpose()?;
         if let Some(token) = &token {
-            self.queue.tokens().remember(token, asked, refill).await;
+            self.queue.tokens().remember(token, asked, store_copy).await;
         }
         Ok(token.map(|token| self.overlay(token)))
     }
@@ -243,15 +243,15 @@ impl QueueRepository for PgStore {
     }
 
     async fn token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>> {
-        let refill = match self.queue.tokens().get(value, |ticket| self.queue.fresh_place(ticket)).await {
+        let store_copy = match self.queue.tokens().get(value, |ticket| self.queue.fresh_place(ticket)).await {
             Lookup::Hit(token) => return Ok(Some(self.overlay(token))),
-            Lookup::Miss(refill) => refill,
+            Lookup::Miss(store_copy) => store_copy,
         };
-        self.read_token(value, refill).await
+        self.read_token(value, store_copy).await
     }
 
     async fn fresh_token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>> {
-        self.read_token(value, Refill::Fresh).await
+        self.read_token(value, StoreCopy::UnlessTombstone).await
     }
 
     async fn position(&self, token: &QueueToken) -> StoreResult<u64> {

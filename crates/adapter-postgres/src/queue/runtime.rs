@@ -26,7 +26,7 @@ use crate::pool::{PgPool, checkout};
 use crate::queue::admission::ControlsRow;
 use crate::queue::listener::{self, CatalogueEpoch, Change, Since};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
-use crate::queue::tokens::{Refill, TokenCache};
+use crate::queue::tokens::{StoreCopy, TokenCache};
 use crate::queue::touches::{InFlight, PollsToWrite, TouchBuffer};
 use crate::statement::{bind, prepared};
 
@@ -264,7 +264,7 @@ impl QueueRuntime {
         drop(conn);
         let admitted = rows.len();
         for (n, token) in convert_all::<_, QueueToken>(rows)?.iter().enumerate() {
-            self.tokens.remember(token, asked, Refill::IfAbsent).await;
+            self.tokens.remember(token, asked, StoreCopy::IfNoEntry).await;
             // Thousands of copies at once: let the requests sharing this thread through.
             if n % 256 == 255 {
                 tokio::task::yield_now().await;

@@ -72,19 +72,21 @@ pub(crate) enum Lookup {
     /// A copy that may be used as is.
     Hit(QueueToken),
     /// Read the database, then [`TokenCache::remember`] what it said.
-    Miss(Refill),
+    Miss(StoreCopy),
 }
 
-/// How a read after a miss must be stored; see the module's ordering note.
+/// Whether, and over what, the copy a read after a miss brought is stored; see the module's
+/// ordering note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refill {
-    /// Only if nothing was stored meanwhile.
-    IfAbsent,
-    /// Over a tombstone (the read started after the payment committed).
-    Replace,
+pub(crate) enum StoreCopy {
+    /// Only if nothing (no copy, no tombstone) was stored meanwhile.
+    IfNoEntry,
+    /// Over whatever is stored: the miss found a tombstone, so the read started after the
+    /// payment committed.
+    Overwrite,
     /// Over any copy but a tombstone: a read that bypassed the cache (the gate's check before
     /// a refusal), which may have started before a payment committed.
-    Fresh,
+    UnlessTombstone,
     /// Not at all: the cache is off.
     Never,
 }
@@ -150,19 +152,19 @@ impl TokenCache {
     /// waiting ticket right now (`None` when the snapshot is too old to say).
     pub(crate) async fn get(&self, value: TokenValue, place: impl FnOnce(u64) -> Option<Place>) -> Lookup {
         if !self.trusted() {
-            return Lookup::Miss(Refill::Never);
+            return Lookup::Miss(StoreCopy::Never);
         }
         let key = value.as_uuid();
         match self.entries.get(&key).await {
-            None => Lookup::Miss(Refill::IfAbsent),
-            Some(Entry::Retired) => Lookup::Miss(Refill::Replace),
+            None => Lookup::Miss(StoreCopy::IfNoEntry),
+            Some(Entry::Retired) => Lookup::Miss(StoreCopy::Overwrite),
             Some(Entry::Read { token, at }) => {
                 // A copy stored after a clear it raced with is still older than the listening.
                 if self.read_while_listening(at) && self.usable(&token, at, place) {
                     Lookup::Hit(token)
                 } else {
                     self.entries.invalidate(&key).await;
-                    Lookup::Miss(Refill::IfAbsent)
+                    Lookup::Miss(StoreCopy::IfNoEntry)
                 }
             }
         }
@@ -182,16 +184,18 @@ impl TokenCache {
 
     /// Stores a copy read from the database at `at` (taken before the read was sent), unless
     /// the read was sent before listening last started.
-    pub(crate) async fn remember(&self, token: &QueueToken, at: Instant, refill: Refill) {
+    pub(crate) async fn remember(&self, token: &QueueToken, at: Instant, store_copy: StoreCopy) {
         if !self.read_while_listening(at) {
             return;
         }
         let entry = Entry::Read { token: token.clone(), at };
-        self.update(token.value, move |current| match (refill, current) {
-            (Refill::Never, _) | (Refill::IfAbsent, Some(_)) | (Refill::Fresh, Some(Entry::Retired)) => {
-                Op::Nop
+        self.update(token.value, move |current| match (store_copy, current) {
+            (StoreCopy::Never, _)
+            | (StoreCopy::IfNoEntry, Some(_))
+            | (StoreCopy::UnlessTombstone, Some(Entry::Retired)) => Op::Nop,
+            (StoreCopy::Overwrite | StoreCopy::UnlessTombstone, _) | (StoreCopy::IfNoEntry, None) => {
+                Op::Put(entry)
             }
-            (Refill::Replace | Refill::Fresh, _) | (Refill::IfAbsent, None) => Op::Put(entry),
         })
         .await;
     }
@@ -283,7 +287,7 @@ mod tests {
     async fn a_copy_is_served_within_the_ttl_and_read_again_after_it() {
         let cache = cache(Duration::from_millis(80), Duration::from_millis(80));
         let active = token(TokenStatus::Active, 3);
-        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&active, Instant::now(), StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, None);
@@ -293,12 +297,12 @@ mod tests {
     async fn a_waiting_copy_is_read_again_once_the_snapshot_no_longer_places_it_as_waiting() {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
-        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &waiting, waiting_place).await, Some(waiting.clone()));
         assert_eq!(cached(&cache, &waiting, |_| Some(Place::UnderWatermark)).await, None, "admitted since");
-        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &waiting, |_| Some(Place::Gone)).await, None, "dropped since");
-        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &waiting, |_| None).await, None, "snapshot too old to tell");
     }
 
@@ -307,10 +311,10 @@ mod tests {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
         cache.retired(active.value).await;
-        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
-        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Replace)));
+        cache.remember(&active, Instant::now(), StoreCopy::IfNoEntry).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(StoreCopy::Overwrite)));
         let expired = token(TokenStatus::Expired, 3);
-        cache.remember(&expired, Instant::now(), Refill::Replace).await;
+        cache.remember(&expired, Instant::now(), StoreCopy::Overwrite).await;
         assert_eq!(cached(&cache, &expired, waiting_place).await, Some(expired.clone()));
     }
 
@@ -318,7 +322,7 @@ mod tests {
     async fn a_poll_moves_the_last_seen_instant_of_a_waiting_copy_forward_only() {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
-        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
         let later = waiting.last_seen_at + time::Duration::seconds(30);
         cache.touched(waiting.value, later).await;
         cache.touched(waiting.value, waiting.last_seen_at).await;
@@ -331,20 +335,20 @@ mod tests {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
         let active = token(TokenStatus::Active, 3);
-        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
-        cache.remember(&active, Instant::now(), Refill::Fresh).await;
+        cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
+        cache.remember(&active, Instant::now(), StoreCopy::UnlessTombstone).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
         cache.retired(active.value).await;
-        cache.remember(&active, Instant::now(), Refill::Fresh).await;
-        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Replace)));
+        cache.remember(&active, Instant::now(), StoreCopy::UnlessTombstone).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(StoreCopy::Overwrite)));
     }
 
     #[tokio::test]
     async fn a_zero_ttl_turns_the_cache_off() {
         let cache = cache(Duration::ZERO, Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
-        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Never)));
-        cache.remember(&active, Instant::now(), Refill::Never).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(StoreCopy::Never)));
+        cache.remember(&active, Instant::now(), StoreCopy::Never).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, None);
     }
 
@@ -353,16 +357,16 @@ mod tests {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
         let sent_before_the_break = Instant::now();
-        cache.remember(&active, sent_before_the_break, Refill::IfAbsent).await;
+        cache.remember(&active, sent_before_the_break, StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
         cache.listening.clear();
-        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Never)));
-        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(StoreCopy::Never)));
+        cache.remember(&active, Instant::now(), StoreCopy::IfNoEntry).await;
         cache.clear();
         cache.listening.set(Instant::now());
-        cache.remember(&active, sent_before_the_break, Refill::IfAbsent).await;
+        cache.remember(&active, sent_before_the_break, StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, None, "read before listening restarted");
-        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&active, Instant::now(), StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
     }
 
@@ -372,8 +376,8 @@ mod tests {
         let ended = token(TokenStatus::Expired, 3);
         let live =
             QueueToken { value: TokenValue::from_uuid(Uuid::from_u128(8)), ..token(TokenStatus::Active, 4) };
-        cache.remember(&ended, Instant::now(), Refill::IfAbsent).await;
-        cache.remember(&live, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&ended, Instant::now(), StoreCopy::IfNoEntry).await;
+        cache.remember(&live, Instant::now(), StoreCopy::IfNoEntry).await;
         cache.forget_ended();
         assert_eq!(cached(&cache, &ended, waiting_place).await, None);
         assert_eq!(cached(&cache, &live, waiting_place).await, Some(live.clone()));
@@ -400,7 +404,7 @@ mod tests {
         let copy = Entry::Read { token: ended.clone(), at: sent };
         cache.update(ended.value, |_| Op::Put(copy)).await;
         assert_eq!(cached(&cache, &ended, waiting_place).await, None, "maybe deleted since");
-        cache.remember(&ended, sent + Duration::from_millis(2), Refill::Fresh).await;
+        cache.remember(&ended, sent + Duration::from_millis(2), StoreCopy::UnlessTombstone).await;
         assert_eq!(
             cached(&cache, &ended, waiting_place).await,
             Some(ended.clone()),
