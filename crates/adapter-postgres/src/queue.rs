@@ -2,13 +2,14 @@
 //!
 //! **Tickets and the watermark.** Tickets come from the `queue_tickets` sequence (issue order
 //! across every instance). Admission is FIFO, so `queue_state.admitted_through` is a served
-//! watermark: every ticket at or below it was admitted or is gone (each admission step raises
-//! it to the highest ticket admitted, and over the gone tickets before the oldest waiting one,
-//! so it moves even while a full room admits nobody), and every ticket above it either still waits
-//! or is recorded in `queue_drops` (dropped for idling, retired by a new issue, expired by a
-//! payment; the row is written by the statement that retires the token). So a waiting token's
-//! position is `ticket - admitted_through - (drops between them)`, at least 1: arithmetic and
-//! a binary search on an in-process [`snapshot`], never a scan and never a query.
+//! watermark: every ticket at or below it was admitted or has left the queue (each admission
+//! step raises it to the highest ticket admitted, and over the tickets that left before the
+//! oldest waiting one, so it moves even while a full room admits nobody), and every ticket
+//! above it either still waits or is recorded in `queue_drops` (dropped for idling, retired by
+//! a new issue, expired by a payment; the row is written by the statement that retires the
+//! token). So a waiting token's position is `ticket - admitted_through - (drops between
+//! them)`, at least 1: arithmetic and a binary search on an in-process [`snapshot`], never a
+//! scan and never a query.
 //!
 //! **The snapshot** is refreshed every 200 ms by the store's background task ([`runtime`]),
 //! incrementally: the rows of `queue_drops` carry the writing transaction's id, and a refresh
@@ -87,19 +88,19 @@ const WAITING: &str = token_status_text(TokenStatus::Waiting);
 /// `was_active` is the user's active token as the statement began (its snapshot does not see
 /// the function's writes): if the function retired it, this instance's copy of it ends at once.
 const ISSUE: &str = "\
-SELECT token, user_id, ticket, status, issued_at, last_seen_at, expires_at, gone,
+SELECT token, user_id, ticket, status, issued_at, last_seen_at, expires_at, gone AS left_queue,
        (SELECT t.token FROM queue_tokens t WHERE t.user_id = $1 AND t.status = 'ACTIVE') AS was_active
   FROM issue_queue_token($1, $2, $3, $4)";
 
-/// What [`ISSUE`] returns: the user's token, the ticket recorded as gone when an expired
-/// token above the watermark was retired to make room for it, and the user's token that was
-/// active before.
+/// What [`ISSUE`] returns: the user's token, the ticket recorded as having left the queue (the
+/// function's `gone` output) when an expired token above the watermark was retired to make
+/// room for it, and the user's token that was active before.
 #[derive(QueryableByName)]
 struct Issued {
     #[diesel(embed)]
     token: TokenRow,
     #[diesel(sql_type = Nullable<BigInt>)]
-    gone: Option<i64>,
+    left_queue: Option<i64>,
     #[diesel(sql_type = Nullable<Uuid>)]
     was_active: Option<uuid::Uuid>,
 }
@@ -122,10 +123,10 @@ async fn issue_in(
         bind::<Timestamptz, _>(policy.idle_cutoff(now)),
     );
     let issued: Issued = prepared(ISSUE, binds).get_result(conn).await.map_err(issue_error)?;
-    let gone = issued.gone.map(unsigned).transpose()?;
+    let left_queue = issued.left_queue.map(unsigned).transpose()?;
     let token = QueueToken::try_from(issued.token)?;
     let retired = issued.was_active.map(TokenValue::from_uuid).filter(|was| *was != token.value);
-    Ok((token, gone, retired))
+    Ok((token, left_queue, retired))
 }
 
 /// How an issue failed: worth running once more, or not.
@@ -226,7 +227,7 @@ impl QueueRepository for PgStore {
         policy: &QueuePolicy,
     ) -> StoreResult<QueueToken> {
         let mut conn = checkout(&self.pool).await?;
-        let (token, gone, retired) = match issue_in(&mut conn, user, candidate, now, policy).await {
+        let (token, left_queue, retired) = match issue_in(&mut conn, user, candidate, now, policy).await {
             // The user was forgotten between the function's two inserts (see `FORGET`): once
             // more, and they are created anew.
             Err(Retry::UserForgotten) => issue_in(&mut conn, user, candidate, now, policy).await,
@@ -234,11 +235,11 @@ impl QueueRepository for PgStore {
         }
         .map_err(Retry::into_store)?;
         drop(conn);
-        self.note_gone(gone);
+        self.note_left_queue(left_queue);
         if let Some(retired) = retired {
             self.queue.tokens().retired(retired).await;
         }
-        tracing::debug!(user = user.get(), ticket = token.ticket, retired = ?gone, "issue");
+        tracing::debug!(user = user.get(), ticket = token.ticket, retired = ?left_queue, "issue");
         Ok(self.overlay(token))
     }
 
@@ -261,7 +262,7 @@ impl QueueRepository for PgStore {
         }
         match self.queue.place(&self.pool, token.ticket).await? {
             Place::Waiting(position) => Ok(position),
-            Place::Gone => Ok(0),
+            Place::LeftQueue => Ok(0),
             Place::UnderWatermark => Ok(u64::from(self.still_waiting(token.value).await?)),
         }
     }
@@ -276,7 +277,7 @@ impl QueueRepository for PgStore {
         let started = Instant::now();
         let flushed = self.queue.flush(&self.pool, self.queue.before_drops(policy.idle_cutoff(now))).await?;
         let attempt = admission::attempt(&self.pool, now, policy).await?;
-        self.queue.snapshot_mut().advance(attempt.admitted_through, attempt.gone.iter().copied());
+        self.queue.snapshot_mut().advance(attempt.admitted_through, attempt.left_queue.iter().copied());
         for ended in &attempt.ended {
             self.queue.tokens().retired(*ended).await;
         }
@@ -329,10 +330,11 @@ impl QueueRepository for PgStore {
 }
 
 impl PgStore {
-    /// Applies tickets this instance just recorded as gone to its snapshot, so its own
+    /// Applies tickets this instance just recorded as having left the queue to its snapshot,
+    /// so its own
     /// positions reflect its own writes at once.
-    pub(crate) fn note_gone(&self, gone: impl IntoIterator<Item = u64>) {
-        self.queue.snapshot_mut().advance(0, gone);
+    pub(crate) fn note_left_queue(&self, tickets: impl IntoIterator<Item = u64>) {
+        self.queue.snapshot_mut().advance(0, tickets);
     }
 
     /// Shows a buffered poll of a waiting token as its `last_seen_at`.

@@ -42,7 +42,7 @@ pub(crate) enum Place {
     /// Above the watermark and still waiting: its position (1 = next).
     Waiting(u64),
     /// Above the watermark but recorded as no longer waiting.
-    Gone,
+    LeftQueue,
     /// At or below the watermark: admitted since it was read, or still waiting because its
     /// issue committed after an admission passed its ticket (only the stored row can tell).
     UnderWatermark,
@@ -82,7 +82,7 @@ impl Snapshot {
         }
     }
 
-    /// Every ticket at or below it was admitted or is gone.
+    /// Every ticket at or below it was admitted or has left the queue.
     pub(crate) fn admitted_through(&self) -> u64 {
         self.admitted_through
     }
@@ -104,7 +104,7 @@ impl Snapshot {
             return Place::UnderWatermark;
         }
         match self.drops.binary_search(&ticket) {
-            Ok(_) => Place::Gone,
+            Ok(_) => Place::LeftQueue,
             Err(dropped_ahead) => {
                 let ahead_or_me = ticket - self.admitted_through;
                 let dropped_ahead = u64::try_from(dropped_ahead).unwrap_or(u64::MAX);
@@ -129,7 +129,7 @@ impl Snapshot {
     /// Applies what a write of this instance committed: a raised watermark and tickets that no
     /// longer wait. Both only ever grow, so applying them before or after a refresh that
     /// already saw them changes nothing.
-    pub(crate) fn advance(&mut self, admitted_through: u64, gone: impl IntoIterator<Item = u64>) {
+    pub(crate) fn advance(&mut self, admitted_through: u64, left_queue: impl IntoIterator<Item = u64>) {
         if admitted_through > self.admitted_through {
             self.admitted_through = admitted_through;
             let passed = self.drops.partition_point(|ticket| *ticket <= admitted_through);
@@ -137,7 +137,7 @@ impl Snapshot {
         }
         let before = self.drops.len();
         let floor = self.admitted_through;
-        self.drops.extend(gone.into_iter().filter(|ticket| *ticket > floor));
+        self.drops.extend(left_queue.into_iter().filter(|ticket| *ticket > floor));
         if self.drops.len() > before {
             self.drops.sort_unstable();
             self.drops.dedup();
@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(snapshot.place(11), Place::Waiting(1));
         assert_eq!(snapshot.place(14), Place::Waiting(2), "11 and 14 wait; 12 and 13 left");
         assert_eq!(snapshot.place(16), Place::Waiting(3));
-        assert_eq!(snapshot.place(15), Place::Gone);
+        assert_eq!(snapshot.place(15), Place::LeftQueue);
         assert_eq!(snapshot.place(10), Place::UnderWatermark);
         assert_eq!(snapshot.place(3), Place::UnderWatermark);
         assert_eq!(snapshot.drops_from_xid(), 7);

@@ -301,7 +301,7 @@ mod tests {
         assert_eq!(cached(&cache, &waiting, waiting_place).await, Some(waiting.clone()));
         assert_eq!(cached(&cache, &waiting, |_| Some(Place::UnderWatermark)).await, None, "admitted since");
         cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
-        assert_eq!(cached(&cache, &waiting, |_| Some(Place::Gone)).await, None, "dropped since");
+        assert_eq!(cached(&cache, &waiting, |_| Some(Place::LeftQueue)).await, None, "dropped since");
         cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &waiting, |_| None).await, None, "snapshot too old to tell");
     }
