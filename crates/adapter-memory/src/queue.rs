@@ -167,7 +167,7 @@ impl Queue {
         }
     }
 
-    fn touch(&mut self, value: TokenValue, now: OffsetDateTime) {
+    fn record_poll(&mut self, value: TokenValue, now: OffsetDateTime) {
         let Some(&ticket) = self.by_value.get(&value) else { return };
         let Some(token) = self.tokens.get_mut(&ticket) else { return };
         if token.status != TokenStatus::Waiting || now <= token.last_seen_at {
@@ -328,9 +328,9 @@ impl QueueRepository for MemoryStore {
         self.with_state(|state| Ok(state.queue.position(token.value)))
     }
 
-    async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
+    async fn record_poll(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
         self.with_state(|state| {
-            state.queue.touch(value, now);
+            state.queue.record_poll(value, now);
             Ok(())
         })
     }

@@ -88,7 +88,7 @@ pub struct QueueTuning {
     /// The oldest snapshot a position is computed from; an older one (its refresher stalled)
     /// is refreshed first, so positions are never stale for long.
     pub snapshot_max_age: Duration,
-    /// How often buffered polls (`touch`) are written, in one statement.
+    /// How often buffered polls (`record_poll`) are written, in one statement.
     pub touch_flush: Duration,
     /// How far a poll must move a token's stored `last_seen_at` to be worth a write (see the
     /// `queue::touches` module docs).

@@ -28,7 +28,7 @@
 //! watermark (it is admitted first at the next step and meanwhile reported at position 1,
 //! while the tokens behind it do not count it).
 //!
-//! **Polls** (`touch`) cost no write: they are kept in process ([`touches`]) and written in
+//! **Polls** (`record_poll`) cost no write: they are kept in process ([`touches`]) and written in
 //! one statement every 500 ms by the background task, each only once it moves the stored
 //! instant by the touch granularity (15 s by default); `token()` shows a buffered poll at once.
 //! An admission attempt first writes every poll of this instance whose stored instant could
@@ -267,7 +267,7 @@ impl QueueRepository for PgStore {
         }
     }
 
-    async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
+    async fn record_poll(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
         self.queue.touches().record(value.as_uuid(), now);
         self.queue.tokens().touched(value, now).await;
         Ok(())

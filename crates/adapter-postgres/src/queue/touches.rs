@@ -1,4 +1,4 @@
-//! Polls (`touch`) kept in process and written in batches, so a poll costs no write.
+//! Polls (`record_poll`) kept in process and written in batches, so a poll costs no write.
 //!
 //! A touch only records the latest poll per token. A flush moves the pending polls worth
 //! writing to "in flight", writes them in one statement, and then remembers what it wrote; if

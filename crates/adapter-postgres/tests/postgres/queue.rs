@@ -118,7 +118,7 @@ async fn positions_match_a_brute_force_count_after_admissions_and_drops_in_the_m
     let mut conn = sql(&db).await;
     let mut tokens = issue_many(&store, 1..=30, NOW).await;
     for even in tokens.iter().filter(|token| token.ticket % 2 == 0) {
-        store.touch(even.value, NOW + seconds(100)).await.expect("touch");
+        store.record_poll(even.value, NOW + seconds(100)).await.expect("record poll");
     }
     tokens.extend(issue_many(&store, 31..=40, NOW + seconds(100)).await);
     assert_positions_exact(&store, &mut conn, &tokens).await;
@@ -236,8 +236,8 @@ async fn polls_are_buffered_shown_by_token_and_written_by_admit_before_it_drops(
     let mut conn = sql(&db).await;
     let polled = issue_at(&store, 1, NOW).await;
     let silent = issue_at(&store, 2, NOW).await;
-    store.touch(polled.value, NOW + seconds(100)).await.expect("touch");
-    store.touch(polled.value, NOW + seconds(90)).await.expect("touch");
+    store.record_poll(polled.value, NOW + seconds(100)).await.expect("record poll");
+    store.record_poll(polled.value, NOW + seconds(90)).await.expect("record poll");
 
     assert_eq!(stored_last_seen(&mut conn, polled.value).await, NOW, "a poll costs no write");
     let shown = store.token(polled.value).await.expect("token").expect("exists");
@@ -258,7 +258,7 @@ async fn buffered_polls_reach_the_database_within_a_flush_interval() {
     let store = tuned(&db, StdDuration::from_millis(200), StdDuration::from_millis(100)).await;
     let mut conn = sql(&db).await;
     let token = issue_at(&store, 1, NOW).await;
-    store.touch(token.value, NOW + seconds(30)).await.expect("touch");
+    store.record_poll(token.value, NOW + seconds(30)).await.expect("record poll");
     let started = Instant::now();
     while stored_last_seen(&mut conn, token.value).await != NOW + seconds(30) {
         assert!(started.elapsed() < StdDuration::from_secs(3), "the poll was never written");
@@ -434,7 +434,7 @@ async fn the_background_task_stops_with_the_last_clone_and_closes_its_connection
     tokio::time::sleep(StdDuration::from_millis(100)).await;
     let open: Sessions = diesel::sql_query(others).get_result(&mut conn).await.expect("sessions");
     assert!(open.n >= 1, "the clone keeps the task and its pool alive");
-    clone.touch(TokenValue::from_uuid(uuid::Uuid::from_u128(1)), NOW).await.expect("touch");
+    clone.record_poll(TokenValue::from_uuid(uuid::Uuid::from_u128(1)), NOW).await.expect("record poll");
     drop(clone);
     let started = Instant::now();
     while count(&mut conn, others).await > 0 {
