@@ -28,9 +28,9 @@
 //! watermark (it is admitted first at the next step and meanwhile reported at position 1,
 //! while the tokens behind it do not count it).
 //!
-//! **Polls** (`record_poll`) cost no write: they are kept in process ([`touches`]) and written in
+//! **Polls** (`record_poll`) cost no write: they are kept in process ([`polls`]) and written in
 //! one statement every 500 ms by the background task, each only once it moves the stored
-//! instant by the touch granularity (15 s by default); `token()` shows a buffered poll at once.
+//! instant by the poll-write granularity (15 s by default); `token()` shows a buffered poll at once.
 //! An admission attempt first writes every poll of this instance whose stored instant could
 //! get its token dropped, so it never drops a fan this instance saw polling; other instances'
 //! polls reach the database within a granularity and a flush, which is small against an idle
@@ -48,10 +48,10 @@
 
 mod admission;
 mod listener;
+mod polls;
 mod runtime;
 mod snapshot;
 mod tokens;
-mod touches;
 
 use std::time::Instant;
 
@@ -268,8 +268,8 @@ impl QueueRepository for PgStore {
     }
 
     async fn record_poll(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
-        self.queue.touches().record(value.as_uuid(), now);
-        self.queue.tokens().touched(value, now).await;
+        self.queue.polls().record(value.as_uuid(), now);
+        self.queue.tokens().record_poll(value, now).await;
         Ok(())
     }
 
@@ -340,7 +340,7 @@ impl PgStore {
     /// Shows a buffered poll of a waiting token as its `last_seen_at`.
     fn overlay(&self, mut token: QueueToken) -> QueueToken {
         if token.status == TokenStatus::Waiting
-            && let Some(seen) = self.queue.touches().latest(token.value.as_uuid())
+            && let Some(seen) = self.queue.polls().latest(token.value.as_uuid())
         {
             token.last_seen_at = token.last_seen_at.max(seen);
         }

@@ -25,9 +25,9 @@ use crate::models::{TokenRow, convert_all, unsigned};
 use crate::pool::{PgPool, checkout};
 use crate::queue::admission::ControlsRow;
 use crate::queue::listener::{self, CatalogueEpoch, Change, Since};
+use crate::queue::polls::{InFlight, PollBuffer, PollsToWrite};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
 use crate::queue::tokens::{StoreCopy, TokenCache};
-use crate::queue::touches::{InFlight, PollsToWrite, TouchBuffer};
 use crate::statement::{bind, prepared};
 
 /// The watermark, the admission counter, the controls, the last admission step, the active
@@ -97,7 +97,7 @@ struct RefreshRow {
 #[derive(Debug)]
 pub(crate) struct QueueRuntime {
     snapshot: RwLock<Snapshot>,
-    touches: Mutex<TouchBuffer>,
+    polls: Mutex<PollBuffer>,
     tokens: TokenCache,
     /// Whether changes are being pushed to this store; nothing is trusted while they are not.
     listening: Arc<Since>,
@@ -126,7 +126,7 @@ impl QueueRuntime {
         let listening = Arc::new(Since::new());
         Self {
             snapshot: RwLock::new(Snapshot::default()),
-            touches: Mutex::new(TouchBuffer::default()),
+            polls: Mutex::new(PollBuffer::default()),
             tokens: TokenCache::new(tuning.token_cache, tuning.waiting_token_cache, Arc::clone(&listening)),
             listening,
             catalogue: CatalogueEpoch::default(),
@@ -151,8 +151,8 @@ impl QueueRuntime {
     }
 
     /// The poll buffer.
-    pub(crate) fn touches(&self) -> std::sync::MutexGuard<'_, TouchBuffer> {
-        self.touches.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn polls(&self) -> std::sync::MutexGuard<'_, PollBuffer> {
+        self.polls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What the periodic flush writes: polls that move a stored instant by the granularity.
@@ -161,7 +161,7 @@ impl QueueRuntime {
     }
 
     fn granularity(&self) -> time::Duration {
-        time::Duration::try_from(self.tuning.touch_granularity).unwrap_or(time::Duration::ZERO)
+        time::Duration::try_from(self.tuning.poll_write_granularity).unwrap_or(time::Duration::ZERO)
     }
 
     /// What the admission's flush writes before it drops idle tokens: also every poll whose
@@ -357,12 +357,12 @@ impl QueueRuntime {
         fresh.then(|| snapshot.place(ticket))
     }
 
-    /// Writes the buffered polls `to_write` includes (see the `touches` module); returns how many rows
+    /// Writes the buffered polls `to_write` includes (see the `polls` module); returns how many rows
     /// changed. When it returns `Ok`, every such poll recorded before the call is in the
     /// database.
     pub(crate) async fn flush(&self, pool: &PgPool, to_write: PollsToWrite) -> StoreResult<usize> {
         let _one_at_a_time = self.flushing.lock().await;
-        let flight = InFlight::take(&self.touches, to_write);
+        let flight = InFlight::take(&self.polls, to_write);
         if flight.batch().is_empty() {
             flight.written();
             return Ok(0);
@@ -443,7 +443,7 @@ fn period(duration: Duration) -> Duration {
 async fn run(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: watch::Receiver<()>) {
     let mut refresh = tokio::time::interval(period(queue.tuning.snapshot_refresh));
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut flush = tokio::time::interval(period(queue.tuning.touch_flush));
+    let mut flush = tokio::time::interval(period(queue.tuning.poll_flush));
     flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let (mut refresh_health, mut flush_health) = (Health::default(), Health::default());
     loop {
@@ -453,7 +453,7 @@ async fn run(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: watch::Receive
             _ = flush.tick() => flush_health.report("flush_polls", queue.flush(&pool, queue.periodic()).await),
         }
     }
-    let left = queue.touches().len();
+    let left = queue.polls().len();
     if left > 0
         && let Err(error) = queue.flush(&pool, PollsToWrite::ALL).await
     {

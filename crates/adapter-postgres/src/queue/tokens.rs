@@ -10,7 +10,7 @@
 //!   of it, fixed per token, so fans who joined together are not all read again together). Every change a
 //!   waiting token can go through shows in the snapshot (payments need an active token); only
 //!   other instances' polls, which move `last_seen_at` forward in the database, are missed,
-//!   and this instance's own polls are applied to the copy ([`TokenCache::touched`]). The
+//!   and this instance's own polls are applied to the copy ([`TokenCache::record_poll`]). The
 //!   bound keeps a fan who polls only other instances from looking idle here (`QueueTuning::fitted`
 //!   sets it to at most a quarter of the idle timeout);
 //! - an **active** copy for `QueueTuning::token_cache` (60 s by default): its expiry is the
@@ -214,7 +214,7 @@ impl TokenCache {
 
     /// Shows a poll in the cached copy of a waiting token, so the copy does not look idle once
     /// the poll buffer has been written to the database and forgotten.
-    pub(crate) async fn touched(&self, value: TokenValue, seen: OffsetDateTime) {
+    pub(crate) async fn record_poll(&self, value: TokenValue, seen: OffsetDateTime) {
         self.update(value, |current| match current {
             Some(Entry::Read { mut token, at })
                 if token.status == TokenStatus::Waiting && token.last_seen_at < seen =>
@@ -324,8 +324,8 @@ mod tests {
         let waiting = token(TokenStatus::Waiting, 3);
         cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
         let later = waiting.last_seen_at + time::Duration::seconds(30);
-        cache.touched(waiting.value, later).await;
-        cache.touched(waiting.value, waiting.last_seen_at).await;
+        cache.record_poll(waiting.value, later).await;
+        cache.record_poll(waiting.value, waiting.last_seen_at).await;
         let copy = cached(&cache, &waiting, waiting_place).await.expect("cached");
         assert_eq!(copy.last_seen_at, later);
     }

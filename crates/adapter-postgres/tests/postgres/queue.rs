@@ -27,7 +27,7 @@ fn report(admitted: u64, expired: u64, dropped: u64) -> AdmissionReport {
 
 /// A store whose background task refreshes every `refresh` and flushes polls every `flush`.
 async fn tuned(db: &TestDatabase, refresh: StdDuration, flush: StdDuration) -> PgStore {
-    let tuning = QueueTuning { snapshot_refresh: refresh, touch_flush: flush, ..QueueTuning::default() };
+    let tuning = QueueTuning { snapshot_refresh: refresh, poll_flush: flush, ..QueueTuning::default() };
     PgStore::connect_with(db.url(), PgOptions::default(), tuning).await.expect("connect")
 }
 
@@ -406,7 +406,7 @@ async fn a_snapshot_whose_refresher_is_late_is_refreshed_before_it_serves_a_posi
     let tuning = QueueTuning {
         snapshot_refresh: HOUR,
         snapshot_max_age: StdDuration::from_millis(200),
-        touch_flush: HOUR,
+        poll_flush: HOUR,
         ..QueueTuning::default()
     };
     let late = PgStore::connect_with(db.url(), PgOptions::default(), tuning).await.expect("connect");

@@ -1,17 +1,17 @@
 //! Polls (`record_poll`) kept in process and written in batches, so a poll costs no write.
 //!
-//! A touch only records the latest poll per token. A flush moves the pending polls worth
-//! writing to "in flight", writes them in one statement, and then remembers what it wrote; if
-//! the write fails (or the flushing future is dropped) the batch goes back to pending. Until a
-//! poll is written, [`TouchBuffer::latest`] lets `token()` show it, so the domain's idle rule
-//! sees every poll the moment it happens.
+//! Only the latest poll per token is kept. A flush moves the pending polls worth writing to
+//! "in flight", writes them in one statement, and then remembers what it wrote; if the write
+//! fails (or the flushing future is dropped) the batch goes back to pending. Until a poll is
+//! written, [`PollBuffer::latest`] lets `token()` show it, so the domain's idle rule sees every
+//! poll the moment it happens.
 //!
 //! **Granularity.** A fan polls about once a second, but the stored `last_seen_at` only has to
 //! be good enough for the idle rule, whose timeout is minutes. So a poll is written only when it
-//! moves the stored instant forward by at least [`PollsToWrite::granularity`], or when the stored
-//! instant is old enough that the admission could drop the token on its strength
-//! ([`PollsToWrite::idle_before`], set by the admission's own flush just before it drops idle tokens).
-//! With 20,000 fans polling, that turns ~20,000 row updates a second into ~20,000 per
+//! moves the stored instant forward by at least [`PollsToWrite::granularity`], or when the
+//! stored instant is old enough that the admission could drop the token on its strength
+//! ([`PollsToWrite::idle_before`], set by the admission's own flush just before it drops idle
+//! tokens). With 20,000 fans polling, that turns ~20,000 row updates a second into ~20,000 per
 //! granularity (15 s by default, at most an eighth of the idle timeout with
 //! `QueueTuning::fitted`), and the admitting instance still never drops a fan it has
 //! seen polling.
@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 /// Polls not yet written.
 #[derive(Debug, Default)]
-pub(crate) struct TouchBuffer {
+pub(crate) struct PollBuffer {
     pending: HashMap<Uuid, OffsetDateTime>,
     in_flight: HashMap<Uuid, OffsetDateTime>,
     /// The instant this instance last wrote per token, while it may still matter.
@@ -68,7 +68,7 @@ fn keep_latest(map: &mut HashMap<Uuid, OffsetDateTime>, token: Uuid, seen: Offse
     }
 }
 
-impl TouchBuffer {
+impl PollBuffer {
     /// Records a poll; a later poll of the same token replaces an earlier one, never the
     /// reverse.
     pub(crate) fn record(&mut self, token: Uuid, seen: OffsetDateTime) {
@@ -131,14 +131,14 @@ impl TouchBuffer {
 /// A batch taken out of a buffer for writing. Unless [`InFlight::written`] is called, dropping
 /// it puts the batch back (the write failed or its future was dropped).
 pub(crate) struct InFlight<'a> {
-    buffer: &'a Mutex<TouchBuffer>,
+    buffer: &'a Mutex<PollBuffer>,
     batch: Vec<(Uuid, OffsetDateTime)>,
     done: bool,
 }
 
 impl<'a> InFlight<'a> {
     /// Takes the pending polls of `buffer` that `to_write` includes.
-    pub(crate) fn take(buffer: &'a Mutex<TouchBuffer>, to_write: PollsToWrite) -> Self {
+    pub(crate) fn take(buffer: &'a Mutex<PollBuffer>, to_write: PollsToWrite) -> Self {
         let batch = buffer.lock().unwrap_or_else(PoisonError::into_inner).take(to_write);
         Self { buffer, batch, done: false }
     }
@@ -180,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_poll_keeps_only_the_latest_instant() {
-        let mut buffer = TouchBuffer::default();
+        let mut buffer = PollBuffer::default();
         buffer.record(token(1), T0 + time::Duration::seconds(5));
         buffer.record(token(1), T0);
         assert_eq!(buffer.latest(token(1)), Some(T0 + time::Duration::seconds(5)));
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn polls_in_flight_stay_visible_and_are_forgotten_once_written() {
-        let buffer = Mutex::new(TouchBuffer::default());
+        let buffer = Mutex::new(PollBuffer::default());
         for n in [3, 1, 2] {
             buffer.lock().expect("lock").record(token(n), T0);
         }
@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_failed_or_abandoned_flush_puts_its_polls_back() {
-        let buffer = Mutex::new(TouchBuffer::default());
+        let buffer = Mutex::new(PollBuffer::default());
         buffer.lock().expect("lock").record(token(1), T0);
         let flight = InFlight::take(&buffer, PollsToWrite::ALL);
         buffer.lock().expect("lock").record(token(1), T0 - time::Duration::seconds(1));
@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_poll_is_written_only_when_it_moves_the_stored_instant_by_the_granularity() {
-        let buffer = Mutex::new(TouchBuffer::default());
+        let buffer = Mutex::new(PollBuffer::default());
         let to_write = PollsToWrite { granularity: time::Duration::seconds(5), idle_before: None };
         buffer.lock().expect("lock").record(token(1), T0);
         InFlight::take(&buffer, to_write).written();
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn the_admissions_flush_writes_every_poll_whose_stored_instant_could_get_it_dropped() {
-        let buffer = Mutex::new(TouchBuffer::default());
+        let buffer = Mutex::new(PollBuffer::default());
         buffer.lock().expect("lock").record(token(1), T0);
         InFlight::take(&buffer, PollsToWrite::ALL).written();
         buffer.lock().expect("lock").record(token(1), T0 + time::Duration::seconds(1));
@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn written_instants_that_no_poll_followed_are_forgotten_past_the_cutoff() {
-        let mut buffer = TouchBuffer::default();
+        let mut buffer = PollBuffer::default();
         buffer.record(token(1), T0);
         buffer.record(token(2), T0);
         buffer.take(PollsToWrite::ALL);
