@@ -111,7 +111,7 @@ impl PaymentRepository for PgStore {
         // Paid, refused or failed, this instance's copy of the token may now be stale (spent
         // here, or by the payment that won a race, maybe on another instance): the next read of
         // it, the pay use case's check after a refusal included, must ask the database.
-        self.queue.tokens().retired(plan.token).await;
+        self.queue.tokens().leave_tombstone(plan.token).await;
         let settled = match result {
             Ok(settled) => settled,
             Err(TxError::Refused) => None,

@@ -237,7 +237,7 @@ impl QueueRepository for PgStore {
         drop(conn);
         self.note_left_queue(left_queue);
         if let Some(retired) = retired {
-            self.queue.tokens().retired(retired).await;
+            self.queue.tokens().leave_tombstone(retired).await;
         }
         tracing::debug!(user = user.get(), ticket = token.ticket, retired = ?left_queue, "issue");
         Ok(self.overlay(token))
@@ -279,7 +279,7 @@ impl QueueRepository for PgStore {
         let attempt = admission::attempt(&self.pool, now, policy).await?;
         self.queue.snapshot_mut().advance(attempt.admitted_through, attempt.left_queue.iter().copied());
         for ended in &attempt.ended {
-            self.queue.tokens().retired(*ended).await;
+            self.queue.tokens().leave_tombstone(*ended).await;
         }
         let report = attempt.report;
         if attempt.admission_step_ran || report != AdmissionReport::default() {

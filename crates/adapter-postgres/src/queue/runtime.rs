@@ -224,7 +224,7 @@ impl QueueRuntime {
         for change in changes {
             match change {
                 Change::QueueMoved => self.refresh_wanted.notify_one(),
-                Change::TokenEnded(value) => self.tokens.retired(value).await,
+                Change::TokenEnded(value) => self.tokens.leave_tombstone(value).await,
                 Change::TokensForgotten => self.tokens.forget_ended(),
                 Change::CatalogueChanged => self.catalogue.bump(),
             }

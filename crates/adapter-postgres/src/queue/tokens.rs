@@ -62,8 +62,9 @@ fn spread(ttl: Duration, token: TokenValue) -> Duration {
 enum Entry {
     /// A copy read from the database at `at`.
     Read { token: QueueToken, at: Instant },
-    /// A settlement here may have expired it: read it again.
-    Retired,
+    /// A tombstone: the token may have ended since any copy of it was read (a settlement here,
+    /// or an end heard of), so read it again; a copy read before may not replace it.
+    Tombstone,
 }
 
 /// What [`TokenCache::get`] found.
@@ -157,7 +158,7 @@ impl TokenCache {
         let key = value.as_uuid();
         match self.entries.get(&key).await {
             None => Lookup::Miss(StoreCopy::IfNoEntry),
-            Some(Entry::Retired) => Lookup::Miss(StoreCopy::Overwrite),
+            Some(Entry::Tombstone) => Lookup::Miss(StoreCopy::Overwrite),
             Some(Entry::Read { token, at }) => {
                 // A copy stored after a clear it raced with is still older than the listening.
                 if self.read_while_listening(at) && self.usable(&token, at, place) {
@@ -192,7 +193,7 @@ impl TokenCache {
         self.update(token.value, move |current| match (store_copy, current) {
             (StoreCopy::Never, _)
             | (StoreCopy::IfNoEntry, Some(_))
-            | (StoreCopy::UnlessTombstone, Some(Entry::Retired)) => Op::Nop,
+            | (StoreCopy::UnlessTombstone, Some(Entry::Tombstone)) => Op::Nop,
             (StoreCopy::Overwrite | StoreCopy::UnlessTombstone, _) | (StoreCopy::IfNoEntry, None) => {
                 Op::Put(entry)
             }
@@ -208,8 +209,8 @@ impl TokenCache {
 
     /// Marks a token whose copy a settlement may have made stale: spent by it, or by the
     /// payment that beat it (call after the statement, so any read after this one is fresh).
-    pub(crate) async fn retired(&self, value: TokenValue) {
-        self.update(value, |_| Op::Put(Entry::Retired)).await;
+    pub(crate) async fn leave_tombstone(&self, value: TokenValue) {
+        self.update(value, |_| Op::Put(Entry::Tombstone)).await;
     }
 
     /// Shows a poll in the cached copy of a waiting token, so the copy does not look idle once
@@ -310,7 +311,7 @@ mod tests {
     async fn a_payment_tombstone_is_never_overwritten_by_a_copy_read_before_it() {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
-        cache.retired(active.value).await;
+        cache.leave_tombstone(active.value).await;
         cache.remember(&active, Instant::now(), StoreCopy::IfNoEntry).await;
         assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(StoreCopy::Overwrite)));
         let expired = token(TokenStatus::Expired, 3);
@@ -338,7 +339,7 @@ mod tests {
         cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
         cache.remember(&active, Instant::now(), StoreCopy::UnlessTombstone).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
-        cache.retired(active.value).await;
+        cache.leave_tombstone(active.value).await;
         cache.remember(&active, Instant::now(), StoreCopy::UnlessTombstone).await;
         assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(StoreCopy::Overwrite)));
     }
