@@ -3,7 +3,8 @@
 //! Tokens are kept by ticket. Three ordered indexes cover the tokens whose stored status is
 //! live, so no operation walks the whole queue:
 //! - `waiting` holds the tickets of waiting tokens, smallest (oldest) first, for FIFO admission;
-//! - `idle` orders the same tokens by their last poll, so abandoned ones come off the front;
+//! - `by_last_poll` orders the same tokens by their last poll, so abandoned ones come off the
+//!   front;
 //! - `active` orders active tokens by expiry, so lapsed ones come off the front.
 //!
 //! A Fenwick tree over ticket numbers holds 1 for each waiting ticket, which turns a position
@@ -49,7 +50,7 @@ pub(crate) struct Queue {
     /// Tickets of stored-`Waiting` tokens.
     waiting: BTreeSet<u64>,
     /// `(last_seen_at, ticket)` of stored-`Waiting` tokens.
-    idle: BTreeSet<(OffsetDateTime, u64)>,
+    by_last_poll: BTreeSet<(OffsetDateTime, u64)>,
     /// `(expires_at, ticket)` of stored-`Active` tokens.
     active: BTreeSet<(OffsetDateTime, u64)>,
     /// `(last live instant, ticket)` of stored-`Expired` tokens, for forgetting them in order.
@@ -87,7 +88,7 @@ impl Queue {
         match was {
             TokenStatus::Waiting => {
                 self.waiting.remove(&ticket);
-                self.idle.remove(&(token.last_seen_at, ticket));
+                self.by_last_poll.remove(&(token.last_seen_at, ticket));
                 self.ranks.decrement(ticket);
             }
             TokenStatus::Active => {
@@ -140,7 +141,7 @@ impl Queue {
         self.by_value.insert(value, ticket);
         self.by_user.insert(user, ticket);
         self.waiting.insert(ticket);
-        self.idle.insert((now, ticket));
+        self.by_last_poll.insert((now, ticket));
         self.ranks.push(1);
         token
     }
@@ -152,7 +153,7 @@ impl Queue {
             return false;
         }
         self.waiting.remove(&ticket);
-        self.idle.remove(&(token.last_seen_at, ticket));
+        self.by_last_poll.remove(&(token.last_seen_at, ticket));
         self.ranks.decrement(ticket);
         token.status = TokenStatus::Active;
         token.expires_at = Some(until);
@@ -167,15 +168,15 @@ impl Queue {
         }
     }
 
-    fn touch(&mut self, value: TokenValue, now: OffsetDateTime) {
+    fn record_poll(&mut self, value: TokenValue, now: OffsetDateTime) {
         let Some(&ticket) = self.by_value.get(&value) else { return };
         let Some(token) = self.tokens.get_mut(&ticket) else { return };
         if token.status != TokenStatus::Waiting || now <= token.last_seen_at {
             return;
         }
-        self.idle.remove(&(token.last_seen_at, ticket));
+        self.by_last_poll.remove(&(token.last_seen_at, ticket));
         token.last_seen_at = now;
-        self.idle.insert((now, ticket));
+        self.by_last_poll.insert((now, ticket));
     }
 
     /// One admission attempt: expiry and idle drops always; the admission step itself only when
@@ -192,11 +193,11 @@ impl Queue {
             }
         }
         let cutoff = policy.idle_cutoff(now);
-        while let Some(&(last_seen_at, ticket)) = self.idle.first() {
+        while let Some(&(last_seen_at, ticket)) = self.by_last_poll.first() {
             if last_seen_at > cutoff {
                 break;
             }
-            self.idle.pop_first();
+            self.by_last_poll.pop_first();
             if self.retire(ticket) == Some(TokenStatus::Waiting) {
                 report.dropped += 1;
             }
@@ -328,9 +329,9 @@ impl QueueRepository for MemoryStore {
         self.with_state(|state| Ok(state.queue.position(token.value)))
     }
 
-    async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
+    async fn record_poll(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
         self.with_state(|state| {
-            state.queue.touch(value, now);
+            state.queue.record_poll(value, now);
             Ok(())
         })
     }

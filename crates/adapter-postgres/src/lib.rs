@@ -88,11 +88,11 @@ pub struct QueueTuning {
     /// The oldest snapshot a position is computed from; an older one (its refresher stalled)
     /// is refreshed first, so positions are never stale for long.
     pub snapshot_max_age: Duration,
-    /// How often buffered polls (`touch`) are written, in one statement.
-    pub touch_flush: Duration,
+    /// How often buffered polls (`record_poll`) are written, in one statement.
+    pub poll_flush: Duration,
     /// How far a poll must move a token's stored `last_seen_at` to be worth a write (see the
-    /// `queue::touches` module docs).
-    pub touch_granularity: Duration,
+    /// `queue::polls` module docs).
+    pub poll_write_granularity: Duration,
     /// How long a token read from the database is trusted without reading it again (see the
     /// `queue::tokens` module docs for what shortens it); zero reads every time.
     pub token_cache: Duration,
@@ -109,8 +109,8 @@ impl Default for QueueTuning {
         Self {
             snapshot_refresh: Duration::from_millis(200),
             snapshot_max_age: Duration::from_secs(1),
-            touch_flush: Duration::from_millis(500),
-            touch_granularity: Duration::from_secs(15),
+            poll_flush: Duration::from_millis(500),
+            poll_write_granularity: Duration::from_secs(15),
             token_cache: Duration::from_secs(60),
             waiting_token_cache: Duration::from_secs(30),
         }
@@ -123,8 +123,8 @@ impl QueueTuning {
     /// - `waiting_token_cache` to at most a quarter of it, so a fan who polls only other
     ///   instances does not look idle here on the strength of an old copy (see the
     ///   `queue::tokens` module docs);
-    /// - `touch_granularity` to at most an eighth of it, so a stored `last_seen_at` lags a
-    ///   fan's last poll by a small share of the timeout (see the `queue::touches` module docs).
+    /// - `poll_write_granularity` to at most an eighth of it, so a stored `last_seen_at` lags a
+    ///   fan's last poll by a small share of the timeout (see the `queue::polls` module docs).
     ///
     /// Together they stay well inside the idle timeout: a fan polling only other instances
     /// never looks idle here, and is never dropped for long-unwritten polls.
@@ -133,7 +133,7 @@ impl QueueTuning {
         QueueTuning {
             token_cache,
             waiting_token_cache: defaults.waiting_token_cache.min(policy.idle_share(4)),
-            touch_granularity: defaults.touch_granularity.min(policy.idle_share(8)),
+            poll_write_granularity: defaults.poll_write_granularity.min(policy.idle_share(8)),
             ..defaults
         }
     }
@@ -261,13 +261,16 @@ mod tuning_tests {
     fn a_short_idle_timeout_shortens_the_waiting_cache_to_a_quarter_and_the_granularity_to_an_eighth() {
         let tuning = QueueTuning::fitted(&policy(40), Duration::from_secs(1));
         assert_eq!(tuning.waiting_token_cache, Duration::from_secs(10));
-        assert_eq!(tuning.touch_granularity, Duration::from_secs(5));
+        assert_eq!(tuning.poll_write_granularity, Duration::from_secs(5));
         assert_eq!(tuning.snapshot_refresh, QueueTuning::default().snapshot_refresh);
     }
 
     #[test]
     fn a_negative_idle_timeout_gives_zero_bounds() {
         let tuning = QueueTuning::fitted(&policy(-8), Duration::from_secs(1));
-        assert_eq!((tuning.waiting_token_cache, tuning.touch_granularity), (Duration::ZERO, Duration::ZERO));
+        assert_eq!(
+            (tuning.waiting_token_cache, tuning.poll_write_granularity),
+            (Duration::ZERO, Duration::ZERO)
+        );
     }
 }

@@ -39,14 +39,15 @@ use crate::{PgStore, SEED_LOCK};
 
 /// The whole settlement. Binds: $1 reservation, $2 user, $3 seat, $4 amount, $5 token,
 /// $6 paid_at.
-const SETTLE: &str = "SELECT payment_id, gone FROM settle_payment($1, $2, $3, $4, $5, $6)";
+const SETTLE: &str = "SELECT payment_id, gone AS left_queue FROM settle_payment($1, $2, $3, $4, $5, $6)";
 
 /// A settlement that landed.
 struct Settled {
     /// The payment it made.
     payment: Payment,
-    /// The retired token's ticket, when it was above the watermark and so recorded as gone.
-    gone: Option<i64>,
+    /// The retired token's ticket, when it was above the watermark and so recorded in
+    /// `queue_drops` as having left the queue (the function's `gone` output).
+    left_queue: Option<i64>,
 }
 
 /// What [`SETTLE`] returns: always one row.
@@ -55,9 +56,10 @@ struct SettleRow {
     /// The new payment's id; NULL when a guard failed and nothing was written.
     #[diesel(sql_type = Nullable<BigInt>)]
     payment_id: Option<i64>,
-    /// The retired token's ticket, when it was above the watermark and so recorded as gone.
+    /// The retired token's ticket, when it was above the watermark and so recorded as having
+    /// left the queue.
     #[diesel(sql_type = Nullable<BigInt>)]
-    gone: Option<i64>,
+    left_queue: Option<i64>,
 }
 
 /// The settlement on `conn`: the row of a settlement that landed, `None` when a guard refused
@@ -73,7 +75,7 @@ async fn settle_on(conn: &mut AsyncPgConnection, plan: &SettlementPlan) -> Resul
         bind::<Timestamptz, _>(plan.paid_at),
     );
     match prepared(SETTLE, binds).get_result::<SettleRow>(conn).await {
-        Ok(SettleRow { payment_id: Some(raw), gone }) => {
+        Ok(SettleRow { payment_id: Some(raw), left_queue }) => {
             let payment = Payment {
                 id: id(PaymentId::new, raw)?,
                 reservation_id: plan.reservation_id,
@@ -81,7 +83,7 @@ async fn settle_on(conn: &mut AsyncPgConnection, plan: &SettlementPlan) -> Resul
                 amount: plan.amount,
                 paid_at: plan.paid_at,
             };
-            Ok(Some(Settled { payment, gone }))
+            Ok(Some(Settled { payment, left_queue }))
         }
         Ok(SettleRow { payment_id: None, .. }) => Ok(None),
         Err(error) if is_unique_violation(&error) => Err(TxError::Refused),
@@ -109,7 +111,7 @@ impl PaymentRepository for PgStore {
         // Paid, refused or failed, this instance's copy of the token may now be stale (spent
         // here, or by the payment that won a race, maybe on another instance): the next read of
         // it, the pay use case's check after a refusal included, must ask the database.
-        self.queue.tokens().retired(plan.token).await;
+        self.queue.tokens().leave_tombstone(plan.token).await;
         let settled = match result {
             Ok(settled) => settled,
             Err(TxError::Refused) => None,
@@ -117,7 +119,7 @@ impl PaymentRepository for PgStore {
         };
         let payment = match settled {
             Some(settled) => {
-                self.note_gone(settled.gone.map(unsigned).transpose()?);
+                self.note_left_queue(settled.left_queue.map(unsigned).transpose()?);
                 Some(settled.payment)
             }
             None => None,

@@ -2,13 +2,14 @@
 //!
 //! **Tickets and the watermark.** Tickets come from the `queue_tickets` sequence (issue order
 //! across every instance). Admission is FIFO, so `queue_state.admitted_through` is a served
-//! watermark: every ticket at or below it was admitted or is gone (each admission step raises
-//! it to the highest ticket admitted, and over the gone tickets before the oldest waiting one,
-//! so it moves even while a full room admits nobody), and every ticket above it either still waits
-//! or is recorded in `queue_drops` (dropped for idling, retired by a new issue, expired by a
-//! payment; the row is written by the statement that retires the token). So a waiting token's
-//! position is `ticket - admitted_through - (drops between them)`, at least 1: arithmetic and
-//! a binary search on an in-process [`snapshot`], never a scan and never a query.
+//! watermark: every ticket at or below it was admitted or has left the queue (each admission
+//! step raises it to the highest ticket admitted, and over the tickets that left before the
+//! oldest waiting one, so it moves even while a full room admits nobody), and every ticket
+//! above it either still waits or is recorded in `queue_drops` (dropped for idling, retired by
+//! a new issue, expired by a payment; the row is written by the statement that retires the
+//! token). So a waiting token's position is `ticket - admitted_through - (drops between
+//! them)`, at least 1: arithmetic and a binary search on an in-process [`snapshot`], never a
+//! scan and never a query.
 //!
 //! **The snapshot** is refreshed every 200 ms by the store's background task ([`runtime`]),
 //! incrementally: the rows of `queue_drops` carry the writing transaction's id, and a refresh
@@ -27,9 +28,9 @@
 //! watermark (it is admitted first at the next step and meanwhile reported at position 1,
 //! while the tokens behind it do not count it).
 //!
-//! **Polls** (`touch`) cost no write: they are kept in process ([`touches`]) and written in
+//! **Polls** (`record_poll`) cost no write: they are kept in process ([`polls`]) and written in
 //! one statement every 500 ms by the background task, each only once it moves the stored
-//! instant by the touch granularity (15 s by default); `token()` shows a buffered poll at once.
+//! instant by the poll-write granularity (15 s by default); `token()` shows a buffered poll at once.
 //! An admission attempt first writes every poll of this instance whose stored instant could
 //! get its token dropped, so it never drops a fan this instance saw polling; other instances'
 //! polls reach the database within a granularity and a flush, which is small against an idle
@@ -47,10 +48,10 @@
 
 mod admission;
 mod listener;
+mod polls;
 mod runtime;
 mod snapshot;
 mod tokens;
-mod touches;
 
 use std::time::Instant;
 
@@ -65,7 +66,7 @@ use time::OffsetDateTime;
 
 pub(crate) use self::runtime::{QueueRuntime, Worker, spawn_worker};
 use self::snapshot::Place;
-use self::tokens::{Lookup, Refill};
+use self::tokens::{Lookup, StoreCopy};
 use crate::PgStore;
 use crate::errors::db_error;
 use crate::housekeeping::Purge;
@@ -87,19 +88,19 @@ const WAITING: &str = token_status_text(TokenStatus::Waiting);
 /// `was_active` is the user's active token as the statement began (its snapshot does not see
 /// the function's writes): if the function retired it, this instance's copy of it ends at once.
 const ISSUE: &str = "\
-SELECT token, user_id, ticket, status, issued_at, last_seen_at, expires_at, gone,
+SELECT token, user_id, ticket, status, issued_at, last_seen_at, expires_at, gone AS left_queue,
        (SELECT t.token FROM queue_tokens t WHERE t.user_id = $1 AND t.status = 'ACTIVE') AS was_active
   FROM issue_queue_token($1, $2, $3, $4)";
 
-/// What [`ISSUE`] returns: the user's token, the ticket recorded as gone when an expired
-/// token above the watermark was retired to make room for it, and the user's token that was
-/// active before.
+/// What [`ISSUE`] returns: the user's token, the ticket recorded as having left the queue (the
+/// function's `gone` output) when an expired token above the watermark was retired to make
+/// room for it, and the user's token that was active before.
 #[derive(QueryableByName)]
 struct Issued {
     #[diesel(embed)]
     token: TokenRow,
     #[diesel(sql_type = Nullable<BigInt>)]
-    gone: Option<i64>,
+    left_queue: Option<i64>,
     #[diesel(sql_type = Nullable<Uuid>)]
     was_active: Option<uuid::Uuid>,
 }
@@ -122,10 +123,10 @@ async fn issue_in(
         bind::<Timestamptz, _>(policy.idle_cutoff(now)),
     );
     let issued: Issued = prepared(ISSUE, binds).get_result(conn).await.map_err(issue_error)?;
-    let gone = issued.gone.map(unsigned).transpose()?;
+    let left_queue = issued.left_queue.map(unsigned).transpose()?;
     let token = QueueToken::try_from(issued.token)?;
     let retired = issued.was_active.map(TokenValue::from_uuid).filter(|was| *was != token.value);
-    Ok((token, gone, retired))
+    Ok((token, left_queue, retired))
 }
 
 /// How an issue failed: worth running once more, or not.
@@ -182,8 +183,8 @@ const FORGET: Purge = Purge {
 };
 
 impl PgStore {
-    /// Reads a token from the database and stores the copy as `refill` says.
-    async fn read_token(&self, value: TokenValue, refill: Refill) -> StoreResult<Option<QueueToken>> {
+    /// Reads a token from the database and stores the copy as `store_copy` says.
+    async fn read_token(&self, value: TokenValue, store_copy: StoreCopy) -> StoreResult<Option<QueueToken>> {
         let asked = Instant::now();
         let mut conn = checkout(&self.pool).await?;
         let row = queue_tokens::table
@@ -196,12 +197,13 @@ impl PgStore {
         drop(conn);
         let token = row.map(QueueToken::try_from).transpose()?;
         if let Some(token) = &token {
-            self.queue.tokens().remember(token, asked, refill).await;
+            self.queue.tokens().remember(token, asked, store_copy).await;
         }
         Ok(token.map(|token| self.overlay(token)))
     }
 
-    /// Whether a token at or below the watermark is still stored as waiting (a straggler).
+    /// Whether a token at or below the watermark is still stored as waiting (its issue
+    /// committed after an admission passed its ticket; see the module docs).
     async fn still_waiting(&self, value: TokenValue) -> StoreResult<bool> {
         let mut conn = checkout(&self.pool).await?;
         let status: Option<String> = queue_tokens::table
@@ -225,7 +227,7 @@ impl QueueRepository for PgStore {
         policy: &QueuePolicy,
     ) -> StoreResult<QueueToken> {
         let mut conn = checkout(&self.pool).await?;
-        let (token, gone, retired) = match issue_in(&mut conn, user, candidate, now, policy).await {
+        let (token, left_queue, retired) = match issue_in(&mut conn, user, candidate, now, policy).await {
             // The user was forgotten between the function's two inserts (see `FORGET`): once
             // more, and they are created anew.
             Err(Retry::UserForgotten) => issue_in(&mut conn, user, candidate, now, policy).await,
@@ -233,24 +235,24 @@ impl QueueRepository for PgStore {
         }
         .map_err(Retry::into_store)?;
         drop(conn);
-        self.note_gone(gone);
+        self.note_left_queue(left_queue);
         if let Some(retired) = retired {
-            self.queue.tokens().retired(retired).await;
+            self.queue.tokens().leave_tombstone(retired).await;
         }
-        tracing::debug!(user = user.get(), ticket = token.ticket, retired = ?gone, "issue");
+        tracing::debug!(user = user.get(), ticket = token.ticket, retired = ?left_queue, "issue");
         Ok(self.overlay(token))
     }
 
     async fn token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>> {
-        let refill = match self.queue.tokens().get(value, |ticket| self.queue.fresh_place(ticket)).await {
+        let store_copy = match self.queue.tokens().get(value, |ticket| self.queue.fresh_place(ticket)).await {
             Lookup::Hit(token) => return Ok(Some(self.overlay(token))),
-            Lookup::Miss(refill) => refill,
+            Lookup::Miss(store_copy) => store_copy,
         };
-        self.read_token(value, refill).await
+        self.read_token(value, store_copy).await
     }
 
     async fn fresh_token(&self, value: TokenValue) -> StoreResult<Option<QueueToken>> {
-        self.read_token(value, Refill::Fresh).await
+        self.read_token(value, StoreCopy::UnlessTombstone).await
     }
 
     async fn position(&self, token: &QueueToken) -> StoreResult<u64> {
@@ -260,14 +262,14 @@ impl QueueRepository for PgStore {
         }
         match self.queue.place(&self.pool, token.ticket).await? {
             Place::Waiting(position) => Ok(position),
-            Place::Gone => Ok(0),
-            Place::Served => Ok(u64::from(self.still_waiting(token.value).await?)),
+            Place::LeftQueue => Ok(0),
+            Place::UnderWatermark => Ok(u64::from(self.still_waiting(token.value).await?)),
         }
     }
 
-    async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
-        self.queue.touches().record(value.as_uuid(), now);
-        self.queue.tokens().touched(value, now).await;
+    async fn record_poll(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()> {
+        self.queue.polls().record(value.as_uuid(), now);
+        self.queue.tokens().record_poll(value, now).await;
         Ok(())
     }
 
@@ -275,17 +277,17 @@ impl QueueRepository for PgStore {
         let started = Instant::now();
         let flushed = self.queue.flush(&self.pool, self.queue.before_drops(policy.idle_cutoff(now))).await?;
         let attempt = admission::attempt(&self.pool, now, policy).await?;
-        self.queue.snapshot_mut().advance(attempt.admitted_through, attempt.gone.iter().copied());
+        self.queue.snapshot_mut().advance(attempt.admitted_through, attempt.left_queue.iter().copied());
         for ended in &attempt.ended {
-            self.queue.tokens().retired(*ended).await;
+            self.queue.tokens().leave_tombstone(*ended).await;
         }
         let report = attempt.report;
-        if attempt.stepped || report != AdmissionReport::default() {
+        if attempt.admission_step_ran || report != AdmissionReport::default() {
             tracing::debug!(
                 admitted = report.admitted,
                 expired = report.expired,
                 dropped = report.dropped,
-                stepped = attempt.stepped,
+                admission_step_ran = attempt.admission_step_ran,
                 admitted_through = attempt.admitted_through,
                 polls_flushed = flushed,
                 elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
@@ -328,16 +330,17 @@ impl QueueRepository for PgStore {
 }
 
 impl PgStore {
-    /// Applies tickets this instance just recorded as gone to its snapshot, so its own
+    /// Applies tickets this instance just recorded as having left the queue to its snapshot,
+    /// so its own
     /// positions reflect its own writes at once.
-    pub(crate) fn note_gone(&self, gone: impl IntoIterator<Item = u64>) {
-        self.queue.snapshot_mut().advance(0, gone);
+    pub(crate) fn note_left_queue(&self, tickets: impl IntoIterator<Item = u64>) {
+        self.queue.snapshot_mut().advance(0, tickets);
     }
 
     /// Shows a buffered poll of a waiting token as its `last_seen_at`.
     fn overlay(&self, mut token: QueueToken) -> QueueToken {
         if token.status == TokenStatus::Waiting
-            && let Some(seen) = self.queue.touches().latest(token.value.as_uuid())
+            && let Some(seen) = self.queue.polls().latest(token.value.as_uuid())
         {
             token.last_seen_at = token.last_seen_at.max(seen);
         }

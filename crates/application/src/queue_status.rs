@@ -45,7 +45,7 @@ pub async fn execute(
     let claims = seal.open(token_text).ok_or(QueueStatusError::Invalid)?;
     let (view, now) = look(queue, clock, seal, policy, &claims).await?;
     if view.state == TokenState::Waiting {
-        queue.touch(view.token.value, now).await?;
+        queue.record_poll(view.token.value, now).await?;
     }
     Ok(view)
 }
@@ -146,7 +146,7 @@ mod tests {
     }
 
     #[test]
-    fn status_of_a_waiting_token_reports_its_place_wait_and_a_pause_and_touches_it() {
+    fn status_of_a_waiting_token_reports_its_place_wait_and_a_pause_and_records_the_poll() {
         let waiting = token(5, 7, Waiting);
         let mut queue = queue_knowing(waiting.clone());
         queue.expect_position().with(eq(waiting.clone())).times(1).return_once(|_| Ok(95));
@@ -155,7 +155,7 @@ mod tests {
             ..due_room()
         };
         queue.expect_room().times(1).return_once(move || Ok(paused));
-        queue.expect_touch().with(eq(waiting.value), eq(NOW)).times(1).return_once(|_, _| Ok(()));
+        queue.expect_record_poll().with(eq(waiting.value), eq(NOW)).times(1).return_once(|_, _| Ok(()));
         let view = status(&queue, &waiting).expect("status is given");
         let expected = TokenView {
             text: text_of(&waiting),
@@ -169,9 +169,9 @@ mod tests {
     }
 
     #[test]
-    fn a_peek_at_a_waiting_token_reports_its_place_without_touching_it() {
+    fn a_peek_at_a_waiting_token_reports_its_place_without_recording_a_poll() {
         let waiting = token(5, 7, Waiting);
-        // No touch expectation: the mock fails the test if the peek proves presence.
+        // No record_poll expectation: the mock fails the test if the peek proves presence.
         let queue = queue_placing(waiting.clone(), Ok(due_room()));
         let view = block_on(peek(&queue, &clock(), &seal(), &policy(), &TokenClaims::from(&waiting)));
         let view = view.expect("the status is given");
@@ -183,7 +183,7 @@ mod tests {
         let waiting = token(5, 7, Waiting);
         let just_stepped = RoomReading { last_admission_at: Some(NOW), ..RoomReading::default() };
         let mut queue = queue_placing(waiting.clone(), Ok(just_stepped));
-        queue.expect_touch().return_once(|_, _| Ok(()));
+        queue.expect_record_poll().return_once(|_, _| Ok(()));
         let view = status(&queue, &waiting).expect("status is given");
         assert_eq!(view.estimated_wait, Duration::seconds(10), "the next step is a tick away");
         assert_eq!(view.estimated_wait, just_stepped.estimated_wait(95, &policy(), NOW));
@@ -198,9 +198,9 @@ mod tests {
     }
 
     #[test]
-    fn status_of_an_active_token_has_position_zero_and_does_not_touch_it() {
+    fn status_of_an_active_token_has_position_zero_and_records_no_poll() {
         let active = token(5, 7, Active);
-        // Neither position nor touch is expected: an active token costs one read.
+        // Neither position nor record_poll is expected: an active token costs one read.
         let view = status(&queue_knowing(active.clone()), &active).expect("status is given");
         let state = TokenState::Active { expires_at: NOW + Duration::minutes(10) };
         let text = text_of(&active);
@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn status_reports_a_waiting_token_idle_past_the_timeout_as_expired_and_does_not_revive_it() {
         let idle = QueueToken { last_seen_at: NOW - policy().idle_timeout, ..token(5, 7, Waiting) };
-        // No touch expectation: a poll must not bring an abandoned place back.
+        // No record_poll expectation: a poll must not bring an abandoned place back.
         let view = status(&queue_knowing(idle.clone()), &idle).expect("status is given");
         assert_eq!(view.state, TokenState::Expired);
         assert_eq!(view.position, 0);
@@ -282,7 +282,7 @@ mod tests {
     fn status_fails_with_store_when_the_poll_cannot_be_recorded() {
         let waiting = token(5, 7, Waiting);
         let mut queue = queue_placing(waiting.clone(), Ok(due_room()));
-        queue.expect_touch().return_once(|_, _| Err(store_down()));
+        queue.expect_record_poll().return_once(|_, _| Err(store_down()));
         let result = status(&queue, &waiting);
         assert!(matches!(result, Err(QueueStatusError::Store(StoreError::Unavailable(_)))), "{result:?}");
     }

@@ -285,11 +285,12 @@ pub trait QueueRepository: Send + Sync {
     /// waiting. A store may serve it from a snapshot refreshed every few hundred milliseconds, so
     /// it may trail admissions, drops and new issues by up to about a second.
     async fn position(&self, token: &QueueToken) -> StoreResult<u64>;
-    /// Records a poll of a waiting token, which keeps it from being dropped as abandoned. Callers
-    /// touch only tokens the clock still finds waiting (`QueueToken::state_at`), so a place that
-    /// was already abandoned is never revived. A store may buffer touches (a poll should not cost
-    /// a write), but `token` and `admit` must see every touch already made.
-    async fn touch(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()>;
+    /// Records a poll of a waiting token (the fan proving they are still there), which keeps it
+    /// from being dropped as abandoned. Callers record polls only of tokens the clock still finds
+    /// waiting (`QueueToken::state_at`), so a place that was already abandoned is never revived.
+    /// A store may buffer polls (a poll should not cost a write), but `token` and `admit` must
+    /// see every poll already recorded.
+    async fn record_poll(&self, value: TokenValue, now: OffsetDateTime) -> StoreResult<()>;
     /// One admission attempt, atomic across instances: expire active tokens past their TTL, drop
     /// waiting tokens idle since `policy.idle_cutoff(now)`; then, unless the stored controls
     /// pause admission, under `policy` with their overrides ([`QueueControls::govern`]), only if

@@ -27,7 +27,7 @@ pub async fn an_admit_within_the_tick_of_the_last_admission_admits_nothing_but_s
     // Users 2, 3 and 4 are issued at start + 479, 480 and 481 s; 2 and 4 poll later, 3 does not.
     let late = users(&stores, 2, 4, start + secs(479)).await;
     for polled in [&late[0], &late[2]] {
-        stores.queue.touch(polled.value, start + secs(590)).await.expect("touch works");
+        stores.queue.record_poll(polled.value, start + secs(590)).await.expect("record_poll works");
     }
     let tick = start + secs(599);
     assert_eq!(admit(&stores, tick, &policy).await, report(1, 0, 0), "due: admits user 2");
@@ -90,7 +90,7 @@ pub async fn position_stays_exact_as_tokens_in_the_middle_drop_out_and_the_front
     positions_become(&stores, &waiting, &expected, "ten waiting in issue order").await;
     for (index, token) in waiting.iter().enumerate() {
         if ![2, 4, 6].contains(&index) {
-            stores.queue.touch(token.value, start + secs(100)).await.expect("touch works");
+            stores.queue.record_poll(token.value, start + secs(100)).await.expect("record_poll works");
         }
     }
     // Users 3, 5 and 7 were last seen at start + 2, 4 and 6 s: at or before the cutoff, start + 6 s.
@@ -110,7 +110,7 @@ pub async fn position_stays_exact_as_tokens_in_the_middle_drop_out_and_the_front
     let mut polled = left(&[4, 8, 10]);
     polled.extend(newcomer);
     for token in &polled {
-        stores.queue.touch(token.value, start + secs(200)).await.expect("touch works");
+        stores.queue.record_poll(token.value, start + secs(200)).await.expect("record_poll works");
     }
     // Users 6 and 9 were last seen at start + 100 s: exactly the cutoff of an admit at start + 220 s.
     assert_eq!(admit(&stores, start + secs(220), &three_active).await, report(0, 0, 2), "6 and 9 idle out");

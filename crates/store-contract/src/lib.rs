@@ -128,7 +128,7 @@ macro_rules! contract_suite {
             issue_creates_the_user_and_a_waiting_token_with_increasing_tickets,
             issue_again_returns_the_same_token_while_it_is_waiting_or_active,
             position_counts_the_waiting_tokens_ahead_plus_one,
-            touch_records_the_poll_and_keeps_the_token_from_being_dropped,
+            a_recorded_poll_keeps_the_token_from_being_dropped,
             admit_is_fifo_and_stops_at_max_active,
             admit_respects_the_per_tick_cap_alone_and_with_max_active,
             admit_without_caps_admits_every_waiting_token,

@@ -127,22 +127,22 @@ pub async fn position_counts_the_waiting_tokens_ahead_plus_one(stores: Repositor
     positions_become(&stores, &[late], &[3], "a newcomer queues behind the waiting two").await;
 }
 
-/// `touch` records the poll in `last_seen_at`, which keeps a waiting token from being dropped
+/// `record_poll` records the poll in `last_seen_at`, which keeps a waiting token from being dropped
 /// by a tick that drops a silent one issued at the same time.
-pub async fn touch_records_the_poll_and_keeps_the_token_from_being_dropped(stores: Repositories) {
+pub async fn a_recorded_poll_keeps_the_token_from_being_dropped(stores: Repositories) {
     let now = now();
     let polled = user(&stores, 1, now).await;
     let silent = user(&stores, 2, now).await;
-    stores.queue.touch(polled.value, now + secs(100)).await.expect("touch works");
+    stores.queue.record_poll(polled.value, now + secs(100)).await.expect("record_poll works");
     let polled_at = now + secs(100);
-    let touched = eventually(
-        "touch records the poll in last_seen_at",
+    let recorded = eventually(
+        "record_poll records the poll in last_seen_at",
         || token(&stores, polled.value),
-        |touched| touched.last_seen_at == polled_at,
+        |recorded| recorded.last_seen_at == polled_at,
     )
     .await;
-    assert_eq!((touched.status, touched.issued_at, touched.ticket), (Waiting, now, polled.ticket));
-    assert_eq!(token(&stores, silent.value).await, silent, "touch changes only the touched token");
+    assert_eq!((recorded.status, recorded.issued_at, recorded.ticket), (Waiting, now, polled.ticket));
+    assert_eq!(token(&stores, silent.value).await, silent, "record_poll changes only the polled token");
     assert_eq!(
         admit(&stores, now + secs(150), &uncapped()).await,
         report(1, 0, 1),
@@ -206,7 +206,7 @@ pub async fn admit_expires_active_tokens_after_their_ttl_and_refills_their_place
     let tokens = users(&stores, 1, 3, now).await;
     let cap = capped(2, 0);
     assert_eq!(admit(&stores, now + secs(5), &cap).await, report(2, 0, 0));
-    stores.queue.touch(tokens[2].value, now + secs(590)).await.expect("touch works");
+    stores.queue.record_poll(tokens[2].value, now + secs(590)).await.expect("record_poll works");
     assert_eq!(admit(&stores, now + secs(604), &cap).await, report(0, 0, 0), "a second before the TTL ends");
     assert_eq!(admit(&stores, now + secs(605), &cap).await, report(1, 2, 0), "at the TTL's end");
     assert_eq!(statuses(&stores, &tokens).await, [Expired, Expired, Active]);

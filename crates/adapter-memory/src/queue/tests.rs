@@ -167,7 +167,7 @@ async fn position_skips_tokens_ahead_that_were_admitted_dropped_or_paid() {
     }
     assert_eq!(admit(&store, NOW + seconds(60), &policy(1, 0)).await, report(1, 0, 0));
     assert_eq!(positions(&store, &tokens).await, [0, 1, 2, 3, 4, 5, 6]);
-    store.touch(early[1].value, NOW + seconds(90)).await.expect("touch");
+    store.record_poll(early[1].value, NOW + seconds(90)).await.expect("record poll");
     assert_eq!(admit(&store, NOW + seconds(120), &policy(1, 0)).await, report(0, 0, 1));
     assert_eq!(positions(&store, &tokens).await, [0, 1, 0, 2, 3, 4, 5]);
     expire_token_of(&store, 5);
@@ -186,11 +186,11 @@ async fn position_of_an_active_expired_or_unknown_token_is_zero() {
 }
 
 #[tokio::test]
-async fn touch_keeps_a_waiting_token_from_being_dropped() {
+async fn a_recorded_poll_keeps_a_waiting_token_from_being_dropped() {
     let store = MemoryStore::new();
     let polled = issue(&store, 1).await;
     let silent = issue(&store, 2).await;
-    store.touch(polled.value, NOW + seconds(100)).await.expect("touch");
+    store.record_poll(polled.value, NOW + seconds(100)).await.expect("record poll");
     assert_eq!(stored(&store, &polled).await.last_seen_at, NOW + seconds(100));
     assert_eq!(admit(&store, NOW + seconds(150), &policy(0, 0)).await, report(1, 0, 1));
     assert_eq!(status(&store, &silent).await, TokenStatus::Expired);
@@ -198,15 +198,15 @@ async fn touch_keeps_a_waiting_token_from_being_dropped() {
 }
 
 #[tokio::test]
-async fn touch_ignores_active_and_unknown_tokens_and_earlier_instants() {
+async fn recording_a_poll_ignores_active_and_unknown_tokens_and_earlier_instants() {
     let store = MemoryStore::new();
     let active = issue(&store, 1).await;
     admit(&store, NOW, &policy(1, 0)).await;
     let waiting = issue_at(&store, 2, NOW + seconds(10)).await;
     let active_before = stored(&store, &active).await;
-    store.touch(active.value, NOW + seconds(50)).await.expect("touch");
-    store.touch(token_value(42), NOW + seconds(50)).await.expect("touch");
-    store.touch(waiting.value, NOW).await.expect("touch");
+    store.record_poll(active.value, NOW + seconds(50)).await.expect("record poll");
+    store.record_poll(token_value(42), NOW + seconds(50)).await.expect("record poll");
+    store.record_poll(waiting.value, NOW).await.expect("record poll");
     assert_eq!(stored(&store, &active).await, active_before);
     assert_eq!(stored(&store, &waiting).await, waiting);
     assert_eq!(store.token(token_value(42)).await, Ok(None));
@@ -253,7 +253,7 @@ async fn admit_expires_active_tokens_after_their_ttl_and_refills_their_places() 
     let tokens = issue_many(&store, 1..=3).await;
     let cap = policy(2, 0);
     admit(&store, NOW, &cap).await;
-    store.touch(tokens[2].value, NOW + seconds(590)).await.expect("touch");
+    store.record_poll(tokens[2].value, NOW + seconds(590)).await.expect("record poll");
     assert_eq!(admit(&store, NOW + seconds(599), &cap).await, report(0, 0, 0));
     assert_eq!(admit(&store, NOW + seconds(600), &cap).await, report(1, 2, 0));
     assert_eq!(status(&store, &tokens[0]).await, TokenStatus::Expired);
@@ -337,7 +337,7 @@ async fn admit_within_the_tick_of_the_last_admission_admits_nothing_but_still_ex
         issue_at(&store, 4, issued_late).await,
     );
     for token in [&next, &polled] {
-        store.touch(token.value, NOW + seconds(590)).await.expect("touch");
+        store.record_poll(token.value, NOW + seconds(590)).await.expect("record poll");
     }
     let tick = NOW + seconds(599);
     assert_eq!(admit(&store, tick, &every_two_seconds).await, report(1, 0, 0), "due: admits the next");
@@ -383,7 +383,7 @@ async fn forgetting_ended_tokens_keeps_every_position_exact_and_the_tree_narrow(
     let late = issue_many(&store, 201..=300).await;
     assert_eq!(admit(&store, NOW, &policy(200, 0)).await, report(200, 0, 0));
     for token in &late {
-        store.touch(token.value, NOW + seconds(500)).await.expect("touch");
+        store.record_poll(token.value, NOW + seconds(500)).await.expect("record poll");
     }
     let no_admission = QueuePolicy { tick: seconds(10_000), ..policy(0, 0) };
     assert_eq!(admit(&store, NOW + seconds(600), &no_admission).await, report(0, 200, 0));

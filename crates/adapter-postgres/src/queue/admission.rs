@@ -54,14 +54,14 @@ WITH dropped AS (
     ON CONFLICT (ticket) DO NOTHING
 )
 SELECT (SELECT count(*) FROM dropped) AS dropped,
-       ARRAY(SELECT ticket FROM dropped WHERE ticket > $2) AS gone";
+       ARRAY(SELECT ticket FROM dropped WHERE ticket > $2) AS left_queue";
 
 /// The admission step: activates the oldest waiting tokens and records the step, the new
 /// watermark and the admission count. Binds: $1 active until, $2 how many, $3 now.
 ///
-/// The watermark rises to the highest ticket admitted, and also over tickets that are all
-/// gone: to just below the oldest token waiting at the statement's start, or, when nobody
-/// waits, to the newest drop. Otherwise a full room that fans keep joining and leaving (no
+/// The watermark rises to the highest ticket admitted, and also over tickets that have all
+/// left the queue: to just below the oldest token waiting at the statement's start, or, when
+/// nobody waits, to the newest drop. Otherwise a full room that fans keep joining and leaving (no
 /// admission moving the watermark) would record every one of them in `queue_drops` and in
 /// every instance's snapshot, for as long as the room stays full.
 const ADMIT: &str = "\
@@ -129,7 +129,7 @@ struct DropRow {
     #[diesel(sql_type = BigInt)]
     dropped: i64,
     #[diesel(sql_type = Array<BigInt>)]
-    gone: Vec<i64>,
+    left_queue: Vec<i64>,
 }
 
 /// What [`ADMIT`] returns.
@@ -146,12 +146,13 @@ struct AdmitRow {
 pub(crate) struct Attempt {
     /// The port's report.
     pub(crate) report: AdmissionReport,
-    /// Whether the admission step ran (a tick was due).
-    pub(crate) stepped: bool,
+    /// Whether the admission step ran: a tick was due and admission was not paused (it may
+    /// still have admitted nobody).
+    pub(crate) admission_step_ran: bool,
     /// The watermark after the attempt.
     pub(crate) admitted_through: u64,
     /// Tickets dropped above the watermark the attempt started from.
-    pub(crate) gone: Vec<u64>,
+    pub(crate) left_queue: Vec<u64>,
     /// Active tokens the attempt expired.
     pub(crate) ended: Vec<TokenValue>,
 }
@@ -188,16 +189,16 @@ async fn attempt_in(
     let drop_binds =
         (bind::<Timestamptz, _>(policy.idle_cutoff(now)), bind::<BigInt, _>(state.admitted_through));
     let drops: DropRow = prepared(DROP_IDLE, drop_binds).get_result(conn).await?;
-    let gone = drops.gone.into_iter().map(unsigned).collect::<Result<Vec<_>, _>>()?;
+    let left_queue = drops.left_queue.into_iter().map(unsigned).collect::<Result<Vec<_>, _>>()?;
     let mut attempt = Attempt {
         report: AdmissionReport {
             admitted: 0,
             expired: crate::models::count(ended.len()),
             dropped: unsigned(drops.dropped)?,
         },
-        stepped: false,
+        admission_step_ran: false,
         admitted_through: watermark,
-        gone,
+        left_queue,
         ended: ended.into_iter().map(|ended| TokenValue::from_uuid(ended.token)).collect(),
     };
     let Some(governed) = state.controls.controls()?.govern(policy) else { return Ok(attempt) };
@@ -224,7 +225,7 @@ async fn attempt_in(
         prepared(PRUNE, bind::<BigInt, _>(admitted.admitted_through)).execute(conn).await?;
     }
     attempt.report.admitted = unsigned(admitted.admitted)?;
-    attempt.stepped = true;
+    attempt.admission_step_ran = true;
     attempt.admitted_through = raised;
     Ok(attempt)
 }

@@ -66,7 +66,7 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 /// What one notification says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Change {
-    /// The served watermark rose, or tickets were recorded as gone.
+    /// The served watermark rose, or tickets were recorded as having left the queue.
     QueueMoved,
     /// An active token ended: a payment spent it, or its time ran out.
     TokenEnded(TokenValue),

@@ -25,17 +25,17 @@ use crate::models::{TokenRow, convert_all, unsigned};
 use crate::pool::{PgPool, checkout};
 use crate::queue::admission::ControlsRow;
 use crate::queue::listener::{self, CatalogueEpoch, Change, Since};
+use crate::queue::polls::{InFlight, PollBuffer, PollsToWrite};
 use crate::queue::snapshot::{Observed, Place, Snapshot};
-use crate::queue::tokens::{Refill, TokenCache};
-use crate::queue::touches::{Due, InFlight, TouchBuffer};
+use crate::queue::tokens::{StoreCopy, TokenCache};
 use crate::statement::{bind, prepared};
 
 /// The watermark, the admission counter, the controls, the last admission step, the active
-/// count, the newest ticket, the horizon of this read, and the dropped tickets above the
-/// watermark written at or after the previous horizon: one statement, one snapshot, so they
-/// agree. Idle, it reads one row, counts the active tokens in their partial index (at most the
+/// count, the newest ticket, this read's snapshot xmin (the xid the next refresh reads drops
+/// from), and the dropped tickets above the watermark written at or after the previous read's
+/// xmin: one statement, one snapshot, so they agree. Idle, it reads one row, counts the active tokens in their partial index (at most the
 /// cap), looks the newest ticket up in its index, and finds nothing in the `xid` index.
-/// Bind: $1 previous horizon.
+/// Bind: $1 the xid the previous refresh returned.
 const REFRESH: &str = "\
 SELECT s.admitted_through,
        s.admitted_total,
@@ -45,7 +45,7 @@ SELECT s.admitted_through,
        s.last_admission_at,
        (SELECT count(*) FROM queue_tokens WHERE status = 'ACTIVE') AS active,
        COALESCE((SELECT max(ticket) FROM queue_tokens), 0) AS newest,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS drops_from_xid,
        ARRAY(SELECT d.ticket FROM queue_drops d
               WHERE d.xid >= $1 AND d.ticket > s.admitted_through) AS drops
   FROM queue_state s";
@@ -88,7 +88,7 @@ struct RefreshRow {
     #[diesel(sql_type = BigInt)]
     newest: i64,
     #[diesel(sql_type = BigInt)]
-    horizon: i64,
+    drops_from_xid: i64,
     #[diesel(sql_type = Array<BigInt>)]
     drops: Vec<i64>,
 }
@@ -97,7 +97,7 @@ struct RefreshRow {
 #[derive(Debug)]
 pub(crate) struct QueueRuntime {
     snapshot: RwLock<Snapshot>,
-    touches: Mutex<TouchBuffer>,
+    polls: Mutex<PollBuffer>,
     tokens: TokenCache,
     /// Whether changes are being pushed to this store; nothing is trusted while they are not.
     listening: Arc<Since>,
@@ -126,7 +126,7 @@ impl QueueRuntime {
         let listening = Arc::new(Since::new());
         Self {
             snapshot: RwLock::new(Snapshot::default()),
-            touches: Mutex::new(TouchBuffer::default()),
+            polls: Mutex::new(PollBuffer::default()),
             tokens: TokenCache::new(tuning.token_cache, tuning.waiting_token_cache, Arc::clone(&listening)),
             listening,
             catalogue: CatalogueEpoch::default(),
@@ -151,23 +151,26 @@ impl QueueRuntime {
     }
 
     /// The poll buffer.
-    pub(crate) fn touches(&self) -> std::sync::MutexGuard<'_, TouchBuffer> {
-        self.touches.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn polls(&self) -> std::sync::MutexGuard<'_, PollBuffer> {
+        self.polls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What the periodic flush writes: polls that move a stored instant by the granularity.
-    pub(crate) fn periodic(&self) -> Due {
-        Due { granularity: self.granularity(), idle_before: None }
+    pub(crate) fn periodic(&self) -> PollsToWrite {
+        PollsToWrite { granularity: self.granularity(), idle_before: None }
     }
 
     fn granularity(&self) -> time::Duration {
-        time::Duration::try_from(self.tuning.touch_granularity).unwrap_or(time::Duration::ZERO)
+        time::Duration::try_from(self.tuning.poll_write_granularity).unwrap_or(time::Duration::ZERO)
     }
 
     /// What the admission's flush writes before it drops idle tokens: also every poll whose
     /// stored instant is within a second of the idle cutoff `idle_before`.
-    pub(crate) fn before_drops(&self, idle_before: time::OffsetDateTime) -> Due {
-        Due { granularity: self.granularity(), idle_before: Some(idle_before + time::Duration::seconds(1)) }
+    pub(crate) fn before_drops(&self, idle_before: time::OffsetDateTime) -> PollsToWrite {
+        PollsToWrite {
+            granularity: self.granularity(),
+            idle_before: Some(idle_before + time::Duration::seconds(1)),
+        }
     }
 
     /// Recently read tokens.
@@ -221,7 +224,7 @@ impl QueueRuntime {
         for change in changes {
             match change {
                 Change::QueueMoved => self.refresh_wanted.notify_one(),
-                Change::TokenEnded(value) => self.tokens.retired(value).await,
+                Change::TokenEnded(value) => self.tokens.leave_tombstone(value).await,
                 Change::TokensForgotten => self.tokens.forget_ended(),
                 Change::CatalogueChanged => self.catalogue.bump(),
             }
@@ -261,7 +264,7 @@ impl QueueRuntime {
         drop(conn);
         let admitted = rows.len();
         for (n, token) in convert_all::<_, QueueToken>(rows)?.iter().enumerate() {
-            self.tokens.remember(token, asked, Refill::IfAbsent).await;
+            self.tokens.remember(token, asked, StoreCopy::IfNoEntry).await;
             // Thousands of copies at once: let the requests sharing this thread through.
             if n % 256 == 255 {
                 tokio::task::yield_now().await;
@@ -283,11 +286,13 @@ impl QueueRuntime {
     }
 
     async fn read_changes(&self, pool: &PgPool) -> StoreResult<()> {
-        let horizon = self.snapshot().horizon();
+        let drops_from_xid = self.snapshot().drops_from_xid();
         let started = Instant::now();
         let mut conn = checkout(pool).await?;
-        let row: RefreshRow =
-            prepared(REFRESH, bind::<BigInt, _>(horizon)).get_result(&mut conn).await.map_err(db_error)?;
+        let row: RefreshRow = prepared(REFRESH, bind::<BigInt, _>(drops_from_xid))
+            .get_result(&mut conn)
+            .await
+            .map_err(db_error)?;
         drop(conn);
         let observed = Observed {
             admitted_through: unsigned(row.admitted_through)?,
@@ -299,12 +304,12 @@ impl QueueRuntime {
             last_admission_at: row.last_admission_at,
             newest: unsigned(row.newest)?,
             drops: row.drops.into_iter().map(unsigned).collect::<Result<_, _>>()?,
-            horizon: row.horizon,
+            drops_from_xid: row.drops_from_xid,
         };
         let new_drops = observed.drops.len();
         self.snapshot_mut().apply(observed, started);
         if new_drops > 0 {
-            tracing::debug!(new_drops, horizon = row.horizon, "queue snapshot refreshed");
+            tracing::debug!(new_drops, drops_from_xid = row.drops_from_xid, "queue snapshot refreshed");
         }
         Ok(())
     }
@@ -352,12 +357,12 @@ impl QueueRuntime {
         fresh.then(|| snapshot.place(ticket))
     }
 
-    /// Writes the buffered polls `due` wants (see the `touches` module); returns how many rows
+    /// Writes the buffered polls `to_write` includes (see the `polls` module); returns how many rows
     /// changed. When it returns `Ok`, every such poll recorded before the call is in the
     /// database.
-    pub(crate) async fn flush(&self, pool: &PgPool, due: Due) -> StoreResult<usize> {
+    pub(crate) async fn flush(&self, pool: &PgPool, to_write: PollsToWrite) -> StoreResult<usize> {
         let _one_at_a_time = self.flushing.lock().await;
-        let flight = InFlight::take(&self.touches, due);
+        let flight = InFlight::take(&self.polls, to_write);
         if flight.batch().is_empty() {
             flight.written();
             return Ok(0);
@@ -438,7 +443,7 @@ fn period(duration: Duration) -> Duration {
 async fn run(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: watch::Receiver<()>) {
     let mut refresh = tokio::time::interval(period(queue.tuning.snapshot_refresh));
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut flush = tokio::time::interval(period(queue.tuning.touch_flush));
+    let mut flush = tokio::time::interval(period(queue.tuning.poll_flush));
     flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let (mut refresh_health, mut flush_health) = (Health::default(), Health::default());
     loop {
@@ -448,9 +453,9 @@ async fn run(pool: PgPool, queue: Arc<QueueRuntime>, mut stopped: watch::Receive
             _ = flush.tick() => flush_health.report("flush_polls", queue.flush(&pool, queue.periodic()).await),
         }
     }
-    let left = queue.touches().len();
+    let left = queue.polls().len();
     if left > 0
-        && let Err(error) = queue.flush(&pool, Due::ALL).await
+        && let Err(error) = queue.flush(&pool, PollsToWrite::ALL).await
     {
         tracing::warn!(polls = left, %error, "buffered polls lost at shutdown");
     }

@@ -28,11 +28,12 @@ pub(crate) struct Observed {
     pub(crate) last_admission_at: Option<OffsetDateTime>,
     /// The newest ticket issued (0 for none).
     pub(crate) newest: u64,
-    /// Dropped tickets above the watermark written since the previous refresh's horizon.
+    /// Dropped tickets above the watermark written at or after the previous refresh's
+    /// `drops_from_xid`.
     pub(crate) drops: Vec<u64>,
     /// The xmin of the statement's snapshot: every transaction below it had ended, so the next
-    /// refresh need only read drops written at or above it.
-    pub(crate) horizon: i64,
+    /// refresh need only read drops written from this transaction id on.
+    pub(crate) drops_from_xid: i64,
 }
 
 /// Where a waiting token stands, as far as the snapshot knows.
@@ -41,10 +42,10 @@ pub(crate) enum Place {
     /// Above the watermark and still waiting: its position (1 = next).
     Waiting(u64),
     /// Above the watermark but recorded as no longer waiting.
-    Gone,
-    /// At or below the watermark: admitted since it was read, or a straggler still waiting
-    /// (only the stored row can tell).
-    Served,
+    LeftQueue,
+    /// At or below the watermark: admitted since it was read, or still waiting because its
+    /// issue committed after an admission passed its ticket (only the stored row can tell).
+    UnderWatermark,
 }
 
 /// The snapshot. Every method is arithmetic or a binary search.
@@ -57,15 +58,15 @@ pub(crate) struct Snapshot {
     newest: u64,
     /// Sorted, deduplicated, every one above `admitted_through`.
     drops: Vec<u64>,
-    horizon: i64,
+    drops_from_xid: i64,
     refreshed_at: Option<Instant>,
     samples: VecDeque<(Instant, Occupancy)>,
 }
 
 impl Snapshot {
-    /// The horizon the next refresh reads drops from (0 before the first: read them all).
-    pub(crate) fn horizon(&self) -> i64 {
-        self.horizon
+    /// The transaction id the next refresh reads drops from (0 before the first: read them all).
+    pub(crate) fn drops_from_xid(&self) -> i64 {
+        self.drops_from_xid
     }
 
     /// The room as the latest refresh read it. Waiting fans are counted as positions are: the
@@ -81,7 +82,7 @@ impl Snapshot {
         }
     }
 
-    /// Every ticket at or below it was admitted or is gone.
+    /// Every ticket at or below it was admitted or has left the queue.
     pub(crate) fn admitted_through(&self) -> u64 {
         self.admitted_through
     }
@@ -100,10 +101,10 @@ impl Snapshot {
     /// dropped ones among them.
     pub(crate) fn place(&self, ticket: u64) -> Place {
         if ticket <= self.admitted_through {
-            return Place::Served;
+            return Place::UnderWatermark;
         }
         match self.drops.binary_search(&ticket) {
-            Ok(_) => Place::Gone,
+            Ok(_) => Place::LeftQueue,
             Err(dropped_ahead) => {
                 let ahead_or_me = ticket - self.admitted_through;
                 let dropped_ahead = u64::try_from(dropped_ahead).unwrap_or(u64::MAX);
@@ -120,7 +121,7 @@ impl Snapshot {
         self.last_admission_at = observed.last_admission_at;
         self.active = observed.occupancy.active;
         self.newest = self.newest.max(observed.newest);
-        self.horizon = self.horizon.max(observed.horizon);
+        self.drops_from_xid = self.drops_from_xid.max(observed.drops_from_xid);
         self.refreshed_at = Some(self.refreshed_at.map_or(started, |at| at.max(started)));
         self.sample(started, observed.occupancy);
     }
@@ -128,7 +129,7 @@ impl Snapshot {
     /// Applies what a write of this instance committed: a raised watermark and tickets that no
     /// longer wait. Both only ever grow, so applying them before or after a refresh that
     /// already saw them changes nothing.
-    pub(crate) fn advance(&mut self, admitted_through: u64, gone: impl IntoIterator<Item = u64>) {
+    pub(crate) fn advance(&mut self, admitted_through: u64, left_queue: impl IntoIterator<Item = u64>) {
         if admitted_through > self.admitted_through {
             self.admitted_through = admitted_through;
             let passed = self.drops.partition_point(|ticket| *ticket <= admitted_through);
@@ -136,7 +137,7 @@ impl Snapshot {
         }
         let before = self.drops.len();
         let floor = self.admitted_through;
-        self.drops.extend(gone.into_iter().filter(|ticket| *ticket > floor));
+        self.drops.extend(left_queue.into_iter().filter(|ticket| *ticket > floor));
         if self.drops.len() > before {
             self.drops.sort_unstable();
             self.drops.dedup();
@@ -182,7 +183,7 @@ mod tests {
             last_admission_at: None,
             newest: admitted_through,
             drops: drops.to_vec(),
-            horizon: 7,
+            drops_from_xid: 7,
         }
     }
 
@@ -193,10 +194,10 @@ mod tests {
         assert_eq!(snapshot.place(11), Place::Waiting(1));
         assert_eq!(snapshot.place(14), Place::Waiting(2), "11 and 14 wait; 12 and 13 left");
         assert_eq!(snapshot.place(16), Place::Waiting(3));
-        assert_eq!(snapshot.place(15), Place::Gone);
-        assert_eq!(snapshot.place(10), Place::Served);
-        assert_eq!(snapshot.place(3), Place::Served);
-        assert_eq!(snapshot.horizon(), 7);
+        assert_eq!(snapshot.place(15), Place::LeftQueue);
+        assert_eq!(snapshot.place(10), Place::UnderWatermark);
+        assert_eq!(snapshot.place(3), Place::UnderWatermark);
+        assert_eq!(snapshot.drops_from_xid(), 7);
     }
 
     #[test]

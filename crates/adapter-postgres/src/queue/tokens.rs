@@ -10,7 +10,7 @@
 //!   of it, fixed per token, so fans who joined together are not all read again together). Every change a
 //!   waiting token can go through shows in the snapshot (payments need an active token); only
 //!   other instances' polls, which move `last_seen_at` forward in the database, are missed,
-//!   and this instance's own polls are applied to the copy ([`TokenCache::touched`]). The
+//!   and this instance's own polls are applied to the copy ([`TokenCache::record_poll`]). The
 //!   bound keeps a fan who polls only other instances from looking idle here (`QueueTuning::fitted`
 //!   sets it to at most a quarter of the idle timeout);
 //! - an **active** copy for `QueueTuning::token_cache` (60 s by default): its expiry is the
@@ -62,8 +62,9 @@ fn spread(ttl: Duration, token: TokenValue) -> Duration {
 enum Entry {
     /// A copy read from the database at `at`.
     Read { token: QueueToken, at: Instant },
-    /// A settlement here may have expired it: read it again.
-    Retired,
+    /// A tombstone: the token may have ended since any copy of it was read (a settlement here,
+    /// or an end heard of), so read it again; a copy read before may not replace it.
+    Tombstone,
 }
 
 /// What [`TokenCache::get`] found.
@@ -72,19 +73,21 @@ pub(crate) enum Lookup {
     /// A copy that may be used as is.
     Hit(QueueToken),
     /// Read the database, then [`TokenCache::remember`] what it said.
-    Miss(Refill),
+    Miss(StoreCopy),
 }
 
-/// How a read after a miss must be stored; see the module's ordering note.
+/// Whether, and over what, the copy a read after a miss brought is stored; see the module's
+/// ordering note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refill {
-    /// Only if nothing was stored meanwhile.
-    IfAbsent,
-    /// Over a tombstone (the read started after the payment committed).
-    Replace,
+pub(crate) enum StoreCopy {
+    /// Only if nothing (no copy, no tombstone) was stored meanwhile.
+    IfNoEntry,
+    /// Over whatever is stored: the miss found a tombstone, so the read started after the
+    /// payment committed.
+    Overwrite,
     /// Over any copy but a tombstone: a read that bypassed the cache (the gate's check before
     /// a refusal), which may have started before a payment committed.
-    Fresh,
+    UnlessTombstone,
     /// Not at all: the cache is off.
     Never,
 }
@@ -150,19 +153,19 @@ impl TokenCache {
     /// waiting ticket right now (`None` when the snapshot is too old to say).
     pub(crate) async fn get(&self, value: TokenValue, place: impl FnOnce(u64) -> Option<Place>) -> Lookup {
         if !self.trusted() {
-            return Lookup::Miss(Refill::Never);
+            return Lookup::Miss(StoreCopy::Never);
         }
         let key = value.as_uuid();
         match self.entries.get(&key).await {
-            None => Lookup::Miss(Refill::IfAbsent),
-            Some(Entry::Retired) => Lookup::Miss(Refill::Replace),
+            None => Lookup::Miss(StoreCopy::IfNoEntry),
+            Some(Entry::Tombstone) => Lookup::Miss(StoreCopy::Overwrite),
             Some(Entry::Read { token, at }) => {
                 // A copy stored after a clear it raced with is still older than the listening.
                 if self.read_while_listening(at) && self.usable(&token, at, place) {
                     Lookup::Hit(token)
                 } else {
                     self.entries.invalidate(&key).await;
-                    Lookup::Miss(Refill::IfAbsent)
+                    Lookup::Miss(StoreCopy::IfNoEntry)
                 }
             }
         }
@@ -182,16 +185,18 @@ impl TokenCache {
 
     /// Stores a copy read from the database at `at` (taken before the read was sent), unless
     /// the read was sent before listening last started.
-    pub(crate) async fn remember(&self, token: &QueueToken, at: Instant, refill: Refill) {
+    pub(crate) async fn remember(&self, token: &QueueToken, at: Instant, store_copy: StoreCopy) {
         if !self.read_while_listening(at) {
             return;
         }
         let entry = Entry::Read { token: token.clone(), at };
-        self.update(token.value, move |current| match (refill, current) {
-            (Refill::Never, _) | (Refill::IfAbsent, Some(_)) | (Refill::Fresh, Some(Entry::Retired)) => {
-                Op::Nop
+        self.update(token.value, move |current| match (store_copy, current) {
+            (StoreCopy::Never, _)
+            | (StoreCopy::IfNoEntry, Some(_))
+            | (StoreCopy::UnlessTombstone, Some(Entry::Tombstone)) => Op::Nop,
+            (StoreCopy::Overwrite | StoreCopy::UnlessTombstone, _) | (StoreCopy::IfNoEntry, None) => {
+                Op::Put(entry)
             }
-            (Refill::Replace | Refill::Fresh, _) | (Refill::IfAbsent, None) => Op::Put(entry),
         })
         .await;
     }
@@ -204,13 +209,13 @@ impl TokenCache {
 
     /// Marks a token whose copy a settlement may have made stale: spent by it, or by the
     /// payment that beat it (call after the statement, so any read after this one is fresh).
-    pub(crate) async fn retired(&self, value: TokenValue) {
-        self.update(value, |_| Op::Put(Entry::Retired)).await;
+    pub(crate) async fn leave_tombstone(&self, value: TokenValue) {
+        self.update(value, |_| Op::Put(Entry::Tombstone)).await;
     }
 
     /// Shows a poll in the cached copy of a waiting token, so the copy does not look idle once
     /// the poll buffer has been written to the database and forgotten.
-    pub(crate) async fn touched(&self, value: TokenValue, seen: OffsetDateTime) {
+    pub(crate) async fn record_poll(&self, value: TokenValue, seen: OffsetDateTime) {
         self.update(value, |current| match current {
             Some(Entry::Read { mut token, at })
                 if token.status == TokenStatus::Waiting && token.last_seen_at < seen =>
@@ -283,7 +288,7 @@ mod tests {
     async fn a_copy_is_served_within_the_ttl_and_read_again_after_it() {
         let cache = cache(Duration::from_millis(80), Duration::from_millis(80));
         let active = token(TokenStatus::Active, 3);
-        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&active, Instant::now(), StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
         tokio::time::sleep(Duration::from_millis(120)).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, None);
@@ -293,12 +298,12 @@ mod tests {
     async fn a_waiting_copy_is_read_again_once_the_snapshot_no_longer_places_it_as_waiting() {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
-        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &waiting, waiting_place).await, Some(waiting.clone()));
-        assert_eq!(cached(&cache, &waiting, |_| Some(Place::Served)).await, None, "admitted since");
-        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
-        assert_eq!(cached(&cache, &waiting, |_| Some(Place::Gone)).await, None, "dropped since");
-        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        assert_eq!(cached(&cache, &waiting, |_| Some(Place::UnderWatermark)).await, None, "admitted since");
+        cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
+        assert_eq!(cached(&cache, &waiting, |_| Some(Place::LeftQueue)).await, None, "dropped since");
+        cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &waiting, |_| None).await, None, "snapshot too old to tell");
     }
 
@@ -306,11 +311,11 @@ mod tests {
     async fn a_payment_tombstone_is_never_overwritten_by_a_copy_read_before_it() {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
-        cache.retired(active.value).await;
-        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
-        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Replace)));
+        cache.leave_tombstone(active.value).await;
+        cache.remember(&active, Instant::now(), StoreCopy::IfNoEntry).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(StoreCopy::Overwrite)));
         let expired = token(TokenStatus::Expired, 3);
-        cache.remember(&expired, Instant::now(), Refill::Replace).await;
+        cache.remember(&expired, Instant::now(), StoreCopy::Overwrite).await;
         assert_eq!(cached(&cache, &expired, waiting_place).await, Some(expired.clone()));
     }
 
@@ -318,10 +323,10 @@ mod tests {
     async fn a_poll_moves_the_last_seen_instant_of_a_waiting_copy_forward_only() {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
-        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
         let later = waiting.last_seen_at + time::Duration::seconds(30);
-        cache.touched(waiting.value, later).await;
-        cache.touched(waiting.value, waiting.last_seen_at).await;
+        cache.record_poll(waiting.value, later).await;
+        cache.record_poll(waiting.value, waiting.last_seen_at).await;
         let copy = cached(&cache, &waiting, waiting_place).await.expect("cached");
         assert_eq!(copy.last_seen_at, later);
     }
@@ -331,20 +336,20 @@ mod tests {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let waiting = token(TokenStatus::Waiting, 3);
         let active = token(TokenStatus::Active, 3);
-        cache.remember(&waiting, Instant::now(), Refill::IfAbsent).await;
-        cache.remember(&active, Instant::now(), Refill::Fresh).await;
+        cache.remember(&waiting, Instant::now(), StoreCopy::IfNoEntry).await;
+        cache.remember(&active, Instant::now(), StoreCopy::UnlessTombstone).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
-        cache.retired(active.value).await;
-        cache.remember(&active, Instant::now(), Refill::Fresh).await;
-        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Replace)));
+        cache.leave_tombstone(active.value).await;
+        cache.remember(&active, Instant::now(), StoreCopy::UnlessTombstone).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(StoreCopy::Overwrite)));
     }
 
     #[tokio::test]
     async fn a_zero_ttl_turns_the_cache_off() {
         let cache = cache(Duration::ZERO, Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
-        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Never)));
-        cache.remember(&active, Instant::now(), Refill::Never).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(StoreCopy::Never)));
+        cache.remember(&active, Instant::now(), StoreCopy::Never).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, None);
     }
 
@@ -353,16 +358,16 @@ mod tests {
         let cache = cache(Duration::from_secs(60), Duration::from_secs(60));
         let active = token(TokenStatus::Active, 3);
         let sent_before_the_break = Instant::now();
-        cache.remember(&active, sent_before_the_break, Refill::IfAbsent).await;
+        cache.remember(&active, sent_before_the_break, StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
         cache.listening.clear();
-        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(Refill::Never)));
-        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
+        assert!(matches!(cache.get(active.value, waiting_place).await, Lookup::Miss(StoreCopy::Never)));
+        cache.remember(&active, Instant::now(), StoreCopy::IfNoEntry).await;
         cache.clear();
         cache.listening.set(Instant::now());
-        cache.remember(&active, sent_before_the_break, Refill::IfAbsent).await;
+        cache.remember(&active, sent_before_the_break, StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, None, "read before listening restarted");
-        cache.remember(&active, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&active, Instant::now(), StoreCopy::IfNoEntry).await;
         assert_eq!(cached(&cache, &active, waiting_place).await, Some(active.clone()));
     }
 
@@ -372,8 +377,8 @@ mod tests {
         let ended = token(TokenStatus::Expired, 3);
         let live =
             QueueToken { value: TokenValue::from_uuid(Uuid::from_u128(8)), ..token(TokenStatus::Active, 4) };
-        cache.remember(&ended, Instant::now(), Refill::IfAbsent).await;
-        cache.remember(&live, Instant::now(), Refill::IfAbsent).await;
+        cache.remember(&ended, Instant::now(), StoreCopy::IfNoEntry).await;
+        cache.remember(&live, Instant::now(), StoreCopy::IfNoEntry).await;
         cache.forget_ended();
         assert_eq!(cached(&cache, &ended, waiting_place).await, None);
         assert_eq!(cached(&cache, &live, waiting_place).await, Some(live.clone()));
@@ -400,7 +405,7 @@ mod tests {
         let copy = Entry::Read { token: ended.clone(), at: sent };
         cache.update(ended.value, |_| Op::Put(copy)).await;
         assert_eq!(cached(&cache, &ended, waiting_place).await, None, "maybe deleted since");
-        cache.remember(&ended, sent + Duration::from_millis(2), Refill::Fresh).await;
+        cache.remember(&ended, sent + Duration::from_millis(2), StoreCopy::UnlessTombstone).await;
         assert_eq!(
             cached(&cache, &ended, waiting_place).await,
             Some(ended.clone()),

@@ -56,7 +56,7 @@ async fn until_listening(stores: &[&PgStore]) {
 
 /// Moves `token`'s stored `last_seen_at` an hour on behind the stores' backs (no notification
 /// is sent for it), so a read can tell a copy from the row.
-async fn touch_behind_their_backs(conn: &mut AsyncPgConnection, token: &QueueToken) {
+async fn poll_behind_their_backs(conn: &mut AsyncPgConnection, token: &QueueToken) {
     diesel::sql_query(
         "UPDATE queue_tokens SET last_seen_at = last_seen_at + interval '1 hour' WHERE token = $1",
     )
@@ -111,7 +111,7 @@ async fn a_payment_on_one_instance_expires_the_token_copy_of_another_at_once() {
     let (token, plan) = payer(&paying, 1, 20).await;
     let copy = other.token(token.value).await.expect("token").expect("stored");
     assert_eq!(copy.status, TokenStatus::Active, "the other instance keeps an active copy");
-    touch_behind_their_backs(&mut conn, &token).await;
+    poll_behind_their_backs(&mut conn, &token).await;
     let served = other.token(token.value).await.expect("token").expect("stored");
     assert!(other.is_listening(), "still listening (else the row would have been read)");
     assert_eq!(served, copy, "the copy is served, not the row: the push is what can change it");
@@ -130,7 +130,7 @@ async fn an_admission_on_one_instance_moves_the_positions_another_serves_at_once
     let second = issue_at(&admitting, 2, NOW).await;
     let copy = other.token(first.value).await.expect("token").expect("stored");
     assert_eq!((copy.status, other.position(&second).await), (TokenStatus::Waiting, Ok(2)));
-    touch_behind_their_backs(&mut conn, &first).await;
+    poll_behind_their_backs(&mut conn, &first).await;
     let served = other.token(first.value).await.expect("token").expect("stored");
     assert!(other.is_listening(), "still listening (else the row would have been read)");
     assert_eq!(served.last_seen_at, copy.last_seen_at, "the copy is served, not the row");
@@ -161,7 +161,7 @@ async fn every_instance_keeps_copies_of_the_tokens_an_admission_admitted_before_
     }
     assert!(!other.keeps_copy_of(waiting.value).await, "only admitted tokens are loaded");
     for fan in &fans {
-        touch_behind_their_backs(&mut conn, fan).await;
+        poll_behind_their_backs(&mut conn, fan).await;
         let served = other.token(fan.value).await.expect("token").expect("stored");
         assert!(other.is_listening(), "still listening (else the row would have been read)");
         assert_eq!((served.status, served.last_seen_at), (TokenStatus::Active, fan.last_seen_at), "the copy");

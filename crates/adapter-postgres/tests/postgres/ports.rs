@@ -276,10 +276,10 @@ async fn issue_is_one_token_per_user_even_under_concurrency_and_positions_count_
     assert!(clash.is_err());
     assert_eq!(store.balance(user(3)).await, Ok(None), "a failed issue creates nobody");
 
-    store.touch(second.value, NOW + seconds(100)).await.expect("touch");
-    store.touch(second.value, NOW + seconds(50)).await.expect("touch");
-    let touched = store.token(second.value).await.expect("token").expect("exists");
-    assert_eq!(touched.last_seen_at, NOW + seconds(100), "a poll never moves last_seen back");
+    store.record_poll(second.value, NOW + seconds(100)).await.expect("record poll");
+    store.record_poll(second.value, NOW + seconds(50)).await.expect("record poll");
+    let polled = store.token(second.value).await.expect("token").expect("exists");
+    assert_eq!(polled.last_seen_at, NOW + seconds(100), "a poll never moves last_seen back");
 
     let renewed = store.issue(user(1), token_value(99), NOW + seconds(120), &QueuePolicy::default()).await;
     let renewed = renewed.expect("issue");

@@ -27,7 +27,7 @@ fn report(admitted: u64, expired: u64, dropped: u64) -> AdmissionReport {
 
 /// A store whose background task refreshes every `refresh` and flushes polls every `flush`.
 async fn tuned(db: &TestDatabase, refresh: StdDuration, flush: StdDuration) -> PgStore {
-    let tuning = QueueTuning { snapshot_refresh: refresh, touch_flush: flush, ..QueueTuning::default() };
+    let tuning = QueueTuning { snapshot_refresh: refresh, poll_flush: flush, ..QueueTuning::default() };
     PgStore::connect_with(db.url(), PgOptions::default(), tuning).await.expect("connect")
 }
 
@@ -118,7 +118,7 @@ async fn positions_match_a_brute_force_count_after_admissions_and_drops_in_the_m
     let mut conn = sql(&db).await;
     let mut tokens = issue_many(&store, 1..=30, NOW).await;
     for even in tokens.iter().filter(|token| token.ticket % 2 == 0) {
-        store.touch(even.value, NOW + seconds(100)).await.expect("touch");
+        store.record_poll(even.value, NOW + seconds(100)).await.expect("record poll");
     }
     tokens.extend(issue_many(&store, 31..=40, NOW + seconds(100)).await);
     assert_positions_exact(&store, &mut conn, &tokens).await;
@@ -151,7 +151,7 @@ async fn positions_match_a_brute_force_count_after_admissions_and_drops_in_the_m
     );
 }
 
-/// Only an active token pays, and active tokens sit at or below the watermark; a straggler
+/// Only an active token pays, and active tokens sit at or below the watermark; an active token
 /// above it (forged here: activated without an admission) must still leave the queue's
 /// arithmetic exact when a payment retires it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,7 +168,7 @@ async fn a_payment_that_retires_a_token_above_the_watermark_frees_its_place_at_o
         .bind::<Uuid, _>(payer.value.as_uuid())
         .execute(&mut conn)
         .await
-        .expect("forge an active straggler");
+        .expect("forge an active token above the watermark");
     let reservation =
         store.try_hold(&approved_hold(&store, 20, 1, NOW).await, None).await.expect("hold").expect("free");
     let balance = Balance::new(PRICE).expect("balance");
@@ -236,8 +236,8 @@ async fn polls_are_buffered_shown_by_token_and_written_by_admit_before_it_drops(
     let mut conn = sql(&db).await;
     let polled = issue_at(&store, 1, NOW).await;
     let silent = issue_at(&store, 2, NOW).await;
-    store.touch(polled.value, NOW + seconds(100)).await.expect("touch");
-    store.touch(polled.value, NOW + seconds(90)).await.expect("touch");
+    store.record_poll(polled.value, NOW + seconds(100)).await.expect("record poll");
+    store.record_poll(polled.value, NOW + seconds(90)).await.expect("record poll");
 
     assert_eq!(stored_last_seen(&mut conn, polled.value).await, NOW, "a poll costs no write");
     let shown = store.token(polled.value).await.expect("token").expect("exists");
@@ -258,7 +258,7 @@ async fn buffered_polls_reach_the_database_within_a_flush_interval() {
     let store = tuned(&db, StdDuration::from_millis(200), StdDuration::from_millis(100)).await;
     let mut conn = sql(&db).await;
     let token = issue_at(&store, 1, NOW).await;
-    store.touch(token.value, NOW + seconds(30)).await.expect("touch");
+    store.record_poll(token.value, NOW + seconds(30)).await.expect("record poll");
     let started = Instant::now();
     while stored_last_seen(&mut conn, token.value).await != NOW + seconds(30) {
         assert!(started.elapsed() < StdDuration::from_secs(3), "the poll was never written");
@@ -406,7 +406,7 @@ async fn a_snapshot_whose_refresher_is_late_is_refreshed_before_it_serves_a_posi
     let tuning = QueueTuning {
         snapshot_refresh: HOUR,
         snapshot_max_age: StdDuration::from_millis(200),
-        touch_flush: HOUR,
+        poll_flush: HOUR,
         ..QueueTuning::default()
     };
     let late = PgStore::connect_with(db.url(), PgOptions::default(), tuning).await.expect("connect");
@@ -434,7 +434,7 @@ async fn the_background_task_stops_with_the_last_clone_and_closes_its_connection
     tokio::time::sleep(StdDuration::from_millis(100)).await;
     let open: Sessions = diesel::sql_query(others).get_result(&mut conn).await.expect("sessions");
     assert!(open.n >= 1, "the clone keeps the task and its pool alive");
-    clone.touch(TokenValue::from_uuid(uuid::Uuid::from_u128(1)), NOW).await.expect("touch");
+    clone.record_poll(TokenValue::from_uuid(uuid::Uuid::from_u128(1)), NOW).await.expect("record poll");
     drop(clone);
     let started = Instant::now();
     while count(&mut conn, others).await > 0 {
