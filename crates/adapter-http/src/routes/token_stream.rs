@@ -2,7 +2,7 @@
 //! rather be told than poll. Each event is the same JSON as `GET /api/token`; the stream ends
 //! after the event that says `ACTIVE` or `EXPIRED`.
 //!
-//! A stream is worth one poll, not polling: opening it touches the token like
+//! A stream is worth one poll, not polling: opening it records a poll of the token like
 //! `GET /api/token`, and while open it only looks. It closes itself half an idle timeout after
 //! it opened, having told EventSource (`retry:`) to reconnect within a second, so a client that
 //! is still there reconnects, which is its next poll, long before the idle timeout; one that

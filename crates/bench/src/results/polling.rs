@@ -102,7 +102,7 @@ fn notes(polling: &Polling, one_token_by: &str) -> Vec<String> {
          the built-in generator, as `oha` sends one fixed token: at {} req/s each fan polls about every \
          {every:.1} s. The instance keeps copies of the tokens it read for a while (README, \
          `TOKEN_CACHE_MS`), so a poll reaches PostgreSQL when its fan's copy has run out, and the last \
-         poll of each fan is written back once it has moved by the touch granularity (15 s by default); \
+         poll of each fan is written back once it has moved by the poll write granularity (15 s by default); \
          PostgreSQL's CPU per poll below is \
          what that costs. Fixed-rate runs last {} s each.",
         grouped(polling.rate),
