@@ -2,9 +2,9 @@
 
 use domain::ports::{MockClock, MockTokenSeal};
 use domain::{
-    Balance, ClaimId, Concert, ConcertId, IdempotencyKey, Payment, PaymentId, QueueToken, Receipt,
-    Reservation, ReservationId, ReservationStatus, Schedule, ScheduleId, Seat, SeatHold, SeatId, SeatNumber,
-    StoreError, StoredResponse, TokenClaims, TokenStatus, TokenValue, UserId, Won,
+    Balance, ClaimId, Concert, ConcertId, IdempotencyKey, Payment, PaymentId, QueuePolicy, QueueToken,
+    Receipt, Reservation, ReservationId, ReservationStatus, Schedule, ScheduleId, Seat, SeatHold, SeatId,
+    SeatNumber, StoreError, StoredResponse, TokenClaims, TokenStatus, TokenValue, UserId, Won,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -15,6 +15,11 @@ pub const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
 pub const SHOW: OffsetDateTime = datetime!(2030-02-01 19:00 UTC);
 /// When the fixtures' performances went on sale: long before [`NOW`].
 pub const ON_SALE: OffsetDateTime = datetime!(2029-12-01 12:00 UTC);
+
+/// Ten admissions a tick of one second and no active cap: position 95 waits 10 s.
+pub fn policy() -> QueuePolicy {
+    QueuePolicy { max_active: 0, admit_per_tick: 10, ..QueuePolicy::default() }
+}
 
 /// A clock stopped at [`NOW`].
 pub fn clock() -> MockClock {

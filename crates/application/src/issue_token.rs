@@ -73,17 +73,12 @@ fn whose(command: IssueToken) -> Result<UserId, IssueTokenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{NOW, clock, seal, store_down, text_of, token, user};
+    use crate::fixtures::{NOW, clock, policy, seal, store_down, text_of, token, user};
     use domain::ports::{MockClock, MockQueueRepository, MockTokenMint, MockTokenSeal};
     use domain::{QueueToken, RoomReading, TokenState, TokenStatus, TokenValue};
     use futures::executor::block_on;
     use mockall::predicate::eq;
     use time::Duration;
-
-    /// Ten admissions a tick of one second and no active cap: position 95 waits 10 s.
-    fn policy() -> QueuePolicy {
-        QueuePolicy { max_active: 0, admit_per_tick: 10, ..QueuePolicy::default() }
-    }
 
     fn minting(value: TokenValue) -> MockTokenMint {
         let mut mint = MockTokenMint::new();

@@ -110,17 +110,12 @@ pub(crate) async fn describe(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{NOW, clock, seal, store_down, text_of, token};
+    use crate::fixtures::{NOW, clock, policy, seal, store_down, text_of, token};
     use domain::TokenStatus::{Active, Expired, Waiting};
     use domain::ports::{MockClock, MockQueueRepository, StoreResult};
     use domain::{QueueControls, RoomReading};
     use futures::executor::block_on;
     use mockall::predicate::eq;
-
-    /// Ten admissions a tick of one second and no active cap: position 95 waits 10 s.
-    fn policy() -> QueuePolicy {
-        QueuePolicy { max_active: 0, admit_per_tick: 10, ..QueuePolicy::default() }
-    }
 
     fn queue_knowing(token: QueueToken) -> MockQueueRepository {
         let mut queue = MockQueueRepository::new();

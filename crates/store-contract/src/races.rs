@@ -314,7 +314,11 @@ pub async fn twenty_concurrent_issues_for_one_user_return_one_token(stores: Repo
         assert_eq!(stores.queue.token(*candidate).await, Ok(None), "a losing candidate is not stored");
     }
     let next = user(&stores, 2, now).await;
-    assert!(next.ticket > winner.ticket, "the next user queues behind");
+    assert_eq!(
+        next.ticket,
+        winner.ticket + 1,
+        "the next user queues right behind: the losers spent no ticket"
+    );
     let places = [winner, next];
     positions_become(&stores, &places, &[1, 2], "the user waits once, at the front, and the next behind")
         .await;

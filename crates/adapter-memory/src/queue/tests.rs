@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use domain::ports::{AdmissionReport, QueueRepository, StoreError, WalletRepository};
 use domain::{Balance, ChargeAmount, QueuePolicy, QueueToken, TokenStatus};
 use time::OffsetDateTime;
@@ -280,81 +278,6 @@ async fn settled_or_dropped_users_get_a_new_place_behind_everyone() {
     assert_eq!(back.ticket, 6);
     assert_eq!(positions(&store, &tokens).await, [1, 2]);
     assert_eq!(store.position(&back).await, Ok(3));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_issues_for_one_user_all_get_the_same_token() {
-    let store = Arc::new(MemoryStore::new());
-    let tasks: Vec<_> = (1..=50u128)
-        .map(|n| {
-            let store = Arc::clone(&store);
-            tokio::spawn(
-                async move { store.issue(user(1), token_value(n), NOW, &QueuePolicy::default()).await },
-            )
-        })
-        .collect();
-    let mut values = Vec::new();
-    for task in tasks {
-        values.push(task.await.expect("task").expect("issue").value);
-    }
-    values.dedup();
-    assert_eq!(values.len(), 1);
-    assert_eq!(
-        store.issue(user(2), token_value(77), NOW, &QueuePolicy::default()).await.map(|t| t.ticket),
-        Ok(2)
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_issues_for_many_users_get_distinct_consecutive_tickets() {
-    let store = Arc::new(MemoryStore::new());
-    let tasks: Vec<_> = (1..=100i64)
-        .map(|n| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { issue(&store, n).await })
-        })
-        .collect();
-    let mut tickets = Vec::new();
-    for task in tasks {
-        let token = task.await.expect("task");
-        assert_eq!(store.position(&token).await, Ok(token.ticket));
-        tickets.push(token.ticket);
-    }
-    tickets.sort_unstable();
-    assert_eq!(tickets, (1..=100).collect::<Vec<u64>>());
-}
-
-#[tokio::test]
-async fn admit_within_the_tick_of_the_last_admission_admits_nothing_but_still_expires_and_drops() {
-    let store = MemoryStore::new();
-    let every_two_seconds = QueuePolicy { tick: seconds(2), ..policy(0, 1) };
-    let first = issue(&store, 1).await;
-    assert_eq!(admit(&store, NOW, &every_two_seconds).await, report(1, 0, 0));
-    let issued_late = NOW + seconds(480);
-    let (next, dozing, polled) = (
-        issue_at(&store, 2, issued_late).await,
-        issue_at(&store, 3, issued_late).await,
-        issue_at(&store, 4, issued_late).await,
-    );
-    for token in [&next, &polled] {
-        store.record_poll(token.value, NOW + seconds(590)).await.expect("record poll");
-    }
-    let tick = NOW + seconds(599);
-    assert_eq!(admit(&store, tick, &every_two_seconds).await, report(1, 0, 0), "due: admits the next");
-    let stale = issue_at(&store, 5, NOW + seconds(470)).await;
-    assert_eq!(admit(&store, tick, &every_two_seconds).await, report(0, 0, 1), "same instant: only drops");
-    let mid_tick = NOW + seconds(600);
-    assert_eq!(admit(&store, mid_tick, &every_two_seconds).await, report(0, 1, 1), "expiry and drops run");
-    use TokenStatus::{Active, Expired, Waiting};
-    let tokens = [first, next, dozing, polled.clone(), stale];
-    let mut statuses = Vec::new();
-    for token in &tokens {
-        statuses.push(status(&store, token).await);
-    }
-    assert_eq!(statuses, [Expired, Active, Expired, Waiting, Expired], "room, but no admission mid-tick");
-    assert_eq!(store.position(&polled).await, Ok(1));
-    assert_eq!(admit(&store, tick + seconds(2), &every_two_seconds).await, report(1, 0, 0), "due again");
-    assert_eq!(status(&store, &polled).await, Active);
 }
 
 #[tokio::test]

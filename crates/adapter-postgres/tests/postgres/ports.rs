@@ -248,27 +248,14 @@ async fn approved_hold_unchecked(store: &PgStore) -> NewHold {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue_is_one_token_per_user_even_under_concurrency_and_positions_count_the_waiting() {
+async fn issue_stores_a_waiting_token_and_refuses_a_taken_value_without_creating_a_user() {
     let db = TestDatabase::create().await;
     let store = db.store().await;
-    let tasks: Vec<_> = (1..=30u128)
-        .map(|n| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store.issue(user(1), token_value(1_000 + n), NOW, &QueuePolicy::default()).await
-            })
-        })
-        .collect();
-    let mut values = Vec::new();
-    for task in tasks {
-        values.push(task.await.expect("task").expect("issue").value);
-    }
-    values.dedup();
-    assert_eq!(values.len(), 1);
-    let first = store.token(values[0]).await.expect("token").expect("exists");
-    assert_eq!((first.ticket, first.status, first.expires_at), (1, TokenStatus::Waiting, None));
+    let first = issue_at(&store, 1, NOW).await;
+    let stored = store.token(first.value).await.expect("token").expect("exists");
+    assert_eq!((stored.ticket, stored.status, stored.expires_at), (1, TokenStatus::Waiting, None));
     let second = issue_at(&store, 2, NOW).await;
-    assert_eq!(second.ticket, 2, "no ticket was spent on the losing issues");
+    assert_eq!(second.ticket, 2);
     assert_eq!(store.position(&first).await, Ok(1));
     assert_eq!(store.position(&second).await, Ok(2));
 

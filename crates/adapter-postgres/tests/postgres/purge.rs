@@ -3,6 +3,7 @@
 //! instance at a time), and a full room that fans keep joining and leaving keeps no record of
 //! them once an admission step has passed them.
 
+use adapter_postgres::PgStore;
 use adapter_postgres::testing::TestDatabase;
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
@@ -32,23 +33,25 @@ async fn keys(conn: &mut AsyncPgConnection) -> i64 {
     rows(conn, "idempotency_keys").await
 }
 
-/// 25,000 keys of user 1 claimed two days ago (three batches' worth) and five claimed now.
-async fn flood(conn: &mut AsyncPgConnection) {
+/// A store whose user 1 has 25,000 keys claimed two days ago (three batches' worth) and five
+/// claimed now, a connection of the test's own to it, and now.
+async fn flooded(db: &TestDatabase) -> (PgStore, AsyncPgConnection, OffsetDateTime) {
+    let store = db.store().await;
+    let now = OffsetDateTime::now_utc();
+    issue_at(&store, 1, now).await;
+    let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
     let sql = "INSERT INTO idempotency_keys (user_id, key, fingerprint, claimed_at)
                SELECT 1, 'old-' || g, 'fp', now() - interval '2 days' FROM generate_series(1, 25000) g
                UNION ALL
                SELECT 1, 'new-' || g, 'fp', now() FROM generate_series(1, 5) g";
-    diesel::sql_query(sql).execute(conn).await.expect("flood the keys");
+    diesel::sql_query(sql).execute(&mut conn).await.expect("flood the keys");
+    (store, conn, now)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_purge_deletes_every_expired_key_however_many_batches_it_takes() {
     let db = TestDatabase::create().await;
-    let store = db.store().await;
-    let now = OffsetDateTime::now_utc();
-    issue_at(&store, 1, now).await;
-    let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
-    flood(&mut conn).await;
+    let (store, mut conn, now) = flooded(&db).await;
     assert_eq!(store.purge_expired(now, RESPONSE_TTL).await, Ok(25_000), "all of them, in one call");
     assert_eq!(keys(&mut conn).await, 5, "the live keys stay");
     assert_eq!(store.purge_expired(now, RESPONSE_TTL).await, Ok(0), "nothing left");
@@ -57,11 +60,7 @@ async fn one_purge_deletes_every_expired_key_however_many_batches_it_takes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purge_while_another_instance_purges_leaves_the_work_to_it() {
     let db = TestDatabase::create().await;
-    let store = db.store().await;
-    let now = OffsetDateTime::now_utc();
-    issue_at(&store, 1, now).await;
-    let mut conn = AsyncPgConnection::establish(db.url()).await.expect("connect");
-    flood(&mut conn).await;
+    let (store, mut conn, now) = flooded(&db).await;
     let mut other = AsyncPgConnection::establish(db.url()).await.expect("connect");
     diesel::sql_query("BEGIN").execute(&mut other).await.expect("begin");
     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
