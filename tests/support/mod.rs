@@ -3,6 +3,9 @@
 //!
 //! Every test starts its own server (a few hundred milliseconds with the in-memory store), so the
 //! tests of one file are independent of each other and may run in parallel.
+//!
+//! Past 400 lines because the server's life (start, health, logs, stop) and the raw request
+//! helpers belong together; the endpoint helpers are in `api.rs`, the rest in sibling modules.
 #![allow(dead_code)]
 
 use std::io::Read;

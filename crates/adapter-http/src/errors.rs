@@ -1,6 +1,9 @@
 //! The ONE place that turns failures into HTTP: every use-case error, every input error and
 //! every framework rejection becomes `{"code", "message"}` JSON with the contract's status and code.
 //! Store failures are logged here, once, and never shown to the client.
+//!
+//! Longer than the other modules on purpose: the whole mapping is read and reviewed in one
+//! place (the box office's part is in `errors/box_office.rs`).
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::ServiceResponse;

@@ -2,6 +2,10 @@
 //! poll buffer, the token copies, and the background tasks: one refreshes the snapshot and
 //! writes the polls, one listens for changes (see the `listener` module).
 //!
+//! Kept in one file although it runs past 400 lines: the state and every path that changes it
+//! (refresh, apply a pushed change, trust and stop trusting) share one set of locks, whose
+//! order is easiest to check when they are read together.
+//!
 //! When the watermark moves, the background refresh also reads the tokens the move admitted
 //! and keeps copies of them ([`QueueRuntime::refresh`]): an admitted fan's first request, the
 //! one every fan of a same-seat race makes, then costs no read of its token. It is one query
