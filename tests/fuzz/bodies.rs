@@ -108,7 +108,7 @@ fn rewriting<T: std::fmt::Debug>(
 
 /// A body that must be refused, and the statuses it may get: `valid` is the body that would
 /// succeed, `out_of_range` the values its fields must refuse, `out_of_range_status` the answer
-/// README's contract gives a field holding one of them.
+/// the contract gives a field holding one of them.
 pub fn invalid_body(
     valid: &[(&'static str, i64)],
     out_of_range: &[i64],

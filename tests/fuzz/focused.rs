@@ -1,4 +1,4 @@
-//! Focused cases of the strictness decisions documented in the README: content types, integers
+//! Focused cases of the strictness decisions documented in docs/api.md: content types, integers
 //! past 64 bits, the body size limit, bodies that are not objects, invalid UTF-8, unknown
 //! fields and invented methods.
 

@@ -1,5 +1,5 @@
 //! Strategies for whole malformed requests aimed at the real targets of a running server, each
-//! with the statuses README's contract allows it.
+//! with the statuses the contract (docs/api.md) allows it.
 
 use std::fmt;
 
@@ -89,7 +89,7 @@ fn post_endpoints(t: &Target) -> [Endpoint; 3] {
     ]
 }
 
-/// The answer README's contract gives a gated body whose one field is out of its range: an
+/// The answer the contract gives a gated body whose one field is out of its range: an
 /// amount is 400 `VALIDATION_ERROR`, any `userId` but the token's own user 403 `FORBIDDEN`, a
 /// reservation or seat id that names nothing 404 `NOT_FOUND`.
 fn gated_out_of_range(field: &str) -> &'static [u16] {
