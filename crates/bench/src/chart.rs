@@ -7,8 +7,8 @@ use std::path::Path;
 use plotters::style::RGBColor;
 
 use crate::BenchResult;
+use crate::common::{Bar, BarChart, log_bars};
 use crate::report::{Row, times};
-use crate::shared::{Bar, BarChart, log_bars};
 
 /// Draws the chart of `rows` (those with an anchor) into the SVG file `path`.
 pub fn draw(rows: &[Row], path: &Path) -> BenchResult<()> {

@@ -13,6 +13,7 @@
 
 mod chart;
 mod client;
+mod common;
 mod config;
 mod cpu;
 mod db;
@@ -23,7 +24,6 @@ mod report;
 mod results;
 mod scenarios;
 mod server;
-mod shared;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +48,7 @@ const CACHE_SECONDS: u64 = 10;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    shared::exit_with("frontrow-bench", run().await);
+    common::exit_with("frontrow-bench", run().await);
 }
 
 /// Progress on stderr (the report is the product).
@@ -322,7 +322,7 @@ fn scale_note(config: &Config) -> String {
 
 /// When, where, with what.
 fn header(config: &Config, generator: Option<&Generator>, postgres: &str) -> Vec<String> {
-    let (cores, cpu, when) = shared::machine();
+    let (cores, cpu, when) = common::machine();
     let Some(generator) = generator else {
         let names = config.only.as_ref().map(|names| names.join(",")).unwrap_or_default();
         return vec![format!(

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-pub use crate::shared::grouped;
+pub use crate::common::grouped;
 
 /// Which way is better for a figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,19 +10,20 @@
 //! (connections left to others on the server, default 10), `FRONTROW_TEST_PG_URL` (the admin
 //! URL the fresh database is created through).
 
+#[path = "../common.rs"]
+mod common;
 #[path = "../concurrency/mod.rs"]
 mod concurrency;
 #[allow(dead_code, reason = "shared with frontrow-bench; the study uses only the catalogue fill")]
 #[path = "../db.rs"]
 mod db;
-#[path = "../shared.rs"]
-mod shared;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use adapter_postgres::testing::TestDatabase;
 
+use common::grouped;
 use concurrency::StudyResult;
 use concurrency::document::{self, Context, HttpRace};
 use concurrency::payment::{self, PaymentStrategy};
@@ -30,7 +31,6 @@ use concurrency::report::{Results, Size, add};
 use concurrency::seat::{self, SeatStrategy};
 use concurrency::setup::Study;
 use concurrency::wallet::{self, WalletStrategy};
-use shared::grouped;
 
 /// The name `db` uses for its results.
 type BenchResult<T> = StudyResult<T>;
@@ -65,7 +65,7 @@ struct Settings {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    shared::exit_with("frontrow-concurrency", run().await);
+    common::exit_with("frontrow-concurrency", run().await);
 }
 
 /// Progress on stderr.
@@ -187,7 +187,7 @@ fn load_average() -> String {
 
 /// The machine, the server, the sizes.
 fn header(settings: &Settings, postgres: &str, sessions: usize, before: &str, after: &str) -> Vec<String> {
-    let (cores, cpu, when) = shared::machine();
+    let (cores, cpu, when) = common::machine();
     vec![
         format!(
             "Run {when} on {cores} cores ({cpu}), PostgreSQL {postgres} (fsync on, READ COMMITTED) on the same \

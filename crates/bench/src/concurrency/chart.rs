@@ -9,7 +9,7 @@ use plotters::style::RGBColor;
 use super::report::Results;
 use super::{Role, Spread, StudyResult, ms};
 
-use crate::shared::{Bar, BarChart, log_bars};
+use crate::common::{Bar, BarChart, log_bars};
 
 const OURS: RGBColor = RGBColor(46, 110, 190);
 const REFERENCE: RGBColor = RGBColor(150, 150, 150);

@@ -87,7 +87,7 @@ where
                     }
                     Err(error) => {
                         tally.errors += 1;
-                        tally.first_error.get_or_insert_with(|| crate::shared::error_chain(error.as_ref()));
+                        tally.first_error.get_or_insert_with(|| crate::common::error_chain(error.as_ref()));
                     }
                 }
             }

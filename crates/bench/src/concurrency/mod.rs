@@ -19,7 +19,7 @@ pub mod wallet;
 
 use std::time::Duration;
 
-pub use crate::shared::grouped;
+pub use crate::common::grouped;
 
 /// Errors of the study binary.
 pub type StudyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
