@@ -170,7 +170,7 @@ where
     let task = tokio::spawn(async move {
         let now = ports.clock.now();
         let user = actor.user_id;
-        match ports.idempotency.claim(user, &key, &fingerprint, now, &policy).await? {
+        match ports.store.idempotency.claim(user, &key, &fingerprint, now, &policy).await? {
             IdempotencyClaim::Claimed(claim) => {
                 let claimed = Claimed { user, key, claim };
                 let work = work(Some(claimed.clone()));
@@ -218,9 +218,9 @@ async fn run_and_record(
     for attempt in 1..=RECORD_ATTEMPTS {
         let recorded = match &kept {
             Some(response) => {
-                ports.idempotency.complete(user, &key, claim, response, ports.clock.now()).await
+                ports.store.idempotency.complete(user, &key, claim, response, ports.clock.now()).await
             }
-            None => ports.idempotency.release(user, &key, claim).await,
+            None => ports.store.idempotency.release(user, &key, claim).await,
         };
         match recorded {
             Ok(()) => break,
@@ -253,8 +253,12 @@ async fn replay_for_refused_retry(
     let ports = &state.ports;
     let fingerprint = fingerprint(request, body);
     let retry = KeyedRetry { token_text, key: &key, fingerprint: &fingerprint };
-    let (queue, keys, seal, clock) =
-        (ports.queue.as_ref(), ports.idempotency.as_ref(), ports.seal.as_ref(), ports.clock.as_ref());
+    let (queue, keys, seal, clock) = (
+        ports.store.queue.as_ref(),
+        ports.store.idempotency.as_ref(),
+        ports.seal.as_ref(),
+        ports.clock.as_ref(),
+    );
     match replay_keyed_retry::execute(queue, keys, seal, clock, &state.policies.idempotency, retry).await? {
         RetryAnswer::Replay(stored) => {
             state.metrics.replayed();

@@ -149,7 +149,7 @@ pub fn caller(state: &HttpState, request: &HttpRequest) -> Result<Caller, ApiErr
 pub async fn gate<'r>(state: &HttpState, request: &'r HttpRequest) -> Result<Authorized, GateRefusal<'r>> {
     let token = bearer(request).map_err(GateRefusal::NoToken)?;
     let ports = &state.ports;
-    let (queue, clock, seal) = (ports.queue.as_ref(), ports.clock.as_ref(), ports.seal.as_ref());
+    let (queue, clock, seal) = (ports.store.queue.as_ref(), ports.clock.as_ref(), ports.seal.as_ref());
     authorize::execute(queue, clock, seal, &state.policies.queue, token)
         .await
         .map_err(|why| GateRefusal::Refused { token, why })
@@ -161,7 +161,7 @@ pub async fn gate<'r>(state: &HttpState, request: &'r HttpRequest) -> Result<Aut
 pub async fn holder(state: &HttpState, request: &HttpRequest) -> Result<UserId, ApiError> {
     let token = bearer(request)?;
     let ports = &state.ports;
-    Ok(authorize::identify(ports.queue.as_ref(), ports.seal.as_ref(), token).await?)
+    Ok(authorize::identify(ports.store.queue.as_ref(), ports.seal.as_ref(), token).await?)
 }
 
 /// Why [`gate`] refused: answered as its [`ApiError`], except that a keyed write may still

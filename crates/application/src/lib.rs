@@ -8,10 +8,7 @@
 
 use std::sync::Arc;
 
-use domain::ports::{
-    CatalogueRepository, Clock, HealthCheck, IdempotencyRepository, PaymentRepository, QueueRepository,
-    Repositories, ReservationRepository, Store, TokenMint, TokenSeal, WalletRepository,
-};
+use domain::ports::{Clock, Repositories, Store, TokenMint, TokenSeal};
 use domain::{HoldPolicy, IdempotencyPolicy, QueuePolicy};
 
 pub mod access;
@@ -50,21 +47,9 @@ pub struct Ports {
     pub mint: Arc<dyn TokenMint>,
     /// Seals tokens' claims into the text fans carry, and opens it.
     pub seal: Arc<dyn TokenSeal>,
-    /// Concerts, performances, seats.
-    pub catalogue: Arc<dyn CatalogueRepository>,
-    /// Holds.
-    pub reservations: Arc<dyn ReservationRepository>,
-    /// Balances and ledger.
-    pub wallet: Arc<dyn WalletRepository>,
-    /// Payments.
-    pub payments: Arc<dyn PaymentRepository>,
-    /// The waiting room.
-    pub queue: Arc<dyn QueueRepository>,
-    /// Idempotency keys and their stored responses (used by the HTTP adapter, which replays
-    /// HTTP responses; no use case needs it).
-    pub idempotency: Arc<dyn IdempotencyRepository>,
-    /// Readiness.
-    pub health: Arc<dyn HealthCheck>,
+    /// The repository ports: the store's, some behind an in-process cache. Idempotency keys are
+    /// used by the HTTP adapter, which replays HTTP answers; no use case needs them.
+    pub store: Repositories,
 }
 
 impl Ports {
@@ -76,9 +61,7 @@ impl Ports {
         mint: Arc<dyn TokenMint>,
         seal: Arc<dyn TokenSeal>,
     ) -> Self {
-        let Repositories { catalogue, reservations, wallet, payments, queue, idempotency, health } =
-            Repositories::from_store(store);
-        Self { clock, mint, seal, catalogue, reservations, wallet, payments, queue, idempotency, health }
+        Self { clock, mint, seal, store: Repositories::from_store(store) }
     }
 }
 

@@ -88,7 +88,7 @@ impl Application {
         };
         if settings.seed_demo {
             let demo = catalogue::demo(ports.clock.now()).map_err(StartupError::Demo)?;
-            let loaded = seed_catalogue::execute(ports.catalogue.as_ref(), &demo).await?;
+            let loaded = seed_catalogue::execute(ports.store.catalogue.as_ref(), &demo).await?;
             tracing::info!(loaded, "demo catalogue");
         }
         let listener = TcpListener::bind(settings.http_addr)
@@ -163,7 +163,7 @@ fn ports_from<S: Store>(store: Arc<S>, seal: Arc<HmacSeal>) -> Ports {
 /// copy only while `freshness` says the catalogue has not changed since it was read.
 fn with_catalogue_cache(mut ports: Ports, freshness: Arc<dyn Freshness>, ttl: StdDuration) -> Ports {
     if !ttl.is_zero() {
-        ports.catalogue = Arc::new(CachedCatalogue::new(ports.catalogue, freshness, ttl));
+        ports.store.catalogue = Arc::new(CachedCatalogue::new(ports.store.catalogue, freshness, ttl));
     }
     ports
 }
@@ -189,9 +189,9 @@ fn queue_tuning(settings: &Settings) -> QueueTuning {
 /// compare-and-set alone, and the losers of a same-seat race no query at all. The embedded store
 /// reads seats from memory anyway.
 fn with_seat_cache(mut ports: Ports) -> Ports {
-    let seats = Arc::new(SeatCache::new(ports.catalogue.clone(), ports.reservations.clone()));
-    ports.catalogue = seats.clone();
-    ports.reservations = seats;
+    let seats = Arc::new(SeatCache::new(ports.store.catalogue.clone(), ports.store.reservations.clone()));
+    ports.store.catalogue = seats.clone();
+    ports.store.reservations = seats;
     ports
 }
 

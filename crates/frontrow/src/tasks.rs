@@ -50,7 +50,9 @@ fn admission(ports: Ports, policies: Policies, metrics: Metrics) -> JoinHandle<(
     every(attempt, move || {
         let (ports, metrics) = (ports.clone(), metrics.clone());
         async move {
-            match admit_waiting::execute(ports.queue.as_ref(), ports.clock.as_ref(), &policies.queue).await {
+            match admit_waiting::execute(ports.store.queue.as_ref(), ports.clock.as_ref(), &policies.queue)
+                .await
+            {
                 Ok(report) if report != Default::default() => {
                     metrics.admission(report.admitted, report.expired, report.dropped);
                     tracing::debug!(
@@ -71,7 +73,9 @@ fn sweep(ports: Ports, metrics: Metrics) -> JoinHandle<()> {
     every(SWEEP_EVERY, move || {
         let (ports, metrics) = (ports.clone(), metrics.clone());
         async move {
-            match release_expired_holds::execute(ports.reservations.as_ref(), ports.clock.as_ref()).await {
+            match release_expired_holds::execute(ports.store.reservations.as_ref(), ports.clock.as_ref())
+                .await
+            {
                 Ok(0) => {}
                 Ok(released) => {
                     metrics.released(ReleaseReason::Lapsed, released);
@@ -90,7 +94,7 @@ fn tidy(ports: Ports, policies: Policies) -> JoinHandle<()> {
         let ports = ports.clone();
         async move {
             let (queue, keys, clock) =
-                (ports.queue.as_ref(), ports.idempotency.as_ref(), ports.clock.as_ref());
+                (ports.store.queue.as_ref(), ports.store.idempotency.as_ref(), ports.clock.as_ref());
             match tidy_up::execute(queue, keys, clock, &policies.queue, &policies.idempotency).await {
                 Ok(tidied) if tidied == Default::default() => {}
                 Ok(tidied) => tracing::debug!(tokens = tidied.tokens, keys = tidied.keys, "tidied up"),
@@ -104,7 +108,9 @@ fn room(ports: Ports, policies: Policies, metrics: Metrics) -> JoinHandle<()> {
     every(ROOM_EVERY, move || {
         let (ports, metrics) = (ports.clone(), metrics.clone());
         async move {
-            match room_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), &policies.queue).await {
+            match room_status::execute(ports.store.queue.as_ref(), ports.clock.as_ref(), &policies.queue)
+                .await
+            {
                 Ok(room) => metrics.room(&room),
                 Err(error) => tracing::debug!(error = %error, "cannot read the room for the metrics"),
             }

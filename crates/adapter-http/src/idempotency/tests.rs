@@ -213,7 +213,7 @@ async fn a_request_still_running_answers_409_in_progress() {
     let request = TestRequest::post().uri("/api/charge").to_http_request();
     let fingerprint = fingerprint(&request, b"{}");
     let policy = IdempotencyPolicy::default();
-    let claimed = world.state.ports.idempotency.claim(user, &key, &fingerprint, START, &policy);
+    let claimed = world.state.ports.store.idempotency.claim(user, &key, &fingerprint, START, &policy);
     assert!(matches!(claimed.await, Ok(IdempotencyClaim::Claimed(_))));
     let runs = Arc::new(AtomicUsize::new(0));
     let (busy, _) = world.send(Some("k"), "{}", &runs, ok_answer).await;

@@ -93,7 +93,7 @@ pub async fn import(
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::validation("the body is not UTF-8"))?;
     let concerts = catalogue_file::parse(text, state.ports.clock.now())?;
     let imported = input::to_completion(async move {
-        import_catalogue::execute(state.ports.catalogue.as_ref(), &concerts).await
+        import_catalogue::execute(state.ports.store.catalogue.as_ref(), &concerts).await
     })
     .await?;
     let response = ImportResponse {
@@ -120,9 +120,9 @@ pub async fn refund(state: web::Data<HttpState>, request: HttpRequest) -> Result
         let ports = &state.ports;
         let command = RefundPayment { payment_id };
         let refunded = refund_payment::execute(
-            ports.payments.as_ref(),
-            ports.reservations.as_ref(),
-            ports.wallet.as_ref(),
+            ports.store.payments.as_ref(),
+            ports.store.reservations.as_ref(),
+            ports.store.wallet.as_ref(),
             ports.clock.as_ref(),
             command,
         )
@@ -187,7 +187,7 @@ fn present_flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<boo
     responses((status = 200, body = AdmissionResponse), AdminErrors))]
 pub async fn admission(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     admin::gate(&state, &request)?;
-    let now = control_admission::current(state.ports.queue.as_ref(), &state.policies.queue).await?;
+    let now = control_admission::current(state.ports.store.queue.as_ref(), &state.policies.queue).await?;
     Ok(HttpResponse::Ok().json(AdmissionResponse::from(now)))
 }
 
@@ -216,7 +216,7 @@ pub async fn control(
         admit_per_tick: body.admit_per_tick,
     };
     let now = input::to_completion(async move {
-        control_admission::execute(state.ports.queue.as_ref(), &state.policies.queue, change).await
+        control_admission::execute(state.ports.store.queue.as_ref(), &state.policies.queue, change).await
     })
     .await?;
     Ok(HttpResponse::Ok().json(AdmissionResponse::from(now)))
@@ -314,7 +314,8 @@ impl From<ConcertSales> for ConcertSalesResponse {
     responses((status = 200, body = Vec<ConcertSalesResponse>), AdminErrors))]
 pub async fn sales(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     admin::gate(&state, &request)?;
-    let report = sales_report::execute(state.ports.catalogue.as_ref(), state.ports.clock.as_ref()).await?;
+    let report =
+        sales_report::execute(state.ports.store.catalogue.as_ref(), state.ports.clock.as_ref()).await?;
     let body: Vec<ConcertSalesResponse> = report.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(body))
 }

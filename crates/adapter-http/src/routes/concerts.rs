@@ -120,7 +120,7 @@ pub struct SeatsQuery {
         GatedErrors))]
 pub async fn list(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     input::gate(&state, &request).await?;
-    let concerts = list_concerts::execute(state.ports.catalogue.as_ref()).await?;
+    let concerts = list_concerts::execute(state.ports.store.catalogue.as_ref()).await?;
     Ok(HttpResponse::Ok().json(concerts.into_iter().map(ConcertResponse::from).collect::<Vec<_>>()))
 }
 
@@ -136,7 +136,8 @@ pub async fn dates(state: web::Data<HttpState>, request: HttpRequest) -> Result<
     input::gate(&state, &request).await?;
     let concert_id = input::path_id(&request, "concertId")?;
     let ports = &state.ports;
-    let dates = available_dates::execute(ports.catalogue.as_ref(), ports.clock.as_ref(), concert_id).await?;
+    let dates =
+        available_dates::execute(ports.store.catalogue.as_ref(), ports.clock.as_ref(), concert_id).await?;
     Ok(HttpResponse::Ok().json(dates.into_iter().map(AvailableDateResponse::from).collect::<Vec<_>>()))
 }
 
@@ -167,7 +168,7 @@ pub async fn seats(state: web::Data<HttpState>, request: HttpRequest) -> Result<
     let concert_id = input::path_id(&request, "concertId")?;
     let ports = &state.ports;
     let seats = available_seats::execute(
-        ports.catalogue.as_ref(),
+        ports.store.catalogue.as_ref(),
         ports.clock.as_ref(),
         AvailableSeats { concert_id, date, schedule_id: query.schedule_id },
     )

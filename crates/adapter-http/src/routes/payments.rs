@@ -92,10 +92,10 @@ pub async fn pay(
             let paid = input::to_completion(async move {
                 let ports = &state.ports;
                 let paid = pay::execute(
-                    ports.reservations.as_ref(),
-                    ports.wallet.as_ref(),
-                    ports.payments.as_ref(),
-                    ports.queue.as_ref(),
+                    ports.store.reservations.as_ref(),
+                    ports.store.wallet.as_ref(),
+                    ports.store.payments.as_ref(),
+                    ports.store.queue.as_ref(),
                     ports.clock.as_ref(),
                     command,
                 )

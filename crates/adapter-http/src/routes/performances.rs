@@ -21,6 +21,6 @@ pub async fn seats(state: web::Data<HttpState>, request: HttpRequest) -> Result<
     input::gate(&state, &request).await?;
     let schedule_id = input::path_id(&request, "scheduleId")?;
     let ports = &state.ports;
-    let map = seat_map::execute(ports.catalogue.as_ref(), ports.clock.as_ref(), schedule_id).await?;
+    let map = seat_map::execute(ports.store.catalogue.as_ref(), ports.clock.as_ref(), schedule_id).await?;
     Ok(HttpResponse::Ok().json(map.into_iter().map(MapSeatResponse::from).collect::<Vec<_>>()))
 }

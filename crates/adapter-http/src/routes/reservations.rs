@@ -117,8 +117,8 @@ pub async fn reserve(
             let held = input::to_completion(async move {
                 let ports = &state.ports;
                 let held = reserve_seat::execute(
-                    ports.catalogue.as_ref(),
-                    ports.reservations.as_ref(),
+                    ports.store.catalogue.as_ref(),
+                    ports.store.reservations.as_ref(),
                     ports.clock.as_ref(),
                     &state.policies.hold,
                     command,
@@ -201,7 +201,8 @@ pub(crate) struct ReservationPath {
 pub async fn list(state: web::Data<HttpState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let actor = input::holder(&state, &request).await?;
     let ports = &state.ports;
-    let bookings = list_bookings::execute(ports.reservations.as_ref(), ports.clock.as_ref(), actor).await?;
+    let bookings =
+        list_bookings::execute(ports.store.reservations.as_ref(), ports.clock.as_ref(), actor).await?;
     Ok(HttpResponse::Ok().json(BookingsResponse::from(bookings)))
 }
 
@@ -223,7 +224,7 @@ pub async fn release(state: web::Data<HttpState>, request: HttpRequest) -> Resul
     let released = input::to_completion(async move {
         let ports = &state.ports;
         let released =
-            release_hold::execute(ports.reservations.as_ref(), ports.clock.as_ref(), command).await;
+            release_hold::execute(ports.store.reservations.as_ref(), ports.clock.as_ref(), command).await;
         if matches!(released, Ok(Released { just_now: true, .. })) {
             state.metrics.released(ReleaseReason::GivenBack, 1);
         }

@@ -129,7 +129,8 @@ pub async fn seats(state: web::Data<HttpState>, request: HttpRequest) -> Result<
     admin::gate(&state, &request)?;
     let schedule_id = input::path_id(&request, "scheduleId")?;
     let map =
-        seat_map::execute(state.ports.catalogue.as_ref(), state.ports.clock.as_ref(), schedule_id).await?;
+        seat_map::execute(state.ports.store.catalogue.as_ref(), state.ports.clock.as_ref(), schedule_id)
+            .await?;
     let body: Vec<MapSeatResponse> = map.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(body))
 }
@@ -173,7 +174,7 @@ pub async fn remove(state: web::Data<HttpState>, request: HttpRequest) -> Result
 
 async fn edit(state: web::Data<HttpState>, command: EditSeat) -> Result<HttpResponse, ApiError> {
     let edited = input::to_completion(async move {
-        edit_seat::execute(state.ports.catalogue.as_ref(), state.ports.clock.as_ref(), command).await
+        edit_seat::execute(state.ports.store.catalogue.as_ref(), state.ports.clock.as_ref(), command).await
     })
     .await?;
     Ok(HttpResponse::Ok().json(MapSeatResponse::new(edited, SeatState::Free)))
@@ -192,7 +193,7 @@ pub async fn cancel(state: web::Data<HttpState>, request: HttpRequest) -> Result
     let cancelled = input::to_completion(async move {
         let ports = &state.ports;
         let cancelled = cancel_performance::execute(
-            ports.payments.as_ref(),
+            ports.store.payments.as_ref(),
             ports.clock.as_ref(),
             CancelPerformance { schedule_id },
         )

@@ -26,6 +26,6 @@ pub async fn health() -> HttpResponse {
 #[utoipa::path(get, path = "/ready", operation_id = "ready", tag = "system",
     responses((status = 200, body = ProbeResponse), StoreErrors))]
 pub async fn ready(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
-    state.ports.health.ping().await?;
+    state.ports.store.health.ping().await?;
     Ok(HttpResponse::Ok().json(ProbeResponse { status: "ready" }))
 }

@@ -92,7 +92,7 @@ pub async fn issue(
     };
     let ports = &state.ports;
     let view = issue_token::execute(
-        ports.queue.as_ref(),
+        ports.store.queue.as_ref(),
         ports.mint.as_ref(),
         ports.seal.as_ref(),
         ports.clock.as_ref(),
@@ -112,7 +112,7 @@ pub async fn status(state: web::Data<HttpState>, request: HttpRequest) -> Result
     let token = input::bearer(&request)?;
     let ports = &state.ports;
     let view = queue_status::execute(
-        ports.queue.as_ref(),
+        ports.store.queue.as_ref(),
         ports.clock.as_ref(),
         ports.seal.as_ref(),
         &state.policies.queue,

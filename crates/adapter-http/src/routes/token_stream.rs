@@ -83,9 +83,14 @@ pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result
     // The first look happens before the response starts, so a bad token is a plain 401. It is
     // the one poll this stream is worth.
     let (ports, policy) = (&state.ports, &state.policies.queue);
-    let first =
-        queue_status::execute(ports.queue.as_ref(), ports.clock.as_ref(), ports.seal.as_ref(), policy, token)
-            .await?;
+    let first = queue_status::execute(
+        ports.store.queue.as_ref(),
+        ports.clock.as_ref(),
+        ports.seal.as_ref(),
+        policy,
+        token,
+    )
+    .await?;
     let (every, opening) = (interval(policy), [retry_frame(policy), event(&first)]);
     let watch = match first.state {
         TokenState::Waiting => Some(Watch {
@@ -107,7 +112,7 @@ pub async fn stream(state: web::Data<HttpState>, request: HttpRequest) -> Result
         }
         let (ports, policy) = (&watch.state.ports, &watch.state.policies.queue);
         match queue_status::peek(
-            ports.queue.as_ref(),
+            ports.store.queue.as_ref(),
             ports.clock.as_ref(),
             ports.seal.as_ref(),
             policy,

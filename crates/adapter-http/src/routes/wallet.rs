@@ -84,9 +84,12 @@ pub async fn charge(
             };
             let amount = command.amount;
             let charged = input::to_completion(async move {
-                let charged =
-                    charge_balance::execute(state.ports.wallet.as_ref(), state.ports.clock.as_ref(), command)
-                        .await;
+                let charged = charge_balance::execute(
+                    state.ports.store.wallet.as_ref(),
+                    state.ports.clock.as_ref(),
+                    command,
+                )
+                .await;
                 if charged.is_ok() {
                     state.metrics.charged(amount);
                 }
@@ -111,6 +114,6 @@ pub async fn balance(state: web::Data<HttpState>, request: HttpRequest) -> Resul
     let actor = input::gate(&state, &request).await?;
     let query: BalanceQuery = input::query(&request)?;
     let command = GetBalance { actor: actor.user_id, user_id: query.user_id };
-    let balance = get_balance::execute(state.ports.wallet.as_ref(), command).await?;
+    let balance = get_balance::execute(state.ports.store.wallet.as_ref(), command).await?;
     Ok(HttpResponse::Ok().json(BalanceResponse::new(actor.user_id, balance)))
 }
