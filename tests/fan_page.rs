@@ -43,31 +43,11 @@ async fn the_page_and_its_files_are_served_to_anyone_with_a_same_origin_policy()
     }
 }
 
-/// The error codes of the contract's error table (the settings it mentions left out).
-fn contract_error_codes() -> Vec<String> {
-    let read = |file: &str| {
-        let path = format!("{}/../../{file}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("read {path}: {error}"))
-    };
-    let (contract, readme) = (read("docs/api.md"), read("README.md"));
-    let table = contract.split("| status | codes |").nth(1).expect("docs/api.md has the error table");
-    let rows = table.lines().skip(2).take_while(|line| line.starts_with('|'));
-    let mut codes: Vec<String> = rows
-        .flat_map(|row| row.split('`').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>())
-        .filter(|word| word.len() > 3 && word.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
-        // The table also names settings (`ADMIN_TOKEN`, `MAX_HOLDS_PER_USER`…, README's): not codes.
-        .filter(|word| !readme.contains(&format!("| `{word}` |")))
-        .collect();
-    codes.sort();
-    codes.dedup();
-    codes
-}
-
 #[tokio::test]
 async fn every_error_code_of_the_contract_has_a_sentence_in_korean_and_in_english() {
     let server = TestServer::start(&[]).await;
     let words = server.get("/i18n.js", None).await.text;
-    let codes = contract_error_codes();
+    let codes: Vec<String> = support::contract::error_codes().into_iter().map(|(_, code)| code).collect();
     assert!(codes.len() >= 25, "the error table should list the contract's codes: {codes:?}");
     for code in codes {
         let key = format!("\"err.{code}\":");

@@ -22,6 +22,7 @@ pub mod balancer;
 pub mod browser;
 mod clock;
 pub mod cluster;
+pub mod contract;
 pub mod exit;
 pub mod metrics;
 pub mod race;

@@ -114,12 +114,37 @@ fn serde_urlencoded_query<T: DeserializeOwned>(text: &str) -> Result<T, ApiError
         .map_err(|error| ApiError::validation(format!("invalid query string: {error}")))
 }
 
+/// An id as the contract writes it in a query string or a path: decimal digits, maybe after a
+/// minus, within 64 bits. `str::parse` alone would also take `+58` for 58.
+fn plain_id(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Reads a query-string id with [`plain_id`] (`#[serde(deserialize_with = "input::query_id")]`).
+pub fn query_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    plain_id(&text).ok_or_else(|| {
+        let shown: String = text.chars().take(40).collect();
+        D::Error::custom(format!("expected a 64-bit integer in plain digits, got {shown:?}"))
+    })
+}
+
+/// An optional query id, read by [`query_id`] when present
+/// (`#[serde(default, deserialize_with = "input::optional_query_id")]`).
+pub fn optional_query_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    query_id(deserializer).map(Some)
+}
+
 /// A numeric path segment; anything else names nothing, so it is 404 (the contract).
 pub fn path_id(request: &HttpRequest, name: &str) -> Result<i64, ApiError> {
     request
         .match_info()
         .get(name)
-        .and_then(|text| text.parse::<i64>().ok())
+        .and_then(plain_id)
         .ok_or_else(|| ApiError::not_found(format!("no such {name}")))
 }
 
@@ -255,5 +280,15 @@ mod tests {
             refused.as_ref().is_err_and(|e| e.contains("expected a 64-bit integer, got 1.5")),
             "{refused:?}"
         );
+    }
+
+    #[test]
+    fn a_query_or_path_id_is_plain_digits_maybe_after_a_minus() {
+        assert_eq!(plain_id("58"), Some(58));
+        assert_eq!(plain_id("-1"), Some(-1));
+        assert_eq!(plain_id("-9223372036854775808"), Some(i64::MIN));
+        for text in ["+58", "58.0", "5e1", " 58", "58 ", "", "-", "--1", "9223372036854775808", "٥٨"] {
+            assert_eq!(plain_id(text), None, "{text:?}");
+        }
     }
 }

@@ -108,6 +108,7 @@ pub struct SeatsQuery {
     pub date: Option<String>,
     /// A performance id from `available-dates`.
     #[param(value_type = i64, minimum = 1, required = false)]
+    #[serde(default, deserialize_with = "input::optional_query_id")]
     pub schedule_id: Option<i64>,
 }
 

@@ -34,6 +34,7 @@ pub struct ChargeRequest {
 pub struct BalanceQuery {
     /// Must be the token's user.
     #[param(minimum = 1)]
+    #[serde(deserialize_with = "input::query_id")]
     pub user_id: i64,
 }
 
