@@ -397,21 +397,20 @@ impl From<GetBalanceError> for ApiError {
 impl From<PayError> for ApiError {
     fn from(error: PayError) -> Self {
         let message = error.to_string();
-        match (pay_refusal(&error), error) {
-            (_, PayError::TokenExpired) => AuthorizeError::Expired.into(),
-            (_, PayError::InvalidAmount) => Self::validation(format!("paymentAmount: {message}")),
-            (_, PayError::Store(store)) => store.into(),
-            (Some((status, code)), _) => Self::new(status, code, message),
-            (None, _) => Self::internal(&message),
+        match (&error, pay_refusal(&error)) {
+            (PayError::TokenExpired, _) => AuthorizeError::Expired.into(),
+            (PayError::InvalidAmount, _) => Self::validation(format!("paymentAmount: {message}")),
+            (_, Ok((status, code))) => Self::new(status, code, message),
+            (_, Err(store)) => store.clone().into(),
         }
     }
 }
 
 /// The status and code a refused payment is answered with (each one of
-/// `metrics::REFUSALS`, the label values it is counted by); `None` when the store failed it.
-pub(crate) fn pay_refusal(error: &PayError) -> Option<(StatusCode, &'static str)> {
+/// `metrics::REFUSALS`, the label values it is counted by), or the store error that failed it.
+pub(crate) fn pay_refusal(error: &PayError) -> Result<(StatusCode, &'static str), &StoreError> {
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
-    Some(match error {
+    Ok(match error {
         PayError::TokenExpired => (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED"),
         PayError::InvalidAmount => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
         PayError::ReservationNotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
@@ -419,7 +418,7 @@ pub(crate) fn pay_refusal(error: &PayError) -> Option<(StatusCode, &'static str)
         PayError::Expired => (StatusCode::CONFLICT, "RESERVATION_EXPIRED"),
         PayError::AmountMismatch => (unprocessable, "PAYMENT_AMOUNT_MISMATCH"),
         PayError::InsufficientBalance => (unprocessable, "INSUFFICIENT_BALANCE"),
-        PayError::Store(_) => return None,
+        PayError::Store(store) => return Err(store),
     })
 }
 

@@ -103,7 +103,7 @@ pub async fn pay(
                 match &paid {
                     Ok(payment) => state.metrics.sold(payment.amount.get()),
                     Err(error) => {
-                        if let Some((_, code)) = pay_refusal(error) {
+                        if let Ok((_, code)) = pay_refusal(error) {
                             state.metrics.refused(code);
                         }
                     }
