@@ -22,6 +22,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::migrate::MIGRATIONS;
 use crate::{PgOptions, PgStore};
 
+/// The wallet's credit statement, for the concurrency study to race the product's own SQL
+/// (binds: $1 user, $2 amount, $3 at, $4 ceiling).
+pub const WALLET_CREDIT: &str = crate::wallet::CREDIT;
+
 /// The admin URL used when `FRONTROW_TEST_PG_URL` is not set.
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -19,8 +19,9 @@ use crate::statement::{bind, prepared};
 
 /// The credit in ONE statement: the guarded balance update feeds its ledger entry, so both
 /// commit together and concurrent credits queue on the user's row without losing an update.
-/// Binds: $1 user, $2 amount, $3 at, $4 ceiling.
-const CREDIT: &str = "\
+/// Binds: $1 user, $2 amount, $3 at, $4 ceiling. The concurrency study races it as it is
+/// (`testing::WALLET_CREDIT`).
+pub(crate) const CREDIT: &str = "\
 WITH u AS (
     UPDATE users SET balance = balance + $2
      WHERE id = $1 AND balance + $2 <= $4

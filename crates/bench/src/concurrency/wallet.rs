@@ -2,7 +2,11 @@
 //! leave the balance equal to the sum of what it told the clients it charged (no lost update)
 //! and to the sum of the user's ledger.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use adapter_postgres::testing::WALLET_CREDIT;
+use domain::money::MAX_BALANCE;
+use tokio_postgres::types::ToSql;
 
 use super::driver::{Driven, drive, sqlstate};
 use super::sessions::Session;
@@ -13,8 +17,6 @@ use super::{Attempt, Role, StudyResult};
 pub const AMOUNT: i64 = 1_000;
 /// Optimistic retries (version mismatches and deadlocks together) before a charge gives up.
 pub const MAX_RETRIES: u32 = 30;
-/// The balance ceiling (`domain::money::MAX_BALANCE`), bound as the product binds it.
-const MAX_BALANCE: i64 = 1_000_000_000;
 
 /// A charge strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,17 +47,6 @@ const SET_VERSIONED: &str =
 /// The ledger entry of a charge. Binds: $1 user, $2 amount, $3 balance after.
 const LEDGER: &str = "\
 INSERT INTO ledger_entries (user_id, delta, reason, balance_after, at) VALUES ($1, $2, 'CHARGE', $3, now())";
-/// The product's credit, as `crates/adapter-postgres/src/wallet.rs` sends it (`CREDIT`), with
-/// the instant from the server clock. Binds: $1 user, $2 amount, $3 ceiling.
-const CREDIT: &str = "\
-WITH u AS (
-    UPDATE users SET balance = balance + $2
-     WHERE id = $1 AND balance + $2 <= $3
- RETURNING balance
-)
-INSERT INTO ledger_entries (user_id, delta, reason, balance_after, at)
-SELECT $1, $2, 'CHARGE', balance, now() FROM u
-RETURNING balance_after";
 
 impl WalletStrategy {
     /// In the report's order.
@@ -88,7 +79,7 @@ impl WalletStrategy {
         match self {
             WalletStrategy::Pessimistic => &[LOCK_BALANCE, SET_BALANCE, LEDGER],
             WalletStrategy::Optimistic => &[READ_VERSIONED, SET_VERSIONED, LEDGER],
-            WalletStrategy::Atomic => &[CREDIT],
+            WalletStrategy::Atomic => &[WALLET_CREDIT],
             WalletStrategy::ReadModifyWrite => &[READ_BALANCE, SET_BALANCE, LEDGER],
         }
     }
@@ -97,8 +88,9 @@ impl WalletStrategy {
     async fn attempt(self, session: &mut Session, user: i64, i: usize) -> StudyResult<Attempt> {
         match self {
             WalletStrategy::Atomic => {
-                let credit = session.statement(CREDIT)?;
-                let rows = session.client.execute(&credit, &[&user, &AMOUNT, &MAX_BALANCE]).await?;
+                let credit = session.statement(WALLET_CREDIT)?;
+                let binds: [&(dyn ToSql + Sync); 4] = [&user, &AMOUNT, &SystemTime::now(), &MAX_BALANCE];
+                let rows = session.client.execute(&credit, &binds).await?;
                 Ok(Attempt::outcome(rows == 1))
             }
             WalletStrategy::Pessimistic => {
