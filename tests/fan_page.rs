@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 use support::TestServer;
 
@@ -47,7 +49,8 @@ async fn the_page_and_its_files_are_served_to_anyone_with_a_same_origin_policy()
 async fn every_error_code_of_the_contract_has_a_sentence_in_korean_and_in_english() {
     let server = TestServer::start(&[]).await;
     let words = server.get("/i18n.js", None).await.text;
-    let codes: Vec<String> = support::contract::error_codes().into_iter().map(|(_, code)| code).collect();
+    let codes: BTreeSet<String> =
+        support::contract::error_codes().into_iter().map(|(_, code)| code).collect();
     assert!(codes.len() >= 25, "the error table should list the contract's codes: {codes:?}");
     for code in codes {
         let key = format!("\"err.{code}\":");

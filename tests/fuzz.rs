@@ -20,10 +20,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use reqwest::Method;
+use reqwest::header::HeaderMap;
 use serde_json::Value;
-use strategies::{Fuzz, STANDARD_METHODS, Target};
+use strategies::STANDARD_METHODS;
 use support::TestServer;
 
 /// How many malformed requests one run sends.
@@ -36,6 +38,53 @@ const PER_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const KINDS: usize = 9;
 /// The most simpler requests tried while shrinking a failure.
 const MAX_SHRINK_STEPS: u32 = 500;
+
+/// The real targets, so that a request wrongly accepted would change state.
+#[derive(Debug, Clone)]
+struct Target {
+    user: i64,
+    token: String,
+    /// A concert with the free seat below.
+    concert: i64,
+    free_seat: i64,
+    /// The user's held reservation and its price: a valid payment body.
+    reservation: i64,
+    price: i64,
+}
+
+/// One generated request (`fuzz/strategies.rs`) and the statuses it may get.
+#[derive(Clone)]
+struct Fuzz {
+    /// Its kind, one of the test's `KINDS`.
+    what: &'static str,
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+    /// The statuses the contract allows it.
+    expect: &'static [u16],
+}
+
+/// A failing request as proptest prints it: long paths, headers and bodies cut to 200 bytes.
+impl std::fmt::Debug for Fuzz {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cut = |bytes: &[u8]| {
+            format!("{:?} ({} bytes)", Bytes::copy_from_slice(&bytes[..bytes.len().min(200)]), bytes.len())
+        };
+        write!(
+            f,
+            "[{}] {} {} expecting {:?}",
+            self.what,
+            self.method,
+            cut(self.path.as_bytes()),
+            self.expect
+        )?;
+        for (name, value) in &self.headers {
+            write!(f, "\n  {name}: {}", cut(value.as_bytes()))?;
+        }
+        write!(f, "\n  body: {}", cut(&self.body))
+    }
+}
 
 /// The run's seed and a runner drawing from it.
 fn seeded_runner() -> (u64, TestRunner) {
@@ -56,7 +105,8 @@ fn seeded_runner() -> (u64, TestRunner) {
 }
 
 /// Sends one request: `Err` says how its answer broke the contract, which allows a 4xx among
-/// `fuzz.expect` with a JSON `{code, message}` body whose code the error table gives that status.
+/// `fuzz.expect` with a JSON `{code, message}` body whose code the error table gives that status
+/// (and a 405 with `Allow`).
 async fn fire(s: &TestServer, fuzz: &Fuzz, codes: &[(u16, String)]) -> Result<(), String> {
     let request = s.client.request(fuzz.method.clone(), s.url(&fuzz.path)).headers(fuzz.headers.clone());
     let response = request
@@ -66,6 +116,9 @@ async fn fire(s: &TestServer, fuzz: &Fuzz, codes: &[(u16, String)]) -> Result<()
         .await
         .map_err(|e| format!("no answer: {e:?}"))?;
     let status = response.status().as_u16();
+    if status == 405 && !response.headers().contains_key("allow") {
+        return Err("405 without an Allow header".to_owned());
+    }
     let content_type =
         response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
     let text = response.text().await.map_err(|e| format!("{status} with an unreadable body: {e}"))?;
@@ -118,7 +171,10 @@ async fn snapshot(s: &TestServer, t: &Target) -> Snapshot {
 /// A server with `QUEUE_MAX_ACTIVE=0`, one active user with a charged balance, a held seat and
 /// another free seat.
 async fn arena() -> (TestServer, Target) {
-    let s = TestServer::start(&[("QUEUE_MAX_ACTIVE", "0")]).await;
+    // A day for the hold and the token: a slow run must not see them lapse mid-way.
+    let day = "86400";
+    let settings = [("QUEUE_MAX_ACTIVE", "0"), ("SEAT_HOLD_SECONDS", day), ("QUEUE_ACTIVE_TTL_SECONDS", day)];
+    let s = TestServer::start(&settings).await;
     let user = s.uid(1);
     let token = s.active_user(user).await;
     s.charge(&token, user, 1_000_000).await.ok("charge the fuzz user");
