@@ -130,9 +130,26 @@ fn notes(polling: &Polling, one_token_by: &str) -> Vec<String> {
                 Unit::Ms.show(run.p50_ms),
                 Unit::Ms.show(run.p99_ms)
             ),
-            None => format!("none down to {} req/s", grouped(polling.search_to)),
+            None => format!(
+                "none down to {} req/s",
+                grouped(polling.steps.last().map_or(polling.search_from, |(rate, _)| *rate))
+            ),
         }
     );
+    let steps: Vec<String> = polling
+        .steps
+        .iter()
+        .map(|(rate, run)| {
+            let served = grouped(run.ok_per_second as u64);
+            format!(
+                "{}: p99 {}, {served}/s served, {} not 2xx",
+                grouped(*rate),
+                Unit::Ms.show(run.p99_ms),
+                run.not_ok
+            )
+        })
+        .collect();
+    let search = format!("{search} Steps (req/s asked: what it got): {}.", steps.join("; "));
     let closed = format!(
         "- Closed loop, {fans} fans: {} /s at p99 {}. {}.",
         grouped(polling.capacity.ok_per_second as u64),

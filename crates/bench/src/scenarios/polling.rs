@@ -62,10 +62,11 @@ pub struct Polling {
     pub capacity_cpu: Spent,
     /// One token, closed loop, through the read scenarios' generator (`oha` when installed).
     pub one_token: Measured,
-    /// The rate the search started from ([`SEARCH_START`] of `capacity`), and the lowest it tried.
+    /// The rate the search started from ([`SEARCH_START`] of `capacity`).
     pub search_from: u64,
-    /// See `search_from`.
-    pub search_to: u64,
+    /// Every step of the search, in order: the rate asked and what it got, so a miss shows
+    /// which bound each step broke.
+    pub steps: Vec<(u64, Measured)>,
     /// The highest fixed rate found that was held ([`P99_LIMIT_MS`], [`SERVED_SHARE`]), and
     /// that run.
     pub sustainable: Option<(u64, Measured)>,
@@ -99,15 +100,14 @@ pub async fn run(
     let open_cpu = meter.snapshot().since(&before);
 
     let search_from = (capacity.ok_per_second * SEARCH_START) as u64;
-    let mut sustainable = None;
-    let (mut rate, mut search_to) = (search_from, search_from);
+    let (mut sustainable, mut steps, mut rate) = (None, Vec::new(), search_from);
     for _ in 0..SEARCH_STEPS {
         if rate < 100 {
             break;
         }
-        search_to = rate;
         let step = OpenLoad { rate, ..config.poll };
         let run = loadgen::rotating(&url, &tokens, Load::Open(step)).await?;
+        steps.push((rate, run));
         if held(rate, &run) {
             sustainable = Some((rate, run));
             break;
@@ -129,7 +129,7 @@ pub async fn run(
         capacity_cpu,
         one_token,
         search_from,
-        search_to,
+        steps,
         sustainable,
     })
 }
