@@ -25,6 +25,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::ports::QueueRepository;
 use domain::{QueueToken, TokenValue};
 use hdrhistogram::Histogram;
+use num_format::{Locale, ToFormattedString};
 
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -227,16 +228,9 @@ fn duration(nanos: u64) -> String {
     }
 }
 
+/// `12345` as `12,345`.
 fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
+    n.to_formatted_string(&Locale::en)
 }
 
 fn table(title: &str, small: &Run, large: &Run, pick: fn(&Run) -> &Measured) {

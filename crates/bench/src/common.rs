@@ -1,17 +1,11 @@
 //! What both benchmark binaries (`frontrow-bench`, `frontrow-concurrency`) print the same way:
 //! grouped numbers, the machine a run was on, and errors with their causes.
 
+use num_format::{Locale, ToFormattedString};
+
 /// `12345` as `12,345`.
 pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
+    n.to_formatted_string(&Locale::en)
 }
 
 /// The machine: its cores, its CPU model, and the run's instant (RFC 3339, UTC).
