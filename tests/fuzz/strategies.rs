@@ -234,8 +234,13 @@ fn wrong_method(allowed: &'static [&'static str]) -> impl Strategy<Value = Metho
 /// names no active token; a gated POST endpoint also invalid bodies, a body that would succeed
 /// under a type that is not JSON, and bodies over 16 KiB with or without a token (padding a
 /// valid body does not sneak it through).
-fn route_kinds(t: &Target, route: Route, bodies: &[&'static str]) -> BoxedStrategy<Fuzz> {
-    let (path, bearer) = (route.path, Some(leak(format!("Bearer {}", t.token))));
+fn route_kinds(
+    t: &Target,
+    bearer: Option<&'static str>,
+    route: Route,
+    bodies: &[&'static str],
+) -> BoxedStrategy<Fuzz> {
+    let path = route.path;
     // 405 with Allow on the API's paths; elsewhere an invented method may be 404 (the contract).
     let expect: &[u16] = if path.starts_with("/api/") { &[405] } else { &[404, 405] };
     let wrong = (wrong_method(route.methods), select(bodies.to_vec()))
@@ -284,6 +289,7 @@ fn route_kinds(t: &Target, route: Route, bodies: &[&'static str]) -> BoxedStrate
     ]
     .boxed()
 }
+
 /// Query strings without a user id or with another's; without a performance, with an impossible
 /// date or with one that names no performance.
 fn bad_query(user: i64, concert: i64) -> impl Strategy<Value = (String, &'static [u16])> {
@@ -349,14 +355,15 @@ pub fn request(t: &Target) -> BoxedStrategy<Fuzz> {
     ];
     let ids = prop_oneof![4 => not_plain_digits(), 1 => select(named)];
     let routes_of_ids = select(&["available-dates", "available-seats?scheduleId=1", "reserve-seat"][..]);
-    let bodies: Vec<&str> = routes(t)
-        .into_iter()
-        .filter_map(|r| r.body)
-        .map(|(valid, _)| leak(object(&fields_of(&valid))))
+    let routes = routes(t);
+    let bodies: Vec<&str> = routes
+        .iter()
+        .filter_map(|r| r.body.as_ref())
+        .map(|(valid, _)| leak(object(&fields_of(valid))))
         .collect();
-    let per_route = routes(t)
+    let per_route = routes
         .into_iter()
-        .map(|route| (if route.body.is_some() { 19 } else { 2 }, route_kinds(t, route, &bodies)));
+        .map(|route| (if route.body.is_some() { 19 } else { 2 }, route_kinds(t, bearer, route, &bodies)));
     prop_oneof![
         // Invalid bodies on POST /api/token, where any Authorization is ignored.
         5 => (invalid_body(&[("userId", t.user + 1_000)], &[0, -1, i64::MIN], |_| &[400]), odd_authorization(&t.token))
